@@ -1,0 +1,54 @@
+// A Jupyter kernel: five channels served for one Interpreter.
+//
+// Threads (see docs/architecture.md):
+//   - the caller's thread ("main") runs the interpreter: construct the Kernel
+//     and call run() on the thread that owns the language runtime;
+//   - an I/O thread owns shell, control, stdin and iopub, answers control;
+//   - a heartbeat thread echoes on its own socket.
+// SIGINT is blocked on the kernel's own threads, so a signal-mode interrupt
+// always lands on the main thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "ensemble/kernel/interpreter.hpp"
+#include "ensemble/kernel/shell_dispatcher.hpp"
+#include "ensemble/wire/connection_file.hpp"
+#include "ensemble/wire/status.hpp"
+
+namespace ensemble::kernel {
+
+struct KernelOptions {
+  wire::ConnectionInfo connection;
+  std::string history_path;  // "" keeps history in memory
+  std::size_t max_message_bytes = std::size_t{256} << 20;
+  std::size_t stream_flush_bytes = 64 * 1024;
+  std::chrono::milliseconds stream_flush_delay{5};
+  // How long a shutdown waits for a busy main thread before ending the process.
+  std::chrono::milliseconds shutdown_grace{3000};
+};
+
+class Kernel {
+ public:
+  // Main thread. Throws std::runtime_error if the context cannot be created.
+  Kernel(KernelOptions options, Interpreter& interpreter);
+  ~Kernel();
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  // Binds all five channels; ports given as 0 are chosen now. Errors: kIoError.
+  wire::Result<wire::ConnectionInfo> bind();
+  // Serves until shutdown. Returns whether a restart was requested.
+  bool run();
+  // For the collaboration layer: refuse requests before their handler runs.
+  void set_gate(RequestGate gate);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ensemble::kernel

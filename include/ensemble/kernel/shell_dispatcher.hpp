@@ -1,0 +1,90 @@
+// The main-thread half of a kernel: takes shell requests in arrival order,
+// wraps each in busy/idle, runs its handler and sends exactly one reply, even
+// when the handler throws. Also the KernelContext the interpreter calls back.
+//
+// Threading: run()/dispatch() on the main thread only. The KernelContext
+// methods marked thread-safe there may be called from any thread.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "ensemble/kernel/channels.hpp"
+#include "ensemble/kernel/history_store.hpp"
+#include "ensemble/kernel/interpreter.hpp"
+#include "ensemble/kernel/session.hpp"
+
+namespace ensemble::kernel {
+
+// A refusal decided before a handler runs (collaboration roles plug in here):
+// the error reply's ename and evalue.
+struct Refusal {
+  std::string ename;
+  std::string evalue;
+};
+using RequestGate = std::function<std::optional<Refusal>(const wire::Message& request)>;
+
+class ShellDispatcher final : public KernelContext {
+ public:
+  ShellDispatcher(Interpreter& interpreter, Inbox& inbox, Outbox& outbox, HistoryStore& history,
+                  const Session& session);
+
+  // The full kernel_info_reply content (protocol fields added to the
+  // interpreter's). Computed once.
+  const Json& kernel_info() const { return kernel_info_; }
+  void set_gate(RequestGate gate) { gate_ = std::move(gate); }
+
+  // Serves until a shutdown arrives; returns whether a restart was asked for.
+  bool run();
+  // Handles one shell request (or comm message) completely.
+  void dispatch(const wire::Message& request);
+
+  // KernelContext
+  void publish(const std::string& msg_type, Json content, Json metadata, std::vector<std::string> buffers) override;
+  void write_stream(const std::string& name, std::string_view text) override;
+  void flush_streams() override;
+  wire::Result<std::string> request_input(const std::string& prompt, bool password) override;
+  Json current_parent_header() const override;
+  int execution_count() const override { return execution_count_; }
+
+ private:
+  using Handler = Json (ShellDispatcher::*)(const wire::Message&);
+
+  Json handle_execute(const wire::Message& request);
+  Json handle_kernel_info(const wire::Message& request);
+  Json handle_complete(const wire::Message& request);
+  Json handle_inspect(const wire::Message& request);
+  Json handle_is_complete(const wire::Message& request);
+  Json handle_history(const wire::Message& request);
+  Json handle_comm_info(const wire::Message& request);
+  Json handle_shutdown(const wire::Message& request);
+
+  void publish_status(const char* state, const Json& parent);
+  void send_reply(const wire::Message& request, Json content);
+  void abort_queued();
+  std::optional<Incoming> next_incoming();
+  void set_current(const wire::Message* request);
+
+  Interpreter& interpreter_;
+  Inbox& inbox_;
+  Outbox& outbox_;
+  HistoryStore& history_;
+  const Session& session_;
+  Json kernel_info_;
+  RequestGate gate_;
+  std::unordered_map<std::string, Handler> handlers_;
+  std::deque<Incoming> deferred_;  // taken from the inbox while waiting for input
+  int execution_count_ = 0;
+  std::optional<bool> shutdown_restart_;
+
+  mutable std::mutex current_mutex_;
+  ParentPtr current_parent_;                    // GUARDED_BY(current_mutex_)
+  const wire::Message* current_request_ = nullptr;  // main thread only
+  bool allow_stdin_ = false;                    // main thread only
+};
+
+}  // namespace ensemble::kernel

@@ -1,0 +1,35 @@
+// The CPython implementation of kernel::Interpreter. The language work lives
+// in the Python package ensemble._kernel (runtime.py); this class converts
+// between the kernel's JSON and Python objects and holds the GIL while
+// Python runs. Requires a live PythonRuntime. Main thread only, like every
+// Interpreter method.
+#pragma once
+
+#include <memory>
+
+#include "ensemble/kernel/interpreter.hpp"
+
+namespace ensemble::python {
+
+class PythonInterpreter final : public kernel::Interpreter {
+ public:
+  PythonInterpreter();
+  ~PythonInterpreter() override;
+
+  void attach(kernel::KernelContext& context) override;
+  kernel::Json kernel_info() override;
+  kernel::ExecuteOutcome execute(const kernel::ExecuteRequest& request) override;
+  kernel::Json complete(const std::string& code, int cursor_pos) override;
+  kernel::Json inspect(const std::string& code, int cursor_pos, int detail_level) override;
+  kernel::Json is_complete(const std::string& code) override;
+  kernel::Json comm_info(const std::optional<std::string>& target_name) override;
+  void handle_comm(const wire::Message& message) override;
+  void discard_pending_interrupt() override;
+  void shutdown(bool restart) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ensemble::python

@@ -1,0 +1,44 @@
+// The Jupyter wire message as the program sees it. JSON is the wire format;
+// the header, which every layer branches on, is a typed struct. Parent header,
+// metadata and content stay JSON: they are echoed or handed to handlers.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ensemble/wire/status.hpp"
+
+namespace ensemble::wire {
+
+using Json = nlohmann::json;
+
+inline constexpr const char* kProtocolVersion = "5.3";
+
+struct Header {
+  std::string msg_id;
+  std::string session;
+  std::string username;
+  std::string date;
+  std::string msg_type;
+  std::string version = kProtocolVersion;
+
+  Json to_json() const;
+  // Requires msg_id and msg_type (strings); the other fields default to empty.
+  static Result<Header> from_json(const Json& json);
+};
+
+struct Message {
+  std::vector<std::string> identities;  // ROUTER routing prefix, echoed on replies
+  Header header;
+  Json parent_header = Json::object();
+  Json metadata = Json::object();
+  Json content = Json::object();
+  std::vector<std::string> buffers;
+};
+
+// The msg_type a request's reply carries: "execute_request" -> "execute_reply".
+std::string reply_type_for(const std::string& request_type);
+
+}  // namespace ensemble::wire

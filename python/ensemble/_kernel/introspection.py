@@ -1,0 +1,68 @@
+"""Completion and is_complete without IPython: both run on every keypress or
+Enter in a console, so they must stay cheap."""
+
+import builtins
+import codeop
+import keyword
+import re
+import warnings
+
+_NAME_AT_END = re.compile(r"[A-Za-z_][\w.]*$|$")
+_MAGIC_LINE = re.compile(r"^\s*[%!]")
+
+
+def complete(namespace, code, cursor_pos):
+    before = code[:cursor_pos]
+    token = _NAME_AT_END.search(before).group(0)
+    start = cursor_pos - len(token)
+    if "." in token:
+        base, _, prefix = token.rpartition(".")
+        matches = [base + "." + name for name in _attributes(namespace, base) if name.startswith(prefix)]
+    else:
+        names = set(namespace) | set(dir(builtins)) | set(keyword.kwlist)
+        matches = [name for name in names if name.startswith(token)]
+    matches.sort(key=lambda name: (name.rsplit(".", 1)[-1].startswith("_"), name))
+    return {"matches": matches, "cursor_start": start, "cursor_end": cursor_pos, "metadata": {}}
+
+
+def _attributes(namespace, dotted):
+    # Only plain attribute lookups: completion must never run arbitrary code
+    # beyond what getattr on existing objects does.
+    parts = dotted.split(".")
+    if not all(part.isidentifier() for part in parts):
+        return []
+    try:
+        obj = namespace[parts[0]] if parts[0] in namespace else getattr(builtins, parts[0])
+        for part in parts[1:]:
+            obj = getattr(obj, part)
+        return dir(obj)
+    except Exception:
+        return []
+
+
+def is_complete(code):
+    lines = code.split("\n")
+    if lines and lines[0].lstrip().startswith("%%"):
+        # A cell magic's body ends at a blank line, as in IPython.
+        if len(lines) > 1 and not lines[-1].strip():
+            return {"status": "complete"}
+        return {"status": "incomplete", "indent": ""}
+    if all(_MAGIC_LINE.match(line) or not line.strip() for line in lines):
+        return {"status": "complete"}
+    source = "\n".join("pass" if _MAGIC_LINE.match(line) or line.rstrip().endswith("?") else line
+                       for line in lines)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compiled = codeop.compile_command(source, "<input>", "exec")
+    except (SyntaxError, OverflowError, ValueError):
+        return {"status": "invalid"}
+    if compiled is not None and not lines[-1].startswith((" ", "\t")):
+        return {"status": "complete"}
+    if compiled is not None and source.endswith("\n"):
+        return {"status": "complete"}
+    last = lines[-1]
+    indent = last[: len(last) - len(last.lstrip())]
+    if last.rstrip().endswith(":"):
+        indent += "    "
+    return {"status": "incomplete", "indent": indent}

@@ -1,0 +1,298 @@
+"""The kernel's Python runtime: executes cells in one persistent namespace.
+
+Plain Python runs on a lean path (compile + exec, last expression displayed);
+cells with IPython syntax, objects with rich reprs, and anything that asks for
+get_ipython() go through a lazily created IPython shell sharing the same
+namespace. Both paths publish through the same hooks, so outputs match.
+"""
+
+import ast
+import builtins
+import getpass as getpass_module
+import linecache
+import os
+import re
+import signal
+import sys
+import threading
+import types
+
+from . import display as display_module
+from . import introspection
+from .comm import CommManager
+from .streams import KernelStream
+
+_IPYTHON_SYNTAX = re.compile(r"^\s*(%|!|\?)|\?\s*$", re.MULTILINE)
+_THIS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class StdinNotImplementedError(RuntimeError):
+    """input() was called, but the frontend said it cannot answer."""
+
+
+class KernelRuntime:
+    def __init__(self, bridge):
+        self.bridge = bridge
+        self.namespace = {"__name__": "__main__", "__builtins__": builtins, "__doc__": None}
+        self.namespace_module = types.ModuleType("__main__")
+        self.namespace_module.__dict__.update(self.namespace)
+        self.namespace = self.namespace_module.__dict__
+        self.namespace.update({"In": [""], "Out": {}, "_": "", "__": "", "___": "", "_ih": None})
+        self.namespace["_ih"] = self.namespace["In"]
+        self.namespace["_oh"] = self.namespace["Out"]
+        sys.modules["__main__"] = self.namespace_module
+        self.execution_count = 0
+        self.executing = False
+        self.silent = False
+        self.payload = []
+        self._error = None
+        self._output_text = None
+        self._shell = None
+        self.comms = CommManager(bridge)
+        sys.stdout = KernelStream(bridge, "stdout")
+        sys.stderr = KernelStream(bridge, "stderr")
+        sys.displayhook = self.displayhook
+        builtins.input = self.input
+        getpass_module.getpass = self.getpass
+        builtins.get_ipython = self.get_ipython
+        signal.signal(signal.SIGINT, self._on_sigint)
+        self._install_ipython_import_hook()
+
+    # -- lifecycle -------------------------------------------------------
+
+    def kernel_info(self):
+        version = ".".join(map(str, sys.version_info[:3]))
+        from ensemble import __version__
+        return {
+            "implementation": "ensemble",
+            "implementation_version": __version__,
+            "language_info": {
+                "name": "python",
+                "version": version,
+                "mimetype": "text/x-python",
+                "codemirror_mode": {"name": "ipython", "version": 3},
+                "pygments_lexer": "ipython3",
+                "nbconvert_exporter": "python",
+                "file_extension": ".py",
+            },
+            "banner": f"Ensemble {__version__}: Python {sys.version.split()[0]} on a C++ kernel\n",
+            "help_links": [{"text": "Python Reference", "url": "https://docs.python.org/3/"}],
+        }
+
+    def _on_sigint(self, signum, frame):
+        # An interrupt only means something while a cell runs.
+        if self.executing:
+            raise KeyboardInterrupt
+
+    def shutdown(self, restart):
+        import atexit
+        sys.stdout.flush()
+        atexit._run_exitfuncs()
+
+    # -- execution -------------------------------------------------------
+
+    def execute(self, code, silent, store_history, user_expressions, allow_stdin, execution_count):
+        self.execution_count = execution_count
+        self.silent = silent
+        self.allow_stdin = allow_stdin
+        self.payload = []
+        self._error = None
+        self._output_text = None
+        if store_history:
+            self.namespace["In"].append(code)
+        shell = self._shell
+        if shell is not None:
+            shell.execution_count = execution_count
+            shell.events.trigger("pre_execute")
+            if not silent:
+                shell.events.trigger("pre_run_cell", None)
+        self.executing = True
+        try:
+            if _IPYTHON_SYNTAX.search(code) and self._ipython_changes(code):
+                self._run_ipython(code, silent)
+            else:
+                self._run_plain(code, silent, execution_count)
+        except BaseException:
+            self.executing = False
+            self.showtraceback()
+        finally:
+            self.executing = False
+        if shell is not None or self._shell is not None:
+            self._shell.events.trigger("post_execute")
+            if not silent:
+                self._shell.events.trigger("post_run_cell", None)
+            self.payload.extend(self._shell.payload_manager.read_payload())
+            self._shell.payload_manager.clear_payload()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        reply = {"payload": self.payload, "output_text": self._output_text}
+        if self._error is not None:
+            reply.update(status="error", **self._error)
+            reply["user_expressions"] = {}
+        else:
+            reply["status"] = "ok"
+            reply["user_expressions"] = self._user_expressions(user_expressions)
+        return reply
+
+    def _run_plain(self, code, silent, execution_count):
+        filename = f"<cell-{execution_count}>" if not silent else "<silent-cell>"
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        tree = ast.parse(code, filename=filename)
+        flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        body = tree.body
+        last = None
+        if body and isinstance(body[-1], ast.Expr) and not silent and not code.rstrip().endswith(";"):
+            last = body.pop()
+        if body:
+            self._run_code(compile(ast.Module(body, []), filename, "exec", flags=flags))
+        if last is not None:
+            value = self._run_code(compile(ast.Expression(last.value), filename, "eval", flags=flags))
+            self.displayhook(value)
+
+    def _run_code(self, code):
+        result = eval(code, self.namespace)
+        if code.co_flags & 0x80:  # CO_COROUTINE: the cell used top-level await
+            import asyncio
+            result = asyncio.get_event_loop().run_until_complete(result)
+        return result
+
+    def _ipython_changes(self, code):
+        from IPython.core.inputtransformer2 import TransformerManager
+        return TransformerManager().transform_cell(code) != code + ("\n" if not code.endswith("\n") else "")
+
+    def _run_ipython(self, code, silent):
+        shell = self.get_ipython()
+        shell.run_cell(code, store_history=False, silent=silent)
+
+    def _user_expressions(self, expressions):
+        results = {}
+        for name, expression in (expressions or {}).items():
+            try:
+                value = eval(expression, self.namespace)
+                data, metadata = self.format(value)
+                results[name] = {"status": "ok", "data": data, "metadata": metadata}
+            except BaseException as error:
+                results[name] = {"status": "error", "ename": type(error).__name__,
+                                 "evalue": str(error), "traceback": []}
+        return results
+
+    # -- errors ----------------------------------------------------------
+
+    def showtraceback(self):
+        etype, evalue, tb = sys.exc_info()
+        while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_THIS_DIR):
+            tb = tb.tb_next
+        if self._shell is not None or _ipython_importable():
+            shell = self.get_ipython()
+            stb = shell.InteractiveTB.structured_traceback(etype, evalue, tb, tb_offset=0)
+        else:
+            import traceback
+            stb = traceback.format_exception(etype, evalue, tb)
+        self.record_error(etype.__name__, str(evalue), stb)
+
+    def record_error(self, ename, evalue, traceback):
+        self._error = {"ename": ename, "evalue": evalue, "traceback": list(traceback)}
+
+    # -- display ---------------------------------------------------------
+
+    def format(self, obj):
+        if self._shell is None and not display_module.needs_ipython_formatter(obj):
+            text = display_module.plain_text(obj)
+            if text is not None:
+                return {"text/plain": text}, {}
+        data, metadata = self.get_ipython().display_formatter.format(obj)
+        return data, metadata
+
+    def displayhook(self, value):
+        if value is None or self.silent:
+            return
+        namespace = self.namespace
+        builtins._ = value
+        namespace["___"], namespace["__"], namespace["_"] = namespace["__"], namespace["_"], value
+        namespace[f"_{self.execution_count}"] = value
+        namespace["Out"][self.execution_count] = value
+        if hasattr(type(value), "_ipython_display_"):
+            value._ipython_display_()
+            return
+        data, metadata = self.format(value)
+        if not data:
+            return
+        self._output_text = data.get("text/plain")
+        self.bridge.publish("execute_result",
+                            {"execution_count": self.execution_count, "data": data, "metadata": metadata})
+
+    def publish_display(self, data, metadata=None, transient=None, update=False):
+        content = {"data": data, "metadata": metadata or {}, "transient": transient or {}}
+        self.bridge.publish("update_display_data" if update else "display_data", content)
+
+    def clear_output(self, wait=False):
+        self.bridge.publish("clear_output", {"wait": bool(wait)})
+
+    # -- stdin -----------------------------------------------------------
+
+    def input(self, prompt=""):
+        return self._ask(str(prompt), password=False)
+
+    def getpass(self, prompt="Password: ", stream=None):
+        return self._ask(str(prompt), password=True)
+
+    def _ask(self, prompt, password):
+        if not self.allow_stdin:
+            raise StdinNotImplementedError(
+                "input() is not supported: the frontend that sent this request does not accept input requests")
+        return self.bridge.input(prompt, password)
+
+    # -- IPython ---------------------------------------------------------
+
+    def get_ipython(self):
+        if self._shell is None:
+            from .ipython_shell import create_shell
+            self._shell = create_shell(self, self.namespace)
+            self._shell.execution_count = self.execution_count
+            builtins.get_ipython = self.get_ipython
+            sys.displayhook = self.displayhook
+        return self._shell
+
+    def _install_ipython_import_hook(self):
+        """Creates the shell as soon as user code imports IPython, so that
+        IPython.display.display() and get_ipython() behave as under ipykernel."""
+        runtime = self
+
+        class Finder:
+            @staticmethod
+            def find_spec(name, path=None, target=None):
+                if name != "IPython" or finder not in sys.meta_path:
+                    return None
+                sys.meta_path.remove(finder)
+                import importlib.util
+                spec = importlib.util.find_spec(name)
+                if spec is None or spec.loader is None:
+                    return spec
+                original = spec.loader.exec_module
+
+                def exec_module(module):
+                    original(module)
+                    runtime.get_ipython()
+
+                spec.loader.exec_module = exec_module
+                return spec
+
+        finder = Finder()
+        sys.meta_path.insert(0, finder)
+
+    # -- introspection and comms ----------------------------------------
+
+    def complete(self, code, cursor_pos):
+        return introspection.complete(self.namespace, code, cursor_pos)
+
+    def is_complete(self, code):
+        return introspection.is_complete(code)
+
+    def inspect(self, code, cursor_pos, detail_level):
+        from .inspection import inspect_at
+        return inspect_at(self, code, cursor_pos, detail_level)
+
+
+def _ipython_importable():
+    import importlib.util
+    return "IPython" in sys.modules or importlib.util.find_spec("IPython") is not None

@@ -1,0 +1,47 @@
+"""sys.stdout / sys.stderr replacements that hand text to the C++ kernel.
+
+The kernel batches the text and publishes it on iopub; any thread may write.
+"""
+
+import io
+
+
+class KernelStream(io.TextIOBase):
+    def __init__(self, bridge, name):
+        super().__init__()
+        self._bridge = bridge
+        self._name = name
+
+    @property
+    def name(self):
+        return "<" + self._name + ">"
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    @property
+    def errors(self):
+        return "replace"
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise io.UnsupportedOperation("kernel streams have no file descriptor")
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._bridge.write_stream(self._name, text)
+        return len(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        self._bridge.flush()

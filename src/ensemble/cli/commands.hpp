@@ -1,0 +1,19 @@
+// The subcommands of the ensemble executable. Each registers its options on
+// a CLI11 app and returns the function that runs it (an exit code).
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace ensemble::cli {
+
+struct Subcommand {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+Subcommand add_kernel_command(CLI::App& app);
+Subcommand add_kernelspec_command(CLI::App& app);
+
+}  // namespace ensemble::cli

@@ -1,0 +1,113 @@
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "ensemble/kernel/kernel.hpp"
+#include "ensemble/python/python_interpreter.hpp"
+#include "ensemble/python/python_runtime.hpp"
+#include "ensemble/wire/connection_file.hpp"
+#include "ensemble/wire/ids.hpp"
+#include "paths.hpp"
+
+namespace ensemble::cli {
+
+namespace {
+
+struct KernelArgs {
+  std::string connection_file;
+  std::string history;
+  std::size_t max_message_bytes = 0;
+};
+
+std::vector<std::string> package_paths() {
+  // The build tree keeps the package in build/python beside build/bin; an
+  // installed binary finds it through Debian's dist-packages.
+  std::vector<std::string> paths;
+  std::filesystem::path beside = std::filesystem::path(executable_dir()) / ".." / "python";
+  std::error_code error;
+  if (std::filesystem::exists(beside / "ensemble" / "__init__.py", error)) {
+    paths.push_back(std::filesystem::weakly_canonical(beside, error).string());
+  }
+  return paths;
+}
+
+int run_kernel(const KernelArgs& args) {
+  wire::ConnectionInfo connection;
+  std::string path = args.connection_file;
+  bool write_file = true;
+  if (path.empty()) {
+    std::string dir = jupyter_runtime_dir();
+    if (!make_dirs(dir)) {
+      spdlog::error("cannot create {}", dir);
+      return 1;
+    }
+    path = dir + "/kernel-ensemble-" + wire::new_id().substr(0, 12) + ".json";
+    connection = wire::fresh_loopback_connection();
+  } else if (std::filesystem::exists(path)) {
+    auto loaded = wire::ConnectionInfo::load(path);
+    if (!loaded.ok()) {
+      spdlog::error("{}: {}", path, loaded.status().to_string());
+      return 2;
+    }
+    connection = std::move(loaded).value();
+    write_file = connection.shell_port == 0 || connection.iopub_port == 0 || connection.stdin_port == 0 ||
+                 connection.control_port == 0 || connection.hb_port == 0;
+  } else {
+    connection = wire::fresh_loopback_connection();
+  }
+
+  kernel::KernelOptions options;
+  options.connection = connection;
+  options.history_path = args.history.empty() ? default_history_path() : args.history;
+  if (options.history_path != ":memory:") {
+    make_dirs(std::filesystem::path(options.history_path).parent_path().string());
+  }
+  if (args.max_message_bytes > 0) options.max_message_bytes = args.max_message_bytes;
+
+  python::PythonRuntime runtime({package_paths(), {executable_path()}});
+  python::PythonInterpreter interpreter;
+  kernel::Kernel kernel(std::move(options), interpreter);
+  auto bound = kernel.bind();
+  if (!bound.ok()) {
+    spdlog::error("{}", bound.status().to_string());
+    return 1;
+  }
+  if (write_file) {
+    if (auto status = wire::write_connection_file(path, bound.value()); !status.ok()) {
+      spdlog::error("{}", status.to_string());
+      return 1;
+    }
+  }
+  if (args.connection_file.empty()) {
+    std::cout << path << std::endl;
+  }
+  kernel.run();
+  std::fflush(nullptr);
+  // Python is not finalised (see python_runtime.hpp): end the process here.
+  ::_exit(0);
+}
+
+}  // namespace
+
+Subcommand add_kernel_command(CLI::App& app) {
+  auto args = std::make_shared<KernelArgs>();
+  CLI::App* sub = app.add_subcommand("kernel", "Run a Jupyter kernel (the kernelspec's argv)");
+  sub->add_option("-f,--connection-file", args->connection_file,
+                  "Connection file to serve; without it, a fresh one is written and its path printed");
+  sub->add_option("--history", args->history,
+                  "SQLite history file (default: $ENSEMBLE_HISTORY or ~/.local/share/ensemble/history.sqlite)");
+  sub->add_option("--max-message-bytes", args->max_message_bytes,
+                  "Refuse larger incoming messages (default: $ENSEMBLE_MAX_MESSAGE_BYTES or 256 MiB)");
+  if (const char* limit = std::getenv("ENSEMBLE_MAX_MESSAGE_BYTES")) {
+    args->max_message_bytes = std::strtoull(limit, nullptr, 10);
+  }
+  return {sub, [args] { return run_kernel(*args); }};
+}
+
+}  // namespace ensemble::cli

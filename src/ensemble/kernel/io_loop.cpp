@@ -1,0 +1,262 @@
+#include "io_loop.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <chrono>
+
+namespace ensemble::kernel {
+
+namespace {
+
+constexpr std::size_t kZeroCopyThreshold = 64 * 1024;
+
+// Large frames are handed to ZeroMQ without a copy; the string is freed when
+// ZeroMQ is done with it.
+zmq::message_t to_frame(std::string&& text) {
+  if (text.size() < kZeroCopyThreshold) return zmq::message_t(text.data(), text.size());
+  auto* owned = new std::string(std::move(text));
+  return zmq::message_t(
+      owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
+}
+
+wire::Status bind_socket(zmq::socket_t& socket, wire::ConnectionInfo& info, wire::Channel channel) {
+  if (info.transport == "ipc" && info.port(channel) == 0) {
+    // As jupyter_client does: the first free "<ip>-<n>" path.
+    for (int n = 1; n < 65536; ++n) {
+      struct stat existing {};
+      if (::stat((info.ip + "-" + std::to_string(n)).c_str(), &existing) != 0) {
+        info.set_port(channel, n);
+        break;
+      }
+    }
+  }
+  std::string endpoint = info.endpoint(channel);
+  try {
+    socket.bind(endpoint);
+  } catch (const zmq::error_t& error) {
+    return wire::Status::Error(wire::StatusCode::kIoError, "cannot bind " + endpoint + ": " + error.what());
+  }
+  if (info.transport == "tcp") {
+    std::string last = socket.get(zmq::sockopt::last_endpoint);
+    info.set_port(channel, std::stoi(last.substr(last.rfind(':') + 1)));
+  }
+  return wire::Status::Ok();
+}
+
+void configure_router(zmq::socket_t& socket, std::size_t max_message_bytes) {
+  socket.set(zmq::sockopt::linger, 0);
+  // A hard cap against memory exhaustion; messages between the soft limit
+  // (checked on decode, answered with an error) and this are refused politely.
+  auto cap = static_cast<int64_t>(std::min<std::size_t>(max_message_bytes * 4, std::size_t{1} << 40));
+  socket.set(zmq::sockopt::maxmsgsize, cap);
+}
+
+}  // namespace
+
+IoLoop::IoLoop(zmq::context_t& context, wire::Signer& signer, wire::DecodeLimits limits, const Session& session,
+               QueueInbox& inbox, QueueOutbox& outbox)
+    : signer_(signer),
+      limits_(limits),
+      session_(session),
+      inbox_(inbox),
+      outbox_(outbox),
+      shell_(context, zmq::socket_type::router),
+      control_(context, zmq::socket_type::router),
+      stdin_(context, zmq::socket_type::router),
+      iopub_(context, zmq::socket_type::pub) {
+  for (auto* socket : {&shell_, &control_, &stdin_}) configure_router(*socket, limits_.max_message_bytes);
+  iopub_.set(zmq::sockopt::linger, 1000);
+  iopub_.set(zmq::sockopt::sndhwm, 100000);
+}
+
+IoLoop::~IoLoop() { stop(); }
+
+wire::Status IoLoop::bind(wire::ConnectionInfo& info) {
+  for (auto [socket, channel] : {std::pair{&shell_, wire::Channel::kShell}, std::pair{&control_, wire::Channel::kControl},
+                                 std::pair{&stdin_, wire::Channel::kStdin}, std::pair{&iopub_, wire::Channel::kIopub}}) {
+    if (auto status = bind_socket(*socket, info, channel); !status.ok()) return status;
+  }
+  return wire::Status::Ok();
+}
+
+void IoLoop::start(wire::Json kernel_info, IoLoopHooks hooks) {
+  kernel_info_ = std::move(kernel_info);
+  hooks_ = std::move(hooks);
+  thread_ = std::jthread([this](std::stop_token stop) { loop(stop); });
+}
+
+void IoLoop::stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  outbox_.flush();  // wakes the loop
+  thread_.join();
+}
+
+void IoLoop::loop(std::stop_token stop) {
+  publish_status("starting", wire::Json::object());
+  zmq::pollitem_t items[] = {{shell_.handle(), 0, ZMQ_POLLIN, 0},
+                             {control_.handle(), 0, ZMQ_POLLIN, 0},
+                             {stdin_.handle(), 0, ZMQ_POLLIN, 0},
+                             {nullptr, outbox_.fd(), ZMQ_POLLIN, 0}};
+  while (!stop.stop_requested()) {
+    long timeout_ms = -1;
+    if (auto deadline = outbox_.next_deadline()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - QueueOutbox::Clock::now());
+      timeout_ms = std::max<long>(0, left.count() + 1);
+    }
+    try {
+      zmq::poll(items, 4, std::chrono::milliseconds(timeout_ms));
+    } catch (const zmq::error_t& error) {
+      if (error.num() == ETERM) break;
+      if (error.num() != EINTR) spdlog::error("poll failed: {}", error.what());
+      continue;
+    }
+    // Control first: it must be answered even while shell traffic floods in.
+    if (items[1].revents & ZMQ_POLLIN) on_control();
+    if (items[0].revents & ZMQ_POLLIN) on_shell(shell_);
+    if (items[2].revents & ZMQ_POLLIN) on_stdin();
+    if (items[3].revents & ZMQ_POLLIN) outbox_.drain_notifications();
+    send_due(false);
+  }
+  send_due(true);
+}
+
+std::optional<wire::Message> IoLoop::receive(zmq::socket_t& socket, const char* channel) {
+  wire::Frames frames;
+  zmq::message_t part;
+  do {
+    if (!socket.recv(part, zmq::recv_flags::dontwait)) break;
+    frames.emplace_back(static_cast<const char*>(part.data()), part.size());
+  } while (part.more());
+  auto decoded = wire::decode(std::move(frames), signer_, &replay_guard_, limits_);
+  if (decoded.ok()) return std::move(decoded).value();
+  spdlog::warn("{}: dropped a message: {}", channel, decoded.status().to_string());
+  if (decoded.status().code() == wire::StatusCode::kTooLarge) {
+    // The sender is authentic (the signature verified), so it gets an answer.
+    auto envelope = wire::decode_envelope(frames, signer_);
+    if (envelope.ok()) {
+      wire::Json content{{"status", "error"},
+                         {"ename", "MessageTooLarge"},
+                         {"evalue", decoded.status().message()},
+                         {"traceback", wire::Json::array()}};
+      send(socket, session_.reply(envelope.value(), std::move(content)));
+    }
+  }
+  return std::nullopt;
+}
+
+void IoLoop::on_shell(zmq::socket_t& socket) {
+  // Bounded batch per wake-up so control and output are never starved.
+  for (int i = 0; i < 256; ++i) {
+    if (!(socket.get(zmq::sockopt::events) & ZMQ_POLLIN)) return;
+    if (auto message = receive(socket, "shell")) {
+      inbox_.push(Incoming{Incoming::Kind::kShellRequest, std::move(*message), false});
+    }
+  }
+}
+
+void IoLoop::on_stdin() {
+  while (stdin_.get(zmq::sockopt::events) & ZMQ_POLLIN) {
+    auto message = receive(stdin_, "stdin");
+    if (!message) continue;
+    if (message->header.msg_type != "input_reply") {
+      spdlog::warn("stdin: ignoring '{}'", message->header.msg_type);
+      continue;
+    }
+    inbox_.push(Incoming{Incoming::Kind::kInputReply, std::move(*message), false});
+  }
+}
+
+void IoLoop::on_control() {
+  while (control_.get(zmq::sockopt::events) & ZMQ_POLLIN) {
+    auto request = receive(control_, "control");
+    if (!request) continue;
+    const std::string& msg_type = request->header.msg_type;
+    wire::Json parent = request->header.to_json();
+    publish_status("busy", parent);
+    wire::Json content;
+    std::optional<bool> shutdown;
+    if (msg_type == "kernel_info_request") {
+      content = kernel_info_;
+    } else if (msg_type == "interrupt_request") {
+      if (hooks_.interrupt) hooks_.interrupt();
+      content = {{"status", "ok"}};
+    } else if (msg_type == "shutdown_request") {
+      auto restart = request->content.find("restart");
+      shutdown = restart != request->content.end() && restart->is_boolean() && restart->get<bool>();
+      content = {{"status", "ok"}, {"restart", *shutdown}};
+    } else {
+      spdlog::warn("control: unknown message type '{}'", msg_type);
+      content = {{"status", "error"},
+                 {"ename", "UnknownMessageType"},
+                 {"evalue", "the kernel does not handle '" + msg_type + "'"},
+                 {"traceback", wire::Json::array()}};
+    }
+    send(control_, session_.reply(*request, std::move(content)));
+    publish_status("idle", parent);
+    if (shutdown && hooks_.on_shutdown) hooks_.on_shutdown(*shutdown);
+  }
+}
+
+void IoLoop::send_due(bool everything) {
+  for (auto& entry : outbox_.take_due(QueueOutbox::Clock::now(), everything)) {
+    if (auto* routed = std::get_if<RoutedMessage>(&entry)) {
+      switch (routed->route) {
+        case Route::kShell: send(shell_, routed->message); break;
+        case Route::kControl: send(control_, routed->message); break;
+        case Route::kStdin: send(stdin_, routed->message); break;
+        case Route::kIopub: send(iopub_, routed->message); break;
+      }
+    } else {
+      auto& chunk = std::get<StreamChunk>(entry);
+      wire::Message message = session_.make(
+          "stream", wire::Json{{"name", chunk.name}, {"text", std::move(chunk.text)}}, *chunk.parent);
+      message.identities = {"kernel." + session_.id() + ".stream"};
+      send(iopub_, message);
+    }
+  }
+}
+
+void IoLoop::send(zmq::socket_t& socket, const wire::Message& message) {
+  wire::Frames frames = wire::encode(message, signer_);
+  try {
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+      // ROUTER drops messages to vanished peers; PUB drops past its high-water mark.
+      socket.send(to_frame(std::move(frames[i])), flags | zmq::send_flags::dontwait);
+    }
+  } catch (const zmq::error_t& error) {
+    spdlog::warn("send of {} failed: {}", message.header.msg_type, error.what());
+  }
+}
+
+void IoLoop::publish_status(const char* state, const wire::Json& parent) {
+  wire::Message message = session_.make("status", wire::Json{{"execution_state", state}}, parent);
+  message.identities = {"kernel." + session_.id() + ".status"};
+  send(iopub_, message);
+}
+
+Heartbeat::Heartbeat(zmq::context_t& context) : socket_(context, zmq::socket_type::router) {
+  socket_.set(zmq::sockopt::linger, 0);
+}
+
+Heartbeat::~Heartbeat() {
+  // The owner shuts the context down first, which ends the proxy.
+  if (thread_.joinable()) thread_.join();
+}
+
+wire::Status Heartbeat::bind(wire::ConnectionInfo& info) { return bind_socket(socket_, info, wire::Channel::kHeartbeat); }
+
+void Heartbeat::start() {
+  thread_ = std::jthread([this] {
+    try {
+      zmq::proxy(socket_, socket_);
+    } catch (const zmq::error_t& error) {
+      if (error.num() != ETERM) spdlog::error("heartbeat stopped: {}", error.what());
+    }
+    socket_.close();
+  });
+}
+
+}  // namespace ensemble::kernel

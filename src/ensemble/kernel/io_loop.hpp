@@ -1,0 +1,79 @@
+// Private: the kernel's I/O thread. It owns the shell, control, stdin and
+// iopub sockets, decodes and verifies everything that arrives, answers the
+// control channel itself (so a busy cell never blocks it), forwards shell
+// requests and input replies to the main thread, and sends whatever the
+// Outbox holds. It never touches Python.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "ensemble/kernel/session.hpp"
+#include "ensemble/wire/codec.hpp"
+#include "ensemble/wire/connection_file.hpp"
+#include "queues.hpp"
+
+namespace ensemble::kernel {
+
+struct IoLoopHooks {
+  std::function<void()> interrupt;                  // interrupt the main thread (message mode)
+  std::function<void(bool restart)> on_shutdown;    // a shutdown_request was answered
+};
+
+class IoLoop {
+ public:
+  IoLoop(zmq::context_t& context, wire::Signer& signer, wire::DecodeLimits limits, const Session& session,
+         QueueInbox& inbox, QueueOutbox& outbox);
+  ~IoLoop();
+
+  // Binds shell, control, stdin and iopub; ports given as 0 are chosen and
+  // written back into `info`. Errors: kIoError naming the endpoint.
+  wire::Status bind(wire::ConnectionInfo& info);
+  // Starts the thread. `kernel_info` answers kernel_info_request on control.
+  void start(wire::Json kernel_info, IoLoopHooks hooks);
+  // Sends what is still queued and stops the thread.
+  void stop();
+
+ private:
+  void loop(std::stop_token stop);
+  void on_shell(zmq::socket_t& socket);
+  void on_control();
+  void on_stdin();
+  void send_due(bool everything);
+  void send(zmq::socket_t& socket, const wire::Message& message);
+  void publish_status(const char* state, const wire::Json& parent);
+  std::optional<wire::Message> receive(zmq::socket_t& socket, const char* channel);
+
+  wire::Signer& signer_;
+  wire::ReplayGuard replay_guard_;
+  wire::DecodeLimits limits_;
+  const Session& session_;
+  QueueInbox& inbox_;
+  QueueOutbox& outbox_;
+  zmq::socket_t shell_;
+  zmq::socket_t control_;
+  zmq::socket_t stdin_;
+  zmq::socket_t iopub_;
+  wire::Json kernel_info_;
+  IoLoopHooks hooks_;
+  std::jthread thread_;
+};
+
+// The heartbeat: a ROUTER echoing every message, on a thread of its own.
+// Stops when the context is shut down.
+class Heartbeat {
+ public:
+  explicit Heartbeat(zmq::context_t& context);
+  ~Heartbeat();
+  wire::Status bind(wire::ConnectionInfo& info);
+  void start();
+
+ private:
+  zmq::socket_t socket_;
+  std::jthread thread_;
+};
+
+}  // namespace ensemble::kernel

@@ -1,0 +1,113 @@
+#include "ensemble/kernel/kernel.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <zmq.hpp>
+
+#include "io_loop.hpp"
+#include "queues.hpp"
+
+namespace ensemble::kernel {
+
+namespace {
+// Blocks SIGINT on the calling thread for the scope's lifetime, so threads
+// started inside (ours and ZeroMQ's) inherit the blocked mask.
+class SigintBlocked {
+ public:
+  SigintBlocked() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, &previous_);
+  }
+  ~SigintBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+
+ private:
+  sigset_t previous_;
+};
+}  // namespace
+
+struct Kernel::Impl {
+  KernelOptions options;
+  Interpreter& interpreter;
+  pthread_t main_thread = pthread_self();
+  Session session;
+  wire::Signer signer;
+  QueueInbox inbox;
+  QueueOutbox outbox;
+  HistoryStore history;
+  zmq::context_t context;
+  std::unique_ptr<IoLoop> io;
+  std::unique_ptr<Heartbeat> heartbeat;
+  std::unique_ptr<ShellDispatcher> dispatcher;
+  std::jthread shutdown_watchdog;
+
+  Impl(KernelOptions opts, Interpreter& interp)
+      : options(std::move(opts)),
+        interpreter(interp),
+        signer(options.connection.key),
+        outbox(options.stream_flush_bytes, options.stream_flush_delay),
+        history(options.history_path) {}
+};
+
+Kernel::Kernel(KernelOptions options, Interpreter& interpreter)
+    : impl_(std::make_unique<Impl>(std::move(options), interpreter)) {
+  impl_->dispatcher = std::make_unique<ShellDispatcher>(interpreter, impl_->inbox, impl_->outbox, impl_->history,
+                                                        impl_->session);
+}
+
+Kernel::~Kernel() {
+  if (impl_->io) impl_->io->stop();
+  impl_->io.reset();
+  impl_->context.shutdown();
+  impl_->heartbeat.reset();
+  impl_->context.close();
+}
+
+void Kernel::set_gate(RequestGate gate) { impl_->dispatcher->set_gate(std::move(gate)); }
+
+wire::Result<wire::ConnectionInfo> Kernel::bind() {
+  SigintBlocked blocked;
+  Impl& k = *impl_;
+  wire::ConnectionInfo info = k.options.connection;
+  k.io = std::make_unique<IoLoop>(k.context, k.signer, wire::DecodeLimits{k.options.max_message_bytes}, k.session,
+                                  k.inbox, k.outbox);
+  k.heartbeat = std::make_unique<Heartbeat>(k.context);
+  if (auto status = k.io->bind(info); !status.ok()) return status;
+  if (auto status = k.heartbeat->bind(info); !status.ok()) return status;
+
+  IoLoopHooks hooks;
+  hooks.interrupt = [main = k.main_thread] { pthread_kill(main, SIGINT); };
+  hooks.on_shutdown = [&k](bool restart) {
+    k.inbox.push(Incoming{Incoming::Kind::kShutdown, {}, restart});
+    // A cell that never returns must not keep the process alive.
+    auto grace = k.options.shutdown_grace;
+    k.shutdown_watchdog = std::jthread([grace](std::stop_token stop) {
+      std::mutex mutex;
+      std::condition_variable_any never;
+      std::unique_lock lock(mutex);
+      if (!never.wait_for(lock, stop, grace, [] { return false; }) && !stop.stop_requested()) {
+        spdlog::warn("main thread still busy after shutdown; exiting");
+        ::_exit(0);
+      }
+    });
+  };
+  k.io->start(k.dispatcher->kernel_info(), std::move(hooks));
+  k.heartbeat->start();
+  return info;
+}
+
+bool Kernel::run() {
+  bool restart = impl_->dispatcher->run();
+  if (impl_->shutdown_watchdog.joinable()) {
+    impl_->shutdown_watchdog.request_stop();
+    impl_->shutdown_watchdog.join();
+  }
+  return restart;
+}
+
+}  // namespace ensemble::kernel

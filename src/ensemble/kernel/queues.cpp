@@ -1,0 +1,119 @@
+#include "queues.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <stdexcept>
+
+namespace ensemble::kernel {
+
+EventFd::EventFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (fd_ < 0) throw std::runtime_error("eventfd failed");
+}
+EventFd::~EventFd() { ::close(fd_); }
+
+void EventFd::notify() const {
+  std::uint64_t one = 1;
+  // EAGAIN means the counter is saturated: the reader is already due to wake.
+  while (::write(fd_, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+void EventFd::drain() const {
+  std::uint64_t value;
+  while (::read(fd_, &value, sizeof value) < 0 && errno == EINTR) {
+  }
+}
+
+void QueueInbox::push(Incoming incoming) {
+  {
+    std::lock_guard lock(mutex_);
+    items_.push_back(std::move(incoming));
+  }
+  ready_.notify();
+}
+
+std::optional<Incoming> QueueInbox::try_take() {
+  std::lock_guard lock(mutex_);
+  if (items_.empty()) return std::nullopt;
+  Incoming item = std::move(items_.front());
+  items_.pop_front();
+  return item;
+}
+
+wire::Result<Incoming> QueueInbox::wait() {
+  for (;;) {
+    if (auto item = try_take()) return std::move(*item);
+    pollfd pfd{ready_.fd(), POLLIN, 0};
+    int n = ::poll(&pfd, 1, -1);
+    if (n < 0 && errno == EINTR) {
+      return wire::Status::Error(wire::StatusCode::kInterrupted, "signal while waiting");
+    }
+    ready_.drain();
+  }
+}
+
+void QueueOutbox::send(Route route, wire::Message message) {
+  {
+    std::lock_guard lock(mutex_);
+    entries_.emplace_back(RoutedMessage{route, std::move(message)});
+  }
+  ready_.notify();
+}
+
+void QueueOutbox::write_stream(const std::string& name, std::string_view text, const ParentPtr& parent) {
+  if (text.empty()) return;
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    StreamChunk* last = entries_.empty() ? nullptr : std::get_if<StreamChunk>(&entries_.back());
+    if (last != nullptr && last->name == name && last->parent == parent) {
+      bool was_small = last->text.size() < flush_bytes_;
+      last->text.append(text);
+      wake = was_small && last->text.size() >= flush_bytes_;
+    } else {
+      entries_.emplace_back(StreamChunk{name, std::string(text), parent, Clock::now()});
+      wake = true;  // a new chunk: the I/O thread must learn its deadline
+    }
+  }
+  if (wake) ready_.notify();
+}
+
+void QueueOutbox::flush() {
+  {
+    std::lock_guard lock(mutex_);
+    flush_requested_ = true;
+  }
+  ready_.notify();
+}
+
+std::vector<OutEntry> QueueOutbox::take_due(Clock::time_point now, bool everything) {
+  std::vector<OutEntry> due;
+  std::lock_guard lock(mutex_);
+  everything = everything || flush_requested_;
+  flush_requested_ = false;
+  std::size_t count = entries_.size();
+  if (!everything && count > 0) {
+    if (const auto* last = std::get_if<StreamChunk>(&entries_.back())) {
+      if (last->text.size() < flush_bytes_ && now - last->started < flush_delay_) --count;
+    }
+  }
+  due.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    due.push_back(std::move(entries_.front()));
+    entries_.pop_front();
+  }
+  return due;
+}
+
+std::optional<QueueOutbox::Clock::time_point> QueueOutbox::next_deadline() {
+  std::lock_guard lock(mutex_);
+  if (entries_.empty()) return std::nullopt;
+  if (const auto* last = std::get_if<StreamChunk>(&entries_.back())) return last->started + flush_delay_;
+  return Clock::now();
+}
+
+}  // namespace ensemble::kernel

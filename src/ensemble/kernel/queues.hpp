@@ -1,0 +1,83 @@
+// The concrete Inbox and Outbox: mutex-guarded deques with an eventfd each,
+// so the I/O thread can zmq_poll them beside its sockets and the main thread
+// can wait in poll(), which a signal interrupts (needed for Ctrl-C during input()).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <variant>
+#include <vector>
+
+#include "ensemble/kernel/channels.hpp"
+
+namespace ensemble::kernel {
+
+class EventFd {
+ public:
+  EventFd();
+  ~EventFd();
+  EventFd(const EventFd&) = delete;
+  EventFd& operator=(const EventFd&) = delete;
+  int fd() const { return fd_; }
+  void notify() const;
+  void drain() const;
+
+ private:
+  int fd_;
+};
+
+class QueueInbox final : public Inbox {
+ public:
+  void push(Incoming incoming);
+  wire::Result<Incoming> wait() override;
+  std::optional<Incoming> try_take() override;
+
+ private:
+  std::mutex mutex_;
+  std::deque<Incoming> items_;  // GUARDED_BY(mutex_)
+  EventFd ready_;
+};
+
+// One entry of the outbox: a message, or a run of stream text.
+struct StreamChunk {
+  std::string name;
+  std::string text;
+  ParentPtr parent;
+  std::chrono::steady_clock::time_point started;
+};
+struct RoutedMessage {
+  Route route;
+  wire::Message message;
+};
+using OutEntry = std::variant<RoutedMessage, StreamChunk>;
+
+class QueueOutbox final : public Outbox {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  QueueOutbox(std::size_t flush_bytes, std::chrono::milliseconds flush_delay)
+      : flush_bytes_(flush_bytes), flush_delay_(flush_delay) {}
+
+  void send(Route route, wire::Message message) override;
+  void write_stream(const std::string& name, std::string_view text, const ParentPtr& parent) override;
+  void flush() override;
+
+  // I/O thread: takes every entry that is due. A trailing stream chunk stays
+  // while it is young and small, unless `everything`.
+  std::vector<OutEntry> take_due(Clock::time_point now, bool everything);
+  // I/O thread: when the held-back chunk falls due, if there is one.
+  std::optional<Clock::time_point> next_deadline();
+  int fd() const { return ready_.fd(); }
+  void drain_notifications() const { ready_.drain(); }
+
+ private:
+  const std::size_t flush_bytes_;
+  const std::chrono::milliseconds flush_delay_;
+  std::mutex mutex_;
+  std::deque<OutEntry> entries_;  // GUARDED_BY(mutex_)
+  bool flush_requested_ = false;  // GUARDED_BY(mutex_)
+  EventFd ready_;
+};
+
+}  // namespace ensemble::kernel

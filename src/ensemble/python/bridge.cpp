@@ -1,0 +1,63 @@
+#include "bridge.hpp"
+
+#include <pybind11/embed.h>
+#include <pybind11/stl.h>
+
+#include "json_convert.hpp"
+
+namespace py = pybind11;
+using ensemble::python::Bridge;
+
+namespace {
+
+std::vector<std::string> to_buffers(const py::object& buffers) {
+  std::vector<std::string> out;
+  if (buffers.is_none()) return out;
+  for (auto buffer : buffers) {
+    py::buffer_info info = py::reinterpret_borrow<py::buffer>(buffer).request();
+    out.emplace_back(static_cast<const char*>(info.ptr), static_cast<std::size_t>(info.size * info.itemsize));
+  }
+  return out;
+}
+
+std::string ask(Bridge& bridge, const std::string& prompt, bool password) {
+  ensemble::wire::Result<std::string> answer = [&] {
+    py::gil_scoped_release release;
+    return bridge.context->request_input(prompt, password);
+  }();
+  if (answer.ok()) return answer.value();
+  if (answer.status().code() == ensemble::wire::StatusCode::kInterrupted) {
+    // The signal's Python handler raises KeyboardInterrupt while a cell runs.
+    if (PyErr_CheckSignals() == 0) PyErr_SetNone(PyExc_KeyboardInterrupt);
+    throw py::error_already_set();
+  }
+  throw std::runtime_error(answer.status().message());
+}
+
+}  // namespace
+
+namespace ensemble::python {
+// Referenced from python_interpreter.cpp so the linker keeps this object file
+// (and the module's static registration) out of a static library.
+void link_bridge_module() {}
+}  // namespace ensemble::python
+
+PYBIND11_EMBEDDED_MODULE(_ensemble_bridge, module) {
+  py::class_<Bridge>(module, "Bridge")
+      .def("publish",
+           [](Bridge& bridge, const std::string& msg_type, const py::object& content, const py::object& metadata,
+              const py::object& buffers) {
+             nlohmann::json meta = metadata.is_none() ? nlohmann::json::object() : ensemble::python::to_json(metadata);
+             bridge.context->publish(msg_type, ensemble::python::to_json(content), std::move(meta), to_buffers(buffers));
+           },
+           py::arg("msg_type"), py::arg("content"), py::arg("metadata") = py::none(), py::arg("buffers") = py::none())
+      .def("write_stream",
+           [](Bridge& bridge, const std::string& name, const py::str& text) {
+             bridge.context->write_stream(name, ensemble::python::utf8(text));
+           })
+      .def("flush", [](Bridge& bridge) { bridge.context->flush_streams(); })
+      .def("input", &ask)
+      .def("parent_header",
+           [](Bridge& bridge) { return ensemble::python::from_json(bridge.context->current_parent_header()); })
+      .def("execution_count", [](Bridge& bridge) { return bridge.context->execution_count(); });
+}

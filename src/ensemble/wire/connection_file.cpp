@@ -1,0 +1,141 @@
+#include "ensemble/wire/connection_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "ensemble/wire/ids.hpp"
+
+namespace ensemble::wire {
+
+namespace {
+constexpr struct {
+  Channel channel;
+  const char* field;
+} kPortFields[] = {{Channel::kShell, "shell_port"},
+                   {Channel::kIopub, "iopub_port"},
+                   {Channel::kStdin, "stdin_port"},
+                   {Channel::kControl, "control_port"},
+                   {Channel::kHeartbeat, "hb_port"}};
+}  // namespace
+
+int ConnectionInfo::port(Channel channel) const {
+  switch (channel) {
+    case Channel::kShell: return shell_port;
+    case Channel::kControl: return control_port;
+    case Channel::kStdin: return stdin_port;
+    case Channel::kIopub: return iopub_port;
+    case Channel::kHeartbeat: return hb_port;
+  }
+  return 0;
+}
+
+void ConnectionInfo::set_port(Channel channel, int value) {
+  switch (channel) {
+    case Channel::kShell: shell_port = value; break;
+    case Channel::kControl: control_port = value; break;
+    case Channel::kStdin: stdin_port = value; break;
+    case Channel::kIopub: iopub_port = value; break;
+    case Channel::kHeartbeat: hb_port = value; break;
+  }
+}
+
+std::string ConnectionInfo::endpoint(Channel channel) const {
+  int value = port(channel);
+  if (transport == "ipc") return "ipc://" + ip + "-" + std::to_string(value);
+  std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
+  return "tcp://" + host + ":" + (value > 0 ? std::to_string(value) : std::string("*"));
+}
+
+Json ConnectionInfo::to_json() const {
+  Json json{{"transport", transport}, {"ip", ip},
+            {"key", key},             {"signature_scheme", signature_scheme},
+            {"kernel_name", kernel_name}};
+  for (const auto& field : kPortFields) json[field.field] = port(field.channel);
+  return json;
+}
+
+Result<ConnectionInfo> ConnectionInfo::from_json(const Json& json) {
+  if (!json.is_object()) return Status::Error(StatusCode::kMalformed, "connection info is not an object");
+  ConnectionInfo info;
+  auto read_string = [&json](const char* name, std::string& out) {
+    auto it = json.find(name);
+    if (it == json.end() || it->is_null()) return true;
+    if (!it->is_string()) return false;
+    out = it->get<std::string>();
+    return true;
+  };
+  if (!read_string("transport", info.transport) || !read_string("ip", info.ip) ||
+      !read_string("key", info.key) || !read_string("signature_scheme", info.signature_scheme) ||
+      !read_string("kernel_name", info.kernel_name)) {
+    return Status::Error(StatusCode::kMalformed, "a string field has another type");
+  }
+  for (const auto& field : kPortFields) {
+    auto it = json.find(field.field);
+    if (it == json.end() || it->is_null()) continue;
+    if (!it->is_number_integer()) {
+      return Status::Error(StatusCode::kMalformed, std::string(field.field) + " is not an integer");
+    }
+    auto value = it->get<long long>();
+    if (value < 0 || value > 65535) {
+      return Status::Error(StatusCode::kInvalidArgument, std::string(field.field) + " is out of range");
+    }
+    info.set_port(field.channel, static_cast<int>(value));
+  }
+  if (info.transport != "tcp" && info.transport != "ipc") {
+    return Status::Error(StatusCode::kInvalidArgument, "unknown transport '" + info.transport + "'");
+  }
+  if (info.signature_scheme != "hmac-sha256") {
+    return Status::Error(StatusCode::kInvalidArgument,
+                         "unsupported signature scheme '" + info.signature_scheme + "'");
+  }
+  if (info.ip.empty()) return Status::Error(StatusCode::kInvalidArgument, "empty ip");
+  return info;
+}
+
+Result<ConnectionInfo> ConnectionInfo::from_json_text(const std::string& text) {
+  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return Status::Error(StatusCode::kMalformed, "connection file is not valid JSON");
+  return from_json(json);
+}
+
+Result<ConnectionInfo> ConnectionInfo::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Error(StatusCode::kNotFound, "cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return from_json_text(text.str());
+}
+
+Status write_connection_file(const std::string& path, const ConnectionInfo& info) {
+  std::string text = info.to_json().dump(2) + "\n";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Error(StatusCode::kIoError, path + ": " + std::strerror(errno));
+  ::fchmod(fd, 0600);  // an existing file keeps its mode on open(); narrow it
+  std::size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int error = errno;
+      ::close(fd);
+      return Status::Error(StatusCode::kIoError, path + ": " + std::strerror(error));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) return Status::Error(StatusCode::kIoError, path + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+ConnectionInfo fresh_loopback_connection() {
+  ConnectionInfo info;
+  info.key = random_hex(32);
+  return info;
+}
+
+}  // namespace ensemble::wire

@@ -1,0 +1,106 @@
+#include "ensemble/wire/codec.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ensemble::wire {
+namespace {
+
+Message sample() {
+  Message message;
+  message.identities = {"client-1"};
+  message.header.msg_id = "m1";
+  message.header.session = "s1";
+  message.header.username = "alice";
+  message.header.date = "2026-01-01T00:00:00.000000Z";
+  message.header.msg_type = "execute_request";
+  message.content = {{"code", "1+1"}};
+  message.buffers = {std::string("\0\1\2", 3)};
+  return message;
+}
+
+TEST(Codec, RoundTripsEveryPart) {
+  Signer signer("k");
+  Frames frames = encode(sample(), signer);
+  ASSERT_EQ(frames.size(), 8u);
+  EXPECT_EQ(frames[1], kDelimiter);
+  auto decoded = decode(frames, signer, nullptr);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
+  const Message& message = decoded.value();
+  EXPECT_EQ(message.identities, std::vector<std::string>{"client-1"});
+  EXPECT_EQ(message.header.msg_type, "execute_request");
+  EXPECT_EQ(message.header.username, "alice");
+  EXPECT_EQ(message.content["code"], "1+1");
+  EXPECT_EQ(message.buffers.at(0), std::string("\0\1\2", 3));
+}
+
+TEST(Codec, BadSignatureIsRefused) {
+  Frames frames = encode(sample(), Signer("k"));
+  auto decoded = decode(frames, Signer("other"), nullptr);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kBadSignature);
+}
+
+TEST(Codec, ReplayedMessageIsRefused) {
+  Signer signer("k");
+  ReplayGuard guard;
+  Frames frames = encode(sample(), signer);
+  EXPECT_TRUE(decode(frames, signer, &guard).ok());
+  auto again = decode(frames, signer, &guard);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), StatusCode::kReplayed);
+}
+
+TEST(Codec, MissingDelimiterIsMalformed) {
+  auto decoded = decode({"a", "b", "c"}, Signer(""), nullptr);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kMalformed);
+}
+
+TEST(Codec, TooFewFramesIsMalformed) {
+  auto decoded = decode({kDelimiter, "", "{}", "{}"}, Signer(""), nullptr);
+  EXPECT_EQ(decoded.status().code(), StatusCode::kMalformed);
+}
+
+TEST(Codec, InvalidJsonIsMalformed) {
+  Signer signer("");
+  Frames frames = encode(sample(), signer);
+  frames[5] = "{not json";
+  auto decoded = decode(frames, signer, nullptr);
+  EXPECT_EQ(decoded.status().code(), StatusCode::kMalformed);
+}
+
+TEST(Codec, HeaderWithoutMsgTypeIsMalformed) {
+  Signer signer("");
+  Frames frames = encode(sample(), signer);
+  frames[3] = R"({"msg_id": "x", "session": "s"})";
+  auto decoded = decode(frames, signer, nullptr);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.status().message().find("msg_type"), std::string::npos);
+}
+
+TEST(Codec, ContentThatIsNotAnObjectIsMalformed) {
+  Signer signer("");
+  Frames frames = encode(sample(), signer);
+  frames[6] = "[1, 2]";
+  EXPECT_EQ(decode(frames, signer, nullptr).status().code(), StatusCode::kMalformed);
+}
+
+TEST(Codec, OversizedMessageIsTooLargeButItsEnvelopeStillDecodes) {
+  Signer signer("k");
+  Message message = sample();
+  message.content["code"] = std::string(4096, 'x');
+  Frames frames = encode(message, signer);
+  auto decoded = decode(frames, signer, nullptr, DecodeLimits{1024});
+  EXPECT_EQ(decoded.status().code(), StatusCode::kTooLarge);
+  auto envelope = decode_envelope(frames, signer);
+  ASSERT_TRUE(envelope.ok());
+  EXPECT_EQ(envelope.value().header.msg_id, "m1");
+}
+
+TEST(Codec, ReplyTypeReplacesRequestSuffix) {
+  EXPECT_EQ(reply_type_for("execute_request"), "execute_reply");
+  EXPECT_EQ(reply_type_for("comm_open"), "comm_open_reply");
+}
+
+}  // namespace
+}  // namespace ensemble::wire

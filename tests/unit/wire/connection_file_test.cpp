@@ -1,0 +1,60 @@
+#include "ensemble/wire/connection_file.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace ensemble::wire {
+namespace {
+
+TEST(ConnectionFile, ParsesEveryField) {
+  auto info = ConnectionInfo::from_json_text(R"({"transport": "tcp", "ip": "127.0.0.1", "shell_port": 1,
+    "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": "abc",
+    "signature_scheme": "hmac-sha256", "kernel_name": "ensemble"})");
+  ASSERT_TRUE(info.ok()) << info.status().to_string();
+  EXPECT_EQ(info.value().endpoint(Channel::kControl), "tcp://127.0.0.1:4");
+  EXPECT_EQ(info.value().hb_port, 5);
+  EXPECT_EQ(info.value().key, "abc");
+}
+
+TEST(ConnectionFile, IpcEndpointsFollowJupyterNaming) {
+  auto info = ConnectionInfo::from_json_text(R"({"transport": "ipc", "ip": "/tmp/k", "shell_port": 7})");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info.value().endpoint(Channel::kShell), "ipc:///tmp/k-7");
+}
+
+TEST(ConnectionFile, UnknownSignatureSchemeIsRefused) {
+  auto info = ConnectionInfo::from_json_text(R"({"signature_scheme": "hmac-md5"})");
+  EXPECT_EQ(info.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ConnectionFile, WrongTypesAndGarbageAreMalformed) {
+  EXPECT_EQ(ConnectionInfo::from_json_text(R"({"shell_port": "x"})").status().code(), StatusCode::kMalformed);
+  EXPECT_EQ(ConnectionInfo::from_json_text("not json").status().code(), StatusCode::kMalformed);
+  EXPECT_EQ(ConnectionInfo::from_json_text(R"({"shell_port": 70000})").status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(ConnectionFile, IsWrittenOwnerOnlyAndReadsBack) {
+  char dir[] = "/tmp/ensemble-cf-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/kernel.json";
+  ConnectionInfo info = fresh_loopback_connection();
+  info.shell_port = 1234;
+  ASSERT_TRUE(write_connection_file(path, info).ok());
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto loaded = ConnectionInfo::load(path);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded.value().key, info.key);
+  EXPECT_EQ(loaded.value().shell_port, 1234);
+  EXPECT_EQ(info.key.size(), 64u);
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
+}  // namespace
+}  // namespace ensemble::wire
