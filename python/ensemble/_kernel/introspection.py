@@ -5,6 +5,7 @@ import builtins
 import codeop
 import keyword
 import re
+import sys
 import warnings
 
 _NAME_AT_END = re.compile(r"[A-Za-z_][\w.]*$|$")
@@ -32,7 +33,12 @@ def _attributes(namespace, dotted):
     if not all(part.isidentifier() for part in parts):
         return []
     try:
-        obj = namespace[parts[0]] if parts[0] in namespace else getattr(builtins, parts[0])
+        if parts[0] in namespace:
+            obj = namespace[parts[0]]
+        elif parts[0] in sys.modules:  # "import os\nos.pa<TAB>" before the import ran
+            obj = sys.modules[parts[0]]
+        else:
+            obj = getattr(builtins, parts[0])
         for part in parts[1:]:
             obj = getattr(obj, part)
         return dir(obj)

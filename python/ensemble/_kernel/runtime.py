@@ -22,7 +22,9 @@ from . import introspection
 from .comm import CommManager
 from .streams import KernelStream
 
-_IPYTHON_SYNTAX = re.compile(r"^\s*(%|!|\?)|\?\s*$", re.MULTILINE)
+# Lines IPython would transform: magics, shell escapes, help, and
+# "x = !cmd" / "x = %magic" assignments.
+_IPYTHON_SYNTAX = re.compile(r"^\s*(%|!|\?)|\?\s*$|^\s*[\w.,\s]+=\s*[%!]", re.MULTILINE)
 _THIS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -48,6 +50,7 @@ class KernelRuntime:
         self._error = None
         self._output_text = None
         self._shell = None
+        self._creating_shell = False
         self.comms = CommManager(bridge)
         sys.stdout = KernelStream(bridge, "stdout")
         sys.stderr = KernelStream(bridge, "stderr")
@@ -246,9 +249,16 @@ class KernelRuntime:
 
     def get_ipython(self):
         if self._shell is None:
-            from .ipython_shell import create_shell
-            self._shell = create_shell(self, self.namespace)
+            if self._creating_shell:  # IPython's import hook fired while we import it
+                return None
+            self._creating_shell = True
+            try:
+                from .ipython_shell import create_shell
+                self._shell = create_shell(self, self.namespace)
+            finally:
+                self._creating_shell = False
             self._shell.execution_count = self.execution_count
+            self._shell.kernel = _KernelShim(self)
             builtins.get_ipython = self.get_ipython
             sys.displayhook = self.displayhook
         return self._shell
@@ -291,6 +301,23 @@ class KernelRuntime:
     def inspect(self, code, cursor_pos, detail_level):
         from .inspection import inspect_at
         return inspect_at(self, code, cursor_pos, detail_level)
+
+
+class _KernelShim:
+    """What code written for ipykernel reaches through get_ipython().kernel."""
+
+    def __init__(self, runtime):
+        self._runtime = runtime
+        self.comm_manager = runtime.comms
+        self.session = self
+        self.iopub_socket = "iopub"
+
+    def get_parent(self, channel="shell"):
+        return self._runtime.bridge.parent_header()
+
+    def send(self, stream, msg_type, content=None, parent=None, ident=None, buffers=None,
+             track=False, header=None, metadata=None):
+        self._runtime.bridge.publish(msg_type, content or {}, metadata, buffers)
 
 
 def _ipython_importable():

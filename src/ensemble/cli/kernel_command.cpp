@@ -72,22 +72,26 @@ int run_kernel(const KernelArgs& args) {
 
   python::PythonRuntime runtime({package_paths(), {executable_path()}});
   python::PythonInterpreter interpreter;
-  kernel::Kernel kernel(std::move(options), interpreter);
-  auto bound = kernel.bind();
-  if (!bound.ok()) {
-    spdlog::error("{}", bound.status().to_string());
-    return 1;
-  }
-  if (write_file) {
-    if (auto status = wire::write_connection_file(path, bound.value()); !status.ok()) {
-      spdlog::error("{}", status.to_string());
+  {
+    // The kernel's destructor sends what is still queued (the shutdown
+    // reply, the last idle) before its sockets close.
+    kernel::Kernel kernel(std::move(options), interpreter);
+    auto bound = kernel.bind();
+    if (!bound.ok()) {
+      spdlog::error("{}", bound.status().to_string());
       return 1;
     }
+    if (write_file) {
+      if (auto status = wire::write_connection_file(path, bound.value()); !status.ok()) {
+        spdlog::error("{}", status.to_string());
+        return 1;
+      }
+    }
+    if (args.connection_file.empty()) {
+      std::cout << path << std::endl;
+    }
+    kernel.run();
   }
-  if (args.connection_file.empty()) {
-    std::cout << path << std::endl;
-  }
-  kernel.run();
   std::fflush(nullptr);
   // Python is not finalised (see python_runtime.hpp): end the process here.
   ::_exit(0);

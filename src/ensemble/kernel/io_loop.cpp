@@ -45,7 +45,9 @@ wire::Status bind_socket(zmq::socket_t& socket, wire::ConnectionInfo& info, wire
 }
 
 void configure_router(zmq::socket_t& socket, std::size_t max_message_bytes) {
-  socket.set(zmq::sockopt::linger, 0);
+  // Long enough for the last replies to leave at shutdown, short enough that
+  // a vanished client never holds the process.
+  socket.set(zmq::sockopt::linger, 500);
   // A hard cap against memory exhaustion; messages between the soft limit
   // (checked on decode, answered with an error) and this are refused politely.
   auto cap = static_cast<int64_t>(std::min<std::size_t>(max_message_bytes * 4, std::size_t{1} << 40));
