@@ -43,10 +43,14 @@ class Kernel {
   wire::Result<wire::ConnectionInfo> bind();
   // Serves until shutdown. Returns whether a restart was requested.
   bool run();
+  // Asks the kernel to shut down as if a shutdown_request had arrived.
+  // Thread-safe; used when the process that started the kernel is gone.
+  void request_shutdown();
   // For the collaboration layer: refuse requests before their handler runs.
   void set_gate(RequestGate gate);
 
  private:
+  void begin_shutdown(bool restart);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -59,7 +59,9 @@ class CommManager:
         self.bridge = bridge
         self.targets = {}
         self.comms = {}
-        # A foreign comm manager (ipykernel's, for ipywidgets) may take over.
+        # ipykernel's manager (for ipywidgets), once code asked for it: the
+        # delegate routes a client's message there and returns True if it did.
+        self.foreign = None
         self.delegate = None
 
     def register_target(self, target_name, callback):
@@ -79,8 +81,11 @@ class CommManager:
         return Comm(self, target_name, data, metadata, buffers, comm_id)
 
     def comm_info(self, target_name=None):
+        comms = dict(self.comms)
+        if self.foreign is not None:
+            comms.update(self.foreign.comms)
         return {"comms": {comm_id: {"target_name": comm.target_name}
-                          for comm_id, comm in self.comms.items()
+                          for comm_id, comm in comms.items()
                           if target_name is None or comm.target_name == target_name}}
 
     def handle(self, msg):

@@ -58,6 +58,7 @@ class KernelRuntime:
         builtins.input = self.input
         getpass_module.getpass = self.getpass
         builtins.get_ipython = self.get_ipython
+        builtins.exit = builtins.quit = _Exit(self)
         signal.signal(signal.SIGINT, self._on_sigint)
         self._install_ipython_import_hook()
 
@@ -214,6 +215,9 @@ class KernelRuntime:
         namespace["___"], namespace["__"], namespace["_"] = namespace["__"], namespace["_"], value
         namespace[f"_{self.execution_count}"] = value
         namespace["Out"][self.execution_count] = value
+        if isinstance(value, _Exit):  # a bare `exit`, as IPython's autocall treats it
+            value()
+            return
         if hasattr(type(value), "_ipython_display_"):
             value._ipython_display_()
             return
@@ -258,7 +262,8 @@ class KernelRuntime:
             finally:
                 self._creating_shell = False
             self._shell.execution_count = self.execution_count
-            self._shell.kernel = _KernelShim(self)
+            from .ipykernel_compat import create_kernel_facade
+            self._shell.kernel = create_kernel_facade(self, self._shell)
             builtins.get_ipython = self.get_ipython
             sys.displayhook = self.displayhook
         return self._shell
@@ -303,21 +308,17 @@ class KernelRuntime:
         return inspect_at(self, code, cursor_pos, detail_level)
 
 
-class _KernelShim:
-    """What code written for ipykernel reaches through get_ipython().kernel."""
+class _Exit:
+    """`exit` / `quit`: ask the frontend to close, as IPython's do."""
 
     def __init__(self, runtime):
         self._runtime = runtime
-        self.comm_manager = runtime.comms
-        self.session = self
-        self.iopub_socket = "iopub"
 
-    def get_parent(self, channel="shell"):
-        return self._runtime.bridge.parent_header()
+    def __repr__(self):
+        return "Type exit or exit() to leave the console."
 
-    def send(self, stream, msg_type, content=None, parent=None, ident=None, buffers=None,
-             track=False, header=None, metadata=None):
-        self._runtime.bridge.publish(msg_type, content or {}, metadata, buffers)
+    def __call__(self, keep_kernel=False):
+        self._runtime.payload.append({"source": "ask_exit", "keepkernel": bool(keep_kernel)})
 
 
 def _ipython_importable():

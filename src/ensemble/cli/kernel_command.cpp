@@ -1,7 +1,14 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
+#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -35,6 +42,35 @@ std::vector<std::string> package_paths() {
     paths.push_back(std::filesystem::weakly_canonical(beside, error).string());
   }
   return paths;
+}
+
+// Ends the kernel when the process that launched it is gone, as ipykernel's
+// parent poller does: jupyter_client names its pid in JPY_PARENT_PID.
+std::jthread watch_parent(kernel::Kernel& kernel) {
+  const char* named = std::getenv("JPY_PARENT_PID");
+  pid_t parent = named != nullptr ? static_cast<pid_t>(std::atoi(named)) : 0;
+  if (parent <= 1) return {};
+  // Created with SIGINT blocked, so a signal-mode interrupt still lands on
+  // the main thread.
+  sigset_t sigint, previous;
+  sigemptyset(&sigint);
+  sigaddset(&sigint, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigint, &previous);
+  std::jthread watcher([&kernel, parent](std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    while (!wake.wait_for(lock, stop, std::chrono::milliseconds(500), [] { return false; })) {
+      if (stop.stop_requested()) return;
+      if (::getppid() != parent) {
+        spdlog::warn("parent process {} is gone; shutting down", parent);
+        kernel.request_shutdown();
+        return;
+      }
+    }
+  });
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return watcher;
 }
 
 int run_kernel(const KernelArgs& args) {
@@ -90,6 +126,7 @@ int run_kernel(const KernelArgs& args) {
     if (args.connection_file.empty()) {
       std::cout << path << std::endl;
     }
+    std::jthread parent_watcher = watch_parent(kernel);
     kernel.run();
   }
   std::fflush(nullptr);

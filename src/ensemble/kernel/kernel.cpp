@@ -4,6 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include <spdlog/spdlog.h>
 
 #include <zmq.hpp>
@@ -44,7 +47,8 @@ struct Kernel::Impl {
   std::unique_ptr<IoLoop> io;
   std::unique_ptr<Heartbeat> heartbeat;
   std::unique_ptr<ShellDispatcher> dispatcher;
-  std::jthread shutdown_watchdog;
+  std::mutex shutdown_mutex;
+  std::jthread shutdown_watchdog;  // GUARDED_BY(shutdown_mutex)
 
   Impl(KernelOptions opts, Interpreter& interp)
       : options(std::move(opts)),
@@ -68,6 +72,25 @@ Kernel::~Kernel() {
   impl_->context.close();
 }
 
+void Kernel::begin_shutdown(bool restart) {
+  Impl& k = *impl_;
+  std::lock_guard lock(k.shutdown_mutex);
+  if (k.shutdown_watchdog.joinable()) return;
+  k.inbox.push(Incoming{Incoming::Kind::kShutdown, {}, restart});
+  // A cell that never returns must not keep the process alive.
+  k.shutdown_watchdog = std::jthread([grace = k.options.shutdown_grace](std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any never;
+    std::unique_lock wait_lock(mutex);
+    if (!never.wait_for(wait_lock, stop, grace, [] { return false; }) && !stop.stop_requested()) {
+      spdlog::warn("main thread still busy after shutdown; exiting");
+      ::_exit(0);
+    }
+  });
+}
+
+void Kernel::request_shutdown() { begin_shutdown(false); }
+
 void Kernel::set_gate(RequestGate gate) { impl_->dispatcher->set_gate(std::move(gate)); }
 
 wire::Result<wire::ConnectionInfo> Kernel::bind() {
@@ -82,20 +105,7 @@ wire::Result<wire::ConnectionInfo> Kernel::bind() {
 
   IoLoopHooks hooks;
   hooks.interrupt = [main = k.main_thread] { pthread_kill(main, SIGINT); };
-  hooks.on_shutdown = [&k](bool restart) {
-    k.inbox.push(Incoming{Incoming::Kind::kShutdown, {}, restart});
-    // A cell that never returns must not keep the process alive.
-    auto grace = k.options.shutdown_grace;
-    k.shutdown_watchdog = std::jthread([grace](std::stop_token stop) {
-      std::mutex mutex;
-      std::condition_variable_any never;
-      std::unique_lock lock(mutex);
-      if (!never.wait_for(lock, stop, grace, [] { return false; }) && !stop.stop_requested()) {
-        spdlog::warn("main thread still busy after shutdown; exiting");
-        ::_exit(0);
-      }
-    });
-  };
+  hooks.on_shutdown = [this](bool restart) { begin_shutdown(restart); };
   k.io->start(k.dispatcher->kernel_info(), std::move(hooks));
   k.heartbeat->start();
   return info;
@@ -103,6 +113,7 @@ wire::Result<wire::ConnectionInfo> Kernel::bind() {
 
 bool Kernel::run() {
   bool restart = impl_->dispatcher->run();
+  std::lock_guard lock(impl_->shutdown_mutex);
   if (impl_->shutdown_watchdog.joinable()) {
     impl_->shutdown_watchdog.request_stop();
     impl_->shutdown_watchdog.join();
