@@ -127,8 +127,7 @@ class KernelRuntime:
                 self._shell.events.trigger("post_run_cell", None)
             self.payload.extend(self._shell.payload_manager.read_payload())
             self._shell.payload_manager.clear_payload()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        # No stream flush here: the kernel flushes before it sends the reply.
         reply = {"payload": self.payload, "output_text": self._output_text}
         if self._error is not None:
             reply.update(status="error", **self._error)

@@ -99,8 +99,11 @@ void HistoryStore::append(int line, std::string input) {
   std::lock_guard lock(mutex_);
   HistoryEntry entry{session_, line, std::move(input), std::nullopt};
   memory_.push_back(entry);
-  if (db_ != nullptr) pending_.push_back(PendingWrite{std::move(entry)});
-  wake_.notify_all();
+  if (db_ == nullptr) return;
+  pending_.push_back(PendingWrite{std::move(entry)});
+  // The writer sleeps until there is work, then gathers a batch by itself;
+  // waking it for every cell would cost a context switch per execute.
+  if (pending_.size() == 1) wake_.notify_all();
 }
 
 void HistoryStore::set_output(int line, std::string output) {
@@ -159,8 +162,11 @@ void HistoryStore::writer_loop(std::stop_token stop) {
   while (!stop.stop_requested()) {
     wake_.wait(lock, stop, [this] { return !pending_.empty(); });
     if (stop.stop_requested()) break;
-    // Let a burst of cells gather into one transaction.
-    wake_.wait_for(lock, stop, std::chrono::milliseconds(20), [] { return false; });
+    // Let a burst of cells gather into one transaction (appends during this
+    // pause do not notify, see append()).
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    lock.lock();
     write_pending_locked();
   }
 }

@@ -54,7 +54,7 @@ struct Kernel::Impl {
       : options(std::move(opts)),
         interpreter(interp),
         signer(options.connection.key),
-        outbox(options.stream_flush_bytes, options.stream_flush_delay),
+        outbox(options.stream_flush_bytes, options.stream_flush_delay, options.stream_burst_delay),
         history(options.history_path) {}
 };
 

@@ -73,9 +73,11 @@ void QueueOutbox::write_stream(const std::string& name, std::string_view text, c
     if (last != nullptr && last->name == name && last->parent == parent) {
       bool was_small = last->text.size() < flush_bytes_;
       last->text.append(text);
+      last->last_write = Clock::now();
       wake = was_small && last->text.size() >= flush_bytes_;
     } else {
-      entries_.emplace_back(StreamChunk{name, std::string(text), parent, Clock::now()});
+      auto now = Clock::now();
+      entries_.emplace_back(StreamChunk{name, std::string(text), parent, now, now, now + flush_delay_});
       wake = true;  // a new chunk: the I/O thread must learn its deadline
     }
   }
@@ -97,8 +99,13 @@ std::vector<OutEntry> QueueOutbox::take_due(Clock::time_point now, bool everythi
   flush_requested_ = false;
   std::size_t count = entries_.size();
   if (!everything && count > 0) {
-    if (const auto* last = std::get_if<StreamChunk>(&entries_.back())) {
-      if (last->text.size() < flush_bytes_ && now - last->started < flush_delay_) --count;
+    if (auto* last = std::get_if<StreamChunk>(&entries_.back()); last != nullptr && last->text.size() < flush_bytes_) {
+      // The writer is still busy at the quick deadline: keep gathering.
+      constexpr auto kQuiet = std::chrono::milliseconds(2);
+      if (now >= last->due && now - last->last_write < kQuiet && last->due < last->started + burst_delay_) {
+        last->due = last->started + burst_delay_;
+      }
+      if (now < last->due) --count;
     }
   }
   due.reserve(count);
@@ -112,7 +119,7 @@ std::vector<OutEntry> QueueOutbox::take_due(Clock::time_point now, bool everythi
 std::optional<QueueOutbox::Clock::time_point> QueueOutbox::next_deadline() {
   std::lock_guard lock(mutex_);
   if (entries_.empty()) return std::nullopt;
-  if (const auto* last = std::get_if<StreamChunk>(&entries_.back())) return last->started + flush_delay_;
+  if (const auto* last = std::get_if<StreamChunk>(&entries_.back())) return last->due;
   return Clock::now();
 }
 

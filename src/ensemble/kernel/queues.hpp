@@ -45,6 +45,8 @@ struct StreamChunk {
   std::string text;
   ParentPtr parent;
   std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::time_point last_write;
+  std::chrono::steady_clock::time_point due;  // when the batching delay ends
 };
 struct RoutedMessage {
   Route route;
@@ -52,12 +54,19 @@ struct RoutedMessage {
 };
 using OutEntry = std::variant<RoutedMessage, StreamChunk>;
 
+// Stream batching: text goes out `flush_delay` (a few ms) after it was
+// written, so interactive output feels immediate, unless the writer is still
+// writing then: a busy writer's text is gathered for up to `burst_delay`, so
+// a cell printing 100k lines sends one or two messages, not thousands. A
+// chunk reaching `flush_bytes` goes out at once; the kernel flushes
+// everything before each reply.
 class QueueOutbox final : public Outbox {
  public:
   using Clock = std::chrono::steady_clock;
 
-  QueueOutbox(std::size_t flush_bytes, std::chrono::milliseconds flush_delay)
-      : flush_bytes_(flush_bytes), flush_delay_(flush_delay) {}
+  QueueOutbox(std::size_t flush_bytes, std::chrono::milliseconds flush_delay,
+              std::chrono::milliseconds burst_delay = std::chrono::milliseconds(200))
+      : flush_bytes_(flush_bytes), flush_delay_(flush_delay), burst_delay_(burst_delay) {}
 
   void send(Route route, wire::Message message) override;
   void write_stream(const std::string& name, std::string_view text, const ParentPtr& parent) override;
@@ -74,6 +83,7 @@ class QueueOutbox final : public Outbox {
  private:
   const std::size_t flush_bytes_;
   const std::chrono::milliseconds flush_delay_;
+  const std::chrono::milliseconds burst_delay_;
   std::mutex mutex_;
   std::deque<OutEntry> entries_;  // GUARDED_BY(mutex_)
   bool flush_requested_ = false;  // GUARDED_BY(mutex_)

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "queues.hpp"
 
 namespace ensemble::kernel {
@@ -66,6 +68,32 @@ TEST(QueueInbox, WaitReturnsWhatWasPushed) {
   ASSERT_TRUE(item.ok());
   EXPECT_TRUE(item.value().restart);
   EXPECT_FALSE(inbox.try_take().has_value());
+}
+
+}  // namespace
+}  // namespace ensemble::kernel
+
+namespace ensemble::kernel {
+namespace {
+
+TEST(QueueOutbox, TextFromABusyWriterIsGatheredUpToTheBurstDelay) {
+  QueueOutbox outbox(1 << 20, 5ms, 200ms);
+  auto parent = std::make_shared<const Json>(Json::object());
+  auto start = QueueOutbox::Clock::now();
+  outbox.write_stream("stdout", "a", parent);
+  std::this_thread::sleep_for(6ms);
+  // Past the quick deadline, but the writer wrote just now: hold on.
+  outbox.write_stream("stdout", "b", parent);
+  EXPECT_TRUE(outbox.take_due(QueueOutbox::Clock::now(), false).empty());
+  EXPECT_EQ(outbox.take_due(start + 250ms, false).size(), 1u);
+}
+
+TEST(QueueOutbox, TextFromAPausedWriterGoesOutAfterTheQuickDelay) {
+  QueueOutbox outbox(1 << 20, 5ms, 200ms);
+  auto parent = std::make_shared<const Json>(Json::object());
+  auto start = QueueOutbox::Clock::now();
+  outbox.write_stream("stdout", "a", parent);
+  EXPECT_EQ(outbox.take_due(start + 20ms, false).size(), 1u);
 }
 
 }  // namespace
