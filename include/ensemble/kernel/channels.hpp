@@ -47,6 +47,10 @@ class Outbox {
  public:
   virtual ~Outbox() = default;
   virtual void send(Route route, wire::Message message) = 0;
+  // Like send, but without waking the I/O thread: for a message that a send
+  // or flush() follows promptly (a reply before its idle status). Saves a
+  // cross-thread wake-up per message.
+  virtual void enqueue(Route route, wire::Message message) = 0;
   virtual void write_stream(const std::string& name, std::string_view text, const ParentPtr& parent) = 0;
   // Asks for pending stream text to go out now rather than after the batching delay.
   virtual void flush() = 0;

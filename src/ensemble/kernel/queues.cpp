@@ -15,17 +15,21 @@ EventFd::EventFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
 }
 EventFd::~EventFd() { ::close(fd_); }
 
-void EventFd::notify() const {
+void EventFd::notify() {
+  if (pending_.exchange(true, std::memory_order_acq_rel)) return;
   std::uint64_t one = 1;
   // EAGAIN means the counter is saturated: the reader is already due to wake.
   while (::write(fd_, &one, sizeof one) < 0 && errno == EINTR) {
   }
 }
 
-void EventFd::drain() const {
+void EventFd::drain() {
   std::uint64_t value;
   while (::read(fd_, &value, sizeof value) < 0 && errno == EINTR) {
   }
+  // Cleared after the read: a notify skipped in between has its item queued
+  // already, and the consumer looks at the queue next.
+  pending_.store(false, std::memory_order_release);
 }
 
 void QueueInbox::push(Incoming incoming) {
@@ -62,6 +66,11 @@ void QueueOutbox::send(Route route, wire::Message message) {
     entries_.emplace_back(RoutedMessage{route, std::move(message)});
   }
   ready_.notify();
+}
+
+void QueueOutbox::enqueue(Route route, wire::Message message) {
+  std::lock_guard lock(mutex_);
+  entries_.emplace_back(RoutedMessage{route, std::move(message)});
 }
 
 void QueueOutbox::write_stream(const std::string& name, std::string_view text, const ParentPtr& parent) {

@@ -3,6 +3,7 @@
 // can wait in poll(), which a signal interrupts (needed for Ctrl-C during input()).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <mutex>
@@ -13,6 +14,9 @@
 
 namespace ensemble::kernel {
 
+// An eventfd that skips the write (a syscall, and on a VM an expensive
+// cross-CPU wake-up) while an earlier notification is still unconsumed.
+// The consumer must look at its queue again after drain().
 class EventFd {
  public:
   EventFd();
@@ -20,11 +24,12 @@ class EventFd {
   EventFd(const EventFd&) = delete;
   EventFd& operator=(const EventFd&) = delete;
   int fd() const { return fd_; }
-  void notify() const;
-  void drain() const;
+  void notify();
+  void drain();
 
  private:
   int fd_;
+  std::atomic<bool> pending_{false};
 };
 
 class QueueInbox final : public Inbox {
@@ -69,6 +74,7 @@ class QueueOutbox final : public Outbox {
       : flush_bytes_(flush_bytes), flush_delay_(flush_delay), burst_delay_(burst_delay) {}
 
   void send(Route route, wire::Message message) override;
+  void enqueue(Route route, wire::Message message) override;
   void write_stream(const std::string& name, std::string_view text, const ParentPtr& parent) override;
   void flush() override;
 
@@ -78,7 +84,7 @@ class QueueOutbox final : public Outbox {
   // I/O thread: when the held-back chunk falls due, if there is one.
   std::optional<Clock::time_point> next_deadline();
   int fd() const { return ready_.fd(); }
-  void drain_notifications() const { ready_.drain(); }
+  void drain_notifications() { ready_.drain(); }
 
  private:
   const std::size_t flush_bytes_;

@@ -92,11 +92,13 @@ void ShellDispatcher::flush_streams() { outbox_.flush(); }
 void ShellDispatcher::publish_status(const char* state, const Json& parent) {
   wire::Message message = session_.make("status", Json{{"execution_state", state}}, parent);
   message.identities = {"kernel." + session_.id() + ".status"};
-  outbox_.send(Route::kIopub, std::move(message));
+  outbox_.enqueue(Route::kIopub, std::move(message));
 }
 
+// Replies and statuses are enqueued; the flush() that ends each request (or
+// the next publish) wakes the I/O thread once for all of them.
 void ShellDispatcher::send_reply(const wire::Message& request, Json content) {
-  outbox_.send(Route::kShell, session_.reply(request, std::move(content)));
+  outbox_.enqueue(Route::kShell, session_.reply(request, std::move(content)));
 }
 
 std::optional<Incoming> ShellDispatcher::next_incoming() {
@@ -161,12 +163,10 @@ void ShellDispatcher::dispatch(const wire::Message& request) {
       }
     }
     // A null content means the handler replied itself (execute, before aborting the queue).
-    if (!content.is_null()) {
-      outbox_.flush();
-      send_reply(request, std::move(content));
-    }
+    if (!content.is_null()) send_reply(request, std::move(content));
   }
   publish_status("idle", parent);
+  outbox_.flush();
   set_current(nullptr);
 }
 
@@ -186,6 +186,8 @@ Json ShellDispatcher::handle_execute(const wire::Message& request) {
   if (!execute.silent) {
     publish("execute_input", Json{{"code", execute.code}, {"execution_count", execution_count_}}, Json::object(),
             {});
+  } else {
+    outbox_.flush();  // sends the busy status now: the cell may run long
   }
   if (execute.store_history) history_.append(execution_count_, execute.code);
 
@@ -213,7 +215,6 @@ Json ShellDispatcher::handle_execute(const wire::Message& request) {
               Json{{"ename", outcome.ename}, {"evalue", outcome.evalue}, {"traceback", outcome.traceback}},
               Json::object(), {});
       if (stop_on_error) {
-        outbox_.flush();
         send_reply(request, std::move(reply));
         abort_queued();
         return Json();  // already replied
@@ -241,6 +242,7 @@ void ShellDispatcher::abort_queued() {
     send_reply(queued, std::move(content));
     publish_status("idle", parent);
   }
+  outbox_.flush();
   deferred_ = std::move(keep);
 }
 

@@ -33,6 +33,7 @@ class FakeOutbox final : public Outbox {
   };
   std::vector<Record> sent;
   void send(Route route, wire::Message message) override { sent.push_back({route, std::move(message)}); }
+  void enqueue(Route route, wire::Message message) override { send(route, std::move(message)); }
   void write_stream(const std::string&, std::string_view, const ParentPtr&) override {}
   void flush() override {}
 
