@@ -4,6 +4,9 @@ PREFIX ?= /usr/local
 PYTHON := /usr/bin/python3
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
+# ccache hits across clones (CI builds in a fresh folder each time).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
 
 .PHONY: all deps build run test unit-test integration-test fuzz install clean
 

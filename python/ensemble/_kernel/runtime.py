@@ -26,6 +26,7 @@ from .streams import KernelStream
 # "x = !cmd" / "x = %magic" assignments.
 _IPYTHON_SYNTAX = re.compile(r"^\s*(%|!|\?)|\?\s*$|^\s*[\w.,\s]+=\s*[%!]", re.MULTILINE)
 _THIS_DIR = os.path.dirname(os.path.abspath(__file__))
+_MAX_OUTPUT_HISTORY = 64 * 1024
 
 
 class StdinNotImplementedError(RuntimeError):
@@ -223,7 +224,9 @@ class KernelRuntime:
         data, metadata = self.format(value)
         if not data:
             return
-        self._output_text = data.get("text/plain")
+        text = data.get("text/plain")
+        # Output history is for reading back, not an archive of big results.
+        self._output_text = text if text is not None and len(text) <= _MAX_OUTPUT_HISTORY else None
         self.bridge.publish("execute_result",
                             {"execution_count": self.execution_count, "data": data, "metadata": metadata})
 

@@ -34,12 +34,15 @@ struct KernelArgs {
 
 std::vector<std::string> package_paths() {
   // The build tree keeps the package in build/python beside build/bin; an
-  // installed binary finds it through Debian's dist-packages.
+  // installed binary has it in PREFIX/<ENSEMBLE_PY_INSTALL_DIR> beside PREFIX/bin.
   std::vector<std::string> paths;
-  std::filesystem::path beside = std::filesystem::path(executable_dir()) / ".." / "python";
-  std::error_code error;
-  if (std::filesystem::exists(beside / "ensemble" / "__init__.py", error)) {
-    paths.push_back(std::filesystem::weakly_canonical(beside, error).string());
+  std::filesystem::path bin = executable_dir();
+  for (auto candidate : {bin / ".." / "python", bin / ".." / ENSEMBLE_PY_INSTALL_DIR}) {
+    std::error_code error;
+    if (std::filesystem::exists(candidate / "ensemble" / "__init__.py", error)) {
+      paths.push_back(std::filesystem::weakly_canonical(candidate, error).string());
+      break;
+    }
   }
   return paths;
 }

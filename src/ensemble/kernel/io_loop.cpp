@@ -1,6 +1,7 @@
 #include "io_loop.hpp"
 
 #include <spdlog/spdlog.h>
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -107,8 +108,12 @@ void IoLoop::loop(std::stop_token stop) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - QueueOutbox::Clock::now());
       timeout_ms = std::max<long>(0, left.count() + 1);
     }
+    if (bytes_since_trim_ > kTrimAfterBytes && (timeout_ms < 0 || timeout_ms > kTrimWhenQuietMs)) {
+      timeout_ms = kTrimWhenQuietMs;
+    }
+    int ready = 0;
     try {
-      zmq::poll(items, 4, std::chrono::milliseconds(timeout_ms));
+      ready = zmq::poll(items, 4, std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& error) {
       if (error.num() == ETERM) break;
       if (error.num() != EINTR) spdlog::error("poll failed: {}", error.what());
@@ -120,6 +125,12 @@ void IoLoop::loop(std::stop_token stop) {
     if (items[2].revents & ZMQ_POLLIN) on_stdin();
     if (items[3].revents & ZMQ_POLLIN) outbox_.drain_notifications();
     send_due(false);
+    if (ready == 0 && bytes_since_trim_ > kTrimAfterBytes) {
+      // After large messages, and once things are quiet, give freed memory
+      // back to the system: glibc keeps it otherwise, and RSS stays high.
+      ::malloc_trim(0);
+      bytes_since_trim_ = 0;
+    }
   }
   send_due(true);
 }
@@ -222,6 +233,7 @@ void IoLoop::send_due(bool everything) {
 
 void IoLoop::send(zmq::socket_t& socket, const wire::Message& message) {
   wire::Frames frames = wire::encode(message, signer_);
+  for (const auto& frame : frames) bytes_since_trim_ += frame.size();
   try {
     for (std::size_t i = 0; i < frames.size(); ++i) {
       auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;

@@ -58,6 +58,9 @@ class IoLoop {
   zmq::socket_t stdin_;
   zmq::socket_t iopub_;
   wire::Json kernel_info_;
+  static constexpr std::size_t kTrimAfterBytes = std::size_t{8} << 20;
+  static constexpr long kTrimWhenQuietMs = 200;
+  std::size_t bytes_since_trim_ = 0;
   IoLoopHooks hooks_;
   std::jthread thread_;
 };
