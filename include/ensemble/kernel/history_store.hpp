@@ -32,12 +32,12 @@ struct HistoryQuery {
   enum class Kind { kTail, kRange, kSearch };
   Kind kind = Kind::kTail;
   bool output = false;
-  int n = 10;                     // tail and search: the last n entries (0 or less: all, for search)
-  int session = 0;                // range: absolute, or 0/negative relative to this session
-  int start = 0;                  // range: first line (inclusive)
-  std::optional<int> stop;        // range: last line (exclusive); none means to the end
-  std::string pattern = "*";      // search: glob, as IPython's history search
-  bool unique = false;            // search: drop repeated inputs, keeping the latest
+  int n = 10;                 // tail and search: the last n entries (0 or less: all, for search)
+  int session = 0;            // range: absolute, or 0/negative relative to this session
+  int start = 0;              // range: first line (inclusive)
+  std::optional<int> stop;    // range: last line (exclusive); none means to the end
+  std::string pattern = "*";  // search: glob, as IPython's history search
+  bool unique = false;        // search: drop repeated inputs, keeping the latest
 };
 
 class HistoryStore {
@@ -66,15 +66,15 @@ class HistoryStore {
 
   mutable std::mutex mutex_;
   std::condition_variable_any wake_;
-  sqlite3* db_ = nullptr;                     // GUARDED_BY(mutex_); null when degraded
+  sqlite3* db_ = nullptr;  // GUARDED_BY(mutex_); null when degraded
   int session_ = 1;
   struct PendingWrite {
     HistoryEntry entry;
     bool has_input = true;  // false: only the output of a line already written
   };
-  std::vector<PendingWrite> pending_;         // GUARDED_BY(mutex_): not yet written
-  std::vector<HistoryEntry> memory_;          // GUARDED_BY(mutex_): this session, always kept
-  std::optional<std::string> warning_;        // GUARDED_BY(mutex_)
+  std::vector<PendingWrite> pending_;   // GUARDED_BY(mutex_): not yet written
+  std::vector<HistoryEntry> memory_;    // GUARDED_BY(mutex_): this session, always kept
+  std::optional<std::string> warning_;  // GUARDED_BY(mutex_)
   std::jthread writer_;
 };
 

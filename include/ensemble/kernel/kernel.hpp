@@ -26,8 +26,8 @@ struct KernelOptions {
   std::string history_path;  // "" keeps history in memory
   std::size_t max_message_bytes = std::size_t{256} << 20;
   std::size_t stream_flush_bytes = std::size_t{4} << 20;
-  std::chrono::milliseconds stream_flush_delay{5};     // first output after a quiet spell
-  std::chrono::milliseconds stream_burst_delay{200};   // while output keeps coming
+  std::chrono::milliseconds stream_flush_delay{5};    // first output after a quiet spell
+  std::chrono::milliseconds stream_burst_delay{200};  // while output keeps coming
   // How long a shutdown waits for a busy main thread before ending the process.
   std::chrono::milliseconds shutdown_grace{3000};
 };

@@ -82,9 +82,9 @@ class ShellDispatcher final : public KernelContext {
   std::optional<bool> shutdown_restart_;
 
   mutable std::mutex current_mutex_;
-  ParentPtr current_parent_;                    // GUARDED_BY(current_mutex_)
+  ParentPtr current_parent_;                        // GUARDED_BY(current_mutex_)
   const wire::Message* current_request_ = nullptr;  // main thread only
-  bool allow_stdin_ = false;                    // main thread only
+  bool allow_stdin_ = false;                        // main thread only
 };
 
 }  // namespace ensemble::kernel

@@ -26,8 +26,7 @@ Frames encode(const Message& message, const Signer& signer);
 
 // Parses, verifies the signature and (when `guard` is given) rejects replays.
 // Errors: kMalformed, kBadSignature, kReplayed, kTooLarge.
-Result<Message> decode(Frames frames, const Signer& signer, ReplayGuard* guard,
-                       const DecodeLimits& limits = {});
+Result<Message> decode(Frames frames, const Signer& signer, ReplayGuard* guard, const DecodeLimits& limits = {});
 
 // For answering a message decode() refused as kTooLarge: verifies the
 // signature and parses only identities, header and parent header.

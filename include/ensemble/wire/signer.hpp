@@ -26,8 +26,8 @@ class Signer {
   std::string sign(std::string_view header, std::string_view parent, std::string_view metadata,
                    std::string_view content) const;
   // Constant-time comparison of `signature` against the expected digest.
-  bool verify(std::string_view signature, std::string_view header, std::string_view parent,
-              std::string_view metadata, std::string_view content) const;
+  bool verify(std::string_view signature, std::string_view header, std::string_view parent, std::string_view metadata,
+              std::string_view content) const;
 
  private:
   struct Impl;

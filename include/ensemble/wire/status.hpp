@@ -11,15 +11,15 @@ namespace ensemble::wire {
 
 enum class StatusCode {
   kOk,
-  kMalformed,      // frames or JSON that do not form a message
-  kBadSignature,   // HMAC did not verify
-  kReplayed,       // a signature seen before
-  kTooLarge,       // over the configured message size limit
+  kMalformed,     // frames or JSON that do not form a message
+  kBadSignature,  // HMAC did not verify
+  kReplayed,      // a signature seen before
+  kTooLarge,      // over the configured message size limit
   kInvalidArgument,
   kIoError,
   kNotFound,
-  kInterrupted,    // a blocking wait was interrupted by a signal
-  kUnavailable,    // the operation is not possible in this state
+  kInterrupted,  // a blocking wait was interrupted by a signal
+  kUnavailable,  // the operation is not possible in this state
 };
 
 class Status {
@@ -42,7 +42,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : data_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : data_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(data_); }

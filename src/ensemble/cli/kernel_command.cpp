@@ -6,13 +6,13 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
-#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "commands.hpp"
 #include "ensemble/kernel/kernel.hpp"

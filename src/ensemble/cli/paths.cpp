@@ -47,7 +47,9 @@ std::string executable_path() {
   return error ? std::string("ensemble") : path.string();
 }
 
-std::string executable_dir() { return std::filesystem::path(executable_path()).parent_path().string(); }
+std::string executable_dir() {
+  return std::filesystem::path(executable_path()).parent_path().string();
+}
 
 bool make_dirs(const std::string& path) {
   std::error_code error;

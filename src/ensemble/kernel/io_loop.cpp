@@ -1,7 +1,7 @@
 #include "io_loop.hpp"
 
-#include <spdlog/spdlog.h>
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -73,11 +73,14 @@ IoLoop::IoLoop(zmq::context_t& context, wire::Signer& signer, wire::DecodeLimits
   iopub_.set(zmq::sockopt::sndhwm, 100000);
 }
 
-IoLoop::~IoLoop() { stop(); }
+IoLoop::~IoLoop() {
+  stop();
+}
 
 wire::Status IoLoop::bind(wire::ConnectionInfo& info) {
-  for (auto [socket, channel] : {std::pair{&shell_, wire::Channel::kShell}, std::pair{&control_, wire::Channel::kControl},
-                                 std::pair{&stdin_, wire::Channel::kStdin}, std::pair{&iopub_, wire::Channel::kIopub}}) {
+  for (auto [socket, channel] :
+       {std::pair{&shell_, wire::Channel::kShell}, std::pair{&control_, wire::Channel::kControl},
+        std::pair{&stdin_, wire::Channel::kStdin}, std::pair{&iopub_, wire::Channel::kIopub}}) {
     if (auto status = bind_socket(*socket, info, channel); !status.ok()) return status;
   }
   return wire::Status::Ok();
@@ -223,8 +226,8 @@ void IoLoop::send_due(bool everything) {
       }
     } else {
       auto& chunk = std::get<StreamChunk>(entry);
-      wire::Message message = session_.make(
-          "stream", wire::Json{{"name", chunk.name}, {"text", std::move(chunk.text)}}, *chunk.parent);
+      wire::Message message =
+          session_.make("stream", wire::Json{{"name", chunk.name}, {"text", std::move(chunk.text)}}, *chunk.parent);
       message.identities = {"kernel." + session_.id() + ".stream"};
       send(iopub_, message);
     }
@@ -260,7 +263,9 @@ Heartbeat::~Heartbeat() {
   if (thread_.joinable()) thread_.join();
 }
 
-wire::Status Heartbeat::bind(wire::ConnectionInfo& info) { return bind_socket(socket_, info, wire::Channel::kHeartbeat); }
+wire::Status Heartbeat::bind(wire::ConnectionInfo& info) {
+  return bind_socket(socket_, info, wire::Channel::kHeartbeat);
+}
 
 void Heartbeat::start() {
   thread_ = std::jthread([this] {

@@ -19,8 +19,8 @@
 namespace ensemble::kernel {
 
 struct IoLoopHooks {
-  std::function<void()> interrupt;                  // interrupt the main thread (message mode)
-  std::function<void(bool restart)> on_shutdown;    // a shutdown_request was answered
+  std::function<void()> interrupt;                // interrupt the main thread (message mode)
+  std::function<void(bool restart)> on_shutdown;  // a shutdown_request was answered
 };
 
 class IoLoop {

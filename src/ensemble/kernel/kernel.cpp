@@ -60,8 +60,8 @@ struct Kernel::Impl {
 
 Kernel::Kernel(KernelOptions options, Interpreter& interpreter)
     : impl_(std::make_unique<Impl>(std::move(options), interpreter)) {
-  impl_->dispatcher = std::make_unique<ShellDispatcher>(interpreter, impl_->inbox, impl_->outbox, impl_->history,
-                                                        impl_->session);
+  impl_->dispatcher =
+      std::make_unique<ShellDispatcher>(interpreter, impl_->inbox, impl_->outbox, impl_->history, impl_->session);
 }
 
 Kernel::~Kernel() {
@@ -89,9 +89,13 @@ void Kernel::begin_shutdown(bool restart) {
   });
 }
 
-void Kernel::request_shutdown() { begin_shutdown(false); }
+void Kernel::request_shutdown() {
+  begin_shutdown(false);
+}
 
-void Kernel::set_gate(RequestGate gate) { impl_->dispatcher->set_gate(std::move(gate)); }
+void Kernel::set_gate(RequestGate gate) {
+  impl_->dispatcher->set_gate(std::move(gate));
+}
 
 wire::Result<wire::ConnectionInfo> Kernel::bind() {
   SigintBlocked blocked;

@@ -13,7 +13,9 @@ namespace ensemble::kernel {
 EventFd::EventFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (fd_ < 0) throw std::runtime_error("eventfd failed");
 }
-EventFd::~EventFd() { ::close(fd_); }
+EventFd::~EventFd() {
+  ::close(fd_);
+}
 
 void EventFd::notify() {
   if (pending_.exchange(true, std::memory_order_acq_rel)) return;

@@ -19,8 +19,8 @@ wire::Message Session::make(const std::string& msg_type, wire::Json content, wir
 }
 
 wire::Message Session::reply(const wire::Message& request, wire::Json content) const {
-  wire::Message message = make(wire::reply_type_for(request.header.msg_type), std::move(content),
-                               request.header.to_json());
+  wire::Message message =
+      make(wire::reply_type_for(request.header.msg_type), std::move(content), request.header.to_json());
   message.identities = request.identities;
   return message;
 }

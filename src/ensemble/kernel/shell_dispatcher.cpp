@@ -87,7 +87,9 @@ void ShellDispatcher::write_stream(const std::string& name, std::string_view tex
   outbox_.write_stream(name, text, parent);
 }
 
-void ShellDispatcher::flush_streams() { outbox_.flush(); }
+void ShellDispatcher::flush_streams() {
+  outbox_.flush();
+}
 
 void ShellDispatcher::publish_status(const char* state, const Json& parent) {
   wire::Message message = session_.make("status", Json{{"execution_state", state}}, parent);
@@ -123,9 +125,7 @@ bool ShellDispatcher::run() {
     switch (incoming->kind) {
       case Incoming::Kind::kShellRequest: dispatch(incoming->message); break;
       case Incoming::Kind::kShutdown: shutdown_restart_ = incoming->restart; break;
-      case Incoming::Kind::kInputReply:
-        spdlog::warn("dropping an input_reply that no input() is waiting for");
-        break;
+      case Incoming::Kind::kInputReply: spdlog::warn("dropping an input_reply that no input() is waiting for"); break;
     }
   }
   history_.sync();
@@ -184,8 +184,7 @@ Json ShellDispatcher::handle_execute(const wire::Message& request) {
   if (execute.store_history) ++execution_count_;
   execute.execution_count = execution_count_;
   if (!execute.silent) {
-    publish("execute_input", Json{{"code", execute.code}, {"execution_count", execution_count_}}, Json::object(),
-            {});
+    publish("execute_input", Json{{"code", execute.code}, {"execution_count", execution_count_}}, Json::object(), {});
   } else {
     outbox_.flush();  // sends the busy status now: the cell may run long
   }
@@ -211,8 +210,7 @@ Json ShellDispatcher::handle_execute(const wire::Message& request) {
       reply["traceback"] = outcome.traceback;
       reply["user_expressions"] = Json::object();
       reply["payload"] = Json::array();
-      publish("error",
-              Json{{"ename", outcome.ename}, {"evalue", outcome.evalue}, {"traceback", outcome.traceback}},
+      publish("error", Json{{"ename", outcome.ename}, {"evalue", outcome.evalue}, {"traceback", outcome.traceback}},
               Json::object(), {});
       if (stop_on_error) {
         send_reply(request, std::move(reply));
@@ -246,7 +244,9 @@ void ShellDispatcher::abort_queued() {
   deferred_ = std::move(keep);
 }
 
-Json ShellDispatcher::handle_kernel_info(const wire::Message&) { return kernel_info_; }
+Json ShellDispatcher::handle_kernel_info(const wire::Message&) {
+  return kernel_info_;
+}
 
 Json ShellDispatcher::handle_complete(const wire::Message& request) {
   std::string code = field_or<std::string>(request.content, "code", "");

@@ -44,13 +44,14 @@ void link_bridge_module() {}
 
 PYBIND11_EMBEDDED_MODULE(_ensemble_bridge, module) {
   py::class_<Bridge>(module, "Bridge")
-      .def("publish",
-           [](Bridge& bridge, const std::string& msg_type, const py::object& content, const py::object& metadata,
-              const py::object& buffers) {
-             nlohmann::json meta = metadata.is_none() ? nlohmann::json::object() : ensemble::python::to_json(metadata);
-             bridge.context->publish(msg_type, ensemble::python::to_json(content), std::move(meta), to_buffers(buffers));
-           },
-           py::arg("msg_type"), py::arg("content"), py::arg("metadata") = py::none(), py::arg("buffers") = py::none())
+      .def(
+          "publish",
+          [](Bridge& bridge, const std::string& msg_type, const py::object& content, const py::object& metadata,
+             const py::object& buffers) {
+            nlohmann::json meta = metadata.is_none() ? nlohmann::json::object() : ensemble::python::to_json(metadata);
+            bridge.context->publish(msg_type, ensemble::python::to_json(content), std::move(meta), to_buffers(buffers));
+          },
+          py::arg("msg_type"), py::arg("content"), py::arg("metadata") = py::none(), py::arg("buffers") = py::none())
       .def("write_stream",
            [](Bridge& bridge, const std::string& name, const py::str& text) {
              bridge.context->write_stream(name, ensemble::python::utf8(text));

@@ -31,7 +31,9 @@ kernel::Json call_json(const py::object& runtime, const char* method, auto&&... 
 
 }  // namespace
 
-PythonInterpreter::PythonInterpreter() : impl_(std::make_unique<Impl>()) { link_bridge_module(); }
+PythonInterpreter::PythonInterpreter() : impl_(std::make_unique<Impl>()) {
+  link_bridge_module();
+}
 
 PythonInterpreter::~PythonInterpreter() {
   py::gil_scoped_acquire gil;
@@ -46,7 +48,9 @@ void PythonInterpreter::attach(kernel::KernelContext& context) {
   impl_->runtime = py::module_::import("ensemble._kernel.runtime").attr("KernelRuntime")(bridge);
 }
 
-kernel::Json PythonInterpreter::kernel_info() { return call_json(impl_->runtime, "kernel_info"); }
+kernel::Json PythonInterpreter::kernel_info() {
+  return call_json(impl_->runtime, "kernel_info");
+}
 
 kernel::ExecuteOutcome PythonInterpreter::execute(const kernel::ExecuteRequest& request) {
   py::gil_scoped_acquire gil;

@@ -6,7 +6,9 @@ namespace ensemble::wire {
 
 namespace {
 
-Status malformed(std::string why) { return Status::Error(StatusCode::kMalformed, std::move(why)); }
+Status malformed(std::string why) {
+  return Status::Error(StatusCode::kMalformed, std::move(why));
+}
 
 // Parses a JSON object frame; nlohmann's non-throwing parse keeps bad input
 // on the value path.
@@ -71,8 +73,7 @@ Frames encode(const Message& message, const Signer& signer) {
   return frames;
 }
 
-Result<Message> decode(Frames frames, const Signer& signer, ReplayGuard* guard,
-                       const DecodeLimits& limits) {
+Result<Message> decode(Frames frames, const Signer& signer, ReplayGuard* guard, const DecodeLimits& limits) {
   auto envelope = verify_envelope(frames, signer);
   if (!envelope.ok()) return envelope.status();
   const std::size_t d = envelope.value().delimiter;
@@ -82,8 +83,7 @@ Result<Message> decode(Frames frames, const Signer& signer, ReplayGuard* guard,
   std::size_t total = 0;
   for (const auto& frame : frames) total += frame.size();
   if (total > limits.max_message_bytes) {
-    return Status::Error(StatusCode::kTooLarge, "message of " + std::to_string(total) +
-                                                    " bytes exceeds the limit of " +
+    return Status::Error(StatusCode::kTooLarge, "message of " + std::to_string(total) + " bytes exceeds the limit of " +
                                                     std::to_string(limits.max_message_bytes));
   }
   Message message;

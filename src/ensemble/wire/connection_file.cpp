@@ -53,8 +53,10 @@ std::string ConnectionInfo::endpoint(Channel channel) const {
 }
 
 Json ConnectionInfo::to_json() const {
-  Json json{{"transport", transport}, {"ip", ip},
-            {"key", key},             {"signature_scheme", signature_scheme},
+  Json json{{"transport", transport},
+            {"ip", ip},
+            {"key", key},
+            {"signature_scheme", signature_scheme},
             {"kernel_name", kernel_name}};
   for (const auto& field : kPortFields) json[field.field] = port(field.channel);
   return json;
@@ -70,9 +72,8 @@ Result<ConnectionInfo> ConnectionInfo::from_json(const Json& json) {
     out = it->get<std::string>();
     return true;
   };
-  if (!read_string("transport", info.transport) || !read_string("ip", info.ip) ||
-      !read_string("key", info.key) || !read_string("signature_scheme", info.signature_scheme) ||
-      !read_string("kernel_name", info.kernel_name)) {
+  if (!read_string("transport", info.transport) || !read_string("ip", info.ip) || !read_string("key", info.key) ||
+      !read_string("signature_scheme", info.signature_scheme) || !read_string("kernel_name", info.kernel_name)) {
     return Status::Error(StatusCode::kMalformed, "a string field has another type");
   }
   for (const auto& field : kPortFields) {
@@ -91,8 +92,7 @@ Result<ConnectionInfo> ConnectionInfo::from_json(const Json& json) {
     return Status::Error(StatusCode::kInvalidArgument, "unknown transport '" + info.transport + "'");
   }
   if (info.signature_scheme != "hmac-sha256") {
-    return Status::Error(StatusCode::kInvalidArgument,
-                         "unsupported signature scheme '" + info.signature_scheme + "'");
+    return Status::Error(StatusCode::kInvalidArgument, "unsupported signature scheme '" + info.signature_scheme + "'");
   }
   if (info.ip.empty()) return Status::Error(StatusCode::kInvalidArgument, "empty ip");
   return info;

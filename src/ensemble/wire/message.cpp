@@ -3,8 +3,8 @@
 namespace ensemble::wire {
 
 Json Header::to_json() const {
-  return Json{{"msg_id", msg_id},     {"session", session}, {"username", username},
-              {"date", date},         {"msg_type", msg_type}, {"version", version}};
+  return Json{{"msg_id", msg_id}, {"session", session},   {"username", username},
+              {"date", date},     {"msg_type", msg_type}, {"version", version}};
 }
 
 namespace {
@@ -31,8 +31,7 @@ Result<Header> Header::from_json(const Json& json) {
   header.msg_id = json["msg_id"].get<std::string>();
   header.msg_type = json["msg_type"].get<std::string>();
   if (!read_optional_string(json, "session", header.session) ||
-      !read_optional_string(json, "username", header.username) ||
-      !read_optional_string(json, "date", header.date) ||
+      !read_optional_string(json, "username", header.username) || !read_optional_string(json, "date", header.date) ||
       !read_optional_string(json, "version", header.version)) {
     return Status::Error(StatusCode::kMalformed, "header field has the wrong type");
   }

@@ -33,8 +33,7 @@ Signer::Signer(std::string key) : key_(std::move(key)) {
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                          OSSL_PARAM_construct_end()};
   if (impl_->keyed == nullptr ||
-      EVP_MAC_init(impl_->keyed, reinterpret_cast<const unsigned char*>(key_.data()), key_.size(),
-                   params) != 1) {
+      EVP_MAC_init(impl_->keyed, reinterpret_cast<const unsigned char*>(key_.data()), key_.size(), params) != 1) {
     throw std::runtime_error("cannot initialise HMAC-SHA256");
   }
 }
@@ -46,8 +45,8 @@ Signer& Signer::operator=(Signer&&) noexcept = default;
 namespace {
 constexpr std::size_t kDigestSize = 32;
 
-bool digest(EVP_MAC_CTX* keyed, std::string_view header, std::string_view parent,
-            std::string_view metadata, std::string_view content, unsigned char* out) {
+bool digest(EVP_MAC_CTX* keyed, std::string_view header, std::string_view parent, std::string_view metadata,
+            std::string_view content, unsigned char* out) {
   EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed);
   if (ctx == nullptr) return false;
   bool ok = true;

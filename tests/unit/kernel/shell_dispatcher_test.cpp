@@ -99,8 +99,7 @@ class ShellDispatcherTest : public ::testing::Test {
 
 TEST_F(ShellDispatcherTest, ExecuteIsWrappedInBusyAndIdleWithInputAndReply) {
   dispatcher.dispatch(request("execute_request", {{"code", "1"}}));
-  EXPECT_EQ(outbox.types(),
-            (std::vector<std::string>{"status", "execute_input", "execute_reply", "status"}));
+  EXPECT_EQ(outbox.types(), (std::vector<std::string>{"status", "execute_input", "execute_reply", "status"}));
   const auto& reply = outbox.last_of("execute_reply");
   EXPECT_EQ(reply.content["status"], "ok");
   EXPECT_EQ(reply.content["execution_count"], 1);

@@ -33,8 +33,7 @@ TEST(ConnectionFile, UnknownSignatureSchemeIsRefused) {
 TEST(ConnectionFile, WrongTypesAndGarbageAreMalformed) {
   EXPECT_EQ(ConnectionInfo::from_json_text(R"({"shell_port": "x"})").status().code(), StatusCode::kMalformed);
   EXPECT_EQ(ConnectionInfo::from_json_text("not json").status().code(), StatusCode::kMalformed);
-  EXPECT_EQ(ConnectionInfo::from_json_text(R"({"shell_port": 70000})").status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ConnectionInfo::from_json_text(R"({"shell_port": 70000})").status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(ConnectionFile, IsWrittenOwnerOnlyAndReadsBack) {
