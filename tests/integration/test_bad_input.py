@@ -337,6 +337,8 @@ def test_message_over_size_limit_is_rejected_and_smaller_one_runs(kernel, raw, u
     raw.send(frames)
     replies = raw.replies_to(msg_id, timeout=2.0)
     assert all(r["content"].get("status") != "ok" for r in replies), replies
+    # The sender is authentic, so it is told why (docs/protocol.md).
+    assert [r["content"].get("ename") for r in replies] == ["MessageTooLarge"], replies
     assert_still_serving(kernel, raw)
     assert not defined(kernel, big), "message over ENSEMBLE_MAX_MESSAGE_BYTES was executed"
 

@@ -21,8 +21,14 @@ int main(int argc, char** argv) {
       ensemble::cli::add_kernelspec_command(app),
   };
   CLI11_PARSE(app, argc, argv);
-  for (auto& command : commands) {
-    if (command.app->parsed()) return command.run();
+  try {
+    for (auto& command : commands) {
+      if (command.app->parsed()) return command.run();
+    }
+  } catch (const std::exception& error) {
+    // Construction failures (Python cannot start, sockets cannot be made).
+    spdlog::critical("{}", error.what());
+    return 1;
   }
   return 0;
 }

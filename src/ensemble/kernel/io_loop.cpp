@@ -10,7 +10,7 @@ namespace ensemble::kernel {
 
 namespace {
 
-constexpr std::size_t kZeroCopyThreshold = 64 * 1024;
+constexpr std::size_t kZeroCopyThreshold = std::size_t{64} * 1024;
 
 // Large frames are handed to ZeroMQ without a copy; the string is freed when
 // ZeroMQ is done with it.
@@ -145,20 +145,25 @@ std::optional<wire::Message> IoLoop::receive(zmq::socket_t& socket, const char* 
     if (!socket.recv(part, zmq::recv_flags::dontwait)) break;
     frames.emplace_back(static_cast<const char*>(part.data()), part.size());
   } while (part.more());
-  auto decoded = wire::decode(std::move(frames), signer_, &replay_guard_, limits_);
-  if (decoded.ok()) return std::move(decoded).value();
-  spdlog::warn("{}: dropped a message: {}", channel, decoded.status().to_string());
-  if (decoded.status().code() == wire::StatusCode::kTooLarge) {
-    // The sender is authentic (the signature verified), so it gets an answer.
+  std::size_t total = 0;
+  for (const auto& frame : frames) total += frame.size();
+  if (total > limits_.max_message_bytes) {
+    // Only the envelope is read; if it is authentic, the sender gets an answer.
+    spdlog::warn("{}: refused a message of {} bytes (limit {})", channel, total, limits_.max_message_bytes);
     auto envelope = wire::decode_envelope(frames, signer_);
     if (envelope.ok()) {
       wire::Json content{{"status", "error"},
                          {"ename", "MessageTooLarge"},
-                         {"evalue", decoded.status().message()},
+                         {"evalue", "a message of " + std::to_string(total) + " bytes exceeds the limit of " +
+                                        std::to_string(limits_.max_message_bytes)},
                          {"traceback", wire::Json::array()}};
       send(socket, session_.reply(envelope.value(), std::move(content)));
     }
+    return std::nullopt;
   }
+  auto decoded = wire::decode(std::move(frames), signer_, &replay_guard_, limits_);
+  if (decoded.ok()) return std::move(decoded).value();
+  spdlog::warn("{}: dropped a message: {}", channel, decoded.status().to_string());
   return std::nullopt;
 }
 
