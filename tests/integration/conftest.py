@@ -12,6 +12,7 @@ so that the suite never touches the user's home directory.
 
 import json
 import os
+import sys
 import re
 import shutil
 import signal
@@ -31,6 +32,9 @@ from jupyter_kernel_test.msgspec_v5 import schema_fragments, validate_message
 
 REPO = Path(__file__).resolve().parents[2]
 ENSEMBLE_BIN = Path(os.environ.get("ENSEMBLE_BIN") or REPO / "build" / "bin" / "ensemble")
+# The built Python package (build/python), for tests that import it directly.
+if (ENSEMBLE_BIN.parent.parent / "python").is_dir():
+    sys.path.insert(0, str(ENSEMBLE_BIN.parent.parent / "python"))
 KERNEL_NAME = os.environ.get("ENSEMBLE_TEST_KERNEL") or "ensemble"
 IS_ENSEMBLE = KERNEL_NAME.startswith("ensemble")
 
