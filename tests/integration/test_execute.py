@@ -429,3 +429,16 @@ def test_matplotlib_inline_plot_produces_png(kernel):
     pngs = [m["content"]["data"]["image/png"] for m in res.of_type("display_data") if "image/png" in m["content"]["data"]]
     assert len(pngs) == 1
     assert base64.b64decode(pngs[0]).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_multiprocessing_pool_and_subprocesses_work(kernel):
+    res = kernel.execute(
+        "import multiprocessing, subprocess, sys\n"
+        "with multiprocessing.Pool(2) as pool:\n"
+        "    print(pool.map(abs, [-1, -2, 3]))\n"
+        "print(subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True, text=True).stdout)",
+        timeout=60,
+    )
+    assert res.status == "ok", res.content
+    assert "[1, 2, 3]" in res.stdout
+    assert "42" in res.stdout

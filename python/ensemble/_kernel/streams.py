@@ -4,6 +4,7 @@ The kernel batches the text and publishes it on iopub; any thread may write.
 """
 
 import io
+import os
 
 
 class KernelStream(io.TextIOBase):
@@ -11,6 +12,8 @@ class KernelStream(io.TextIOBase):
         super().__init__()
         self._bridge = bridge
         self._name = name
+        self._pid = os.getpid()
+        self._fd = 1 if name == "stdout" else 2
 
     @property
     def name(self):
@@ -36,6 +39,12 @@ class KernelStream(io.TextIOBase):
     def write(self, text):
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if os.getpid() != self._pid:
+            # A forked child (multiprocessing) has no kernel threads: the
+            # kernel's queues may even be locked forever. Write to the
+            # inherited file descriptor instead, as ipykernel does.
+            os.write(self._fd, text.encode("utf-8", "replace"))
+            return len(text)
         self._bridge.write_stream(self._name, text)
         return len(text)
 
@@ -44,4 +53,5 @@ class KernelStream(io.TextIOBase):
             self.write(line)
 
     def flush(self):
-        self._bridge.flush()
+        if os.getpid() == self._pid:
+            self._bridge.flush()
