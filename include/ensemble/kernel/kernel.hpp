@@ -49,6 +49,8 @@ class Kernel {
   void request_shutdown();
   // For the collaboration layer: refuse requests before their handler runs.
   void set_gate(RequestGate gate);
+  // For engines: serve another shell request type (see ShellDispatcher). Before bind().
+  void add_handler(std::string msg_type, ShellDispatcher::RequestHandler handler);
 
  private:
   void begin_shutdown(bool restart);

@@ -37,6 +37,12 @@ class ShellDispatcher final : public KernelContext {
   // interpreter's). Computed once.
   const Json& kernel_info() const { return kernel_info_; }
   void set_gate(RequestGate gate) { gate_ = std::move(gate); }
+  // Serves one more shell request type (engines add apply_request this way),
+  // or replaces a built-in one. The handler returns the reply content; the
+  // dispatcher does busy/idle and the reply, and turns a throw into an error
+  // reply. Main thread, before run().
+  using RequestHandler = std::function<Json(const wire::Message& request)>;
+  void add_handler(std::string msg_type, RequestHandler handler);
 
   // Serves until a shutdown arrives; returns whether a restart was asked for.
   bool run();
@@ -52,7 +58,6 @@ class ShellDispatcher final : public KernelContext {
   int execution_count() const override { return execution_count_; }
 
  private:
-  using Handler = Json (ShellDispatcher::*)(const wire::Message&);
 
   Json handle_execute(const wire::Message& request);
   Json handle_kernel_info(const wire::Message& request);
@@ -76,7 +81,7 @@ class ShellDispatcher final : public KernelContext {
   const Session& session_;
   Json kernel_info_;
   RequestGate gate_;
-  std::unordered_map<std::string, Handler> handlers_;
+  std::unordered_map<std::string, RequestHandler> handlers_;
   std::deque<Incoming> deferred_;  // taken from the inbox while waiting for input
   int execution_count_ = 0;
   std::optional<bool> shutdown_restart_;

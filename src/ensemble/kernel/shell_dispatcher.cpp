@@ -38,21 +38,28 @@ Json history_row(const HistoryEntry& entry, bool with_output) {
 ShellDispatcher::ShellDispatcher(Interpreter& interpreter, Inbox& inbox, Outbox& outbox, HistoryStore& history,
                                  const Session& session)
     : interpreter_(interpreter), inbox_(inbox), outbox_(outbox), history_(history), session_(session) {
+  auto bind = [this](Json (ShellDispatcher::*method)(const wire::Message&)) {
+    return [this, method](const wire::Message& request) { return (this->*method)(request); };
+  };
   handlers_ = {
-      {"execute_request", &ShellDispatcher::handle_execute},
-      {"kernel_info_request", &ShellDispatcher::handle_kernel_info},
-      {"complete_request", &ShellDispatcher::handle_complete},
-      {"inspect_request", &ShellDispatcher::handle_inspect},
-      {"is_complete_request", &ShellDispatcher::handle_is_complete},
-      {"history_request", &ShellDispatcher::handle_history},
-      {"comm_info_request", &ShellDispatcher::handle_comm_info},
-      {"shutdown_request", &ShellDispatcher::handle_shutdown},
+      {"execute_request", bind(&ShellDispatcher::handle_execute)},
+      {"kernel_info_request", bind(&ShellDispatcher::handle_kernel_info)},
+      {"complete_request", bind(&ShellDispatcher::handle_complete)},
+      {"inspect_request", bind(&ShellDispatcher::handle_inspect)},
+      {"is_complete_request", bind(&ShellDispatcher::handle_is_complete)},
+      {"history_request", bind(&ShellDispatcher::handle_history)},
+      {"comm_info_request", bind(&ShellDispatcher::handle_comm_info)},
+      {"shutdown_request", bind(&ShellDispatcher::handle_shutdown)},
   };
   interpreter_.attach(*this);
   kernel_info_ = interpreter_.kernel_info();
   kernel_info_["status"] = "ok";
   kernel_info_["protocol_version"] = wire::kProtocolVersion;
   kernel_info_["debugger"] = false;
+}
+
+void ShellDispatcher::add_handler(std::string msg_type, RequestHandler handler) {
+  handlers_[std::move(msg_type)] = std::move(handler);
 }
 
 void ShellDispatcher::set_current(const wire::Message* request) {
@@ -156,7 +163,7 @@ void ShellDispatcher::dispatch(const wire::Message& request) {
     } else {
       // Whatever happens inside, the client gets its one reply.
       try {
-        content = (this->*handler->second)(request);
+        content = handler->second(request);
       } catch (const std::exception& error) {
         spdlog::error("{} handler failed: {}", msg_type, error.what());
         content = error_content("InternalError", error.what());

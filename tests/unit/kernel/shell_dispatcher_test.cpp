@@ -162,6 +162,15 @@ TEST_F(ShellDispatcherTest, HistoryRequestReturnsExecutedCells) {
   EXPECT_EQ(reply.content["history"][0][2], "a = 1");
 }
 
+TEST_F(ShellDispatcherTest, AddedHandlerServesANewRequestType) {
+  dispatcher.add_handler("apply_request", [](const wire::Message& request) {
+    return Json{{"status", "ok"}, {"echo", request.content["x"]}};
+  });
+  dispatcher.dispatch(request("apply_request", {{"x", 5}}));
+  EXPECT_EQ(outbox.types(), (std::vector<std::string>{"status", "apply_reply", "status"}));
+  EXPECT_EQ(outbox.last_of("apply_reply").content["echo"], 5);
+}
+
 TEST_F(ShellDispatcherTest, ShutdownRequestEndsRunWithTheRestartFlag) {
   inbox.items.push_back(Incoming{Incoming::Kind::kShellRequest, request("shutdown_request", {{"restart", true}})});
   EXPECT_TRUE(dispatcher.run());
