@@ -442,3 +442,16 @@ def test_multiprocessing_pool_and_subprocesses_work(kernel):
     assert res.status == "ok", res.content
     assert "[1, 2, 3]" in res.stdout
     assert "42" in res.stdout
+
+
+def test_is_complete_ends_a_block_at_a_blank_line_as_ipython_does(kernel):
+    def status(code):
+        return kernel.shell_request("is_complete_request", {"code": code})["content"]
+
+    assert status("def f(x):\n    return x") == {"status": "incomplete", "indent": "    "}
+    # A console auto-indents the next line: an indent-only last line ends the block.
+    assert status("def f(x):\n    return x\n    ")["status"] == "complete"
+    assert status("def f(x):\n    return x\n")["status"] == "complete"
+    assert status("x = [1,\n")["status"] == "incomplete"
+    assert status("%%time\nx = 1\n")["status"] == "incomplete"
+    assert status("%%time\nx = 1\n\n")["status"] == "complete"

@@ -46,11 +46,23 @@ def _attributes(namespace, dotted):
         return []
 
 
+def _compiles(source):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, "<input>", "exec")
+        return True
+    except (SyntaxError, OverflowError, ValueError):
+        return False
+
+
 def is_complete(code):
+    """IPython's rules, as consoles expect: a block ends at a blank line."""
     lines = code.split("\n")
+    ends_with_blank_line = len(lines) > 1 and not lines[-1].strip()
     if lines and lines[0].lstrip().startswith("%%"):
-        # A cell magic's body ends at a blank line, as in IPython.
-        if len(lines) > 1 and not lines[-1].strip():
+        # A cell magic's body ends at an empty line after it, as in IPython.
+        if code.rstrip(" \t").endswith("\n\n"):
             return {"status": "complete"}
         return {"status": "incomplete", "indent": ""}
     if all(_MAGIC_LINE.match(line) or not line.strip() for line in lines):
@@ -63,9 +75,9 @@ def is_complete(code):
             compiled = codeop.compile_command(source, "<input>", "exec")
     except (SyntaxError, OverflowError, ValueError):
         return {"status": "invalid"}
-    if compiled is not None and not lines[-1].startswith((" ", "\t")):
+    if compiled is None and ends_with_blank_line and _compiles(source):
         return {"status": "complete"}
-    if compiled is not None and source.endswith("\n"):
+    if compiled is not None and (ends_with_blank_line or not lines[-1].startswith((" ", "\t"))):
         return {"status": "complete"}
     last = lines[-1]
     indent = last[: len(last) - len(last.lstrip())]
