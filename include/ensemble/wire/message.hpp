@@ -14,7 +14,7 @@ namespace ensemble::wire {
 
 using Json = nlohmann::json;
 
-inline constexpr const char* kProtocolVersion = "5.3";
+inline constexpr const char* kProtocolVersion = "5.4";
 
 struct Header {
   std::string msg_id;
