@@ -10,58 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tmux_driver import Tmux, pids_mentioning
+
 JUPYTER_CONSOLE = "/usr/bin/jupyter-console"  # its shebang is Debian's python3
-
-
-def pids_mentioning(text):
-    """PIDs of processes whose command line contains ``text``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
-class Tmux:
-    def __init__(self, socket_name):
-        self.socket_name = socket_name
-
-    def run(self, *args, check=True):
-        return subprocess.run(
-            ["tmux", "-L", self.socket_name, "-f", "/dev/null", *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=check,
-        )
-
-    def screen(self):
-        proc = self.run("capture-pane", "-p", "-J", "-S", "-200", "-t", "console", check=False)
-        return proc.stdout
-
-    def alive(self):
-        return self.run("has-session", "-t", "console", check=False).returncode == 0
-
-    def type_line(self, text):
-        self.run("send-keys", "-t", "console", "-l", text)
-        self.run("send-keys", "-t", "console", "Enter")
-
-    def wait_for(self, text, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            if not self.alive():
-                break
-            time.sleep(0.2)
-        pytest.fail("%r did not appear within %.0f s; screen:\n%s" % (text, timeout, self.screen()))
 
 
 @pytest.mark.skipif(not shutil.which("tmux"), reason="tmux not installed")

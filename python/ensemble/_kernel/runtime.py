@@ -188,7 +188,11 @@ class KernelRuntime:
             tb = tb.tb_next
         if self._shell is not None or _ipython_importable():
             shell = self.get_ipython()
-            stb = shell.InteractiveTB.structured_traceback(etype, evalue, tb, tb_offset=0)
+            if issubclass(etype, SyntaxError):
+                # As IPython shows it: the offending line, not the parser's frames.
+                stb = shell.SyntaxTB.structured_traceback(etype, evalue, [])
+            else:
+                stb = shell.InteractiveTB.structured_traceback(etype, evalue, tb, tb_offset=0)
         else:
             import traceback
             stb = traceback.format_exception(etype, evalue, tb)

@@ -15,5 +15,6 @@ struct Subcommand {
 
 Subcommand add_kernel_command(CLI::App& app);
 Subcommand add_kernelspec_command(CLI::App& app);
+Subcommand add_console_command(CLI::App& app);
 
 }  // namespace ensemble::cli

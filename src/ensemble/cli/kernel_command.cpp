@@ -81,8 +81,8 @@ int run_kernel(const KernelArgs& args) {
   std::string path = args.connection_file;
   bool write_file = true;
   if (path.empty()) {
-    std::string dir = jupyter_runtime_dir();
-    if (!make_dirs(dir)) {
+    std::string dir = client::jupyter_runtime_dir();
+    if (!client::make_private_dirs(dir)) {
       spdlog::error("cannot create {}", dir);
       return 1;
     }
@@ -105,7 +105,7 @@ int run_kernel(const KernelArgs& args) {
   options.connection = connection;
   options.history_path = args.history.empty() ? default_history_path() : args.history;
   if (options.history_path != ":memory:") {
-    make_dirs(std::filesystem::path(options.history_path).parent_path().string());
+    client::make_private_dirs(std::filesystem::path(options.history_path).parent_path().string());
   }
   if (args.max_message_bytes > 0) options.max_message_bytes = args.max_message_bytes;
 

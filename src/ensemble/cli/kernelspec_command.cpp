@@ -28,7 +28,7 @@ struct KernelspecArgs {
 };
 
 std::string kernels_dir(const KernelspecArgs& args) {
-  if (args.user) return jupyter_data_dir() + "/kernels";
+  if (args.user) return client::jupyter_data_dir() + "/kernels";
   if (!args.prefix.empty()) return args.prefix + "/share/jupyter/kernels";
   if (args.sys_prefix) return std::string(ENSEMBLE_PYTHON_HOME) + "/share/jupyter/kernels";
   return "/usr/local/share/jupyter/kernels";

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   std::vector<ensemble::cli::Subcommand> commands = {
       ensemble::cli::add_kernel_command(app),
       ensemble::cli::add_kernelspec_command(app),
+      ensemble::cli::add_console_command(app),
   };
   CLI11_PARSE(app, argc, argv);
   try {

@@ -1,0 +1,91 @@
+#include "cell_runner.hpp"
+
+namespace ensemble::console {
+
+namespace {
+std::string parent_id(const wire::Message& message) {
+  auto it = message.parent_header.find("msg_id");
+  return it != message.parent_header.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+// How long to wait for the idle status once the reply is in: output
+// published after the reply still belongs to the cell.
+constexpr std::chrono::seconds kIdleGrace{2};
+}  // namespace
+
+CellOutcome CellRunner::run(const std::string& code, bool allow_stdin) {
+  auto& client = session_.client();
+  const std::string msg_id = client.send(client::ClientChannel::kShell, "execute_request",
+                                         wire::Json{{"code", code},
+                                                    {"silent", false},
+                                                    {"store_history", true},
+                                                    {"user_expressions", wire::Json::object()},
+                                                    {"allow_stdin", allow_stdin},
+                                                    {"stop_on_error", true}});
+  CellOutcome outcome;
+  bool replied = false;
+  bool idle = false;
+  auto replied_at = std::chrono::steady_clock::now();
+  while (!(replied && idle)) {
+    if (replied && std::chrono::steady_clock::now() - replied_at > kIdleGrace) break;
+    if (interrupted_.exchange(false)) session_.interrupt();
+    if (!client.alive()) {
+      outcome.status = "dead";
+      return outcome;
+    }
+    auto event = client.next_event(std::chrono::milliseconds(100));
+    if (!event) continue;
+    const wire::Message& message = event->message;
+    switch (event->channel) {
+      case client::ClientChannel::kIopub:
+        if (message.header.msg_type == "status" && parent_id(message) == msg_id &&
+            message.content.value("execution_state", "") == "idle") {
+          idle = true;
+        } else {
+          renderer_.render(message);
+        }
+        break;
+      case client::ClientChannel::kShell:
+        if (parent_id(message) == msg_id) {
+          replied = true;
+          replied_at = std::chrono::steady_clock::now();
+          outcome.status = message.content.value("status", "error");
+          outcome.execution_count = message.content.value("execution_count", 0);
+          outcome.payload = message.content.value("payload", wire::Json::array());
+        }
+        break;
+      case client::ClientChannel::kStdin:
+        if (message.header.msg_type == "input_request") {
+          renderer_.ensure_line_start();
+          auto line = input_(message.content.value("prompt", ""), message.content.value("password", false));
+          client.send_input_reply(message, line.value_or(""));
+        }
+        break;
+      case client::ClientChannel::kControl: break;
+    }
+  }
+  return outcome;
+}
+
+bool CellRunner::pump(std::chrono::milliseconds timeout, int fd, bool* fd_ready) {
+  auto& client = session_.client();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!client.alive()) return false;
+    bool ready = false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto event = client.next_event(std::max(left, std::chrono::milliseconds(0)), fd, &ready);
+    if (ready) {
+      if (fd_ready != nullptr) *fd_ready = true;
+      return true;
+    }
+    if (!event) return true;  // a signal, or the time is up
+    if (event->channel != client::ClientChannel::kIopub) continue;
+    if (before_output_) before_output_();
+    bool printed = renderer_.render(event->message);
+    if (printed) renderer_.ensure_line_start();
+    if (after_output_) after_output_();
+  }
+  return true;
+}
+
+}  // namespace ensemble::console
