@@ -190,3 +190,57 @@ def test_piped_mode_runs_cells_and_reports_errors_in_the_exit_code(console_env, 
     assert "before" in failed.stdout
     assert "ZeroDivisionError" in failed.stderr
     assert "never" not in failed.stdout
+
+
+@pytest.mark.deadline(90)
+def test_existing_attaches_to_a_running_kernel_and_leaves_it_running(console_env, tmp_path):
+    connection_file = tmp_path / "kernel-attached.json"
+    kernel = subprocess.Popen([str(ENSEMBLE_BIN), "kernel", "-f", str(connection_file)], env=console_env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(connection_file.exists, 20)
+        with Console(console_env, "--existing", str(connection_file)) as c:
+            c.tmux.wait_for("In [1]:")
+            c.tmux.type_line("attached = 6 * 7")
+            c.tmux.type_line("attached")
+            c.tmux.wait_for("Out[2]: 42")
+            c.tmux.type_line("exit")
+            assert wait_until(lambda: not c.tmux.alive(), 20)
+        time.sleep(1.0)
+        assert kernel.poll() is None, "an attached console must leave the kernel running"
+    finally:
+        kernel.kill()
+        kernel.wait(10)
+
+
+@pytest.mark.deadline(90)
+def test_ctrl_c_at_the_prompt_clears_the_line_and_ctrl_d_asks_before_leaving(console_env):
+    with Console(console_env, "--kernel", "ensemble") as c:
+        c.tmux.wait_for("In [1]:")
+        c.tmux.keys("-l", "never_run = 1")
+        c.tmux.keys("C-c")
+        c.tmux.keys("-l", "'fresh line'")
+        c.tmux.keys("Enter")
+        c.tmux.wait_for("Out[1]: 'fresh line'")
+        c.tmux.keys("C-d")
+        c.tmux.wait_for("Do you really want to exit?")
+        c.tmux.type_line("n")
+        c.tmux.type_line("'still here'")
+        c.tmux.wait_for("Out[2]: 'still here'")
+        c.tmux.keys("C-d")
+        c.tmux.wait_for("Do you really want to exit?")
+        c.tmux.type_line("y")
+        assert wait_until(lambda: not c.tmux.alive(), 20)
+
+
+@pytest.mark.deadline(90)
+def test_getpass_is_answered_without_echo(console_env):
+    with Console(console_env, "--kernel", "ensemble") as c:
+        c.tmux.wait_for("In [1]:")
+        c.tmux.type_line("import getpass; secret = getpass.getpass('token: ')")
+        c.tmux.wait_for("token:")
+        c.tmux.type_line("hunter2-secret")
+        c.tmux.wait_for("In [2]:")
+        c.tmux.type_line("len(secret)")
+        screen = c.tmux.wait_for("Out[2]: 14")
+        assert "hunter2-secret" not in screen
