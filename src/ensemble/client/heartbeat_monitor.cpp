@@ -17,6 +17,7 @@ constexpr std::chrono::milliseconds kStopCheck{50};
 zmq::socket_t connect_req(zmq::context_t& context, const std::string& endpoint) {
   zmq::socket_t socket(context, zmq::socket_type::req);
   socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::reconnect_ivl, 5);  // see kReconnectInterval in kernel_client.cpp
   socket.connect(endpoint);
   return socket;
 }

@@ -25,8 +25,13 @@ namespace {
 constexpr const char* kClientProtocolVersion = "5.3";
 // wait_for_ready re-asks for kernel_info this often, as jupyter_client does.
 constexpr std::chrono::milliseconds kReadyProbeInterval{1000};
-// After a kernel_info reply, how long to wait for iopub before probing again.
-constexpr std::chrono::milliseconds kIopubGrace{200};
+// After a kernel_info reply, how long to wait for iopub before probing again:
+// short, since each probe makes the kernel publish, and the console waits on
+// this at startup.
+constexpr std::chrono::milliseconds kIopubGrace{10};
+// Connection retries while the kernel is not listening yet: quick, backing off.
+constexpr int kReconnectInterval = 5;       // ms
+constexpr int kReconnectIntervalMax = 500;  // ms
 // Messages read from one socket per poll, so no channel starves the others.
 constexpr int kBatchPerSocket = 64;
 
@@ -115,6 +120,12 @@ KernelClient::Impl::Impl(const wire::ConnectionInfo& info, std::string user)
     dealer->set(zmq::sockopt::linger, 0);
   }
   iopub.set(zmq::sockopt::linger, 0);
+  // A freshly launched kernel binds a few tens of ms after we connect;
+  // ZeroMQ's default 100 ms retry would add most of that to startup.
+  for (auto* socket : {&shell, &control, &stdin_socket, &iopub}) {
+    socket->set(zmq::sockopt::reconnect_ivl, kReconnectInterval);
+    socket->set(zmq::sockopt::reconnect_ivl_max, kReconnectIntervalMax);
+  }
   iopub.set(zmq::sockopt::subscribe, "");
   std::string monitor_address = "inproc://ensemble-client-stdin-" + session_id;
   if (zmq_socket_monitor(stdin_socket.handle(), monitor_address.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
