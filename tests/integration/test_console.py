@@ -244,3 +244,13 @@ def test_getpass_is_answered_without_echo(console_env):
         c.tmux.type_line("len(secret)")
         screen = c.tmux.wait_for("Out[2]: 14")
         assert "hunter2-secret" not in screen
+
+
+@pytest.mark.deadline(60)
+@pytest.mark.parametrize("kernel", ["ensemble", "xpython"])
+def test_piped_mode_drives_other_kernels_and_shows_help(console_env, kernel):
+    run = subprocess.run([str(ENSEMBLE_BIN), "console", "--kernel", kernel], input="len?\n40 + 2\n", text=True,
+                         capture_output=True, env=console_env, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "Return the number of items" in run.stdout
+    assert "42" in run.stdout

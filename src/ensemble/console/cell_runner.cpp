@@ -12,6 +12,22 @@ std::string parent_id(const wire::Message& message) {
 constexpr std::chrono::seconds kIdleGrace{2};
 }  // namespace
 
+PayloadRequests show_payload(const wire::Json& payload, std::ostream& out) {
+  PayloadRequests requests;
+  for (const auto& item : payload) {
+    std::string source = item.value("source", "");
+    if (source == "page") {
+      out << Renderer::text_of_bundle(item.value("data", wire::Json::object())) << std::endl;
+    } else if (source == "ask_exit") {
+      requests.exit = true;
+      requests.keep_kernel = item.value("keepkernel", false);
+    } else if (source == "set_next_input") {
+      requests.next_input = item.value("text", "");
+    }
+  }
+  return requests;
+}
+
 CellOutcome CellRunner::run(const std::string& code, bool allow_stdin) {
   auto& client = session_.client();
   const std::string msg_id = client.send(client::ClientChannel::kShell, "execute_request",

@@ -20,6 +20,15 @@ struct CellOutcome {
   wire::Json payload = wire::Json::array();
 };
 
+// What an execute_reply's payload asks of the console. Pager text (`obj?`)
+// is printed by show_payload itself.
+struct PayloadRequests {
+  bool exit = false;
+  bool keep_kernel = false;
+  std::string next_input;
+};
+PayloadRequests show_payload(const wire::Json& payload, std::ostream& out);
+
 class CellRunner {
  public:
   // Answers an input_request: the line typed, or nullopt at end of input.

@@ -145,19 +145,10 @@ int run_interactive(KernelSession& session, const ConsoleOptions& options) {
     cell.clear();
     renderer.ensure_line_start();
     if (outcome.status == "dead") continue;  // reported at the top of the loop
-    bool leave = false;
-    for (const auto& item : outcome.payload) {
-      std::string source = item.value("source", "");
-      if (source == "page") {
-        std::cout << Renderer::text_of_bundle(item.value("data", wire::Json::object())) << std::endl;
-      } else if (source == "ask_exit") {
-        leave = true;
-        if (item.value("keepkernel", false)) session.keep_kernel();
-      } else if (source == "set_next_input") {
-        prefill = item.value("text", "");
-      }
-    }
-    if (leave) break;
+    PayloadRequests requests = show_payload(outcome.payload, std::cout);
+    if (requests.keep_kernel) session.keep_kernel();
+    if (requests.exit) break;
+    prefill = requests.next_input;
     count = outcome.execution_count + 1;
     editor.start(in_prompt(count), prefill);
     prefill.clear();

@@ -46,6 +46,7 @@ int run_piped(KernelSession& session) {
     CellOutcome outcome = runner.run(cell, /*allow_stdin=*/false);
     cell.clear();
     renderer.ensure_line_start();
+    show_payload(outcome.payload, std::cout);
     if (outcome.status == "dead") std::cerr << "The kernel died.\n";
     return outcome.status == "ok";
   };
