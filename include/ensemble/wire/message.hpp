@@ -38,6 +38,10 @@ struct Message {
   std::vector<std::string> buffers;
 };
 
+// A message under a fresh header: a new msg_id and the current date.
+Message make_message(const std::string& msg_type, const std::string& session, const std::string& username,
+                     Json content, Json parent_header = Json::object());
+
 // The msg_type a request's reply carries: "execute_request" -> "execute_reply".
 std::string reply_type_for(const std::string& request_type);
 

@@ -153,15 +153,8 @@ zmq::socket_t& KernelClient::Impl::socket(ClientChannel channel) {
 
 std::string KernelClient::Impl::send(ClientChannel channel, const std::string& msg_type, Json content, Json parent) {
   if (channel == ClientChannel::kIopub) throw std::invalid_argument("cannot send on iopub");
-  wire::Message message;
-  message.header.msg_id = wire::new_id();
-  message.header.session = session_id;
-  message.header.username = username;
-  message.header.date = wire::now_iso8601();
-  message.header.msg_type = msg_type;
+  wire::Message message = wire::make_message(msg_type, session_id, username, std::move(content), std::move(parent));
   message.header.version = kClientProtocolVersion;
-  message.parent_header = std::move(parent);
-  message.content = std::move(content);
   wire::Frames frames = wire::encode(message, signer);
   zmq::socket_t& target = socket(channel);
   try {

@@ -1,5 +1,7 @@
 #include "ensemble/wire/message.hpp"
 
+#include "ensemble/wire/ids.hpp"
+
 namespace ensemble::wire {
 
 Json Header::to_json() const {
@@ -36,6 +38,19 @@ Result<Header> Header::from_json(const Json& json) {
     return Status::Error(StatusCode::kMalformed, "header field has the wrong type");
   }
   return header;
+}
+
+Message make_message(const std::string& msg_type, const std::string& session, const std::string& username,
+                     Json content, Json parent_header) {
+  Message message;
+  message.header.msg_id = new_id();
+  message.header.session = session;
+  message.header.username = username;
+  message.header.date = now_iso8601();
+  message.header.msg_type = msg_type;
+  message.parent_header = std::move(parent_header);
+  message.content = std::move(content);
+  return message;
 }
 
 std::string reply_type_for(const std::string& request_type) {
