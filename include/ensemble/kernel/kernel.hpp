@@ -28,6 +28,10 @@ struct KernelOptions {
   std::size_t stream_flush_bytes = std::size_t{4} << 20;
   std::chrono::milliseconds stream_flush_delay{5};    // first output after a quiet spell
   std::chrono::milliseconds stream_burst_delay{200};  // while output keeps coming
+  // With CurveZMQ keys in `connection`: who the owner is, and the roster of
+  // invited users (docs/security.md).
+  std::string owner_name;
+  std::string roster_path;
   // How long a shutdown waits for a busy main thread before ending the process.
   std::chrono::milliseconds shutdown_grace{3000};
 };

@@ -22,6 +22,18 @@ struct ConnectionInfo {
   std::string key;
   std::string signature_scheme = "hmac-sha256";
   std::string kernel_name;
+  // CurveZMQ (docs/security.md). A kernel's own file holds its key pair; a
+  // per-user invitation holds the kernel's public key as curve_serverkey,
+  // the user's own pair, and the user's name and role. Z85, 40 characters.
+  std::string curve_publickey;
+  std::string curve_secretkey;
+  std::string curve_serverkey;
+  std::string username;
+  std::string role;
+
+  bool encrypted() const { return !curve_secretkey.empty(); }
+  // True for a per-user invitation rather than a kernel's own file.
+  bool is_invitation() const { return !curve_serverkey.empty(); }
 
   // ZeroMQ endpoint for a channel: tcp://ip:port, or ipc://ip-port as
   // jupyter_client names ipc files.

@@ -36,6 +36,9 @@ struct Message {
   Json metadata = Json::object();
   Json content = Json::object();
   std::vector<std::string> buffers;
+  // Set by a kernel that authenticated the sender (CurveZMQ and its roster):
+  // the sender's role; empty when the kernel runs without authentication.
+  std::string role;
 };
 
 // A message under a fresh header: a new msg_id and the current date.

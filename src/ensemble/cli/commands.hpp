@@ -16,5 +16,7 @@ struct Subcommand {
 Subcommand add_kernel_command(CLI::App& app);
 Subcommand add_kernelspec_command(CLI::App& app);
 Subcommand add_console_command(CLI::App& app);
+Subcommand add_invite_command(CLI::App& app);
+Subcommand add_revoke_command(CLI::App& app);
 
 }  // namespace ensemble::cli

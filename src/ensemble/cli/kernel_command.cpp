@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 
 #include <chrono>
@@ -16,6 +17,7 @@
 
 #include "commands.hpp"
 #include "ensemble/kernel/kernel.hpp"
+#include "ensemble/kernel/roster.hpp"
 #include "ensemble/python/python_interpreter.hpp"
 #include "ensemble/python/python_runtime.hpp"
 #include "ensemble/wire/connection_file.hpp"
@@ -27,6 +29,7 @@ namespace ensemble::cli {
 namespace {
 
 struct KernelArgs {
+  bool insecure = false;
   std::string connection_file;
   std::string history;
   std::size_t max_message_bytes = 0;
@@ -76,6 +79,16 @@ std::jthread watch_parent(kernel::Kernel& kernel) {
   return watcher;
 }
 
+bool is_loopback(const wire::ConnectionInfo& connection) {
+  if (connection.transport == "ipc") return true;
+  return connection.ip == "localhost" || connection.ip == "::1" || connection.ip.starts_with("127.");
+}
+
+std::string os_user_name() {
+  if (const passwd* entry = getpwuid(getuid())) return entry->pw_name;
+  return "owner";
+}
+
 int run_kernel(const KernelArgs& args) {
   wire::ConnectionInfo connection;
   std::string path = args.connection_file;
@@ -101,8 +114,18 @@ int run_kernel(const KernelArgs& args) {
     connection = wire::fresh_loopback_connection();
   }
 
+  if (!connection.encrypted() && !args.insecure && !is_loopback(connection)) {
+    spdlog::error(
+        "refusing to serve {} without encryption: add curve keys to the connection file (docs/security.md) or pass "
+        "--insecure",
+        connection.ip);
+    return 2;
+  }
+
   kernel::KernelOptions options;
   options.connection = connection;
+  options.owner_name = os_user_name();
+  options.roster_path = kernel::roster_path_for(path);
   options.history_path = args.history.empty() ? default_history_path() : args.history;
   if (options.history_path != ":memory:") {
     client::make_private_dirs(std::filesystem::path(options.history_path).parent_path().string());
@@ -146,6 +169,7 @@ Subcommand add_kernel_command(CLI::App& app) {
                   "Connection file to serve; without it, a fresh one is written and its path printed");
   sub->add_option("--history", args->history,
                   "SQLite history file (default: $ENSEMBLE_HISTORY or ~/.local/share/ensemble/history.sqlite)");
+  sub->add_flag("--insecure", args->insecure, "Serve a non-loopback address without CurveZMQ encryption");
   sub->add_option("--max-message-bytes", args->max_message_bytes,
                   "Refuse larger incoming messages (default: $ENSEMBLE_MAX_MESSAGE_BYTES or 256 MiB)");
   if (const char* limit = std::getenv("ENSEMBLE_MAX_MESSAGE_BYTES")) {

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
       ensemble::cli::add_kernel_command(app),
       ensemble::cli::add_kernelspec_command(app),
       ensemble::cli::add_console_command(app),
+      ensemble::cli::add_invite_command(app),
+      ensemble::cli::add_revoke_command(app),
   };
   CLI11_PARSE(app, argc, argv);
   try {

@@ -14,8 +14,9 @@ namespace {
 
 constexpr std::chrono::milliseconds kStopCheck{50};
 
-zmq::socket_t connect_req(zmq::context_t& context, const std::string& endpoint) {
+zmq::socket_t connect_req(zmq::context_t& context, const std::string& endpoint, const std::optional<CurveKeys>& curve) {
   zmq::socket_t socket(context, zmq::socket_type::req);
+  apply_curve(socket, curve);
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::reconnect_ivl, 5);  // see kReconnectInterval in kernel_client.cpp
   socket.connect(endpoint);
@@ -24,8 +25,8 @@ zmq::socket_t connect_req(zmq::context_t& context, const std::string& endpoint) 
 
 }  // namespace
 
-HeartbeatMonitor::HeartbeatMonitor(zmq::context_t& context, std::string endpoint)
-    : context_(context), endpoint_(std::move(endpoint)) {
+HeartbeatMonitor::HeartbeatMonitor(zmq::context_t& context, std::string endpoint, std::optional<CurveKeys> curve)
+    : context_(context), endpoint_(std::move(endpoint)), curve_(std::move(curve)) {
   // The thread starts with every signal blocked (as libzmq's own threads do),
   // so that a SIGINT meant for the owner interrupts the owner's poll.
   sigset_t all;
@@ -43,7 +44,7 @@ void HeartbeatMonitor::run(const std::stop_token& stop) {
   std::condition_variable_any wake;
   int misses = 0;
   try {
-    zmq::socket_t socket = connect_req(context_, endpoint_);
+    zmq::socket_t socket = connect_req(context_, endpoint_, curve_);
     while (!stop.stop_requested()) {
       auto sent_at = std::chrono::steady_clock::now();
       if (beat(socket, stop)) {
@@ -57,7 +58,7 @@ void HeartbeatMonitor::run(const std::stop_token& stop) {
           spdlog::warn("kernel heartbeat: no answer to {} pings in a row", misses);
         }
         // A REQ socket that got no reply cannot send again: start afresh.
-        socket = connect_req(context_, endpoint_);
+        socket = connect_req(context_, endpoint_, curve_);
       }
     }
   } catch (const zmq::error_t& error) {

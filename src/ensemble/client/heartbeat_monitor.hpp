@@ -10,6 +10,8 @@
 
 #include <zmq.hpp>
 
+#include "curve_keys.hpp"
+
 namespace ensemble::client {
 
 class HeartbeatMonitor {
@@ -18,7 +20,7 @@ class HeartbeatMonitor {
   static constexpr int kMissesUntilDead = 3;
 
   // Starts beating at once. `context` must outlive the monitor.
-  HeartbeatMonitor(zmq::context_t& context, std::string endpoint);
+  HeartbeatMonitor(zmq::context_t& context, std::string endpoint, std::optional<CurveKeys> curve = std::nullopt);
   // Stops the thread; returns within about 50 ms.
   ~HeartbeatMonitor();
   HeartbeatMonitor(const HeartbeatMonitor&) = delete;
@@ -34,6 +36,7 @@ class HeartbeatMonitor {
 
   zmq::context_t& context_;
   std::string endpoint_;
+  std::optional<CurveKeys> curve_;
   std::atomic<bool> alive_{true};
   std::jthread thread_;  // last: joined before the members it uses go
 };

@@ -122,9 +122,11 @@ KernelClient::Impl::Impl(const wire::ConnectionInfo& info, std::string user)
   iopub.set(zmq::sockopt::linger, 0);
   // A freshly launched kernel binds a few tens of ms after we connect;
   // ZeroMQ's default 100 ms retry would add most of that to startup.
+  auto curve = curve_keys_for(connection);
   for (auto* socket : {&shell, &control, &stdin_socket, &iopub}) {
     socket->set(zmq::sockopt::reconnect_ivl, kReconnectInterval);
     socket->set(zmq::sockopt::reconnect_ivl_max, kReconnectIntervalMax);
+    apply_curve(*socket, curve);
   }
   iopub.set(zmq::sockopt::subscribe, "");
   std::string monitor_address = "inproc://ensemble-client-stdin-" + session_id;
@@ -138,7 +140,7 @@ KernelClient::Impl::Impl(const wire::ConnectionInfo& info, std::string user)
   control.connect(connection.endpoint(wire::Channel::kControl));
   stdin_socket.connect(connection.endpoint(wire::Channel::kStdin));
   iopub.connect(connection.endpoint(wire::Channel::kIopub));
-  heartbeat = std::make_unique<HeartbeatMonitor>(context, connection.endpoint(wire::Channel::kHeartbeat));
+  heartbeat = std::make_unique<HeartbeatMonitor>(context, connection.endpoint(wire::Channel::kHeartbeat), curve);
 }
 
 zmq::socket_t& KernelClient::Impl::socket(ClientChannel channel) {

@@ -57,7 +57,17 @@ int run_console(const ConsoleOptions& given) {
     std::cerr << "ensemble console: " << session.status().message() << std::endl;
     return 2;
   }
-  int code = isatty(STDIN_FILENO) ? run_interactive(*session.value(), options) : run_piped(*session.value());
+  KernelSession& kernel = *session.value();
+  int code = 0;
+  if (kernel.role() == "observer") {
+    if (!isatty(STDIN_FILENO)) {
+      std::cerr << "ensemble console: an observer cannot run cells" << std::endl;
+      return 2;
+    }
+    code = run_observer(kernel);
+  } else {
+    code = isatty(STDIN_FILENO) ? run_interactive(kernel, options) : run_piped(kernel);
+  }
   session.value()->shutdown();
   return code;
 }

@@ -76,6 +76,37 @@ std::optional<Completion> complete(KernelSession& session, const std::string& ce
 
 }  // namespace
 
+int run_observer(KernelSession& session) {
+  std::atomic<bool>& interrupted = sigint_flag();
+  Renderer renderer(std::cout, std::cerr, session.client().session_id(), /*color=*/true);
+  CellRunner runner(session, renderer, [](const std::string&, bool) { return std::nullopt; }, interrupted);
+  std::cout << session.kernel_info().value("banner", std::string())
+            << "\nRead-only: you are an observer. Others' cells and outputs appear here; Ctrl-C or Ctrl-D leaves."
+            << std::endl;
+  termios saved{};
+  bool terminal = tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (terminal) {  // single keys, so Ctrl-D is seen without Enter
+    termios raw = saved;
+    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+  }
+  int code = 0;
+  while (!interrupted.exchange(false)) {
+    bool stdin_ready = false;
+    if (!runner.pump(std::chrono::milliseconds(500), STDIN_FILENO, &stdin_ready)) {
+      std::cout << "\nThe kernel died." << std::endl;
+      code = 1;
+      break;
+    }
+    if (stdin_ready) {
+      char key = 0;
+      if (::read(STDIN_FILENO, &key, 1) <= 0 || key == 4) break;  // end of input, or Ctrl-D
+    }
+  }
+  if (terminal) tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+  return code;
+}
+
 int run_interactive(KernelSession& session, const ConsoleOptions& options) {
   std::atomic<bool>& interrupted = sigint_flag();
   Renderer renderer(std::cout, std::cerr, session.client().session_id(), /*color=*/true);

@@ -50,6 +50,7 @@ wire::Result<std::unique_ptr<KernelSession>> KernelSession::open(const ConsoleOp
     auto info = wire::ConnectionInfo::load(path);
     if (!info.ok()) return wire::Status::Error(info.status().code(), path + ": " + info.status().message());
     session->connection_file_ = path;
+    session->role_ = info.value().role;
     if (auto status = session->connect(info.value()); !status.ok()) return status;
     return session;
   }

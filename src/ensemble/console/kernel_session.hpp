@@ -21,6 +21,8 @@ class KernelSession {
   const wire::Json& kernel_info() const { return kernel_info_; }
   bool owns_kernel() const { return process_ != nullptr; }
   const std::string& connection_file() const { return connection_file_; }
+  // The role an invitation grants ("observer" is read-only); empty otherwise.
+  const std::string& role() const { return role_; }
   // Interrupts the running cell the way the kernelspec asks (signal or
   // message); an attached kernel gets an interrupt_request.
   void interrupt();
@@ -39,6 +41,7 @@ class KernelSession {
   std::unique_ptr<client::KernelClient> client_;
   client::KernelSpec spec_;
   std::string connection_file_;
+  std::string role_;
   wire::Json kernel_info_ = wire::Json::object();
   bool keep_kernel_ = false;
   bool shut_down_ = false;

@@ -45,6 +45,13 @@ wire::Status bind_socket(zmq::socket_t& socket, wire::ConnectionInfo& info, wire
   return wire::Status::Ok();
 }
 
+void configure_curve_server(zmq::socket_t& socket, const std::string& secret_key) {
+  if (secret_key.empty()) return;
+  socket.set(zmq::sockopt::curve_server, 1);
+  socket.set(zmq::sockopt::curve_secretkey, secret_key);
+  socket.set(zmq::sockopt::zap_domain, "ensemble");
+}
+
 void configure_router(zmq::socket_t& socket, std::size_t max_message_bytes) {
   // Long enough for the last replies to leave at shutdown, short enough that
   // a vanished client never holds the process.
@@ -59,7 +66,8 @@ void configure_router(zmq::socket_t& socket, std::size_t max_message_bytes) {
 
 IoLoop::IoLoop(zmq::context_t& context, wire::Signer& signer, wire::DecodeLimits limits, const Session& session,
                QueueInbox& inbox, QueueOutbox& outbox)
-    : signer_(signer),
+    : context_(context),
+      signer_(signer),
       limits_(limits),
       session_(session),
       inbox_(inbox),
@@ -77,12 +85,20 @@ IoLoop::~IoLoop() {
   stop();
 }
 
+void IoLoop::enable_curve(std::string secret_key, RosterFile& roster) {
+  curve_secret_key_ = std::move(secret_key);
+  roster_ = &roster;
+  revocations_seen_ = roster.revocations();
+}
+
 wire::Status IoLoop::bind(wire::ConnectionInfo& info) {
+  for (auto* socket : {&shell_, &control_, &stdin_, &iopub_}) configure_curve_server(*socket, curve_secret_key_);
   for (auto [socket, channel] :
        {std::pair{&shell_, wire::Channel::kShell}, std::pair{&control_, wire::Channel::kControl},
         std::pair{&stdin_, wire::Channel::kStdin}, std::pair{&iopub_, wire::Channel::kIopub}}) {
     if (auto status = bind_socket(*socket, info, channel); !status.ok()) return status;
   }
+  iopub_endpoint_ = info.endpoint(wire::Channel::kIopub);
   return wire::Status::Ok();
 }
 
@@ -114,6 +130,7 @@ void IoLoop::loop(std::stop_token stop) {
     if (bytes_since_trim_ > kTrimAfterBytes && (timeout_ms < 0 || timeout_ms > kTrimWhenQuietMs)) {
       timeout_ms = kTrimWhenQuietMs;
     }
+    if (roster_ != nullptr && (timeout_ms < 0 || timeout_ms > kRosterCheckMs)) timeout_ms = kRosterCheckMs;
     int ready = 0;
     try {
       ready = zmq::poll(items, 4, std::chrono::milliseconds(timeout_ms));
@@ -128,6 +145,7 @@ void IoLoop::loop(std::stop_token stop) {
     if (items[2].revents & ZMQ_POLLIN) on_stdin();
     if (items[3].revents & ZMQ_POLLIN) outbox_.drain_notifications();
     send_due(false);
+    if (roster_ != nullptr && roster_->revocations() != revocations_seen_) rebind_iopub_after_revocation();
     if (ready == 0 && bytes_since_trim_ > kTrimAfterBytes) {
       // After large messages, and once things are quiet, give freed memory
       // back to the system: glibc keeps it otherwise, and RSS stays high.
@@ -141,9 +159,13 @@ void IoLoop::loop(std::stop_token stop) {
 std::optional<wire::Message> IoLoop::receive(zmq::socket_t& socket, const char* channel) {
   wire::Frames frames;
   zmq::message_t part;
+  std::string user_id;  // the sender's public key, from the ZAP handler
   do {
     if (!socket.recv(part, zmq::recv_flags::dontwait)) break;
     frames.emplace_back(static_cast<const char*>(part.data()), part.size());
+    if (roster_ != nullptr && user_id.empty()) {
+      if (const char* value = zmq_msg_gets(part.handle(), "User-Id")) user_id = value;
+    }
   } while (part.more());
   std::size_t total = 0;
   for (const auto& frame : frames) total += frame.size();
@@ -162,9 +184,51 @@ std::optional<wire::Message> IoLoop::receive(zmq::socket_t& socket, const char* 
     return std::nullopt;
   }
   auto decoded = wire::decode(std::move(frames), signer_, &replay_guard_, limits_);
-  if (decoded.ok()) return std::move(decoded).value();
+  if (decoded.ok()) {
+    if (roster_ != nullptr && !authenticate(user_id, decoded.value(), channel)) return std::nullopt;
+    return std::move(decoded).value();
+  }
   spdlog::warn("{}: dropped a message: {}", channel, decoded.status().to_string());
   return std::nullopt;
+}
+
+bool IoLoop::authenticate(const std::string& public_key, wire::Message& message, const char* channel) {
+  auto member = public_key.empty() ? std::nullopt : roster_->find_by_key(public_key);
+  if (!member) {
+    spdlog::warn("{}: dropped {} from a sender without access (key {})", channel, message.header.msg_type,
+                 public_key.empty() ? "none" : public_key);
+    return false;
+  }
+  // What the client claims is replaced by who it is.
+  message.header.username = member->username;
+  message.role = to_string(member->role);
+  return true;
+}
+
+void IoLoop::rebind_iopub_after_revocation() {
+  // ZAP only runs at handshake, and a PUB socket cannot drop one
+  // subscriber: rebinding cuts every subscription; the remaining members
+  // reconnect by themselves and pass the roster again.
+  revocations_seen_ = roster_->revocations();
+  spdlog::warn("access revoked: reconnecting every iopub subscriber");
+  iopub_.close();
+  iopub_ = zmq::socket_t(context_, zmq::socket_type::pub);
+  iopub_.set(zmq::sockopt::linger, 1000);
+  iopub_.set(zmq::sockopt::sndhwm, 100000);
+  configure_curve_server(iopub_, curve_secret_key_);
+  // libzmq releases the old listener asynchronously: retry for a while.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      iopub_.bind(iopub_endpoint_);
+      return;
+    } catch (const zmq::error_t& error) {
+      if (attempt >= 200) {
+        spdlog::critical("cannot rebind iopub at {}: {}", iopub_endpoint_, error.what());
+        return;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void IoLoop::on_shell(zmq::socket_t& socket) {
@@ -198,7 +262,14 @@ void IoLoop::on_control() {
     publish_status("busy", parent);
     wire::Json content;
     std::optional<bool> shutdown;
-    if (msg_type == "kernel_info_request") {
+    auto role = role_from_string(request->role);
+    if (role && !permits(*role, "control", msg_type)) {
+      spdlog::warn("control: refused {} from '{}' ({})", msg_type, request->header.username, request->role);
+      content = {{"status", "error"},
+                 {"ename", "PermissionError"},
+                 {"evalue", "the " + request->role + " role may not send " + msg_type},
+                 {"traceback", wire::Json::array()}};
+    } else if (msg_type == "kernel_info_request") {
       content = kernel_info_;
     } else if (msg_type == "interrupt_request") {
       if (hooks_.interrupt) hooks_.interrupt();
@@ -262,6 +333,8 @@ void IoLoop::publish_status(const char* state, const wire::Json& parent) {
 Heartbeat::Heartbeat(zmq::context_t& context) : socket_(context, zmq::socket_type::router) {
   socket_.set(zmq::sockopt::linger, 0);
 }
+
+void Heartbeat::enable_curve(const std::string& secret_key) { configure_curve_server(socket_, secret_key); }
 
 Heartbeat::~Heartbeat() {
   // The owner shuts the context down first, which ends the proxy.

@@ -11,6 +11,7 @@
 
 #include <zmq.hpp>
 
+#include "ensemble/kernel/roster.hpp"
 #include "ensemble/kernel/session.hpp"
 #include "ensemble/wire/codec.hpp"
 #include "ensemble/wire/connection_file.hpp"
@@ -29,6 +30,10 @@ class IoLoop {
          QueueInbox& inbox, QueueOutbox& outbox);
   ~IoLoop();
 
+  // Serves every socket with CurveZMQ under `secret_key` and checks each
+  // message's sender against `roster` (identity and role stamped on the
+  // message, unknown or revoked senders dropped). Before bind().
+  void enable_curve(std::string secret_key, RosterFile& roster);
   // Binds shell, control, stdin and iopub; ports given as 0 are chosen and
   // written back into `info`. Errors: kIoError naming the endpoint.
   wire::Status bind(wire::ConnectionInfo& info);
@@ -45,8 +50,12 @@ class IoLoop {
   void send_due(bool everything);
   void send(zmq::socket_t& socket, const wire::Message& message);
   void publish_status(const char* state, const wire::Json& parent);
+  // Stamps the authenticated user on `message`; false if the sender has no access (any more).
+  bool authenticate(const std::string& public_key, wire::Message& message, const char* channel);
+  void rebind_iopub_after_revocation();
   std::optional<wire::Message> receive(zmq::socket_t& socket, const char* channel);
 
+  zmq::context_t& context_;
   wire::Signer& signer_;
   wire::ReplayGuard replay_guard_;
   wire::DecodeLimits limits_;
@@ -58,9 +67,14 @@ class IoLoop {
   zmq::socket_t stdin_;
   zmq::socket_t iopub_;
   wire::Json kernel_info_;
+  std::string curve_secret_key_;  // empty: no encryption
+  RosterFile* roster_ = nullptr;
+  int revocations_seen_ = 0;
+  std::string iopub_endpoint_;
   static constexpr std::size_t kTrimAfterBytes = std::size_t{8} << 20;
   static constexpr long kTrimWhenQuietMs = 200;
   std::size_t bytes_since_trim_ = 0;
+  static constexpr long kRosterCheckMs = 500;
   IoLoopHooks hooks_;
   std::jthread thread_;
 };
@@ -70,6 +84,7 @@ class IoLoop {
 class Heartbeat {
  public:
   explicit Heartbeat(zmq::context_t& context);
+  void enable_curve(const std::string& secret_key);
   ~Heartbeat();
   wire::Status bind(wire::ConnectionInfo& info);
   void start();

@@ -11,8 +11,10 @@
 
 #include <zmq.hpp>
 
+#include "ensemble/kernel/roster.hpp"
 #include "io_loop.hpp"
 #include "queues.hpp"
+#include "zap_handler.hpp"
 
 namespace ensemble::kernel {
 
@@ -47,6 +49,8 @@ struct Kernel::Impl {
   std::unique_ptr<IoLoop> io;
   std::unique_ptr<Heartbeat> heartbeat;
   std::unique_ptr<ShellDispatcher> dispatcher;
+  std::unique_ptr<RosterFile> roster;      // only when encrypted
+  std::unique_ptr<ZapHandler> zap;
   std::mutex shutdown_mutex;
   std::jthread shutdown_watchdog;  // GUARDED_BY(shutdown_mutex)
 
@@ -69,6 +73,7 @@ Kernel::~Kernel() {
   impl_->io.reset();
   impl_->context.shutdown();
   impl_->heartbeat.reset();
+  impl_->zap.reset();
   impl_->context.close();
 }
 
@@ -104,6 +109,19 @@ wire::Result<wire::ConnectionInfo> Kernel::bind() {
   k.io = std::make_unique<IoLoop>(k.context, k.signer, wire::DecodeLimits{k.options.max_message_bytes}, k.session,
                                   k.inbox, k.outbox);
   k.heartbeat = std::make_unique<Heartbeat>(k.context);
+  if (info.encrypted()) {
+    Member owner{k.options.owner_name, Role::kOwner, info.curve_publickey};
+    k.roster = std::make_unique<RosterFile>(k.options.roster_path, owner);
+    k.zap = std::make_unique<ZapHandler>(k.context, *k.roster);
+    k.zap->start();
+    k.io->enable_curve(info.curve_secretkey, *k.roster);
+    k.heartbeat->enable_curve(info.curve_secretkey);
+    k.dispatcher->set_gate([](const wire::Message& request) -> std::optional<Refusal> {
+      auto role = role_from_string(request.role);
+      if (!role || permits(*role, "shell", request.header.msg_type)) return std::nullopt;
+      return Refusal{"PermissionError", "the " + request.role + " role may not send " + request.header.msg_type};
+    });
+  }
   if (auto status = k.io->bind(info); !status.ok()) return status;
   if (auto status = k.heartbeat->bind(info); !status.ok()) return status;
 

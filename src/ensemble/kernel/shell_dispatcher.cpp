@@ -328,6 +328,11 @@ wire::Result<std::string> ShellDispatcher::request_input(const std::string& prom
     if (!waited.ok()) return waited.status();
     Incoming incoming = std::move(waited).value();
     if (incoming.kind == Incoming::Kind::kInputReply) {
+      // Only the client that was asked may answer.
+      if (incoming.message.identities != current_request_->identities) {
+        spdlog::warn("dropping an input_reply from a client that was not asked");
+        continue;
+      }
       return field_or<std::string>(incoming.message.content, "value", "");
     }
     deferred_.push_back(std::move(incoming));

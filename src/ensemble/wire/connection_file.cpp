@@ -59,6 +59,11 @@ Json ConnectionInfo::to_json() const {
             {"signature_scheme", signature_scheme},
             {"kernel_name", kernel_name}};
   for (const auto& field : kPortFields) json[field.field] = port(field.channel);
+  for (auto [name, value] : {std::pair{"curve_publickey", &curve_publickey}, std::pair{"curve_secretkey", &curve_secretkey},
+                             std::pair{"curve_serverkey", &curve_serverkey}, std::pair{"username", &username},
+                             std::pair{"role", &role}}) {
+    if (!value->empty()) json[name] = *value;
+  }
   return json;
 }
 
@@ -73,7 +78,10 @@ Result<ConnectionInfo> ConnectionInfo::from_json(const Json& json) {
     return true;
   };
   if (!read_string("transport", info.transport) || !read_string("ip", info.ip) || !read_string("key", info.key) ||
-      !read_string("signature_scheme", info.signature_scheme) || !read_string("kernel_name", info.kernel_name)) {
+      !read_string("signature_scheme", info.signature_scheme) || !read_string("kernel_name", info.kernel_name) ||
+      !read_string("curve_publickey", info.curve_publickey) || !read_string("curve_secretkey", info.curve_secretkey) ||
+      !read_string("curve_serverkey", info.curve_serverkey) || !read_string("username", info.username) ||
+      !read_string("role", info.role)) {
     return Status::Error(StatusCode::kMalformed, "a string field has another type");
   }
   for (const auto& field : kPortFields) {
@@ -95,6 +103,11 @@ Result<ConnectionInfo> ConnectionInfo::from_json(const Json& json) {
     return Status::Error(StatusCode::kInvalidArgument, "unsupported signature scheme '" + info.signature_scheme + "'");
   }
   if (info.ip.empty()) return Status::Error(StatusCode::kInvalidArgument, "empty ip");
+  for (const std::string* key : {&info.curve_publickey, &info.curve_secretkey, &info.curve_serverkey}) {
+    if (!key->empty() && key->size() != 40) {
+      return Status::Error(StatusCode::kInvalidArgument, "a curve key is not 40 Z85 characters");
+    }
+  }
   return info;
 }
 

@@ -57,3 +57,29 @@ TEST(ConnectionFile, IsWrittenOwnerOnlyAndReadsBack) {
 
 }  // namespace
 }  // namespace ensemble::wire
+
+namespace ensemble::wire {
+namespace {
+
+TEST(ConnectionFile, CurveFieldsRoundTripAndTellInvitationsApart) {
+  std::string key(40, 'a');
+  auto own = ConnectionInfo::from_json_text(R"({"curve_publickey": ")" + key + R"(", "curve_secretkey": ")" + key + R"("})");
+  ASSERT_TRUE(own.ok()) << own.status().to_string();
+  EXPECT_TRUE(own.value().encrypted());
+  EXPECT_FALSE(own.value().is_invitation());
+  Json json = own.value().to_json();
+  json["curve_serverkey"] = key;
+  json["username"] = "alice";
+  auto parsed = ConnectionInfo::from_json(json);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_TRUE(parsed.value().is_invitation());
+  EXPECT_EQ(parsed.value().username, "alice");
+}
+
+TEST(ConnectionFile, CurveKeyOfTheWrongLengthIsRefused) {
+  auto info = ConnectionInfo::from_json_text(R"({"curve_secretkey": "short"})");
+  EXPECT_EQ(info.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ensemble::wire
