@@ -29,11 +29,11 @@ std::optional<std::string> read_password(const std::string& prompt) {
   if (terminal) {
     termios silent = saved;
     silent.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent);
+    tcsetattr(STDIN_FILENO, TCSANOW, &silent);  // TCSANOW: keep what was typed ahead
   }
   std::string line;
   bool ok = static_cast<bool>(std::getline(std::cin, line));
-  if (terminal) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+  if (terminal) tcsetattr(STDIN_FILENO, TCSANOW, &saved);
   std::cout << "\n";
   if (!ok) {
     std::cin.clear();
