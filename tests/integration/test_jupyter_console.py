@@ -3,10 +3,8 @@
 import os
 import shutil
 import signal
-import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 

@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import sys
-import threading
 import types
 
 from . import display as display_module

@@ -16,7 +16,6 @@ namespace {
 std::optional<std::string> g_finished_line;
 bool g_eof = false;
 LineEditor::Completer g_completer;
-std::string g_prefill;
 
 void on_line(char* line) {
   if (line == nullptr) {
@@ -25,14 +24,6 @@ void on_line(char* line) {
   }
   g_finished_line = std::string(line);
   std::free(line);
-}
-
-int insert_prefill() {
-  if (!g_prefill.empty()) {
-    rl_insert_text(g_prefill.c_str());
-    g_prefill.clear();
-  }
-  return 0;
 }
 
 char* duplicate(const std::string& text) { return ::strdup(text.c_str()); }
@@ -73,7 +64,6 @@ LineEditor::LineEditor(std::string history_file, Completer completer) : history_
   rl_attempted_completion_function = complete;
   // Dotted names are one word: "os.pa<TAB>" completes as a whole.
   rl_completer_word_break_characters = const_cast<char*>(" \t\n\"\\'`@$><=;|&{(,[+-*/%");
-  rl_startup_hook = insert_prefill;
   using_history();
   stifle_history(10000);
   if (!history_file_.empty()) read_history(history_file_.c_str());
@@ -87,15 +77,13 @@ LineEditor::~LineEditor() {
 
 void LineEditor::start(const std::string& prompt, const std::string& prefill) {
   prompt_ = prompt;
-  g_prefill = prefill;
   g_finished_line.reset();
   g_eof = false;
   rl_callback_handler_install(prompt_.c_str(), on_line);
   reading_ = true;
-  // libedit does not run rl_startup_hook in callback mode: type it now.
-  if (!g_prefill.empty()) {
-    rl_insert_text(g_prefill.c_str());
-    g_prefill.clear();
+  // Typed for the user (libedit runs no startup hook in callback mode).
+  if (!prefill.empty()) {
+    rl_insert_text(prefill.c_str());
     rl_forced_update_display();
   }
 }
