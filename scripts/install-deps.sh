@@ -11,7 +11,7 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev python3-dev
 )
 TEST_PACKAGES=(
-  clang libclang-rt-14-dev tmux sqlite3
+  clang libclang-rt-14-dev tmux sqlite3 iproute2
   python3-pytest python3-zmq python3-jupyter-client jupyter-client jupyter-console
   python3-ipykernel python3-nbclient python3-nbformat python3-jupyter-kernel-test
   python3-ipython python3-cloudpickle python3-numpy python3-matplotlib

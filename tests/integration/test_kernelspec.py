@@ -46,6 +46,8 @@ def test_kernelspec_install_with_another_name_and_prefix(kernel_target, tmp_path
     spec = json.loads((tmp_path / "share/jupyter/kernels/other-name/kernel.json").read_text())
     assert spec["argv"][1:] == ["kernel", "-f", "{connection_file}"]
     assert Path(spec["argv"][0]).resolve() == ensemble_bin(kernel_target).resolve()
+    # jupyter_client >= 8.9 writes a CurveZMQ pair only for kernels that say they take one
+    assert spec["metadata"]["supported_encryption"] == ["curve"]
 
 
 def _client_for(connection_file):

@@ -47,7 +47,9 @@ int install(const KernelspecArgs& args) {
       {"display_name", args.display_name},
       {"language", "python"},
       {"interrupt_mode", args.interrupt_mode},
-      {"metadata", {{"debugger", false}}},
+      // jupyter_client >= 8.9 reads this to decide whether to put a CurveZMQ key
+      // pair in the connection file it writes for us.
+      {"metadata", {{"debugger", false}, {"supported_encryption", {"curve"}}}},
   };
   std::ofstream out(dir / "kernel.json");
   out << spec.dump(2) << "\n";
