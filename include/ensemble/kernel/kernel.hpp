@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ensemble/kernel/interpreter.hpp"
 #include "ensemble/kernel/shell_dispatcher.hpp"
@@ -55,6 +56,12 @@ class Kernel {
   void set_gate(RequestGate gate);
   // For engines: serve another shell request type (see ShellDispatcher). Before bind().
   void add_handler(std::string msg_type, ShellDispatcher::RequestHandler handler);
+  // From inside such a handler (main thread): a reply with metadata and
+  // buffers; the handler then returns a null Json.
+  void send_reply(const wire::Message& request, wire::Json content, wire::Json metadata,
+                  std::vector<std::string> buffers);
+  // The session id in every message the kernel sends (and in its iopub topics).
+  const std::string& session_id() const;
 
  private:
   void begin_shutdown(bool restart);

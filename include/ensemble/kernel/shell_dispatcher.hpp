@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "ensemble/kernel/channels.hpp"
 #include "ensemble/kernel/history_store.hpp"
@@ -43,6 +45,12 @@ class ShellDispatcher final : public KernelContext {
   // reply. Main thread, before run().
   using RequestHandler = std::function<Json(const wire::Message& request)>;
   void add_handler(std::string msg_type, RequestHandler handler);
+  // For a handler whose reply carries metadata or buffers (an engine's
+  // apply_reply): sends it, and the handler then returns a null Json. Main thread.
+  void send_reply(const wire::Message& request, Json content, Json metadata, std::vector<std::string> buffers);
+  // Queued requests with these msg_ids will be answered `aborted` instead of
+  // running (control's abort_request). Thread-safe.
+  void abort_requests(const std::vector<std::string>& msg_ids);
 
   // Serves until a shutdown arrives; returns whether a restart was asked for.
   bool run();
@@ -85,6 +93,10 @@ class ShellDispatcher final : public KernelContext {
   std::deque<Incoming> deferred_;  // taken from the inbox while waiting for input
   int execution_count_ = 0;
   std::optional<bool> shutdown_restart_;
+  bool take_aborted(const std::string& msg_id);
+
+  std::mutex aborted_mutex_;
+  std::unordered_set<std::string> aborted_;  // GUARDED_BY(aborted_mutex_)
 
   mutable std::mutex current_mutex_;
   ParentPtr current_parent_;                        // GUARDED_BY(current_mutex_)

@@ -49,6 +49,10 @@ struct ConnectionInfo {
   static Result<ConnectionInfo> load(const std::string& path);
 };
 
+// Writes `text` to `path` with mode 0600 (created that way, never widened).
+// Errors: kIoError.
+Status write_private_file(const std::string& path, const std::string& text);
+
 // Writes `info` to `path` with mode 0600 (created that way, never widened).
 Status write_connection_file(const std::string& path, const ConnectionInfo& info);
 

@@ -18,5 +18,8 @@ Subcommand add_kernelspec_command(CLI::App& app);
 Subcommand add_console_command(CLI::App& app);
 Subcommand add_invite_command(CLI::App& app);
 Subcommand add_revoke_command(CLI::App& app);
+Subcommand add_controller_command(CLI::App& app);
+Subcommand add_engine_command(CLI::App& app);
+Subcommand add_cluster_command(CLI::App& app);
 
 }  // namespace ensemble::cli

@@ -35,21 +35,6 @@ struct KernelArgs {
   std::size_t max_message_bytes = 0;
 };
 
-std::vector<std::string> package_paths() {
-  // The build tree keeps the package in build/python beside build/bin; an
-  // installed binary has it in PREFIX/<ENSEMBLE_PY_INSTALL_DIR> beside PREFIX/bin.
-  std::vector<std::string> paths;
-  std::filesystem::path bin = executable_dir();
-  for (auto candidate : {bin / ".." / "python", bin / ".." / ENSEMBLE_PY_INSTALL_DIR}) {
-    std::error_code error;
-    if (std::filesystem::exists(candidate / "ensemble" / "__init__.py", error)) {
-      paths.push_back(std::filesystem::weakly_canonical(candidate, error).string());
-      break;
-    }
-  }
-  return paths;
-}
-
 // Ends the kernel when the process that launched it is gone, as ipykernel's
 // parent poller does: jupyter_client names its pid in JPY_PARENT_PID.
 std::jthread watch_parent(kernel::Kernel& kernel) {

@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
       ensemble::cli::add_console_command(app),
       ensemble::cli::add_invite_command(app),
       ensemble::cli::add_revoke_command(app),
+      ensemble::cli::add_controller_command(app),
+      ensemble::cli::add_engine_command(app),
+      ensemble::cli::add_cluster_command(app),
   };
   CLI11_PARSE(app, argc, argv);
   try {

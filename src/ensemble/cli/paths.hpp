@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "ensemble/client/jupyter_paths.hpp"
 
@@ -13,5 +14,7 @@ std::string default_history_path();
 // This executable, and the directory holding it.
 std::string executable_path();
 std::string executable_dir();
+// Where the ensemble Python package is, for the embedded interpreter's sys.path.
+std::vector<std::string> package_paths();
 
 }  // namespace ensemble::cli

@@ -274,6 +274,15 @@ void IoLoop::on_control() {
     } else if (msg_type == "interrupt_request") {
       if (hooks_.interrupt) hooks_.interrupt();
       content = {{"status", "ok"}};
+    } else if (msg_type == "abort_request") {
+      std::vector<std::string> ids;
+      if (auto listed = request->content.find("msg_ids"); listed != request->content.end() && listed->is_array()) {
+        for (const auto& id : *listed) {
+          if (id.is_string()) ids.push_back(id.get<std::string>());
+        }
+      }
+      if (hooks_.abort) hooks_.abort(ids);
+      content = {{"status", "ok"}};
     } else if (msg_type == "shutdown_request") {
       auto restart = request->content.find("restart");
       shutdown = restart != request->content.end() && restart->is_boolean() && restart->get<bool>();

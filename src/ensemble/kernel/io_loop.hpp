@@ -22,6 +22,7 @@ namespace ensemble::kernel {
 struct IoLoopHooks {
   std::function<void()> interrupt;                // interrupt the main thread (message mode)
   std::function<void(bool restart)> on_shutdown;  // a shutdown_request was answered
+  std::function<void(const std::vector<std::string>& msg_ids)> abort;  // control's abort_request
 };
 
 class IoLoop {

@@ -98,6 +98,19 @@ void Kernel::request_shutdown() {
   begin_shutdown(false);
 }
 
+void Kernel::add_handler(std::string msg_type, ShellDispatcher::RequestHandler handler) {
+  impl_->dispatcher->add_handler(std::move(msg_type), std::move(handler));
+}
+
+void Kernel::send_reply(const wire::Message& request, wire::Json content, wire::Json metadata,
+                        std::vector<std::string> buffers) {
+  impl_->dispatcher->send_reply(request, std::move(content), std::move(metadata), std::move(buffers));
+}
+
+const std::string& Kernel::session_id() const {
+  return impl_->session.id();
+}
+
 void Kernel::set_gate(RequestGate gate) {
   impl_->dispatcher->set_gate(std::move(gate));
 }
@@ -128,6 +141,9 @@ wire::Result<wire::ConnectionInfo> Kernel::bind() {
   IoLoopHooks hooks;
   hooks.interrupt = [main = k.main_thread] { pthread_kill(main, SIGINT); };
   hooks.on_shutdown = [this](bool restart) { begin_shutdown(restart); };
+  hooks.abort = [dispatcher = k.dispatcher.get()](const std::vector<std::string>& ids) {
+    dispatcher->abort_requests(ids);
+  };
   k.io->start(k.dispatcher->kernel_info(), std::move(hooks));
   k.heartbeat->start();
   return info;

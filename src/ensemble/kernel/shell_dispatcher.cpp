@@ -110,6 +110,24 @@ void ShellDispatcher::send_reply(const wire::Message& request, Json content) {
   outbox_.enqueue(Route::kShell, session_.reply(request, std::move(content)));
 }
 
+void ShellDispatcher::send_reply(const wire::Message& request, Json content, Json metadata,
+                                 std::vector<std::string> buffers) {
+  wire::Message reply = session_.reply(request, std::move(content));
+  reply.metadata = std::move(metadata);
+  reply.buffers = std::move(buffers);
+  outbox_.enqueue(Route::kShell, std::move(reply));
+}
+
+void ShellDispatcher::abort_requests(const std::vector<std::string>& msg_ids) {
+  std::lock_guard lock(aborted_mutex_);
+  aborted_.insert(msg_ids.begin(), msg_ids.end());
+}
+
+bool ShellDispatcher::take_aborted(const std::string& msg_id) {
+  std::lock_guard lock(aborted_mutex_);
+  return aborted_.erase(msg_id) > 0;
+}
+
 std::optional<Incoming> ShellDispatcher::next_incoming() {
   if (!deferred_.empty()) {
     Incoming incoming = std::move(deferred_.front());
@@ -154,7 +172,9 @@ void ShellDispatcher::dispatch(const wire::Message& request) {
   } else {
     Json content;
     auto handler = handlers_.find(msg_type);
-    if (auto refusal = gate_ ? gate_(request) : std::nullopt) {
+    if (take_aborted(request.header.msg_id)) {
+      content = Json{{"status", "aborted"}};
+    } else if (auto refusal = gate_ ? gate_(request) : std::nullopt) {
       spdlog::warn("refused {} from '{}': {}", msg_type, request.header.username, refusal->evalue);
       content = error_content(refusal->ename, refusal->evalue);
     } else if (handler == handlers_.end()) {

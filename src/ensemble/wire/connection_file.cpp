@@ -125,8 +125,7 @@ Result<ConnectionInfo> ConnectionInfo::load(const std::string& path) {
   return from_json_text(text.str());
 }
 
-Status write_connection_file(const std::string& path, const ConnectionInfo& info) {
-  std::string text = info.to_json().dump(2) + "\n";
+Status write_private_file(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::Error(StatusCode::kIoError, path + ": " + std::strerror(errno));
   ::fchmod(fd, 0600);  // an existing file keeps its mode on open(); narrow it
@@ -143,6 +142,10 @@ Status write_connection_file(const std::string& path, const ConnectionInfo& info
   }
   if (::close(fd) != 0) return Status::Error(StatusCode::kIoError, path + ": " + std::strerror(errno));
   return Status::Ok();
+}
+
+Status write_connection_file(const std::string& path, const ConnectionInfo& info) {
+  return write_private_file(path, info.to_json().dump(2) + "\n");
 }
 
 ConnectionInfo fresh_loopback_connection() {

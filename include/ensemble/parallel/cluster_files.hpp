@@ -1,0 +1,47 @@
+// Where a cluster's files live and what they hold (docs/parallel-protocol.md,
+// "Files"): ipyparallel's layout, so Client() finds a cluster the same way.
+// Pure functions and small structs; no sockets, no threads.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ensemble/wire/message.hpp"
+#include "ensemble/wire/status.hpp"
+
+namespace ensemble::parallel {
+
+// PROFILE_DIR/security, where PROFILE_DIR is `profile_dir` if given, else
+// $IPYTHONDIR/profile_<profile> (IPYTHONDIR defaults to ~/.ipython).
+std::string security_dir(const std::string& profile, const std::string& profile_dir);
+
+// "<stem>-<cluster_id>.json", or "<stem>.json" for the default cluster ("").
+std::string cluster_file_name(const std::string& stem, const std::string& cluster_id);
+// An engine's own kernel connection file: "engine-<cluster_id>-<id>.json" ("engine-<id>.json").
+std::string engine_file_name(const std::string& cluster_id, int engine_id);
+
+// The controller's address and the cluster key, as a client or an engine reads them.
+struct ControllerAddress {
+  std::string transport = "tcp";
+  std::string ip = "127.0.0.1";
+  int client_port = 0;
+  int iopub_port = 0;
+  int registration_port = 0;
+  std::string key;
+  std::string signature_scheme = "hmac-sha256";
+  std::string cluster_id;
+  std::string security_dir;
+  int heartbeat_period_ms = 1000;
+  int heartbeat_misses = 5;
+  int controller_pid = 0;
+
+  // tcp://ip:port, or ipc://<ip>-<port> as jupyter_client names ipc files.
+  std::string endpoint(int port) const;
+  wire::Json client_json() const;
+  wire::Json engine_json() const;
+  // Reads either file. Errors: kMalformed.
+  static wire::Result<ControllerAddress> from_json(const wire::Json& json);
+  static wire::Result<ControllerAddress> load(const std::string& path);
+};
+
+}  // namespace ensemble::parallel

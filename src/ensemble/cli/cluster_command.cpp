@@ -1,0 +1,250 @@
+// `ensemble cluster start|stop|list`: a controller and N engines as local processes.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "commands.hpp"
+#include "ensemble/parallel/cluster_files.hpp"
+#include "ensemble/wire/connection_file.hpp"
+#include "paths.hpp"
+
+extern char** environ;
+
+namespace ensemble::cli {
+
+namespace {
+
+using wire::Json;
+using Clock = std::chrono::steady_clock;
+
+struct ClusterArgs {
+  std::string cluster_id;
+  std::string profile = "default";
+  std::string profile_dir;
+  int n = 0;
+  std::string ip = "127.0.0.1";
+  bool daemonize = false;
+  int heartbeat_period_ms = 1000;
+  double timeout = 30;
+
+  std::string security_dir() const { return parallel::security_dir(profile, profile_dir); }
+  std::string file(const std::string& stem) const {
+    return security_dir() + "/" + parallel::cluster_file_name(stem, cluster_id);
+  }
+  std::string log_dir() const {
+    return std::filesystem::path(security_dir()).parent_path().string() + "/log";
+  }
+};
+
+// True while `pid` runs; a zombie counts as gone (its parent may never reap it).
+bool running(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
+}
+
+// Starts `argv` in a session of its own, output appended to `log`.
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  int error = posix_spawn(&pid, argv[0].c_str(), &actions, &attributes, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (error != 0) {
+    spdlog::error("cannot start {}: {}", argv[0], std::strerror(error));
+    return -1;
+  }
+  return pid;
+}
+
+Json read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return nullptr;
+  std::stringstream text;
+  text << in.rdbuf();
+  Json json = Json::parse(text.str(), nullptr, false);
+  return json.is_discarded() ? Json(nullptr) : json;
+}
+
+std::vector<std::string> location_args(const ClusterArgs& args) {
+  std::vector<std::string> out = {"--cluster-id", args.cluster_id, "--profile", args.profile};
+  if (!args.profile_dir.empty()) {
+    out.push_back("--profile-dir");
+    out.push_back(args.profile_dir);
+  }
+  return out;
+}
+
+// Ends every process of the cluster file at `path`: SIGTERM (the controller
+// then shuts its engines down), SIGKILL for whatever is left after `grace`.
+int stop_cluster(const ClusterArgs& args, const std::string& path) {
+  Json cluster = read_json(path);
+  if (!cluster.is_object()) {
+    std::cerr << "ensemble cluster: no cluster '" << args.cluster_id << "' (" << path << ")" << std::endl;
+    return 1;
+  }
+  std::vector<pid_t> pids;
+  pid_t controller = cluster.value("controller_pid", 0);
+  if (controller > 0) pids.push_back(controller);
+  for (const auto& pid : cluster.value("engine_pids", Json::array())) pids.push_back(pid.get<pid_t>());
+  if (running(controller)) ::kill(controller, SIGTERM);
+  auto deadline = Clock::now() + std::chrono::seconds(3);
+  auto all_gone = [&] {
+    for (pid_t pid : pids) {
+      if (running(pid)) return false;
+    }
+    return true;
+  };
+  while (!all_gone() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (pid_t pid : pids) {
+    if (running(pid)) {
+      spdlog::warn("process {} did not stop; killing it", pid);
+      ::kill(-pid, SIGKILL);  // its whole session: each was started as a session leader
+      ::kill(pid, SIGKILL);
+    }
+  }
+  std::error_code ignored;
+  for (const char* stem : {"ipcontroller-client", "ipcontroller-engine", "cluster"}) {
+    std::filesystem::remove(args.file(stem), ignored);
+  }
+  return 0;
+}
+
+int start_cluster(const ClusterArgs& args) {
+  std::string security = args.security_dir();
+  std::error_code error;
+  std::filesystem::create_directories(security, error);
+  std::filesystem::permissions(security, std::filesystem::perms::owner_all, error);
+  std::filesystem::create_directories(args.log_dir(), error);
+  std::string cluster_path = args.file("cluster");
+  if (Json old = read_json(cluster_path); old.is_object() && running(old.value("controller_pid", 0))) {
+    std::cerr << "ensemble cluster: cluster '" << args.cluster_id << "' is already running (controller pid "
+              << old.value("controller_pid", 0) << ")" << std::endl;
+    return 1;
+  }
+  std::string client_file = args.file("ipcontroller-client");
+  std::string engine_file = args.file("ipcontroller-engine");
+  std::filesystem::remove(client_file, error);
+  std::filesystem::remove(engine_file, error);
+
+  std::string log_stem = args.log_dir() + "/ensemble-" + (args.cluster_id.empty() ? "default" : args.cluster_id);
+  std::vector<std::string> controller_argv = {executable_path(), "controller", "--ip", args.ip,
+                                              "--heartbeat-period", std::to_string(args.heartbeat_period_ms)};
+  for (auto& a : location_args(args)) controller_argv.push_back(a);
+  pid_t controller = spawn(controller_argv, log_stem + "-controller.log");
+  if (controller < 0) return 1;
+  Json cluster{{"cluster_id", args.cluster_id}, {"n", args.n},          {"controller_pid", controller},
+               {"engine_pids", Json::array()},  {"client_file", client_file}, {"engine_file", engine_file},
+               {"profile_dir", std::filesystem::path(security).parent_path().string()}};
+  auto write_cluster = [&] { return wire::write_private_file(cluster_path, cluster.dump(1) + "\n"); };
+  if (!write_cluster().ok()) return 1;
+
+  // The controller's own pid in its client file tells it apart from a stale one.
+  auto deadline = Clock::now() + std::chrono::duration<double>(args.timeout);
+  while (true) {
+    Json client = read_json(client_file);
+    if (client.is_object() && client.value("controller_pid", 0) == controller) break;
+    if (!running(controller) || Clock::now() >= deadline) {
+      std::cerr << "ensemble cluster: the controller did not start; see " << log_stem << "-controller.log"
+                << std::endl;
+      stop_cluster(args, cluster_path);
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (int i = 0; i < args.n; ++i) {
+    std::vector<std::string> engine_argv = {executable_path(), "engine", "--file", engine_file};
+    pid_t pid = spawn(engine_argv, log_stem + "-engine-" + std::to_string(i) + ".log");
+    if (pid > 0) cluster["engine_pids"].push_back(pid);
+  }
+  if (!write_cluster().ok()) return 1;
+  std::cout << "cluster '" << args.cluster_id << "': controller " << controller << ", " << args.n
+            << " engine(s); client file " << client_file << std::endl;
+  if (args.daemonize) return 0;
+
+  // In the foreground: run until interrupted or the controller ends, then stop everything.
+  static volatile std::sig_atomic_t interrupted = 0;
+  std::signal(SIGINT, [](int) { interrupted = 1; });
+  std::signal(SIGTERM, [](int) { interrupted = 1; });
+  while (!interrupted && running(controller)) {
+    ::waitpid(-1, nullptr, WNOHANG);  // our children: reap engines that end
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return stop_cluster(args, cluster_path);
+}
+
+int list_clusters(const ClusterArgs& args) {
+  std::string security = args.security_dir();
+  std::error_code error;
+  std::cout << "cluster_id\tcontroller_pid\tengines\tstate" << std::endl;
+  for (const auto& entry : std::filesystem::directory_iterator(security, error)) {
+    std::string name = entry.path().filename().string();
+    if (!name.starts_with("cluster") || !name.ends_with(".json")) continue;
+    Json cluster = read_json(entry.path().string());
+    if (!cluster.is_object()) continue;
+    pid_t controller = cluster.value("controller_pid", 0);
+    int alive = 0;
+    for (const auto& pid : cluster.value("engine_pids", Json::array())) alive += running(pid.get<pid_t>()) ? 1 : 0;
+    std::string id = cluster.value("cluster_id", std::string());
+    std::cout << (id.empty() ? "''" : id) << "\t" << controller << "\t" << alive << "\t"
+              << (running(controller) ? "running" : "stopped") << std::endl;
+  }
+  return 0;
+}
+
+void add_location(CLI::App* sub, ClusterArgs& args) {
+  sub->add_option("--cluster-id", args.cluster_id, "The cluster's id (default: the unnamed cluster)");
+  sub->add_option("--profile", args.profile, "IPython profile (default: default)");
+  sub->add_option("--profile-dir", args.profile_dir, "Profile directory (overrides --profile)");
+}
+
+}  // namespace
+
+Subcommand add_cluster_command(CLI::App& app) {
+  auto args = std::make_shared<ClusterArgs>();
+  CLI::App* sub = app.add_subcommand("cluster", "Start, stop or list local clusters (a controller and engines)");
+  sub->require_subcommand(1);
+  CLI::App* start = sub->add_subcommand("start", "Start a controller and N engines");
+  add_location(start, *args);
+  start->add_option("-n,--n", args->n, "Number of engines")->required();
+  start->add_option("--ip", args->ip, "Address the controller binds (default: 127.0.0.1)");
+  start->add_flag("--daemonize", args->daemonize, "Return once the controller is up, leaving the cluster running");
+  start->add_option("--heartbeat-period", args->heartbeat_period_ms, "Engine heartbeat period in ms");
+  start->add_option("--timeout", args->timeout, "Seconds to wait for the controller (default: 30)");
+  CLI::App* stop = sub->add_subcommand("stop", "Stop a cluster and every process it started");
+  add_location(stop, *args);
+  CLI::App* list = sub->add_subcommand("list", "List the clusters of a profile");
+  add_location(list, *args);
+  return {sub, [args, start, stop] {
+            if (start->parsed()) return start_cluster(*args);
+            if (stop->parsed()) return stop_cluster(*args, args->file("cluster"));
+            return list_clusters(*args);
+          }};
+}
+
+}  // namespace ensemble::cli

@@ -1,0 +1,193 @@
+// `ensemble controller` and `ensemble engine`: the two parallel daemons.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "commands.hpp"
+#include "ensemble/kernel/kernel.hpp"
+#include "ensemble/parallel/cluster_files.hpp"
+#include "ensemble/parallel/controller.hpp"
+#include "ensemble/parallel/engine.hpp"
+#include "ensemble/python/python_interpreter.hpp"
+#include "ensemble/python/python_runtime.hpp"
+#include "ensemble/wire/connection_file.hpp"
+#include "ensemble/wire/ids.hpp"
+#include "paths.hpp"
+
+namespace ensemble::cli {
+
+namespace {
+
+struct ClusterLocation {
+  std::string cluster_id;
+  std::string profile = "default";
+  std::string profile_dir;
+
+  void add_to(CLI::App* sub) {
+    sub->add_option("--cluster-id", cluster_id, "The cluster's id (default: the unnamed cluster)");
+    sub->add_option("--profile", profile, "IPython profile whose security directory holds the cluster files");
+    sub->add_option("--profile-dir", profile_dir, "Profile directory (overrides --profile)");
+  }
+  std::string security_dir() const { return parallel::security_dir(profile, profile_dir); }
+  std::string file(const std::string& stem) const {
+    return security_dir() + "/" + parallel::cluster_file_name(stem, cluster_id);
+  }
+};
+
+// -- controller ------------------------------------------------------------------
+
+struct ControllerArgs {
+  ClusterLocation where;
+  std::string ip = "127.0.0.1";
+  int heartbeat_period_ms = 1000;
+  int heartbeat_misses = 5;
+};
+
+parallel::Controller* running_controller = nullptr;
+
+int run_controller(const ControllerArgs& args) {
+  parallel::ControllerOptions options;
+  options.ip = args.ip;
+  options.cluster_id = args.where.cluster_id;
+  options.security_dir = args.where.security_dir();
+  options.heartbeat_period = std::chrono::milliseconds(std::max(args.heartbeat_period_ms, 10));
+  options.heartbeat_misses = std::max(args.heartbeat_misses, 1);
+  parallel::Controller controller(options);
+  auto bound = controller.bind();
+  if (!bound.ok()) {
+    spdlog::error("{}", bound.status().to_string());
+    return 1;
+  }
+  spdlog::info("controller {} serving clients at {}", ::getpid(), bound.value().endpoint(bound.value().client_port));
+  running_controller = &controller;
+  auto stop = [](int) { running_controller->request_stop(); };
+  std::signal(SIGTERM, stop);
+  std::signal(SIGINT, stop);
+  controller.run();
+  running_controller = nullptr;
+  for (const char* stem : {"ipcontroller-client", "ipcontroller-engine"}) {
+    std::error_code ignored;
+    std::filesystem::remove(args.where.file(stem), ignored);
+  }
+  return 0;
+}
+
+// -- engine ----------------------------------------------------------------------
+
+struct EngineArgs {
+  ClusterLocation where;
+  std::string file;
+  std::string ip;
+  double wait_seconds = 60;
+};
+
+std::string hostname() {
+  char name[256] = {};
+  return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string("localhost");
+}
+
+// An engine may start before its controller: wait for the controller's file.
+wire::Result<parallel::ControllerAddress> await_controller(const std::string& path, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (true) {
+    auto loaded = parallel::ControllerAddress::load(path);
+    if (loaded.ok() && loaded.value().registration_port > 0) return loaded;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return wire::Status::Error(wire::StatusCode::kNotFound,
+                                 path + ": no controller file appeared (" + loaded.status().to_string() + ")");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+int run_engine(const EngineArgs& args) {
+  std::string path = args.file.empty() ? args.where.file("ipcontroller-engine") : args.file;
+  auto found = await_controller(path, args.wait_seconds);
+  if (!found.ok()) {
+    spdlog::error("{}", found.status().to_string());
+    return 1;
+  }
+  parallel::ControllerAddress controller = std::move(found).value();
+
+  kernel::KernelOptions options;
+  options.connection.transport = controller.transport;
+  options.connection.ip = args.ip.empty() ? controller.ip : args.ip;
+  options.connection.key = controller.key;
+  options.connection.kernel_name = "ensemble";
+  options.history_path = ":memory:";  // many engines must not contend for one history file
+  std::string uuid = wire::new_id();
+
+  python::PythonRuntime runtime({package_paths(), {executable_path(), "--engine"}});
+  python::PythonInterpreter interpreter;
+  std::string connection_file;
+  {
+    kernel::Kernel kernel(std::move(options), interpreter);
+    auto bound = kernel.bind();
+    if (!bound.ok()) {
+      spdlog::error("{}", bound.status().to_string());
+      return 1;
+    }
+    const wire::ConnectionInfo& info = bound.value();
+    wire::Json registration{
+        {"uuid", uuid},
+        {"session", kernel.session_id()},
+        {"pid", static_cast<int>(::getpid())},
+        {"hostname", hostname()},
+        {"connection",
+         {{"transport", info.transport},
+          {"ip", info.ip},
+          {"shell_port", info.shell_port},
+          {"control_port", info.control_port},
+          {"iopub_port", info.iopub_port},
+          {"stdin_port", info.stdin_port},
+          {"hb_port", info.hb_port}}},
+    };
+    parallel::Registrar registrar(controller, registration);
+    parallel::add_apply_handler(kernel, registrar, uuid);
+    std::string security = controller.security_dir.empty() ? std::filesystem::path(path).parent_path().string()
+                                                           : controller.security_dir;
+    registrar.start([&, info, security](int id) {
+      // For `ensemble console --engine ID`: this engine as an ordinary kernel.
+      connection_file = security + "/" + parallel::engine_file_name(controller.cluster_id, id);
+      if (auto status = wire::write_connection_file(connection_file, info); !status.ok()) {
+        spdlog::warn("{}", status.to_string());
+      }
+    });
+    kernel.run();
+  }
+  if (!connection_file.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove(connection_file, ignored);
+  }
+  std::fflush(nullptr);
+  ::_exit(0);  // Python is not finalised (see python_runtime.hpp)
+}
+
+}  // namespace
+
+Subcommand add_controller_command(CLI::App& app) {
+  auto args = std::make_shared<ControllerArgs>();
+  CLI::App* sub = app.add_subcommand("controller", "Run a cluster's controller (engines register with it)");
+  args->where.add_to(sub);
+  sub->add_option("--ip", args->ip, "Address to bind (default: 127.0.0.1)");
+  sub->add_option("--heartbeat-period", args->heartbeat_period_ms, "Engine heartbeat period in ms (default: 1000)");
+  sub->add_option("--heartbeat-misses", args->heartbeat_misses,
+                  "Missed heartbeats before an engine counts as dead (default: 5)");
+  return {sub, [args] { return run_controller(*args); }};
+}
+
+Subcommand add_engine_command(CLI::App& app) {
+  auto args = std::make_shared<EngineArgs>();
+  CLI::App* sub = app.add_subcommand("engine", "Run one engine: a kernel that registers with a controller");
+  args->where.add_to(sub);
+  sub->add_option("--file", args->file, "The controller's engine file (default: from the cluster id and profile)");
+  sub->add_option("--ip", args->ip, "Address the engine's own kernel sockets bind (default: the controller's)");
+  sub->add_option("--timeout", args->wait_seconds, "Seconds to wait for the controller's file (default: 60)");
+  return {sub, [args] { return run_engine(*args); }};
+}
+
+}  // namespace ensemble::cli

@@ -1,0 +1,175 @@
+// ensemble._core: the Python face of ClusterConnection (docs/parallel-protocol.md).
+//
+// GIL: every blocking call (open, next_event, close) releases it. Buffers
+// handed to send() travel without a copy when large; ZeroMQ frees them on its
+// own thread, which must not touch Python, so the Python references are parked
+// and released by the next call that holds the GIL.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <mutex>
+#include <vector>
+
+#include "ensemble/parallel/cluster_connection.hpp"
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+namespace ensemble::parallel {
+namespace {
+
+constexpr std::size_t kCopyBelow = 64 * 1024;
+
+// One received frame, exposed through the buffer protocol without a copy.
+struct Frame {
+  zmq::message_t message;
+};
+
+// Python buffers that ZeroMQ has finished sending, waiting for the GIL.
+class ReleaseQueue {
+ public:
+  static ReleaseQueue& instance() {
+    static auto* queue = new ReleaseQueue();  // never destroyed: ZeroMQ may call back at exit
+    return *queue;
+  }
+  void park(Py_buffer* view) {
+    std::lock_guard lock(mutex_);
+    parked_.push_back(view);
+  }
+  // With the GIL held.
+  void release_parked() {
+    std::vector<Py_buffer*> parked;
+    {
+      std::lock_guard lock(mutex_);
+      parked.swap(parked_);
+    }
+    for (Py_buffer* view : parked) {
+      PyBuffer_Release(view);
+      delete view;
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Py_buffer*> parked_;
+};
+
+void park_buffer(void* /*data*/, void* hint) { ReleaseQueue::instance().park(static_cast<Py_buffer*>(hint)); }
+
+zmq::message_t frame_from(const py::handle& object) {
+  auto* view = new Py_buffer;
+  if (PyObject_GetBuffer(object.ptr(), view, PyBUF_ANY_CONTIGUOUS) != 0) {
+    delete view;
+    throw py::error_already_set();
+  }
+  auto size = static_cast<std::size_t>(view->len);
+  if (size < kCopyBelow) {
+    zmq::message_t copy(view->buf, size);
+    PyBuffer_Release(view);
+    delete view;
+    return copy;
+  }
+  return zmq::message_t(view->buf, size, park_buffer, view);
+}
+
+py::str text_of(const zmq::message_t& frame) {
+  PyObject* text = PyUnicode_DecodeUTF8(static_cast<const char*>(frame.data()),
+                                        static_cast<Py_ssize_t>(frame.size()), "replace");
+  if (text == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(text);
+}
+
+class Connection {
+ public:
+  Connection(const std::string& client_file_json, std::string username, double timeout) {
+    auto json = wire::Json::parse(client_file_json, nullptr, false);
+    auto address = ControllerAddress::from_json(json);
+    if (json.is_discarded() || !address.ok()) {
+      throw py::value_error("not a controller client file: " +
+                            (address.ok() ? std::string("invalid JSON") : address.status().message()));
+    }
+    wire::Result<std::unique_ptr<ClusterConnection>> opened = wire::Status::Ok();
+    {
+      py::gil_scoped_release release;
+      opened = ClusterConnection::open(address.value(), std::move(username),
+                                       std::chrono::milliseconds(static_cast<long>(timeout * 1000)));
+    }
+    if (!opened.ok()) {
+      PyErr_SetString(PyExc_TimeoutError, opened.status().message().c_str());
+      throw py::error_already_set();
+    }
+    connection_ = std::move(opened).value();
+  }
+
+  std::string session() const { return live().session(); }
+
+  std::string send(const std::string& msg_type, const std::string& content, const std::string& metadata,
+                   const py::iterable& buffers, int target, const std::string& channel, std::string msg_id) {
+    ReleaseQueue::instance().release_parked();
+    if (channel != "shell" && channel != "control") throw py::value_error("channel must be 'shell' or 'control'");
+    std::vector<zmq::message_t> frames;
+    for (const auto& buffer : buffers) frames.push_back(frame_from(buffer));
+    return live().submit(msg_type, content, metadata, std::move(frames), target, channel == "control",
+                         std::move(msg_id));
+  }
+
+  py::object next_event(double timeout) {
+    ReleaseQueue::instance().release_parked();
+    std::optional<ClusterEvent> event;
+    {
+      py::gil_scoped_release release;
+      event = live().next_event(std::chrono::milliseconds(static_cast<long>(timeout * 1000)));
+    }
+    if (!event) return py::none();
+    if (event->kind == ClusterEvent::Kind::kLost) {
+      return py::make_tuple("lost", -1, "", "", "", "", "", py::list());
+    }
+    auto& f = event->frames;
+    py::list buffers;
+    for (std::size_t i = 4; i < f.size(); ++i) {
+      py::object frame = py::cast(Frame{std::move(f[i])});
+      buffers.append(py::memoryview(frame));
+    }
+    const char* kind = event->kind == ClusterEvent::Kind::kShell ? "shell" : "iopub";
+    return py::make_tuple(kind, event->engine_id, event->msg_type, text_of(f.at(0)), text_of(f.at(1)),
+                          text_of(f.at(2)), text_of(f.at(3)), buffers);
+  }
+
+  void close() {
+    if (!connection_) return;
+    {
+      py::gil_scoped_release release;
+      connection_->close();
+    }
+    connection_.reset();
+    ReleaseQueue::instance().release_parked();
+  }
+
+ private:
+  ClusterConnection& live() const {
+    if (!connection_) throw std::runtime_error("the connection is closed");
+    return *connection_;
+  }
+  std::unique_ptr<ClusterConnection> connection_;
+};
+
+}  // namespace
+}  // namespace ensemble::parallel
+
+PYBIND11_MODULE(_core, m) {
+  using ensemble::parallel::Connection;
+  using ensemble::parallel::Frame;
+  m.doc() = "Ensemble's C++ client core: one connection per Client to a cluster's controller.";
+  py::class_<Frame>(m, "Frame", py::buffer_protocol()).def_buffer([](Frame& frame) {
+    return py::buffer_info(frame.message.data(), 1, py::format_descriptor<unsigned char>::format(), 1,
+                           {static_cast<py::ssize_t>(frame.message.size())}, {1}, false);
+  });
+  py::class_<Connection>(m, "Connection")
+      .def(py::init<const std::string&, std::string, double>(), "client_file_json"_a, "username"_a = "",
+           "timeout"_a = 10.0)
+      .def_property_readonly("session", &Connection::session)
+      .def("send", &Connection::send, "msg_type"_a, "content_json"_a, "metadata_json"_a = "{}",
+           "buffers"_a = py::tuple(), "target"_a = -1, "channel"_a = "shell", "msg_id"_a = "")
+      .def("next_event", &Connection::next_event, "timeout"_a)
+      .def("close", &Connection::close);
+}

@@ -1,0 +1,41 @@
+// A record per request routed to an engine, so that any client can fetch a
+// result by msg_id until it is purged. Owned by the controller's one thread.
+#pragma once
+
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "../multipart.hpp"
+
+namespace ensemble::parallel {
+
+struct Task {
+  std::string client_rid;
+  int engine = -1;
+  std::string msg_type;
+  std::string request_header;  // JSON text, the parent of a reply made up for a dead engine
+  bool done = false;
+  Parts reply;                       // from "<IDS|MSG>" on, as the engine signed it
+  std::vector<std::string> watchers;  // other clients waiting for the reply
+};
+
+class TaskTable {
+ public:
+  Task& add(const std::string& msg_id, Task task);
+  Task* find(const std::string& msg_id);
+  // Forgets finished tasks: all of them, or those listed, or those of the
+  // given engines. Pending tasks stay. Returns how many went.
+  std::size_t purge_all();
+  std::size_t purge(const std::vector<std::string>& msg_ids);
+  const std::deque<std::string>& history() const { return history_; }
+  std::size_t size() const { return tasks_.size(); }
+
+ private:
+  void compact_history();
+  std::unordered_map<std::string, Task> tasks_;
+  std::deque<std::string> history_;  // submission order; may name purged ids until compacted
+};
+
+}  // namespace ensemble::parallel

@@ -1,0 +1,84 @@
+// Multipart ZeroMQ messages as the controller and the client core handle
+// them: frames kept as zmq::message_t so that forwarding never copies a
+// payload. Header-only helpers; no state.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "ensemble/wire/codec.hpp"
+#include "ensemble/wire/signer.hpp"
+
+namespace ensemble::parallel {
+
+using Parts = std::vector<zmq::message_t>;
+
+inline constexpr std::size_t kNoDelimiter = static_cast<std::size_t>(-1);
+
+inline std::string_view view(const zmq::message_t& frame) {
+  return {static_cast<const char*>(frame.data()), frame.size()};
+}
+
+// Index of the "<IDS|MSG>" frame, or kNoDelimiter.
+inline std::size_t find_delimiter(const Parts& parts) {
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (view(parts[i]) == wire::kDelimiter) return i;
+  }
+  return kNoDelimiter;
+}
+
+// True if the frames after the delimiter at `d` form a signed message whose
+// signature verifies (signature, header, parent, metadata, content).
+inline bool verified(const Parts& parts, std::size_t d, const wire::Signer& signer) {
+  if (d == kNoDelimiter || parts.size() < d + 6) return false;
+  return signer.verify(view(parts[d + 1]), view(parts[d + 2]), view(parts[d + 3]), view(parts[d + 4]),
+                       view(parts[d + 5]));
+}
+
+// Non-blocking receive of one whole multipart message; false if none waits.
+inline bool receive(zmq::socket_t& socket, Parts& parts) {
+  parts.clear();
+  while (true) {
+    zmq::message_t frame;
+    if (!socket.recv(frame, parts.empty() ? zmq::recv_flags::dontwait : zmq::recv_flags::none)) return false;
+    bool more = frame.more();
+    parts.push_back(std::move(frame));
+    if (!more) return true;
+  }
+}
+
+inline void send(zmq::socket_t& socket, Parts& parts) {
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    socket.send(parts[i], i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+}
+
+inline void send(zmq::socket_t& socket, const wire::Frames& frames) {
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    socket.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+}
+
+// Shares payloads (ZeroMQ reference-counts large frames; small ones are copied).
+inline Parts share(Parts& parts, std::size_t from = 0) {
+  Parts copy;
+  copy.reserve(parts.size() - from);
+  for (std::size_t i = from; i < parts.size(); ++i) {
+    copy.emplace_back();
+    copy.back().copy(parts[i]);
+  }
+  return copy;
+}
+
+inline wire::Frames to_frames(const Parts& parts) {
+  wire::Frames frames;
+  frames.reserve(parts.size());
+  for (const auto& part : parts) frames.emplace_back(view(part));
+  return frames;
+}
+
+}  // namespace ensemble::parallel
