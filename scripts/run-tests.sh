@@ -16,6 +16,7 @@ fi
 export ENSEMBLE_BIN="$PWD/$BUILD_DIR/bin/ensemble"
 export PYTHONPATH="$PWD/$BUILD_DIR/python${PYTHONPATH:+:$PYTHONPATH}"
 status=0
+/usr/bin/python3 -m pytest -p no:cacheprovider -q tests/parallel || status=$?
 /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration || status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests" >&2

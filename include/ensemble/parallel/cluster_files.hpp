@@ -15,9 +15,11 @@ namespace ensemble::parallel {
 // $IPYTHONDIR/profile_<profile> (IPYTHONDIR defaults to ~/.ipython).
 std::string security_dir(const std::string& profile, const std::string& profile_dir);
 
-// "<stem>-<cluster_id>.json", or "<stem>.json" for the default cluster ("").
+// ipyparallel's names: the cluster id goes after the stem's first word, so
+// "ipcontroller-client" becomes "ipcontroller-<id>-client.json" and "cluster"
+// becomes "cluster-<id>.json"; the default cluster ("") keeps "<stem>.json".
 std::string cluster_file_name(const std::string& stem, const std::string& cluster_id);
-// An engine's own kernel connection file: "engine-<cluster_id>-<id>.json" ("engine-<id>.json").
+// An engine's own kernel connection file: "engine-<cluster_id>-<n>.json" ("engine-<n>.json").
 std::string engine_file_name(const std::string& cluster_id, int engine_id);
 
 // The controller's address and the cluster key, as a client or an engine reads them.

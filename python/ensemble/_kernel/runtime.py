@@ -183,6 +183,8 @@ class KernelRuntime:
 
     def showtraceback(self):
         etype, evalue, tb = sys.exc_info()
+        # As IPython does: %debug (and pdb.pm()) look here for the last error.
+        sys.last_type, sys.last_value, sys.last_traceback = etype, evalue, tb
         while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_THIS_DIR):
             tb = tb.tb_next
         if self._shell is not None or _ipython_importable():

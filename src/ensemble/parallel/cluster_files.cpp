@@ -35,11 +35,14 @@ std::string security_dir(const std::string& profile, const std::string& profile_
 }
 
 std::string cluster_file_name(const std::string& stem, const std::string& cluster_id) {
-  return cluster_id.empty() ? stem + ".json" : stem + "-" + cluster_id + ".json";
+  if (cluster_id.empty()) return stem + ".json";
+  auto dash = stem.find('-');
+  if (dash == std::string::npos) return stem + "-" + cluster_id + ".json";
+  return stem.substr(0, dash) + "-" + cluster_id + stem.substr(dash) + ".json";
 }
 
 std::string engine_file_name(const std::string& cluster_id, int engine_id) {
-  return cluster_file_name(cluster_id.empty() ? "engine" : "engine-" + cluster_id, std::to_string(engine_id));
+  return cluster_file_name("engine-" + std::to_string(engine_id), cluster_id);
 }
 
 std::string ControllerAddress::endpoint(int port) const {

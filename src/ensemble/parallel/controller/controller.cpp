@@ -23,7 +23,7 @@ using wire::StatusCode;
 
 namespace {
 
-constexpr auto kProbeInterval = std::chrono::milliseconds(100);
+constexpr auto kProbeInterval = std::chrono::milliseconds(20);
 constexpr auto kShutdownLinger = std::chrono::milliseconds(500);
 
 int bound_port(zmq::socket_t& socket) {
@@ -95,6 +95,7 @@ struct Controller::Impl {
   ControllerAddress address;
   EngineTable engines;
   TaskTable tasks;
+  int unready = 0;  // registered engines whose iopub is not yet proven: probe fast while any
   bool stopping = false;
   Clock::time_point stop_deadline{};
   Parts parts;  // reused receive buffer
@@ -162,7 +163,8 @@ struct Controller::Impl {
                              header));
       return;
     }
-    std::swap(parts[0], parts[1]);  // [route, client, <IDS|MSG>, ...]
+    std::string header_text(view(parts[4]));  // sending empties the frames
+    std::swap(parts[0], parts[1]);            // [route, client, <IDS|MSG>, ...]
     try {
       send(to_shell ? engine_shell : engine_control, parts);
     } catch (const zmq::error_t& error) {
@@ -171,7 +173,7 @@ struct Controller::Impl {
     }
     if (to_shell) {
       engine->queue.insert(msg_id);
-      tasks.add(msg_id, Task{rid, id, msg_type, std::string(view(parts[4])), false, {}, {}});
+      tasks.add(msg_id, Task{rid, id, msg_type, std::move(header_text), false, {}, {}});
     }
   }
 
@@ -356,6 +358,7 @@ struct Controller::Impl {
         engine_control.connect(engine.control_endpoint);
         engine_iopub.connect(engine.iopub_endpoint);
         spdlog::info("engine {} registered: pid {} on {}", engine.id, engine.pid, engine.hostname);
+        ++unready;
         send_probe(engine);
       }
       reply_content = Json{{"status", "ok"},
@@ -432,6 +435,7 @@ struct Controller::Impl {
         Json parent = parse_or_null(view(parts[4]));
         if (parent.is_object() && parent.value("msg_id", std::string()) == engine->probe_msg_id) {
           engine->ready = true;
+          --unready;
           spdlog::info("engine {} is ready", engine->id);
           publish("registration_notification", Json{{"id", engine->id}, {"uuid", engine->uuid}});
         }
@@ -485,6 +489,7 @@ struct Controller::Impl {
       spdlog::debug("disconnecting engine {}: {}", id, error.what());
     }
     bool was_visible = engine->ready;
+    if (!was_visible) --unready;
     std::string uuid = engine->uuid;
     engines.remove(id);
     if (was_visible) publish("unregistration_notification", Json{{"id", id}, {"uuid", uuid}});
@@ -558,8 +563,8 @@ wire::Result<ControllerAddress> Controller::bind() {
 
 void Controller::run() {
   Impl& c = *impl_;
-  auto tick_period = std::min<Clock::duration>(c.options.heartbeat_period / 2, kProbeInterval);
-  auto next_tick = Clock::now() + tick_period;
+  Clock::duration heartbeat_tick = c.options.heartbeat_period / 2;
+  auto next_tick = Clock::now() + kProbeInterval;
   zmq::pollitem_t items[] = {
       {c.clients.handle(), 0, ZMQ_POLLIN, 0},        {c.engine_shell.handle(), 0, ZMQ_POLLIN, 0},
       {c.engine_control.handle(), 0, ZMQ_POLLIN, 0}, {c.engine_iopub.handle(), 0, ZMQ_POLLIN, 0},
@@ -591,7 +596,10 @@ void Controller::run() {
     if (items[0].revents & ZMQ_POLLIN) c.on_client();
     if (Clock::now() >= next_tick) {
       c.on_tick();
-      next_tick = Clock::now() + tick_period;
+      next_tick = Clock::now() + (c.unready > 0 ? std::min<Clock::duration>(kProbeInterval, heartbeat_tick)
+                                                : heartbeat_tick);
+    } else if (c.unready > 0) {
+      next_tick = std::min<Clock::time_point>(next_tick, Clock::now() + kProbeInterval);
     }
   }
 }

@@ -1,0 +1,73 @@
+"""``run``: executes one apply_request on an engine.
+
+Called by the C++ engine on its main thread with the GIL held. The user
+namespace is ``sys.modules["__main__"].__dict__``, the kernel's namespace, so
+``execute_request`` and ``apply_request`` see the same names.
+"""
+
+import sys
+import traceback
+
+from ensemble import serialize
+
+
+def run(buffers, engine_id, engine_uuid):
+    """Run ``f(*args, **kwargs)`` unpacked from ``buffers``.
+
+    Returns ``(content, metadata, reply_buffers)``; never raises for errors of
+    the user's code (they become an error ``content``). On error,
+    ``sys.last_type``/``last_value``/``last_traceback`` are set so ``%debug``
+    can post-mortem it, with this module's frames removed from the traceback.
+    Output printed during the call is flushed before returning.
+    """
+    engine_info = {"engine_id": engine_id, "engine_uuid": engine_uuid, "method": "apply"}
+    metadata = {"engine_id": engine_id, "engine_uuid": engine_uuid}
+    namespace = sys.modules["__main__"].__dict__
+    try:
+        try:
+            f, args, kwargs = serialize.unpack_apply(buffers, namespace)
+            result = f(*args, **kwargs)
+            reply_buffers = serialize.pack_result(result)
+        except BaseException as exc:  # the user's code may raise anything, even SystemExit
+            content = _error_content(exc, engine_info)
+            metadata["status"] = "error"
+            return content, metadata, []
+        metadata["status"] = "ok"
+        return {"status": "ok"}, metadata, reply_buffers
+    finally:
+        _flush()
+
+
+_OWN_FILES = {__file__, serialize.__file__}
+
+
+def _user_frames(tb):
+    """``tb`` without the leading frames that belong to the engine itself."""
+    while tb is not None and tb.tb_frame.f_code.co_filename in _OWN_FILES:
+        tb = tb.tb_next
+    return tb
+
+
+def _error_content(exc, engine_info):
+    tb = _user_frames(exc.__traceback__)
+    exc = exc.with_traceback(tb)
+    sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, tb
+    if sys.version_info >= (3, 12):
+        sys.last_exc = exc
+    lines = traceback.format_exception(type(exc), exc, tb)
+    text = "".join(lines).rstrip("\n").splitlines()
+    return {
+        "status": "error",
+        "ename": type(exc).__name__,
+        "evalue": str(exc),
+        "traceback": text,
+        "engine_info": engine_info,
+    }
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass

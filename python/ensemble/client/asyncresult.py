@@ -1,0 +1,340 @@
+"""AsyncResult: the handle on work submitted to engines.
+
+An AsyncResult is a ``concurrent.futures.Future`` (and awaitable in asyncio)
+over one or more MessageFutures, one per request sent. Its value is the single
+result for a request to one integer target, else the list of results.
+"""
+
+import asyncio
+import threading
+import time
+from concurrent.futures import Future
+from datetime import datetime
+from queue import Queue
+
+from .. import error
+from .display import OutputDisplay
+from .futures import multi_future
+from .util import compare_datetimes, progress, utcnow
+
+_FOREVER = threading.TIMEOUT_MAX
+
+
+def _timeout(timeout):
+    return None if timeout is None or timeout < 0 else timeout
+
+
+class AsyncResult(Future, OutputDisplay):
+    """Results of a non-blocking call; see ipyparallel's AsyncResult."""
+
+    msg_ids = None
+    _targets = None
+    _single_result = False
+    owner = False
+
+    def __init__(self, client, children, fname="unknown", targets=None, owner=False,
+                 return_exceptions=False):
+        super().__init__()
+        if isinstance(children, list):
+            self._single_result = False
+        else:
+            children = [children]
+            self._single_result = True
+        self._children = children
+        self.msg_ids = [f.msg_id for f in children]
+        self._client = client
+        self._fname = fname
+        self._targets = targets
+        self.owner = owner
+        self._return_exceptions = return_exceptions
+        self._metadata = [f.metadata for f in children]
+        self._ready = False
+        self._ready_event = threading.Event()
+        self._output_event = threading.Event()
+        self._success = None
+        self._raw_results = None
+        self._result_future = multi_future(children)
+        self._output_future = multi_future([f.output for f in children])
+        self._result_future.add_done_callback(self._resolve_result)
+        self._output_future.add_done_callback(lambda f: self._output_event.set())
+
+    # -- resolution (runs on whichever thread finishes the last child) ------
+
+    def _resolve_result(self, f):
+        results = f.result()
+        self._raw_results = results
+        try:
+            if self._single_result:
+                if isinstance(results[0], BaseException):
+                    raise results[0]
+            else:
+                results = self._collect_exceptions(results)
+            value = self._reconstruct_result(results)
+        except Exception as exc:
+            self._success, self._ready = False, True
+            self.set_exception(exc)
+        else:
+            self._success, self._ready = True, True
+            self.set_result(value)
+        if self.owner:
+            for msg_id in self.msg_ids:
+                self._client.results.pop(msg_id, None)
+        self._ready_event.set()
+
+    def _collect_exceptions(self, results):
+        if self._return_exceptions:
+            return results
+        return error.collect_exceptions(results, self._fname)
+
+    def _reconstruct_result(self, res):
+        return res[0] if self._single_result else res
+
+    # -- waiting -----------------------------------------------------------
+
+    def __repr__(self):
+        state = ":finished" if self._ready else ""
+        return "<%s: %s%s>" % (self.__class__.__name__, self._fname, state)
+
+    def ready(self):
+        return self._ready
+
+    def wait(self, timeout=-1):
+        """Wait up to ``timeout`` seconds (-1/None: forever); return ready()."""
+        if not self._ready:
+            self._ready_event.wait(_timeout(timeout))
+        return self._ready
+
+    def wait_for_output(self, timeout=-1):
+        """Wait until every engine's outputs for this request arrived."""
+        return self._output_event.wait(_timeout(timeout))
+
+    def get(self, timeout=None, return_exceptions=None):
+        """The result, waiting up to ``timeout`` seconds (None/-1: forever).
+
+        Raises TimeoutError if not ready in time, else the remote error
+        (RemoteError, or CompositeError for several engines).
+        """
+        if not self.wait(timeout):
+            raise error.TimeoutError("Result not ready.")
+        if return_exceptions is None:
+            return_exceptions = self._return_exceptions
+        if self._success:
+            return self.result()
+        if return_exceptions:
+            return self._reconstruct_result(self._raw_results)
+        raise self.exception()
+
+    @property
+    def r(self):
+        return self.get()
+
+    def successful(self):
+        """Whether it finished without error; AssertionError if not ready."""
+        assert self.ready()
+        return self._success
+
+    def get_dict(self, timeout=-1):
+        """Results keyed by engine id (one request per engine only)."""
+        results = self.get(timeout)
+        if self._single_result:
+            results = [results]
+        engine_ids = [md["engine_id"] for md in self._metadata]
+        rdict = {}
+        for eid, result in zip(engine_ids, results):
+            if eid in rdict:
+                raise ValueError("Cannot build dict, %i jobs ran on engine #%i"
+                                 % (engine_ids.count(eid), eid))
+            rdict[eid] = result
+        return rdict
+
+    @property
+    def result_dict(self):
+        return self.get_dict()
+
+    def abort(self):
+        """Abort those requests that have not started yet."""
+        assert not self.ready(), "Can't abort, I am already done!"
+        return self._client.abort(self.msg_ids, targets=self._targets, block=True)
+
+    def __await__(self):
+        return asyncio.wrap_future(self).__await__()
+
+    # -- sending (sends are queued without copying; nothing to track) -------
+
+    @property
+    def sent(self):
+        return True
+
+    def wait_for_send(self, timeout=-1):
+        return True
+
+    @property
+    def _tracker(self):
+        try:
+            import zmq
+
+            return zmq.MessageTracker()
+        except ImportError:
+            return None
+
+    @property
+    def _sent_event(self):
+        event = threading.Event()
+        event.set()
+        return event
+
+    # -- metadata access ---------------------------------------------------
+
+    @property
+    def metadata(self):
+        return self._metadata[0] if self._single_result else self._metadata
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            self._check_ready()
+            return self._collect_exceptions([self.result()[key]])[0]
+        if isinstance(key, slice):
+            self._check_ready()
+            return self._collect_exceptions(self.result()[key])
+        if isinstance(key, str):
+            values = [md[key] for md in self._metadata]
+            return values[0] if self._single_result else values
+        raise TypeError("Invalid key type %r, must be 'int','slice', or 'str'" % type(key))
+
+    def __getattr__(self, key):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self.__getitem__(key)
+        except (error.TimeoutError, KeyError):
+            raise AttributeError("%r object has no attribute %r"
+                                 % (self.__class__.__name__, key)) from None
+
+    def __dir__(self):
+        from .metadata import Metadata
+
+        return sorted(set(dir(self.__class__)) | set(Metadata._KEYS) | set(self.__dict__))
+
+    def _check_ready(self):
+        if not self.ready():
+            raise error.TimeoutError("Result not ready.")
+
+    # -- iteration ---------------------------------------------------------
+
+    def __len__(self):
+        return len(self.msg_ids)
+
+    def __iter__(self):
+        if self._single_result:
+            raise TypeError("AsyncResults with a single result are not iterable.")
+        for child in self._children:
+            child.wait()
+            result = child.result()
+            self._collect_exceptions([result])
+            yield result
+
+    # -- timing --------------------------------------------------------------
+
+    def timedelta(self, start, end, start_key=min, end_key=max):
+        """Seconds between ``start_key(start)`` and ``end_key(end)``."""
+        if not isinstance(start, datetime):
+            start = start_key(start)
+        if not isinstance(end, datetime):
+            end = end_key(end)
+        return compare_datetimes(end, start).total_seconds()
+
+    @property
+    def progress(self):
+        """How many of the requests have finished."""
+        return sum(1 for child in self._children if child.done())
+
+    @property
+    def elapsed(self):
+        """Seconds since submission (until completion once ready)."""
+        if self.ready():
+            return self.wall_time
+        stamps = [md["submitted"] for md in self._metadata if md["submitted"]]
+        if not stamps:
+            return 0.0
+        return compare_datetimes(utcnow(), min(stamps)).total_seconds()
+
+    @property
+    def serial_time(self):
+        """Sum over requests of (completed - started)."""
+        self._check_ready()
+        total = 0.0
+        for md in self._metadata:
+            if md["completed"] and md["started"]:
+                total += compare_datetimes(md["completed"], md["started"]).total_seconds()
+        return total
+
+    @property
+    def wall_time(self):
+        """Seconds from the first submission to the last reply received."""
+        self._check_ready()
+        return self.timedelta(self.submitted, self.received)
+
+    def wait_interactive(self, interval=0.1, timeout=-1, widget=None):
+        """Wait with a tqdm progress bar; returns when ready or at timeout."""
+        timeout = _timeout(timeout)
+        start = time.perf_counter()
+        bar = progress(widget=widget, total=len(self), unit="tasks", desc=self._fname)
+        while not self.ready() and (timeout is None or time.perf_counter() - start <= timeout):
+            self.wait(interval)
+            bar.update(self.progress - bar.n)
+        bar.update(self.progress - bar.n)
+        bar.close()
+
+
+class AsyncMapResult(AsyncResult):
+    """Result of a map: ``get()`` joins the partitions; iteration yields
+    single results as their partitions arrive (in order unless
+    ``ordered=False``)."""
+
+    def __init__(self, client, children, mapObject, fname="", ordered=True,
+                 return_exceptions=False):
+        self._mapObject = mapObject
+        self.ordered = ordered
+        super().__init__(client, children, fname=fname, return_exceptions=return_exceptions)
+        self._single_result = False
+
+    def _reconstruct_result(self, res):
+        if self._return_exceptions and any(isinstance(r, Exception) for r in res):
+            flat = []
+            for r in res:
+                if isinstance(r, Exception):
+                    flat.append(r)
+                else:
+                    flat.extend(r)
+            return flat
+        return self._mapObject.joinPartitions(res)
+
+    def __iter__(self):
+        return self._ordered_iter() if self.ordered else self._unordered_iter()
+
+    def _child_items(self, child):
+        items = child.result()
+        if not isinstance(items, list):
+            items = [items]
+        self._collect_exceptions(items)
+        yield from items
+
+    def _ordered_iter(self):
+        for child in self._children:
+            child.wait()
+            yield from self._child_items(child)
+
+    def _unordered_iter(self):
+        queue = Queue()
+        for child in self._children:
+            child.add_done_callback(queue.put)
+        for _ in range(len(self._children)):
+            yield from self._child_items(queue.get(timeout=_FOREVER))
+
+
+class AsyncHubResult(AsyncResult):
+    """An AsyncResult for requests fetched from the controller by msg_id
+    (sent by another client, or no longer cached here)."""
+
+
+__all__ = ["AsyncResult", "AsyncMapResult", "AsyncHubResult"]

@@ -1,0 +1,290 @@
+"""Cluster: start and stop a controller and engines from Python.
+
+Processes are started by the ``ensemble`` program (see
+``files.ensemble_executable``):
+``ensemble cluster start -n N --cluster-id ID [--profile P] [--profile-dir D]
+[--ip IP] --daemonize`` returns once the controller's client file exists;
+``ensemble cluster stop --cluster-id ID [--profile-dir D]`` stops them.
+
+Every coroutine method ``m`` also exists as ``m_sync``. The controller and
+its engines are started together (``start_cluster``); adding engines to a
+running cluster is not supported yet.
+"""
+
+import asyncio
+import atexit
+import inspect
+import json
+import os
+import random
+import string
+import subprocess
+import threading
+import time
+import weakref
+from functools import partial
+
+from . import files
+
+_running = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_at_exit():
+    for cluster in list(_running):
+        if cluster.shutdown_atexit:
+            try:
+                cluster._stop_now()
+            except Exception:
+                pass
+
+
+def _run_sync(coro_function, *args, **kwargs):
+    """Run a coroutine to completion, also from inside a running event loop
+    (then on a helper thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro_function(*args, **kwargs))
+    box = {}
+
+    def target():
+        try:
+            box["value"] = asyncio.run(coro_function(*args, **kwargs))
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+class Cluster:
+    """A controller and ``n`` engines on this machine.
+
+    Keyword arguments: ``n``, ``cluster_id`` (default: a fresh random id),
+    ``profile``, ``profile_dir``, ``controller_ip``, ``engine_timeout``
+    (seconds to wait for engines in start_and_connect), ``shutdown_atexit``.
+    """
+
+    def __init__(self, *, n=None, cluster_id=None, profile="", profile_dir="",
+                 controller_ip="", engine_timeout=60, shutdown_atexit=True, cluster_file="",
+                 **ignored):
+        self.n = n if n is not None else (os.cpu_count() or 1)
+        if cluster_id is None:
+            suffix = "".join(random.choice(string.ascii_lowercase + string.digits)
+                             for _ in range(4))
+            cluster_id = "%i-%s" % (time.time(), suffix)
+        self.cluster_id = cluster_id
+        self.profile = profile or ""
+        self.profile_dir = files.profile_dir(self.profile or None, profile_dir or None)
+        self.controller_ip = controller_ip
+        self.engine_timeout = engine_timeout
+        self.shutdown_atexit = shutdown_atexit
+        self.cluster_file = cluster_file or files.cluster_file(self.security_dir,
+                                                               self.cluster_id)
+        self.controller = None
+        self.engines = {}
+        self._context_client = None
+
+    @property
+    def security_dir(self):
+        return os.path.join(self.profile_dir, "security")
+
+    @property
+    def client_file(self):
+        return files.client_file(self.security_dir, self.cluster_id)
+
+    def __repr__(self):
+        fields = ["cluster_id=%r" % self.cluster_id, "profile_dir=%r" % self.profile_dir]
+        if self.controller:
+            fields.append("controller=<running>")
+        if self.engines:
+            fields.append("engine_sets=%r" % list(self.engines))
+        return "<Cluster(%s)>" % ", ".join(fields)
+
+    def __getattr__(self, name):
+        if name.endswith("_sync"):
+            method = getattr(self, name[: -len("_sync")], None)
+            if method is not None and inspect.iscoroutinefunction(method):
+                return partial(_run_sync, method)
+        raise AttributeError(name)
+
+    # -- files -------------------------------------------------------------
+
+    def to_dict(self):
+        return {"cluster": {"cluster_id": self.cluster_id, "profile_dir": self.profile_dir,
+                            "controller_ip": self.controller_ip, "n": self.n},
+                "controller": self.controller, "engines": self.engines}
+
+    @classmethod
+    def from_dict(cls, d, **kwargs):
+        if "cluster" in d:  # our own to_dict()
+            info = dict(d["cluster"], **kwargs)
+            self = cls(**info)
+            self.controller, self.engines = d.get("controller"), d.get("engines") or {}
+            return self
+        # the file `ensemble cluster start` writes (docs/parallel-protocol.md)
+        kwargs.setdefault("cluster_id", d.get("cluster_id", ""))
+        kwargs.setdefault("n", d.get("n"))
+        self = cls(**kwargs)
+        self._load_state(d)
+        return self
+
+    @classmethod
+    def from_file(cls, cluster_file=None, *, profile=None, profile_dir=None, cluster_id="",
+                  **kwargs):
+        """A Cluster for the running cluster described by ``cluster[-ID].json``."""
+        if cluster_file is None:
+            security = os.path.join(files.profile_dir(profile, profile_dir), "security")
+            cluster_file = files.cluster_file(security, cluster_id)
+        with open(cluster_file) as f:
+            d = json.load(f)
+        if profile is not None:
+            kwargs["profile"] = profile
+        if profile_dir is not None:
+            kwargs["profile_dir"] = profile_dir
+        kwargs.setdefault("cluster_file", cluster_file)
+        kwargs.setdefault("cluster_id", cluster_id)
+        return cls.from_dict(d, **kwargs)
+
+    def _load_state(self, d):
+        self.controller = {"pid": d.get("controller_pid"), "client_file": d.get("client_file"),
+                           "engine_file": d.get("engine_file")}
+        pids = d.get("engine_pids") or []
+        self.engines = {"0": {"n": len(pids), "pids": pids}} if pids else {}
+
+    # -- processes -----------------------------------------------------------
+
+    def _cli(self, *args):
+        cmd = [files.ensemble_executable(), "cluster", *args, "--cluster-id", self.cluster_id]
+        if self.profile_dir:
+            cmd += ["--profile-dir", self.profile_dir]
+        return cmd
+
+    async def _run(self, cmd):
+        proc = await asyncio.to_thread(subprocess.run, cmd, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError("%s failed (exit %i): %s"
+                               % (" ".join(cmd), proc.returncode, proc.stderr.strip()))
+        return proc
+
+    async def start_cluster(self, n=None):
+        """Start the controller and ``n`` engines (default ``self.n``);
+        returns self."""
+        if self.controller:
+            if n:
+                raise NotImplementedError("adding engines to a running cluster is not "
+                                          "supported yet")
+            return self
+        n = self.n if n is None else n
+        args = ["start", "-n", str(n)]
+        if self.profile:
+            args += ["--profile", self.profile]
+        if self.controller_ip:
+            args += ["--ip", self.controller_ip]
+        await self._run(self._cli(*args, "--daemonize"))
+        self.n = n
+        try:
+            with open(self.cluster_file) as f:
+                self._load_state(json.load(f))
+        except OSError:
+            self.controller = {"client_file": self.client_file}
+            self.engines = {"0": {"n": n}} if n else {}
+        _running.add(self)
+        return self
+
+    async def start_controller(self, **kwargs):
+        """Start the controller with no engines."""
+        return await self.start_cluster(n=0)
+
+    async def start_engines(self, n=None, engine_set_id=None, **kwargs):
+        """Engines start with the controller: only valid before it runs."""
+        if self.controller:
+            raise NotImplementedError("adding engines to a running cluster is not supported "
+                                      "yet; use start_cluster(n)")
+        await self.start_cluster(n)
+        return "0"
+
+    async def connect_client(self, **client_kwargs):
+        """A Client connected to this cluster."""
+        from .client import Client
+
+        return Client(self.client_file, cluster=self, **client_kwargs)
+
+    async def start_and_connect(self, n=None):
+        """start_cluster(n), connect a client and wait for the engines."""
+        n = self.n if n is None else n
+        await self.start_cluster(n)
+        client = await self.connect_client()
+        if n:
+            await asyncio.wrap_future(client.wait_for_engines(
+                n, block=False, timeout=self.engine_timeout, interactive=False))
+        return client
+
+    def _stop_now(self):
+        if self.controller or self.engines:
+            subprocess.run(self._cli("stop"), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, check=False)
+        self.controller = None
+        self.engines = {}
+        _running.discard(self)
+
+    async def stop_cluster(self):
+        """Stop the engines and the controller."""
+        if self.controller or self.engines:
+            await self._run(self._cli("stop"))
+        self.controller = None
+        self.engines = {}
+        _running.discard(self)
+
+    async def stop_controller(self):
+        await self.stop_cluster()
+
+    async def stop_engines(self, engine_set_id=None):
+        """Engines stop with the controller (stop_cluster)."""
+        if self.controller is None:
+            self.engines = {}
+            return
+        await self.stop_cluster()
+
+    async def signal_engines(self, signum, engine_set_id=None):
+        import signal as signal_module
+
+        if isinstance(signum, str):
+            signum = getattr(signal_module, signum)
+        for engine_set in self.engines.values():
+            for pid in engine_set.get("pids", []):
+                os.kill(pid, signum)
+
+    async def restart_engines(self, engine_set_id=None):
+        raise NotImplementedError("restarting engines is not supported yet")
+
+    # -- context managers ----------------------------------------------------
+
+    def __enter__(self):
+        self._context_client = self.start_and_connect_sync()
+        return self._context_client
+
+    def __exit__(self, *exc):
+        if self._context_client is not None:
+            self._context_client.close()
+            self._context_client = None
+        self.stop_cluster_sync()
+
+    async def __aenter__(self):
+        self._context_client = await self.start_and_connect()
+        return self._context_client
+
+    async def __aexit__(self, *exc):
+        if self._context_client is not None:
+            self._context_client.close()
+            self._context_client = None
+        await self.stop_cluster()
+
+
+__all__ = ["Cluster"]

@@ -1,0 +1,249 @@
+"""Client methods that control engines and query the controller."""
+
+import os
+import signal as signal_module
+import socket
+import types
+from concurrent.futures import Future
+
+from .. import error, serialize
+from .._engine import namespace as engine_ns
+from .asyncresult import AsyncHubResult, AsyncResult
+from .futures import MessageFuture, multi_future
+from .metadata import Metadata
+
+
+def _check(reply):
+    content = reply["content"]
+    if content.get("status") != "ok":
+        raise error.unwrap_exception(content)
+    return content
+
+
+class ControlMixin:
+    # -- engine control ------------------------------------------------------
+
+    def _control_all(self, targets, msg_type, content, block):
+        """Send a control request to each target; wait if ``block``."""
+        ids = self._build_targets(targets)[1]
+        waiters = [self._send_waited(msg_type, content, eid, "control") for eid in ids]
+        future = multi_future(waiters)
+        if not block:
+            return future
+        for reply in future.result(30):
+            _check(reply)
+
+    def abort(self, jobs=None, targets=None, block=None):
+        """Abort queued requests (default: all outstanding) on ``targets``;
+        only requests that have not started can be aborted."""
+        block = self.block if block is None else block
+        jobs = list(self.outstanding) if jobs is None else jobs
+        if isinstance(jobs, (str, AsyncResult)):
+            jobs = [jobs]
+        msg_ids = []
+        for job in jobs:
+            if isinstance(job, AsyncResult):
+                msg_ids.extend(job.msg_ids)
+            elif isinstance(job, str):
+                msg_ids.append(job)
+            else:
+                raise TypeError("Invalid msg_id type %r, expected str or AsyncResult" % (job,))
+        if targets is None:
+            engines = {self._futures[m].engine_id for m in msg_ids if m in self._futures}
+            targets = sorted(e for e in engines if e in self._engines) or None
+        return self._control_all(targets, "abort_request", {"msg_ids": msg_ids}, block)
+
+    def clear(self, targets=None, block=None):
+        """Clear the user namespace of the target engines."""
+        block = self.block if block is None else block
+        ids = self._build_targets(targets)[1]
+        buffers = serialize.pack_apply(engine_ns.clear, (), {})
+        ar = AsyncResult(self, [self.send_apply_request(buffers, eid) for eid in ids],
+                         fname="clear", targets=ids, owner=True)
+        if block:
+            ar.get()
+            return None
+        return ar
+
+    def send_signal(self, sig, targets=None, block=None):
+        """Send signal ``sig`` (number or name) to the target engines.
+
+        SIGINT is an ``interrupt_request``; other signals go straight to the
+        engine process when it runs on this host, else through the engine.
+        """
+        block = self.block if block is None else block
+        signum = getattr(signal_module, sig) if isinstance(sig, str) else int(sig)
+        ids = self._build_targets(targets)[1]
+        if signum == signal_module.SIGINT:
+            return self._control_all(ids, "interrupt_request", {}, block)
+        remote = []
+        for eid in ids:
+            info = self._engines.get(eid, {})
+            if info.get("pid") and info.get("hostname") in (None, socket.gethostname()):
+                os.kill(int(info["pid"]), signum)
+            else:
+                remote.append(eid)
+        buffers = serialize.pack_apply(engine_ns.send_signal, (signum,), {})
+        ar = AsyncResult(self, [self.send_apply_request(buffers, e) for e in remote],
+                         fname="send_signal", targets=remote)
+        if not block:
+            return ar
+        ar.get()
+
+    def shutdown(self, targets="all", restart=False, hub=False, block=None):
+        """Shut engines down; with ``hub=True`` the controller and all engines."""
+        if restart:
+            raise NotImplementedError("Engine restart is not yet implemented")
+        block = self.block if block is None else block
+        if hub:
+            _check(self._send_recv("shutdown_request", {}))
+            self.close()
+            return
+        try:
+            ids = self._build_targets(targets)[1]
+        except error.NoEnginesRegistered:
+            return
+        self._control_all(ids, "shutdown_request", {"restart": False}, block)
+
+    # -- controller queries ------------------------------------------------------
+
+    def queue_status(self, targets="all", verbose=False):
+        """Per-engine ``{"queue", "completed", "tasks"}`` plus "unassigned"."""
+        engine_ids = None if targets == "all" else self._build_targets(targets)[1]
+        content = dict(_check(self._send_recv(
+            "queue_request", {"targets": engine_ids, "verbose": verbose})))
+        content.pop("status", None)
+        status = {}
+        for key, value in content.items():
+            status[int(key) if key.lstrip("-").isdigit() else key] = value
+        if isinstance(targets, int):
+            return status[targets]
+        return status
+
+    def hub_history(self):
+        """Every msg_id the controller has seen, in submission order."""
+        return _check(self._send_recv("hub_history_request", {}))["history"]
+
+    def _msg_ids_from_jobs(self, jobs=None):
+        if not isinstance(jobs, (list, tuple, set, types.GeneratorType)):
+            jobs = [jobs]
+        msg_ids = []
+        for job in jobs:
+            if isinstance(job, int):
+                msg_ids.append(self.history[job])
+            elif isinstance(job, str):
+                msg_ids.append(job)
+            elif isinstance(job, AsyncResult):
+                msg_ids.extend(job.msg_ids)
+            else:
+                raise TypeError("Expected msg_id, int, or AsyncResult, got %r" % (job,))
+        return msg_ids
+
+    def _asyncresult_from_jobs(self, jobs=None, owner=False):
+        single = not isinstance(jobs, (list, tuple, set, types.GeneratorType))
+        msg_ids = self._msg_ids_from_jobs(jobs)
+        missing = [m for m in msg_ids if m not in self._futures]
+        if missing:
+            self._fetch_from_hub(missing)
+        children = [self._futures[m] for m in msg_ids]
+        cls = AsyncHubResult if missing else AsyncResult
+        return cls(self, children[0] if single and len(children) == 1 else children,
+                   owner=owner)
+
+    def _fetch_from_hub(self, msg_ids):
+        """Futures for msg_ids sent by others, resolved by the controller
+        re-sending their replies (``result_request``)."""
+        for msg_id in msg_ids:
+            md = Metadata(msg_id=msg_id)
+            future = MessageFuture(msg_id, md)
+            future.from_hub = True
+            with self._lock:
+                self.metadata[msg_id] = md
+                self._futures[msg_id] = future
+                self.outstanding.add(msg_id)
+        reply = self._send_recv("result_request", {"msg_ids": list(msg_ids)})
+        if reply["content"].get("status") != "ok":
+            failure = error.unwrap_exception(reply["content"])
+            for msg_id in msg_ids:
+                future = self._futures.pop(msg_id)
+                self.outstanding.discard(msg_id)
+                self.metadata.pop(msg_id, None)
+            raise failure
+        return reply["content"]
+
+    def get_result(self, indices_or_msg_ids=None, block=None, owner=True):
+        """An AsyncResult for earlier requests (history index, msg_id,
+        AsyncResult, or a list); unknown ones are fetched from the controller."""
+        block = self.block if block is None else block
+        if indices_or_msg_ids is None:
+            indices_or_msg_ids = -1
+        ar = self._asyncresult_from_jobs(indices_or_msg_ids, owner=owner)
+        if block:
+            ar.wait()
+        return ar
+
+    def result_status(self, msg_ids, status_only=True):
+        """``{"pending": [...], "completed": [...]}``; with status_only=False,
+        completed results are also keyed by msg_id."""
+        theids = self._msg_ids_from_jobs(msg_ids)
+        unknown = [m for m in theids if m not in self._futures]
+        if unknown:
+            self._fetch_from_hub(unknown)
+        status = {"pending": [], "completed": []}
+        for msg_id in theids:
+            future = self._futures[msg_id]
+            future.wait(0 if msg_id not in unknown else 5)
+            status["completed" if future.done() else "pending"].append(msg_id)
+            if not status_only and future.done():
+                status[msg_id] = future.result()
+        return status
+
+    def resubmit(self, indices_or_msg_ids=None, metadata=None, block=None):
+        raise NotImplementedError("resubmit is not implemented yet")
+
+    def db_query(self, query, keys=None):
+        raise NotImplementedError("the controller keeps no task database yet")
+
+    def become_dask(self, *args, **kwargs):
+        raise NotImplementedError("dask integration is not implemented yet")
+
+    become_distributed = become_dask
+
+    # -- purging -----------------------------------------------------------------
+
+    def purge_local_results(self, jobs=[], targets=[]):
+        """Forget cached results and metadata (RuntimeError if outstanding)."""
+        if not targets and not jobs:
+            raise ValueError("Must specify at least one of `targets` and `jobs`")
+        if jobs == "all":
+            if self.outstanding:
+                raise RuntimeError("Can't purge outstanding tasks: %s" % self.outstanding)
+            msg_ids = set(self._futures)
+        else:
+            msg_ids = set(self._msg_ids_from_jobs(jobs)) if jobs else set()
+            if targets:
+                ids = set(self._build_targets(targets)[1])
+                msg_ids.update(m for m, f in self._futures.items() if f.engine_id in ids)
+            pending = self.outstanding.intersection(msg_ids)
+            if pending:
+                raise RuntimeError("Can't purge outstanding tasks: %s" % pending)
+        with self._lock:
+            for msg_id in msg_ids:
+                self._discard(msg_id)
+
+    def purge_hub_results(self, jobs=[], targets=[]):
+        """Ask the controller to forget finished results."""
+        if not targets and not jobs:
+            raise ValueError("Must specify at least one of `targets` and `jobs`")
+        engine_ids = self._build_targets(targets)[1] if targets else []
+        msg_ids = "all" if jobs == "all" else (self._msg_ids_from_jobs(jobs) if jobs else [])
+        _check(self._send_recv("purge_request", {"msg_ids": msg_ids, "engine_ids": engine_ids}))
+
+    def purge_results(self, jobs=[], targets=[]):
+        """Forget results here and on the controller."""
+        self.purge_local_results(jobs=jobs, targets=targets)
+        self.purge_hub_results(jobs=jobs, targets=targets)
+
+    def purge_everything(self):
+        self.purge_results("all")
+        self.history = []

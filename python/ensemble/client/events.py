@@ -1,0 +1,216 @@
+"""The Client's event thread: the only reader of its ``_core.Connection``.
+
+One daemon thread per Client loops on ``conn.next_event(timeout)`` and
+dispatches:
+
+* ``shell`` replies resolve the request's MessageFuture (keyed by the parent
+  msg_id) or a waiter of a controller/control request;
+* ``iopub`` messages fill the request's Metadata (stdout, stderr, outputs,
+  execute_result, error, ``started`` from ``status: busy``) and
+  ``status: idle`` completes its outputs; controller notifications update the
+  engine list;
+* ``lost`` fails everything pending with an EngineError: nothing waits forever.
+
+Futures are resolved on this thread, so their callbacks run here.
+"""
+
+import json
+import logging
+import threading
+import time
+
+from .. import error, serialize
+from .metadata import ExecuteReply
+from .util import parse_date, utcnow
+
+log = logging.getLogger("ensemble.client")
+
+# How long outputs may trail their reply before we stop waiting for the
+# engine's `status: idle` (iopub and shell are separate paths).
+OUTPUT_GRACE_SECONDS = 2.0
+POLL_SECONDS = 0.1
+
+
+def _loads(text):
+    if not text:
+        return {}
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = bytes(text).decode("utf-8")
+    return json.loads(text)
+
+
+class EventThread(threading.Thread):
+    def __init__(self, client):
+        super().__init__(name="ensemble-client-events", daemon=True)
+        self.client = client
+        self.stopping = False
+        self._output_deadlines = {}  # msg_id -> monotonic deadline
+
+    def run(self):
+        conn = self.client._conn
+        while not self.stopping:
+            try:
+                event = conn.next_event(POLL_SECONDS)
+            except Exception:
+                log.exception("next_event failed; treating the controller as lost")
+                event = ("lost", -1, "", "", "", "", "", [])
+            if self._output_deadlines:
+                self._expire_output_waits()
+            if event is None:
+                continue
+            kind = event[0]
+            try:
+                if kind == "lost":
+                    self.client._on_lost()
+                    return
+                msg = {
+                    "msg_type": event[2],
+                    "header": _loads(event[3]),
+                    "parent_header": _loads(event[4]),
+                    "metadata": _loads(event[5]),
+                    "content": _loads(event[6]),
+                    "buffers": list(event[7] or []),
+                }
+                msg["header"].setdefault("msg_type", event[2])
+                if kind in ("shell", "control"):
+                    self.on_reply(event[1], msg)
+                elif kind == "iopub":
+                    self.on_iopub(event[1], msg)
+            except Exception:
+                log.exception("failed to handle a %s event", kind)
+
+    # -- replies -----------------------------------------------------------
+
+    def on_reply(self, engine_id, msg):
+        client = self.client
+        msg_id = msg["parent_header"].get("msg_id")
+        waiter = client._reply_waiters.pop(msg_id, None)
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(msg)
+            return
+        future = client._futures.get(msg_id)
+        if future is None or future.done():
+            return
+        content, header, reply_md = msg["content"], msg["header"], msg["metadata"]
+        md = future.metadata
+        if future.engine_id is None and engine_id >= 0:
+            future.engine_id = engine_id
+        md.update(
+            received=utcnow(),
+            completed=parse_date(header.get("date")),
+            status=content.get("status"),
+            engine_id=future.engine_id,
+            engine_uuid=reply_md.get("engine_uuid")
+            or client._engines.get(future.engine_id, {}).get("uuid"),
+        )
+        if reply_md.get("started"):
+            md["started"] = parse_date(reply_md["started"])
+        if md["submitted"] is None and msg["parent_header"].get("date"):
+            md["submitted"] = parse_date(msg["parent_header"]["date"])
+        status = content.get("status")
+        expect_output = not getattr(future, "from_hub", False)
+        if status == "ok":
+            result = self._ok_result(msg_id, msg, md)
+        elif status == "aborted":
+            result = error.TaskAborted(msg_id)
+            expect_output = False
+        else:
+            info = dict(content.get("engine_info") or {})
+            if info.get("engine_id") is None and future.engine_id is not None:
+                info["engine_id"] = future.engine_id
+            info.setdefault("method", _method(msg["msg_type"]))
+            content = dict(content, engine_info=info)
+            result = error.unwrap_exception(content)
+            if content.get("ename") == "EngineError" or engine_id < 0:
+                expect_output = False  # the controller answered: no engine ran it
+        client._finish(future, result)
+        if expect_output and not future.output.done():
+            self._output_deadlines[msg_id] = time.monotonic() + OUTPUT_GRACE_SECONDS
+        else:
+            _resolve(future.output)
+
+    def _ok_result(self, msg_id, msg, md):
+        if msg["msg_type"] == "execute_reply":
+            return ExecuteReply(msg_id, msg["content"], md)
+        try:
+            return serialize.unpack_result(msg["buffers"]) if msg["buffers"] else None
+        except Exception as exc:  # e.g. a class the client cannot import
+            return error.RemoteError(type(exc).__name__, "cannot unpickle the result: %s" % exc,
+                                     "", {"engine_id": md["engine_id"], "method": "apply"})
+
+    def _expire_output_waits(self):
+        now = time.monotonic()
+        for msg_id, deadline in list(self._output_deadlines.items()):
+            future = self.client._futures.get(msg_id)
+            if future is None or future.output.done():
+                self._output_deadlines.pop(msg_id, None)
+            elif now >= deadline:
+                self._output_deadlines.pop(msg_id, None)
+                _resolve(future.output)
+
+    # -- iopub -------------------------------------------------------------
+
+    def on_iopub(self, engine_id, msg):
+        msg_type = msg["msg_type"]
+        if engine_id < 0:
+            self.client._on_notification(msg_type, msg["content"])
+            return
+        msg_id = msg["parent_header"].get("msg_id")
+        future = self.client._futures.get(msg_id)
+        if future is None:
+            return
+        md, content = future.metadata, msg["content"]
+        if msg_type == "stream":
+            name = content.get("name", "stdout")
+            if name in ("stdout", "stderr"):
+                md[name] = _apply_carriage_returns((md[name] or "") + content.get("text", ""))
+        elif msg_type == "error":
+            info = {"engine_id": engine_id, "method": "execute"}
+            md["error"] = error.unwrap_exception(dict(content, engine_info=info))
+        elif msg_type == "execute_input":
+            md["execute_input"] = content.get("code")
+        elif msg_type == "display_data":
+            md["outputs"].append(content)
+        elif msg_type == "execute_result":
+            md["execute_result"] = content
+        elif msg_type == "data_message":
+            try:
+                md["data"].update(serialize.unpack_result(msg["buffers"]))
+            except Exception:
+                log.exception("bad data_message")
+        elif msg_type == "status":
+            state = content.get("execution_state")
+            if state == "busy" and md["started"] is None:
+                md["started"] = parse_date(msg["header"].get("date"))
+            elif state == "idle":
+                self._output_deadlines.pop(msg_id, None)
+                _resolve(future.output)
+        for callback in list(future.iopub_callbacks):
+            try:
+                callback(msg)
+            except Exception:
+                log.exception("iopub callback failed")
+
+
+def _method(reply_type):
+    return reply_type[: -len("_reply")] if reply_type.endswith("_reply") else reply_type
+
+
+def _resolve(future):
+    if not future.done():
+        try:
+            future.set_result(None)
+        except Exception:  # resolved concurrently
+            pass
+
+
+def _apply_carriage_returns(text):
+    """Keep only what a terminal would show after ``\\r`` overwrites."""
+    if "\r" not in text:
+        return text
+    lines = text.split("\n")
+    return "\n".join(line.rsplit("\r", 1)[-1] if "\r" in line.rstrip("\r") else line
+                     for line in lines)
+
+

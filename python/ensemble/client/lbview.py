@@ -1,0 +1,127 @@
+"""LoadBalancedView.
+
+TEMPORARY: the controller has no task scheduler yet, so this view assigns
+each task on the client to the engine (among its targets) with the fewest of
+this client's requests outstanding, ties broken round-robin. Dependencies
+(``after``, ``follow``), ``timeout`` and ``retries`` are accepted and
+validated but not enforced. Real load balancing is a later issue.
+"""
+
+import concurrent.futures
+import itertools
+from collections import deque
+
+from .. import serialize
+from .asyncresult import AsyncResult
+from .dependency import Dependency
+from .remotefunction import ParallelFunction
+from .util import getname
+from .view import View, _check_callable
+
+
+class LoadBalancedView(View):
+    """Runs each task on one engine chosen from ``targets`` (default: all).
+
+    See the module docstring: scheduling is client-side for now.
+    """
+
+    _flag_names = ["targets", "block", "track", "follow", "after", "timeout", "retries"]
+
+    def __init__(self, client=None, socket=None, **flags):
+        self.follow = None
+        self.after = None
+        self.timeout = 0.0
+        self.retries = 0
+        self._turn = itertools.count()
+        super().__init__(client=client, socket=socket, **flags)
+
+    @staticmethod
+    def _valid_dependency(dep):
+        if dep is None or isinstance(dep, (str, AsyncResult, Dependency)):
+            return True
+        if isinstance(dep, (list, set, tuple)):
+            return all(isinstance(d, (str, AsyncResult)) for d in dep)
+        if isinstance(dep, dict):
+            return (set(dep) == set(Dependency().as_dict())
+                    and isinstance(dep["dependencies"], list)
+                    and all(isinstance(d, str) for d in dep["dependencies"]))
+        return False
+
+    def set_flags(self, **kwargs):
+        for name in ("follow", "after"):
+            if name in kwargs and not self._valid_dependency(kwargs[name]):
+                raise ValueError("Invalid dependency: %r" % (kwargs[name],))
+        if "timeout" in kwargs:
+            t = kwargs["timeout"]
+            if not isinstance(t, (int, float, type(None))):
+                raise TypeError("Invalid type for timeout: %r" % type(t))
+            if t is not None and t < 0:
+                raise ValueError("Invalid timeout: %s" % t)
+        super().set_flags(**kwargs)
+
+    def _choose_engine(self, targets):
+        ids = self.client._build_targets(targets)[1]
+        busy = self.client._outstanding_dict
+        least = min(len(busy.get(eid, ())) for eid in ids)
+        candidates = [eid for eid in ids if len(busy.get(eid, ())) == least]
+        return candidates[next(self._turn) % len(candidates)]
+
+    def _really_apply(self, f, args=None, kwargs=None, block=None, track=None, after=None,
+                      follow=None, timeout=None, targets=None, retries=None):
+        _check_callable(f)
+        args = [] if args is None else args
+        kwargs = {} if kwargs is None else kwargs
+        block = self.block if block is None else block
+        retries = self.retries if retries is None else retries
+        if not isinstance(retries, int):
+            raise TypeError("retries must be int, not %r" % type(retries))
+        targets = self.targets if targets is None else targets
+        eid = self._choose_engine(targets)
+        buffers = serialize.pack_apply(f, args, kwargs)
+        future = self.client.send_apply_request(buffers, eid)
+        ar = self._record(AsyncResult(self.client, future, fname=getname(f), targets=None,
+                                      owner=True))
+        return ar.get() if block else ar
+
+    def map(self, f, *sequences, block=None, chunksize=1, ordered=True,
+            return_exceptions=False):
+        """Parallel ``map``: one task per ``chunksize`` items."""
+        block = self.block if block is None else block
+        assert len(sequences) > 0, "must have some sequences to map onto!"
+        pf = ParallelFunction(self, f, block=block, chunksize=chunksize, ordered=ordered,
+                              return_exceptions=return_exceptions)
+        return pf.map(*sequences)
+
+    def imap(self, f, *sequences, ordered=True, max_outstanding="auto",
+             return_exceptions=False):
+        """Lazy map: consumes the inputs as results come back, keeping at
+        most ``max_outstanding`` tasks in flight (default: one per engine)."""
+        assert len(sequences) > 0, "must have some sequences to map onto!"
+        if max_outstanding == "auto":
+            max_outstanding = len(self)
+        pending = deque() if ordered else []
+
+        def next_ready():
+            if ordered:
+                return [pending.popleft()]
+            done, rest = concurrent.futures.wait(
+                pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            pending[:] = list(rest)
+            return list(done)
+
+        for args in zip(*sequences):
+            pending.append(self.apply_async(f, *args))
+            full = max_outstanding and sum(not ar.ready() for ar in pending) >= max_outstanding
+            head_ready = pending[0].ready() if ordered else any(ar.ready() for ar in pending)
+            if head_ready or full:
+                for ar in next_ready():
+                    yield ar.get(return_exceptions=return_exceptions)
+        while pending:
+            for ar in next_ready():
+                yield ar.get(return_exceptions=return_exceptions)
+
+    def register_joblib_backend(self, name="ipyparallel", make_default=False):
+        raise NotImplementedError("the joblib backend is not implemented yet")
+
+
+__all__ = ["LoadBalancedView"]

@@ -1,0 +1,120 @@
+"""``@remote`` and ``@parallel``: functions whose calls run on a view."""
+
+import warnings
+from inspect import signature
+
+from . import map as Map
+from .asyncresult import AsyncMapResult
+from .util import getname
+
+
+def remote(view, block=None, **flags):
+    """Decorator: calling the function applies it on ``view``."""
+    def wrap(f):
+        return RemoteFunction(view, f, block=block, **flags)
+    return wrap
+
+
+def parallel(view, dist="b", block=None, ordered=True, **flags):
+    """Decorator: calling the function with sequences splits them across
+    ``view``'s engines (``f.map`` maps element-wise)."""
+    def wrap(f):
+        return ParallelFunction(view, f, dist=dist, block=block, ordered=ordered, **flags)
+    return wrap
+
+
+class RemoteFunction:
+    """``f`` bound to a view: ``rf(*args)`` is ``view.apply(f, *args)`` with
+    ``block`` and the other flags set for the call."""
+
+    def __init__(self, view, f, block=None, **flags):
+        self.view = view
+        self.func = f
+        self.block = block
+        self.flags = flags
+        self.__name__ = getname(f)
+        if getattr(f, "__doc__", None):
+            self.__doc__ = "%s wrapping:\n%s" % (self.__class__.__name__, f.__doc__)
+        try:
+            self.__signature__ = getattr(f, "__signature__", None) or signature(f)
+        except Exception:
+            pass
+
+    def __call__(self, *args, **kwargs):
+        block = self.view.block if self.block is None else self.block
+        with self.view.temp_flags(block=block, **self.flags):
+            return self.view.apply(self.func, *args, **kwargs)
+
+
+def _map(f, *sequences):
+    return list(map(f, *sequences))
+
+
+class ParallelFunction(RemoteFunction):
+    """``f`` called once per engine (or per chunk on a load-balanced view)
+    on a partition of each sequence; ``pf.map(*seqs)`` maps ``f`` over the
+    items instead. Partitions follow ``dist`` ('b' blocks, 'r' round-robin)."""
+
+    def __init__(self, view, f, dist="b", block=None, chunksize=None, ordered=True,
+                 return_exceptions=False, **flags):
+        super().__init__(view, f, block=block, **flags)
+        self.chunksize = chunksize
+        self.ordered = ordered
+        self.return_exceptions = return_exceptions
+        self.mapObject = Map.dists[dist]()
+
+    def __call__(self, *sequences, **kwargs):
+        mapping = kwargs.pop("__ipp_mapping", False)
+        if kwargs:
+            raise TypeError("Unexpected keyword arguments: %s" % kwargs)
+        sequences = list(sequences)
+        lens = []
+        for i, seq in enumerate(sequences):
+            try:
+                lens.append(len(seq))
+            except TypeError:
+                sequences[i] = list(seq)
+                lens.append(len(sequences[i]))
+        maxlen = max(lens) if lens else 0
+        if maxlen == 0:
+            return []
+        if not mapping and min(lens) != maxlen:
+            raise ValueError("all sequences must have equal length, but have %s" % lens)
+        client = self.view.client
+        balanced = "Balanced" in type(self.view).__name__
+        if balanced:
+            size = self.chunksize or 1
+            nparts = maxlen // size + int(maxlen % size > 0)
+            targets = [None] * nparts
+        else:
+            if self.chunksize:
+                warnings.warn("`chunksize` is ignored unless load balancing", UserWarning)
+            targets = self.view.targets
+            if targets is None or targets == "all" or not isinstance(targets, (int, list)):
+                targets = client._build_targets(targets)[1]
+            elif isinstance(targets, int):
+                targets = [targets]
+            nparts = len(targets)
+        func = self.func
+        futures = []
+        for index, target in enumerate(targets):
+            parts = [self.mapObject.getPartition(seq, index, nparts, maxlen) for seq in sequences]
+            if sum(len(p) for p in parts) == 0:
+                continue
+            f, args = (_map, [func] + parts) if mapping else (func, parts)
+            view = self.view if balanced else client[target]
+            with view.temp_flags(block=False, **self.flags):
+                ar = view.apply(f, *args)
+            ar.owner = False
+            futures.extend(ar._children)
+        result = AsyncMapResult(client, futures, self.mapObject, fname=getname(self.func),
+                                ordered=self.ordered, return_exceptions=self.return_exceptions)
+        return result.get() if self.block else result
+
+    def map(self, *sequences):
+        """Call ``f`` on each item of the sequence(s) (shorter ones are
+        padded with None, like the builtin on Python 2)."""
+        return self(*sequences, __ipp_mapping=True)
+
+
+__all__ = ["remote", "parallel", "RemoteFunction", "ParallelFunction"]

@@ -1,0 +1,73 @@
+"""Small helpers shared by the client modules."""
+
+import sys
+import types
+from datetime import datetime, timezone
+
+
+def interactive(f):
+    """Make ``f`` look defined in ``__main__``: on an engine it then runs
+    with the engine's user namespace as its globals."""
+    if isinstance(f, types.FunctionType):
+        main = sys.modules["__main__"]
+        f = types.FunctionType(f.__code__, main.__dict__, f.__name__, f.__defaults__)
+    f.__module__ = "__main__"
+    return f
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+def parse_date(value):
+    """A timezone-aware datetime from an ISO 8601 string (or passthrough)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp
+
+
+def compare_datetimes(a, b):
+    """``a - b``, tolerating one naive and one aware datetime."""
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        a = a.replace(tzinfo=timezone.utc) if a.tzinfo is None else a
+        b = b.replace(tzinfo=timezone.utc) if b.tzinfo is None else b
+    return a - b
+
+
+def progress(*args, widget=None, **kwargs):
+    """A tqdm progress bar (the notebook one inside a kernel with widgets)."""
+    if widget is None:
+        widget = False
+        try:
+            from IPython import get_ipython
+
+            ip = get_ipython()
+            if ip is not None and getattr(ip, "kernel", None) is not None:
+                import ipywidgets  # noqa: F401
+
+                widget = True
+        except ImportError:
+            widget = False
+    if widget:
+        import tqdm.notebook
+
+        return tqdm.notebook.tqdm_notebook(*args, **kwargs)
+    import tqdm
+
+    kwargs.setdefault("file", sys.stdout)
+    return tqdm.tqdm(*args, **kwargs)
+
+
+def getname(f):
+    for attr in ("__name__", "name"):
+        try:
+            return getattr(f, attr)
+        except Exception:
+            pass
+    return str(f)

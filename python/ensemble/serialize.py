@@ -1,0 +1,236 @@
+"""Serialization of calls and results between clients and engines.
+
+Wire form (docs/parallel-protocol.md): ``[payload, oob...]`` where ``payload``
+is a pickle (protocol 5, cloudpickle for code) and each following buffer is an
+out-of-band ``PickleBuffer`` (numpy arrays and other contiguous buffers of at
+least ``OOB_THRESHOLD`` bytes), sent without being copied into the pickle.
+
+Functions from ``__main__`` and from the user's own modules (anything not
+installed under the interpreter's prefix) travel by value, as ipyparallel
+sends function code; library functions travel by reference.
+"""
+
+import os
+import pickle
+import sys
+import sysconfig
+import types
+
+__all__ = [
+    "Reference", "PrePickled", "pack_apply", "unpack_apply", "pack_result",
+    "unpack_result", "serialize_object", "deserialize_object",
+    "pack_apply_message", "unpack_apply_message", "can", "uncan",
+    "use_cloudpickle", "use_pickle", "use_dill",
+]
+
+OOB_THRESHOLD = 1024
+
+
+class Reference:
+    """A name (any expression) evaluated in the engine's namespace when the
+    call that carries it runs: ``view.apply(f, Reference('a'))``."""
+
+    def __init__(self, name):
+        if not isinstance(name, str):
+            raise TypeError("illegal name: %r" % (name,))
+        self.name = name
+
+    def __repr__(self):
+        return "<Reference: %r>" % self.name
+
+    def get_object(self, namespace=None):
+        return eval(self.name, namespace if namespace is not None else {})
+
+
+class PrePickled:
+    """An object pickled once, to be sent many times (e.g. map's function)."""
+
+    def __init__(self, obj):
+        self.obj = obj
+        self.buffers = serialize_object(obj)
+
+    def __reduce__(self):
+        return (_identity, (self.obj,))
+
+
+def _identity(obj):
+    return obj
+
+
+_LIBRARY_ROOTS = None
+
+
+def _library_roots():
+    global _LIBRARY_ROOTS
+    if _LIBRARY_ROOTS is None:
+        roots = {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+        for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+            path = sysconfig.get_paths().get(key)
+            if path:
+                roots.add(os.path.realpath(path))
+        roots.update(os.path.realpath(p) for p in sys.path
+                     if p and ("site-packages" in p or "dist-packages" in p))
+        roots.add(os.path.realpath(sys.prefix))
+        roots.add(os.path.realpath(sys.base_prefix))
+        _LIBRARY_ROOTS = tuple(r for r in roots if r and r != "/")
+    return _LIBRARY_ROOTS
+
+
+def _is_user_module(name):
+    """Whether module ``name`` is the user's code, which an engine may lack."""
+    if name in (None, "__main__"):
+        return True
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    if module is None or path is None:
+        return False
+    path = os.path.realpath(path)
+    return not any(path.startswith(root + os.sep) for root in _library_roots())
+
+
+_pickler_class = None
+
+
+def _pickler():
+    global _pickler_class
+    if _pickler_class is None:
+        import cloudpickle
+
+        class Pickler(cloudpickle.CloudPickler):
+            def _function_reduce(self, obj):
+                if _is_user_module(getattr(obj, "__module__", None)):
+                    return self._dynamic_function_reduce(obj)
+                return super()._function_reduce(obj)
+
+        _pickler_class = Pickler
+    return _pickler_class
+
+
+def _dumps(obj):
+    """``[payload, oob...]`` for ``obj``."""
+    import io
+
+    oob = []
+
+    def keep(buffer):
+        view = buffer.raw()
+        if view.nbytes < OOB_THRESHOLD:
+            return True  # in band
+        oob.append(view)
+        return False
+
+    stream = io.BytesIO()
+    _pickler()(stream, protocol=5, buffer_callback=keep).dump(obj)
+    return [stream.getbuffer()] + oob
+
+
+def _loads(buffers):
+    payload, oob = buffers[0], buffers[1:]
+    return pickle.loads(payload, buffers=oob)
+
+
+def serialize_object(obj, buffer_threshold=None, item_threshold=None):
+    return _dumps(obj)
+
+
+def deserialize_object(buffers, g=None):
+    """``(obj, remaining_buffers)``; all buffers belong to one object."""
+    return _loads(buffers), []
+
+
+def pack_apply(f, args, kwargs):
+    """The buffers of an apply_request for ``f(*args, **kwargs)``."""
+    return _dumps((f, tuple(args), dict(kwargs)))
+
+
+def unpack_apply(buffers, namespace):
+    """``(f, args, kwargs)`` ready to call in ``namespace``: References are
+    evaluated there and ``__main__`` functions rebound to it."""
+    f, args, kwargs = _loads(buffers)
+    f = resolve(f, namespace)
+    args = resolve(list(args), namespace)
+    kwargs = {k: resolve(v, namespace) for k, v in kwargs.items()}
+    return f, args, kwargs
+
+
+def pack_result(obj):
+    return _dumps(obj)
+
+
+def unpack_result(buffers):
+    return _loads(buffers)
+
+
+pack_apply_message = pack_apply
+
+
+def unpack_apply_message(buffers, g=None, copy=True):
+    return unpack_apply(buffers, g if g is not None else {})
+
+
+def resolve(obj, namespace):
+    """``obj`` with Reference values evaluated in ``namespace`` and functions
+    from ``__main__`` given ``namespace`` as globals; walks into lists, tuples
+    and dicts, and into objects whose class defines
+    ``_ensemble_resolve_(self, namespace)``."""
+    t = type(obj)
+    if t is Reference:
+        return obj.get_object(namespace)
+    if t is PrePickled:
+        return resolve(obj.obj, namespace)
+    if t is types.FunctionType:
+        return rebind(obj, namespace)
+    if t is list:
+        return [resolve(x, namespace) for x in obj]
+    if t is tuple:
+        return tuple(resolve(x, namespace) for x in obj)
+    if t is dict:
+        return {k: resolve(v, namespace) for k, v in obj.items()}
+    hook = getattr(t, "_ensemble_resolve_", None)
+    if hook is not None:
+        return hook(obj, namespace)
+    return obj
+
+
+def rebind(f, namespace):
+    """``f`` running with ``namespace`` as globals if it comes from __main__.
+
+    Names ``f`` captured on the client that ``namespace`` lacks are added to
+    it first (never overwriting the engine's own values).
+    """
+    if not isinstance(f, types.FunctionType) or f.__module__ != "__main__":
+        return f
+    if f.__globals__ is namespace:
+        return f
+    for name, value in f.__globals__.items():
+        if name not in namespace and not name.startswith("__"):
+            namespace[name] = value
+    g = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__, f.__closure__)
+    g.__kwdefaults__ = f.__kwdefaults__
+    g.__dict__.update(f.__dict__)
+    g.__qualname__ = f.__qualname__
+    g.__doc__ = f.__doc__
+    g.__module__ = "__main__"
+    g.__annotations__ = f.__annotations__
+    return g
+
+
+def can(obj):
+    """Kept for ipyparallel compatibility: cloudpickle needs no canning."""
+    return obj
+
+
+def uncan(obj, g=None):
+    return resolve(obj, g if g is not None else {})
+
+
+def use_cloudpickle():
+    """No-op: functions always travel with cloudpickle here."""
+
+
+def use_pickle():
+    """No-op: kept for ipyparallel compatibility."""
+
+
+def use_dill():
+    """No-op: cloudpickle already handles closures and lambdas."""

@@ -1,0 +1,121 @@
+"""Cluster drives the `ensemble cluster` command; files are where the
+protocol says."""
+
+import json
+import os
+import stat
+import sys
+
+import pytest
+
+import ensemble as ipp
+from ensemble.client import files
+
+import fake_core
+
+FAKE_ENSEMBLE = r'''#!{python}
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_ENSEMBLE_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\n")
+def opt(name, default=""):
+    return args[args.index(name) + 1] if name in args else default
+cid = opt("--cluster-id")
+security = os.path.join(opt("--profile-dir"), "security")
+os.makedirs(security, exist_ok=True)
+suffix = "-" + cid if cid else ""
+client = os.path.join(security, "ipcontroller%s-client.json" % suffix)
+cluster = os.path.join(security, "cluster%s.json" % suffix)
+if args[:2] == ["cluster", "start"]:
+    n = int(opt("-n", "0"))
+    open(client, "w").write(json.dumps({{"cluster_id": cid}}))
+    open(cluster, "w").write(json.dumps({{"cluster_id": cid, "n": n, "controller_pid": 1,
+        "engine_pids": list(range(100, 100 + n)), "client_file": client, "engine_file": ""}}))
+elif args[:2] == ["cluster", "stop"]:
+    for path in (client, cluster):
+        if os.path.exists(path):
+            os.remove(path)
+else:
+    sys.exit(2)
+'''
+
+
+@pytest.fixture
+def fake_bin(tmp_path, monkeypatch):
+    path = tmp_path / "ensemble"
+    path.write_text(FAKE_ENSEMBLE.format(python=sys.executable))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("ENSEMBLE_BIN", str(path))
+    monkeypatch.setenv("FAKE_ENSEMBLE_LOG", str(log))
+    return lambda: [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_file_names_follow_the_protocol(tmp_path):
+    assert files.client_file("/s") == "/s/ipcontroller-client.json"
+    assert files.client_file("/s", "x") == "/s/ipcontroller-x-client.json"
+    assert files.cluster_file("/s", "x") == "/s/cluster-x.json"
+    assert files.cluster_file("/s") == "/s/cluster.json"
+    assert files.profile_dir("p", None, str(tmp_path)) == str(tmp_path / "profile_p")
+
+
+def test_default_profile_dir_honours_ipythondir(monkeypatch, tmp_path):
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
+    assert files.profile_dir() == str(tmp_path / "profile_default")
+
+
+def test_executable_comes_from_env_first(monkeypatch):
+    monkeypatch.setenv("ENSEMBLE_BIN", "/opt/x/ensemble")
+    assert files.ensemble_executable() == "/opt/x/ensemble"
+
+
+def test_start_and_stop_call_the_cli(fake_bin, tmp_path):
+    cluster = ipp.Cluster(n=3, profile_dir=str(tmp_path / "prof"), cluster_id="abc",
+                          controller_ip="0.0.0.0")
+    cluster.start_cluster_sync()
+    start = fake_bin()[0]
+    assert start[:4] == ["cluster", "start", "-n", "3"]
+    assert "--daemonize" in start and start[start.index("--ip") + 1] == "0.0.0.0"
+    assert start[start.index("--cluster-id") + 1] == "abc"
+    assert os.path.exists(cluster.client_file)
+    assert cluster.controller["pid"] == 1
+    loaded = ipp.Cluster.from_file(profile_dir=str(tmp_path / "prof"), cluster_id="abc")
+    assert loaded.engines["0"]["pids"] == [100, 101, 102]
+    cluster.stop_cluster_sync()
+    assert fake_bin()[-1][:2] == ["cluster", "stop"]
+    assert not os.path.exists(cluster.client_file) and cluster.controller is None
+
+
+def test_context_manager_connects_a_client_and_stops(fake_bin, tmp_path, monkeypatch):
+    from ensemble.client import client as client_module
+
+    monkeypatch.setattr(client_module, "_make_connection",
+                        lambda text, timeout: fake_core.FakeConnection(text, "", timeout,
+                                                                       engines=2))
+    with ipp.Cluster(n=2, profile_dir=str(tmp_path / "p"), cluster_id="cm") as rc:
+        assert rc.ids == [0, 1]
+        assert rc[:].apply_sync(lambda: 1) == [1, 1]
+    assert fake_bin()[-1][:2] == ["cluster", "stop"]
+
+
+def test_failing_cli_raises_with_its_stderr(monkeypatch, tmp_path):
+    monkeypatch.setenv("ENSEMBLE_BIN", "/bin/false")
+    with pytest.raises(RuntimeError, match="failed"):
+        ipp.Cluster(n=1, profile_dir=str(tmp_path)).start_cluster_sync()
+
+
+def test_client_finds_file_by_profile_dir_and_cluster_id(tmp_path, monkeypatch):
+    from ensemble.client import client as client_module
+
+    seen = []
+    monkeypatch.setattr(client_module, "_make_connection",
+                        lambda text, timeout: seen.append(text) or
+                        fake_core.FakeConnection(text, "", timeout, engines=1))
+    security = tmp_path / "security"
+    security.mkdir()
+    (security / "ipcontroller-xyz-client.json").write_text('{"cluster_id": "xyz"}')
+    rc = ipp.Client(profile_dir=str(tmp_path), cluster_id="xyz")
+    assert json.loads(seen[0])["cluster_id"] == "xyz"
+    rc.close()
+    with pytest.raises(OSError):
+        ipp.Client(profile_dir=str(tmp_path), cluster_id="missing", timeout=0.2)

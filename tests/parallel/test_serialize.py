@@ -1,0 +1,117 @@
+"""Serialization of calls and results (ensemble.serialize)."""
+
+import pickle
+import sys
+
+import numpy as np
+import pytest
+
+from ensemble import serialize
+from ensemble.serialize import Reference
+
+
+def test_function_args_and_kwargs_round_trip():
+    f, args, kwargs = serialize.unpack_apply(
+        serialize.pack_apply(lambda a, b=1: a + b, (2,), {"b": 3}), {})
+    assert f(*args, **kwargs) == 5
+
+
+def test_closure_travels_with_its_cells():
+    k = 10
+
+    def add(x):
+        return x + k
+
+    f, args, _ = serialize.unpack_apply(serialize.pack_apply(add, (1,), {}), {})
+    assert f(*args) == 11
+
+
+def test_large_array_travels_out_of_band_without_copy():
+    a = np.arange(100_000, dtype=np.float64)
+    buffers = serialize.pack_apply(len, (a,), {})
+    assert len(buffers) == 2
+    assert buffers[1].nbytes == a.nbytes
+    assert len(buffers[0]) < 1000  # the data is not in the pickle stream
+    assert np.shares_memory(np.frombuffer(buffers[1], dtype=np.float64), a)
+    _, (b,), _ = serialize.unpack_apply(buffers, {})
+    np.testing.assert_array_equal(a, b)
+
+
+def test_small_array_stays_in_band():
+    buffers = serialize.pack_result(np.arange(4))
+    assert len(buffers) == 1
+    np.testing.assert_array_equal(serialize.unpack_result(buffers), np.arange(4))
+
+
+def test_result_with_several_arrays_keeps_buffer_order():
+    value = {"x": np.ones((300, 3)), "y": np.arange(5000, dtype=np.int32)}
+    out = serialize.unpack_result(serialize.pack_result(value))
+    np.testing.assert_array_equal(out["x"], value["x"])
+    np.testing.assert_array_equal(out["y"], value["y"])
+
+
+def test_reference_is_evaluated_in_engine_namespace_at_call_time():
+    ns = {"a": 123, "g": [7, 8]}
+    buffers = serialize.pack_apply(lambda *x, **k: (x, k),
+                                   (Reference("a"), [Reference("g[1]")]),
+                                   {"d": {"k": Reference("a")}})
+    f, args, kwargs = serialize.unpack_apply(buffers, ns)
+    assert f(*args, **kwargs) == ((123, [8]), {"d": {"k": 123}})
+
+
+def test_reference_to_missing_name_raises_name_error():
+    with pytest.raises(NameError):
+        serialize.unpack_apply(serialize.pack_apply(len, (Reference("nope"),), {}), {})
+
+
+def test_reference_rejects_non_string_name():
+    with pytest.raises(TypeError):
+        Reference(5)
+
+
+def test_main_function_runs_with_namespace_as_globals():
+    main = sys.modules["__main__"].__dict__
+    main["_ser_test_captured"] = "client value"
+    try:
+        code = compile("def f():\n    return (pushed, _ser_test_captured)\n", "<main>", "exec")
+        exec(code, main)
+        f = main.pop("f")
+        ns = {"pushed": 1, "_ser_test_captured": "engine value"}
+        g, _, _ = serialize.unpack_apply(serialize.pack_apply(f, (), {}), ns)
+        assert g.__globals__ is ns
+        assert g() == (1, "engine value")  # the engine's own value wins
+        ns2 = {"pushed": 2}
+        g2, _, _ = serialize.unpack_apply(serialize.pack_apply(f, (), {}), ns2)
+        assert g2() == (2, "client value")  # captured names are added first
+        assert ns2["_ser_test_captured"] == "client value"
+    finally:
+        main.pop("_ser_test_captured", None)
+
+
+def test_function_from_user_module_travels_by_value(tmp_path, monkeypatch):
+    (tmp_path / "ser_user_mod.py").write_text("def triple(x):\n    return 3 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import ser_user_mod
+
+    buffers = serialize.pack_apply(ser_user_mod.triple, (2,), {})
+    del sys.modules["ser_user_mod"]
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    f, args, _ = serialize.unpack_apply(buffers, {})
+    assert f(*args) == 6
+
+
+def test_library_function_travels_by_reference():
+    payload = bytes(serialize.pack_result(np.linalg.norm)[0])
+    assert len(payload) < 200
+    assert serialize.unpack_result([payload]) is np.linalg.norm
+
+
+def test_prepickled_unwraps_to_its_object():
+    pp = serialize.PrePickled([1, 2])
+    assert serialize.unpack_result(serialize.pack_result(pp)) == [1, 2]
+
+
+def test_payload_is_a_protocol_5_pickle():
+    payload = bytes(serialize.pack_result({"a": 1})[0])
+    assert payload[:2] == b"\x80\x05"
+    assert pickle.loads(payload) == {"a": 1}
