@@ -76,16 +76,25 @@ def _library_roots():
     return _LIBRARY_ROOTS
 
 
+_USER_MODULE_CACHE = {}  # module name -> (module object, answer); realpath is slow
+
+
 def _is_user_module(name):
     """Whether module ``name`` is the user's code, which an engine may lack."""
     if name in (None, "__main__"):
         return True
     module = sys.modules.get(name)
+    cached = _USER_MODULE_CACHE.get(name)
+    if cached is not None and cached[0] is module:
+        return cached[1]
     path = getattr(module, "__file__", None)
     if module is None or path is None:
-        return False
-    path = os.path.realpath(path)
-    return not any(path.startswith(root + os.sep) for root in _library_roots())
+        answer = False
+    else:
+        path = os.path.realpath(path)
+        answer = not any(path.startswith(root + os.sep) for root in _library_roots())
+    _USER_MODULE_CACHE[name] = (module, answer)
+    return answer
 
 
 _pickler_class = None

@@ -5,7 +5,9 @@ namespace is ``sys.modules["__main__"].__dict__``, the kernel's namespace, so
 ``execute_request`` and ``apply_request`` see the same names.
 """
 
+import signal
 import sys
+import threading
 import traceback
 
 from ensemble import serialize
@@ -18,11 +20,14 @@ def run(buffers, engine_id, engine_uuid):
     the user's code (they become an error ``content``). On error,
     ``sys.last_type``/``last_value``/``last_traceback`` are set so ``%debug``
     can post-mortem it, with this module's frames removed from the traceback.
-    Output printed during the call is flushed before returning.
+    Output printed during the call is flushed before returning. An
+    interrupt (SIGINT, as ``interrupt_request`` delivers it) during the call
+    raises KeyboardInterrupt in it, as during an ``execute_request``.
     """
     engine_info = {"engine_id": engine_id, "engine_uuid": engine_uuid, "method": "apply"}
     metadata = {"engine_id": engine_id, "engine_uuid": engine_uuid}
     namespace = sys.modules["__main__"].__dict__
+    previous_handler = _interruptible()
     try:
         try:
             f, args, kwargs = serialize.unpack_apply(buffers, namespace)
@@ -35,7 +40,22 @@ def run(buffers, engine_id, engine_uuid):
         metadata["status"] = "ok"
         return {"status": "ok"}, metadata, reply_buffers
     finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
         _flush()
+
+
+def _interruptible():
+    """Make SIGINT raise KeyboardInterrupt (the kernel's own handler ignores it
+    outside an execute_request); returns the handler to restore, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGINT) is None:  # installed from C: could not be restored
+        return None
+    try:
+        return signal.signal(signal.SIGINT, signal.default_int_handler)
+    except (ValueError, TypeError):
+        return None
 
 
 _OWN_FILES = {__file__, serialize.__file__}

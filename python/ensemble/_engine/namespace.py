@@ -67,3 +67,8 @@ def send_signal(sig):
     if isinstance(sig, str):
         sig = getattr(signal, sig)
     os.kill(os.getpid(), sig)
+
+
+def map_items(f, *sequences):
+    """``view.map``'s per-engine work: ``f`` over one partition of the sequences."""
+    return list(map(f, *sequences))

@@ -7,6 +7,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <unistd.h>
+
 #include <mutex>
 #include <vector>
 
@@ -115,11 +117,13 @@ class Connection {
 
   py::object next_event(double timeout) {
     ReleaseQueue::instance().release_parked();
-    std::optional<ClusterEvent> event;
-    {
-      py::gil_scoped_release release;
-      event = live().next_event(std::chrono::milliseconds(static_cast<long>(timeout * 1000)));
-    }
+    ClusterConnection& connection = live();
+    PyThreadState* state = PyEval_SaveThread();
+    std::optional<ClusterEvent> event = connection.next_event(std::chrono::milliseconds(static_cast<long>(timeout * 1000)));
+    // A daemon thread coming back into a finalizing interpreter is ended with
+    // pthread_exit, which cannot unwind through C++ frames: stay out instead.
+    while (_Py_IsFinalizing()) ::pause();
+    PyEval_RestoreThread(state);
     if (!event) return py::none();
     if (event->kind == ClusterEvent::Kind::kLost) {
       return py::make_tuple("lost", -1, "", "", "", "", "", py::list());

@@ -1,0 +1,220 @@
+"""Ensemble's cluster against ipyparallel 7.1, side by side in one run (issue: parallel part 1).
+
+For each system and engine count: cluster start to the first task done, `dview.apply_sync`
+round trip, `dview.map_sync` over 2000 items, push and pull of a 128 MB array (against a local
+copy), the controller's RSS idle and after 10k tasks, and what `stop` leaves behind.
+
+    PYTHONPATH=build/python /usr/bin/python3 bench/parallel_bench.py [--engines 2,8] [--quick]
+        [--json out.json] [--markdown out.md]
+"""
+
+import argparse
+import importlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def rss_mib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def descendants(pid):
+    """pid and every process below it (ipyparallel's controller forks its schedulers)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def cluster_pids(system, cluster):
+    """(controller pids, every pid of the cluster)."""
+    if system == "ensemble":
+        with open(cluster.cluster_file) as f:
+            info = json.load(f)
+        return [info["controller_pid"]], {info["controller_pid"], *info["engine_pids"]}
+    # ipyparallel's launchers start everything from this process: the controller
+    # (and the schedulers it forks), the engines and their nannies.
+    controller = descendants(cluster.controller.process.pid)
+    return controller, set(descendants(os.getpid())) - {os.getpid()}
+
+
+def noop():
+    return None
+
+
+def measure(system, n, quick):
+    ipp = importlib.import_module("ensemble" if system == "ensemble" else "ipyparallel")
+    row = {"system": system, "engines": n}
+    pids = set()
+    with tempfile.TemporaryDirectory(prefix="bench-%s-" % system) as profile_dir:
+        started = time.perf_counter()
+        cluster = ipp.Cluster(n=n, profile_dir=profile_dir, cluster_id="bench")
+        rc = cluster.start_and_connect_sync()
+        rc.wait_for_engines(n, timeout=120)
+        dview = rc[:]
+        dview.apply_sync(noop)
+        row["start_s"] = time.perf_counter() - started
+        try:
+            one = rc[0]
+            for _ in range(50):
+                one.apply_sync(noop)
+            samples = []
+            for _ in range(200 if quick else 1000):
+                t = time.perf_counter()
+                one.apply_sync(noop)
+                samples.append(time.perf_counter() - t)
+            row["apply_rtt_us"] = statistics.median(samples) * 1e6
+            samples = []
+            for _ in range(20 if quick else 100):
+                t = time.perf_counter()
+                dview.apply_sync(noop)
+                samples.append(time.perf_counter() - t)
+            row["dview_apply_rtt_us"] = statistics.median(samples) * 1e6
+            t = time.perf_counter()
+            result = dview.map_sync(lambda x: x * 2, range(2000))
+            row["map_items_per_s"] = 2000 / (time.perf_counter() - t)
+            assert result[-1] == 3998
+
+            size = (32 if quick else 128) << 20
+            arr = np.random.random(size // 8)
+            t = time.perf_counter()
+            local = arr.copy()
+            row["local_copy_ms"] = (time.perf_counter() - t) * 1e3
+            del local
+            t = time.perf_counter()
+            one.push({"big": arr}, block=True)
+            row["push_ms"] = (time.perf_counter() - t) * 1e3
+            t = time.perf_counter()
+            back = one.pull("big", block=True)
+            row["pull_ms"] = (time.perf_counter() - t) * 1e3
+            assert back.shape == arr.shape and back[-1] == arr[-1]
+            del back
+            one.execute("del big", block=True)
+            row["array_mb"] = size >> 20
+
+            cpids, pids = cluster_pids(system, cluster)
+            row["controller_processes"] = len(cpids)
+            row["controller_rss_idle_mib"] = rss_mib(cpids)
+            tasks = 2000 if quick else 10000
+            t = time.perf_counter()
+            results = [one.apply_async(noop) for _ in range(tasks)]
+            for r in results:
+                r.get(timeout=300)
+            row["pipelined_apply_per_s"] = tasks / (time.perf_counter() - t)
+            row["controller_rss_after_tasks_mib"] = rss_mib(cluster_pids(system, cluster)[0])
+            row["tasks"] = tasks
+        finally:
+            t = time.perf_counter()
+            try:
+                rc.close()
+            except Exception:
+                pass
+            cluster.stop_cluster_sync()
+            row["stop_s"] = time.perf_counter() - t
+        time.sleep(1.0)
+        row["left_behind"] = sorted(p for p in pids if alive(p))
+    return row
+
+
+COLUMNS = [
+    ("start_s", "start to first task (s)", "lower"),
+    ("apply_rtt_us", "apply_sync round trip, one engine (µs)", "lower"),
+    ("dview_apply_rtt_us", "apply_sync on all engines (µs)", "lower"),
+    ("map_items_per_s", "map_sync of 2000 items (items/s)", "higher"),
+    ("pipelined_apply_per_s", "apply_async, pipelined (tasks/s)", "higher"),
+    ("push_ms", "push array (ms)", "lower"),
+    ("pull_ms", "pull array (ms)", "lower"),
+    ("local_copy_ms", "local copy of the array (ms)", "lower"),
+    ("controller_rss_idle_mib", "controller RSS idle (MiB)", "lower"),
+    ("controller_rss_after_tasks_mib", "controller RSS after the tasks (MiB)", "lower"),
+    ("controller_processes", "controller processes", "lower"),
+    ("stop_s", "stop (s)", "lower"),
+]
+
+
+def markdown(rows):
+    out = []
+    for n in sorted({r["engines"] for r in rows}):
+        by = {r["system"]: r for r in rows if r["engines"] == n}
+        e, i = by.get("ensemble"), by.get("ipyparallel")
+        out.append("\n%d engines\n" % n)
+        out.append("| metric | ensemble | ipyparallel | ratio (better = >1) |")
+        out.append("|---|---:|---:|---:|")
+        for key, label, better in COLUMNS:
+            ev, iv = (e or {}).get(key), (i or {}).get(key)
+            ratio = ""
+            if isinstance(ev, (int, float)) and isinstance(iv, (int, float)) and ev and iv:
+                ratio = "%.1f×" % ((iv / ev) if better == "lower" else (ev / iv))
+            fmt = lambda v: "" if v is None else ("%.3g" % v if isinstance(v, float) else str(v))
+            out.append("| %s | %s | %s | %s |" % (label, fmt(ev), fmt(iv), ratio))
+        for name, r in by.items():
+            if r.get("left_behind"):
+                out.append("\n%s left %d process(es) running after stop" % (name, len(r["left_behind"])))
+        if e and e.get("push_ms") and e.get("local_copy_ms"):
+            out.append("\nensemble push/pull of %d MB: %.1f× / %.1f× a local copy" % (
+                e["array_mb"], e["push_ms"] / e["local_copy_ms"], e["pull_ms"] / e["local_copy_ms"]))
+    return "\n".join(out)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--engines", default="2,8")
+    parser.add_argument("--systems", default="ensemble,ipyparallel")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json")
+    parser.add_argument("--markdown")
+    args = parser.parse_args()
+    rows = []
+    for n in [int(x) for x in args.engines.split(",")]:
+        for system in args.systems.split(","):
+            print("== %s, %d engines" % (system, n), file=sys.stderr, flush=True)
+            rows.append(measure(system, n, args.quick))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    text = markdown(rows)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

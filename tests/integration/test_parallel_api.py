@@ -1,0 +1,509 @@
+"""The ipyparallel-compatible API (``import ensemble as ipp``) end to end: clusters started and
+stopped from Python, Clients, DirectViews and errors, against real controllers and engines."""
+
+import asyncio
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+import ensemble as ipp
+from cluster_util import LocalCluster, running, wait_until
+from parallel_fixtures import (cluster_info, cluster_pids, dv, left_running, own_cluster,  # noqa: F401
+                               rc, started)
+
+pytestmark = pytest.mark.ensemble_only
+
+
+def getpid():
+    import os
+
+    return os.getpid()
+
+
+# -- clusters -----------------------------------------------------------------
+
+
+@pytest.mark.deadline(60)
+def test_cluster_start_and_connect_sync_runs_one_process_per_engine_and_stop_leaves_none(own_cluster):
+    c = own_cluster(n=2)
+    client = c.cluster.start_and_connect_sync()
+    info = cluster_info(c.profile_dir, c.cluster_id)
+    assert info["n"] == 2 and len(info["engine_pids"]) == 2
+    assert client.ids == [0, 1]
+    assert sorted(client[:].apply_sync(getpid)) == sorted(info["engine_pids"])
+    pids = cluster_pids(info)
+    assert all(running(p) for p in pids)
+    client.close()
+    c.cluster.stop_cluster_sync()
+    assert not left_running(pids), "stop_cluster_sync left processes behind"
+    assert not os.path.exists(c.client_file)
+
+
+@pytest.mark.deadline(60)
+def test_cluster_as_a_context_manager_connects_and_stops_on_exit(own_cluster):
+    c = own_cluster(n=1)
+    with c.cluster as client:
+        pids = c.remember_pids()
+        assert client.ids == [0]
+        assert client[0].apply_sync(lambda x: x * 2, 21) == 42
+    assert not left_running(pids)
+    assert not os.path.exists(c.client_file)
+
+
+@pytest.mark.deadline(60)
+def test_cluster_as_an_async_context_manager_and_async_methods(own_cluster):
+    c = own_cluster(n=2)
+
+    async def main():
+        async with c.cluster as client:
+            pids = c.remember_pids()
+            value = await client[:].apply_async(lambda: "async")
+            return pids, client.ids, value
+
+    pids, ids, value = asyncio.run(main())
+    assert ids == [0, 1] and value == ["async", "async"]
+    assert not left_running(pids)
+
+    async def step_by_step():
+        await c.cluster.start_cluster()
+        client = await c.cluster.connect_client()
+        client.wait_for_engines(2, timeout=20)
+        pids = c.remember_pids()
+        result = await client[1].apply_async(getpid)
+        client.close()
+        await c.cluster.stop_cluster()
+        return pids, result
+
+    pids, result = asyncio.run(step_by_step())
+    assert result in pids[1:], "engine 1 runs in a process the cluster file names"
+    assert not left_running(pids)
+
+
+@pytest.mark.deadline(60)
+def test_cluster_from_file_reattaches_to_a_cluster_started_from_the_shell(tmp_path, kernel_target):
+    shell_cluster = LocalCluster(tmp_path / "w", 2, cluster_id="shell")
+    try:
+        cluster = ipp.Cluster.from_file(profile_dir=str(shell_cluster.profile_dir), cluster_id="shell")
+        assert cluster.cluster_id == "shell"
+        client = cluster.connect_client_sync()
+        client.wait_for_engines(2, timeout=20)
+        assert sorted(client[:].apply_sync(getpid)) == sorted(shell_cluster.info["engine_pids"])
+        client.close()
+        cluster.stop_cluster_sync()
+        assert not left_running(shell_cluster.pids())
+    finally:
+        shell_cluster.stop()
+
+
+@pytest.mark.deadline(60)
+def test_shutdown_with_hub_stops_the_controller_and_every_engine(own_cluster):
+    c = own_cluster(n=2)
+    client = c.start_and_connect()
+    client.shutdown(hub=True)
+    assert not left_running(c.pids), "rc.shutdown(hub=True) left processes behind"
+    with pytest.raises(RuntimeError):
+        client[:].apply_sync(getpid)  # the client was closed by the shutdown
+
+
+# -- clients ------------------------------------------------------------------
+
+
+@pytest.mark.deadline(30)
+def test_clients_from_url_file_and_from_profile_dir_and_cluster_id_see_the_same_engines(started, rc):
+    by_file = ipp.Client(url_file=started.client_file)
+    by_profile = ipp.Client(profile_dir=started.profile_dir, cluster_id=started.cluster_id)
+    try:
+        assert by_file.ids == by_profile.ids == rc.ids == [0, 1]
+        assert by_file[0].apply_sync(getpid) == by_profile[0].apply_sync(getpid) == rc[0].apply_sync(getpid)
+    finally:
+        by_file.close()
+        by_profile.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        by_file[0].apply_sync(getpid)
+
+
+@pytest.mark.deadline(30)
+def test_indexing_the_client_picks_engines(started, rc):
+    engine_pids = rc[:].apply_sync(getpid)
+    assert sorted(engine_pids) == sorted(started.pids[1:]) and len(set(engine_pids)) == 2
+    assert rc[0].apply_sync(getpid) == engine_pids[0], "rc[0] gives a single value"
+    assert rc[-1].apply_sync(getpid) == engine_pids[1]
+    assert rc[:].apply_sync(getpid) == engine_pids, "rc[:] gives a list in engine order"
+    assert rc[::2].targets == [0] and rc[::2].apply_sync(getpid) == [engine_pids[0]]
+    assert rc[[1]].apply_sync(getpid) == [engine_pids[1]]
+    assert len(rc) == 2 and [v.targets for v in rc] == [0, 1]
+    with pytest.raises(IndexError):
+        rc[5]
+
+
+@pytest.mark.deadline(30)
+def test_wait_for_engines_returns_when_enough_and_raises_timeout_otherwise(rc):
+    rc.wait_for_engines(2, timeout=5)
+    started = time.monotonic()
+    with pytest.raises(ipp.error.TimeoutError):
+        rc.wait_for_engines(3, timeout=0.5)
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.deadline(30)
+def test_queue_status_counts_queued_and_completed_requests(rc):
+    before = rc.queue_status()
+    assert set(before) >= {0, 1, "unassigned"}
+    slow = rc[0].apply_async(time.sleep, 1.0)
+    queued = rc[0].apply_async(getpid)
+    assert wait_until(lambda: rc.queue_status()[0]["queue"] == 2, 5), rc.queue_status()
+    assert rc.queue_status(targets=0)["queue"] == 2
+    verbose = rc.queue_status(targets=[0], verbose=True)
+    assert set(verbose[0]["queue"]) == set(slow.msg_ids + queued.msg_ids)
+    queued.get(10)
+    after = rc.queue_status()
+    assert after[0]["queue"] == 0 and after[0]["completed"] == before[0]["completed"] + 2
+    assert after[1]["completed"] == before[1]["completed"]
+
+
+@pytest.mark.deadline(30)
+def test_a_second_client_gets_finished_and_pending_results_by_msg_id(started, rc):
+    done = rc[0].apply_async(lambda: "finished")
+    done.get(10)
+    pending = rc[1].apply_async(lambda: (time.sleep(1.0), "pending")[1])
+    assert wait_until(lambda: rc.queue_status()[1]["queue"] == 1, 5)
+    other = ipp.Client(url_file=started.client_file)
+    try:
+        assert other.get_result(done.msg_ids[0]).get(10) == "finished"
+        later = other.get_result(pending.msg_ids[0], block=False)
+        assert not later.ready()
+        assert later.get(10) == "pending"
+        assert later.metadata["engine_id"] == 1
+        with pytest.raises(ipp.RemoteError, match="KeyError"):
+            other.get_result("no-such-msg-id")
+    finally:
+        other.close()
+
+
+@pytest.mark.deadline(30)
+def test_history_and_hub_history_list_requests_in_submission_order(started, rc):
+    ar = rc[:].apply_async(getpid)
+    ar.get(10)
+    assert rc.history[-2:] == ar.msg_ids
+    assert rc.hub_history()[-2:] == ar.msg_ids
+    other = ipp.Client(url_file=started.client_file)
+    try:
+        assert other.history == [] and other.hub_history()[-2:] == ar.msg_ids
+    finally:
+        other.close()
+
+
+@pytest.mark.deadline(30)
+def test_purge_results_forgets_them_here_and_on_the_controller(started, rc):
+    ar = rc[0].apply_async(lambda: "purge me")
+    ar.get(10)
+    msg_id = ar.msg_ids[0]
+    assert msg_id in rc.metadata
+    rc.purge_results(jobs=[msg_id])
+    assert msg_id not in rc.metadata and msg_id not in rc.results
+    other = ipp.Client(url_file=started.client_file)
+    try:
+        with pytest.raises(ipp.RemoteError, match="KeyError"):
+            other.get_result(msg_id)
+    finally:
+        other.close()
+    busy = rc[1].apply_async(time.sleep, 0.5)
+    with pytest.raises(RuntimeError, match="outstanding"):
+        rc.purge_results("all")
+    busy.get(10)
+
+
+@pytest.mark.deadline(30)
+def test_abort_answers_a_queued_request_aborted_and_it_never_runs(rc):
+    rc[0].execute("aborted_ran = False", block=True)
+    busy = rc[0].apply_async(time.sleep, 0.8)
+    queued = rc[0].execute("aborted_ran = True", block=False)
+    rc.abort(queued, block=True)
+    busy.get(10)
+    with pytest.raises(ipp.error.TaskAborted):
+        queued.get(10)
+    assert rc[0]["aborted_ran"] is False
+
+
+@pytest.mark.deadline(30)
+def test_clear_empties_the_engines_namespaces(rc):
+    view = rc[:]
+    view.push({"to_clear": 1}, block=True)
+    assert view.pull("to_clear", block=True) == [1, 1]
+    rc.clear(block=True)
+    with pytest.raises(ipp.CompositeError) as info:
+        view.pull("to_clear", block=True)
+    assert [e[0] for e in info.value.elist] == ["NameError", "NameError"]
+
+
+# -- DirectView -----------------------------------------------------------------
+
+
+@pytest.mark.deadline(30)
+def test_execute_runs_code_as_a_cell_with_its_outputs(dv):
+    ar = dv.execute("executed = 6 * 7\nprint('printed', executed)", block=True)
+    assert ar.stdout == ["printed 42\n", "printed 42\n"]
+    assert dv.pull("executed", block=True) == [42, 42]
+    ar = dv.execute("%time x = 1\nexecuted + 1", silent=False, block=True)
+    assert [r["data"]["text/plain"] for r in ar.execute_result] == ["43", "43"], "IPython syntax works"
+    ar = dv.execute("1/0", block=False)
+    with pytest.raises(ipp.CompositeError) as info:
+        ar.get(10)
+    assert [e[0] for e in info.value.elist] == ["ZeroDivisionError"] * 2
+
+
+@pytest.mark.deadline(30)
+def test_run_executes_a_file_on_the_engines(dv, tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("def f():\n    return 'from a file'\nran_value = f()\n")
+    ar = dv.run(str(script), block=True)
+    assert ar.successful()
+    assert dv["ran_value"] == ["from a file", "from a file"]
+
+
+@pytest.mark.deadline(30)
+def test_apply_blocks_or_not_as_the_view_says(rc):
+    view = rc[:]
+    view.block = True
+    assert view.apply(lambda a, b=0: a + b, 40, b=2) == [42, 42]
+    view.block = False
+    ar = view.apply(lambda a, b=0: a + b, 40, b=2)
+    assert isinstance(ar, ipp.AsyncResult) and ar.get(10) == [42, 42]
+    assert view.apply_sync(pow, 2, 10) == [1024, 1024], "a builtin travels by reference"
+    assert view.apply_async(divmod, 7, 2).get(10) == [(3, 1), (3, 1)]
+    single = rc[1]
+    single.block = True
+    assert single.apply(getpid) == single.apply_sync(getpid)
+
+
+@pytest.mark.deadline(30)
+def test_map_splits_sequences_across_engines_and_keeps_order(rc):
+    view = rc[:]
+    assert view.map_sync(lambda x, y: x * y, range(10), range(10)) == [x * x for x in range(10)]
+    amr = view.map_async(lambda x: (x, getpid()), range(6))
+    assert isinstance(amr, ipp.AsyncMapResult) and len(amr) == 2
+    pairs = amr.get(10)
+    assert [x for x, _ in pairs] == list(range(6))
+    assert len({pid for _, pid in pairs}) == 2, "both engines took part"
+    assert view.map(str, [1, 2, 3], block=True) == ["1", "2", "3"]
+    view.block = False
+    assert view.map(abs, [-1, -2]).get(10) == [1, 2]
+
+
+@pytest.mark.deadline(30)
+def test_push_and_pull_and_item_access_move_values_by_name(rc):
+    view = rc[:]
+    view.push({"pa": 1, "pb": [1, 2]}, block=True)
+    assert view.pull("pa", block=True) == [1, 1]
+    assert view.pull(("pa", "pb"), block=True) == [[1, [1, 2]], [1, [1, 2]]]
+    view["pc"] = {"k": "v"}
+    assert view["pc"] == [{"k": "v"}, {"k": "v"}]
+    rc[1]["pa"] = 2
+    assert rc[1]["pa"] == 2 and rc[0]["pa"] == 1 and view["pa"] == [1, 2]
+    ar = view.push({"pd": 3}, block=False)
+    assert isinstance(ar, ipp.AsyncResult) and ar.get(10) == [None, None]
+    with pytest.raises(TypeError):
+        view.push([("not", "a dict")])
+
+
+@pytest.mark.deadline(30)
+def test_scatter_and_gather_lists_partition_in_blocks(rc):
+    view = rc[:]
+    view.scatter("part", list(range(10)), block=True)
+    assert rc[0]["part"] == [0, 1, 2, 3, 4] and rc[1]["part"] == [5, 6, 7, 8, 9]
+    assert view.gather("part", block=True) == list(range(10))
+    view.scatter("one", [7, 8], flatten=True, block=True)
+    assert view["one"] == [7, 8]
+    ar = view.scatter("part", list("abc"), block=False)
+    ar.get(10)
+    assert view.gather("part", block=False).get(10) == ["a", "b", "c"]
+
+
+@pytest.mark.deadline(30)
+def test_scatter_and_gather_numpy_arrays_keep_dtype_and_values(rc):
+    view = rc[:]
+    array = np.arange(21, dtype=np.int16).reshape(7, 3)
+    view.scatter("arr", array, block=True)
+    parts = view["arr"]
+    assert all(isinstance(p, np.ndarray) and p.dtype == np.int16 for p in parts)
+    assert [p.shape for p in parts] == [(4, 3), (3, 3)]
+    gathered = view.gather("arr", block=True)
+    assert isinstance(gathered, np.ndarray) and gathered.dtype == np.int16
+    np.testing.assert_array_equal(gathered, array)
+
+
+@pytest.mark.deadline(60)
+def test_large_numpy_arrays_round_trip_both_ways_intact(rc):
+    sent = np.random.default_rng(7).standard_normal((2048, 4096))  # 64 MiB of float64
+    assert sent.nbytes == 64 * 1024 * 1024
+    rc[0].push({"big": sent}, block=True)
+    summary = rc[0].apply_sync(ipp.interactive(lambda: (big.dtype.str, big.shape, float(big.sum()))))  # noqa: F821
+    assert summary == (sent.dtype.str, sent.shape, float(sent.sum()))
+    back = rc[0]["big"]
+    assert back.dtype == sent.dtype and back.shape == sent.shape
+    assert np.array_equal(back, sent)
+    made = rc[1].apply_sync(lambda: __import__("numpy").arange(16 * 1024 * 1024, dtype="<u4").reshape(4096, 4096))
+    assert made.dtype == np.dtype("<u4") and made.shape == (4096, 4096)
+    assert int(made[-1, -1]) == 16 * 1024 * 1024 - 1 and np.array_equal(made.ravel()[:5], [0, 1, 2, 3, 4])
+    rc[:].execute("del big", block=True, targets=[0])
+
+
+@pytest.mark.deadline(30)
+def test_block_and_targets_flags_choose_how_and_where(rc):
+    view = rc[:]
+    pids = view.apply_sync(getpid)
+    assert view.block is False
+    with view.temp_flags(block=True, targets=1):
+        assert view.apply(getpid) == pids[1]
+    assert view.block is False and view.targets == [0, 1]
+    view.set_flags(targets=[1, 0], block=True)
+    assert view.apply(getpid) == [pids[1], pids[0]], "results follow the targets' order"
+    assert rc.direct_view([0]).apply_sync(getpid) == [pids[0]]
+
+
+@pytest.mark.deadline(30)
+def test_remote_and_parallel_decorators_run_calls_on_the_view(started, rc):
+    view = rc[:]
+
+    @view.remote(block=True)
+    def where():
+        import os
+
+        return os.getpid()
+
+    assert where() == view.apply_sync(getpid)
+
+    @view.parallel(block=True)
+    def chunk_sizes(xs):
+        return [len(xs)] * len(xs)
+
+    assert chunk_sizes(range(5)) == [3, 3, 3, 2, 2], "each engine got one block"
+
+    @view.parallel(block=True)
+    def double(x):
+        return 2 * x
+
+    assert double.map(range(5)) == [0, 2, 4, 6, 8]
+
+    @ipp.remote(rc[1], block=False)
+    def later(x):
+        return x + 1
+
+    assert later(41).get(10) == 42
+
+
+@pytest.mark.deadline(30)
+def test_sync_imports_imports_on_the_client_and_the_engines(rc, capsys):
+    view = rc[:]
+    view.execute("import sys; sys.modules.pop('colorsys', None); globals().pop('colorsys', None)", block=True)
+    with view.sync_imports():
+        import colorsys  # noqa: F401
+    assert "importing colorsys on engine(s)" in capsys.readouterr().out
+    assert view.pull("colorsys.rgb_to_hsv(1, 0, 0)", block=True) == [(0.0, 1.0, 1), (0.0, 1.0, 1)]
+    with view.sync_imports(quiet=True):
+        from json import dumps  # noqa: F401
+    assert capsys.readouterr().out == ""
+    assert view.pull("dumps([1])", block=True) == ["[1]", "[1]"]
+
+
+@pytest.mark.deadline(30)
+def test_reference_is_evaluated_in_each_engines_namespace(rc):
+    view = rc[:]
+    rc[0]["ref_value"] = 10
+    rc[1]["ref_value"] = 20
+    assert view.apply_sync(lambda x, y: x + y, ipp.Reference("ref_value"), 1) == [11, 21]
+    assert view.apply_sync(lambda d: d["k"], {"k": ipp.Reference("ref_value * 2")}) == [20, 40]
+
+
+@pytest.mark.deadline(30)
+def test_view_executor_is_a_concurrent_futures_executor(rc):
+    import concurrent.futures
+
+    executor = rc[:].executor
+    assert isinstance(executor, concurrent.futures.Executor)
+    future = executor.submit(lambda a, b: a * b, 6, 7)
+    assert isinstance(future, concurrent.futures.Future)
+    assert future.result(10) == [42, 42], "a DirectView runs it on every engine"
+    assert rc.executor().submit(lambda: 42).result(10) == 42, "a load-balanced executor on one"
+    assert list(executor.map(lambda x: x + 1, range(5))) == [1, 2, 3, 4, 5]
+    done, _ = concurrent.futures.wait([executor.submit(abs, -i) for i in range(3)], timeout=10)
+    assert len(done) == 3
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+def fails_on_purpose(x):
+    local_marker = x * 3
+    return local_marker / 0
+
+
+@pytest.mark.deadline(30)
+def test_remote_error_carries_the_engines_exception(rc):
+    with pytest.raises(ipp.RemoteError) as info:
+        rc[1].apply_sync(fails_on_purpose, 5)
+    err = info.value
+    assert err.ename == "ZeroDivisionError"
+    assert err.evalue == "division by zero"
+    assert err.engine_info["engine_id"] == 1 and err.engine_info["method"] == "apply"
+    assert err.engine_info["engine_uuid"] == rc._engines[1]["uuid"]
+    traceback = err.traceback if isinstance(err.traceback, str) else "\n".join(err.traceback)
+    assert "fails_on_purpose" in traceback and "ZeroDivisionError" in traceback
+    assert "ZeroDivisionError" in str(err)
+
+
+@pytest.mark.deadline(30)
+def test_a_failure_on_several_engines_is_a_composite_error(rc):
+    with pytest.raises(ipp.CompositeError) as info:
+        rc[:].apply_sync(fails_on_purpose, 1)
+    err = info.value
+    assert isinstance(err, ipp.RemoteError)
+    assert len(err.elist) == 2 and {e[0] for e in err.elist} == {"ZeroDivisionError"}
+    with pytest.raises(ipp.RemoteError) as first:
+        err.raise_exception(0)
+    assert first.value.ename == "ZeroDivisionError"
+    assert "[0:apply]" in str(err) and "[1:apply]" in str(err)
+    mixed = rc[:].map(lambda x: 1 / x, [0, 1], block=False, return_exceptions=True)
+    results = mixed.get(10)
+    assert isinstance(results[0], ipp.RemoteError) and results[1] == 1.0
+
+
+@pytest.mark.deadline(60)
+def test_a_sigkilled_engine_fails_its_task_with_engine_error_and_the_other_keeps_working(tmp_path):
+    shell_cluster = LocalCluster(tmp_path / "w", 2, cluster_id="kill", heartbeat_ms=100)
+    client = None
+    try:
+        client = ipp.Client(url_file=str(shell_cluster.file("ipcontroller-client")))
+        client.wait_for_engines(2, timeout=20)
+        victim = client[1].apply_sync(getpid)
+        stuck = client[1].apply_async(time.sleep, 60)
+        time.sleep(0.3)
+        os.kill(victim, signal.SIGKILL)
+        with pytest.raises(ipp.EngineError) as info:
+            stuck.get(15)
+        assert isinstance(info.value, ipp.RemoteError) and info.value.ename == "EngineError"
+        assert wait_until(lambda: client.ids == [0], 10), client.ids
+        assert client[0].apply_sync(lambda: "still here") == "still here"
+        assert client[:].apply_sync(lambda: 1) == [1]
+    finally:
+        if client is not None:
+            client.close()
+        shell_cluster.stop()
+
+
+@pytest.mark.deadline(30)
+def test_send_signal_sigint_interrupts_a_running_apply_and_execute(rc):
+    for start in (lambda: rc[1].apply_async(time.sleep, 20), lambda: rc[1].execute("import time; time.sleep(20)")):
+        ar = start()
+        assert wait_until(lambda: rc.queue_status()[1]["queue"] == 1, 5)
+        time.sleep(0.3)  # the request is running, not only queued
+        began = time.monotonic()
+        rc.send_signal(signal.SIGINT, targets=[1], block=True)
+        with pytest.raises(ipp.RemoteError) as info:
+            ar.get(5)
+        assert info.value.ename == "KeyboardInterrupt"
+        assert time.monotonic() - began < 2
+    assert rc[1].apply_sync(lambda: "interrupted, not dead") == "interrupted, not dead"

@@ -1,0 +1,198 @@
+"""AsyncResult end to end: waiting, values, errors, metadata, outputs, timing, iteration, and its
+use as a concurrent.futures.Future and in asyncio, against a real two-engine cluster."""
+
+import asyncio
+import concurrent.futures
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+import ensemble as ipp
+from parallel_fixtures import dv, rc, started  # noqa: F401
+
+pytestmark = pytest.mark.ensemble_only
+
+
+def sleep_then(seconds, value):
+    import time
+
+    time.sleep(seconds)
+    return value
+
+
+def talk(tag):
+    import sys
+
+    from IPython.display import HTML, display
+
+    print("out", tag)
+    print("err", tag, file=sys.stderr)
+    display(HTML("<b>%s</b>" % tag))
+    return tag
+
+
+@pytest.mark.deadline(30)
+def test_get_with_a_timeout_raises_timeout_error_until_the_result_is_ready(rc):
+    ar = rc[0].apply_async(sleep_then, 0.8, "late")
+    started_at = time.monotonic()
+    with pytest.raises(ipp.error.TimeoutError):
+        ar.get(0.1)
+    assert 0.05 < time.monotonic() - started_at < 0.6
+    assert not ar.ready()
+    with pytest.raises(AssertionError):
+        ar.successful()  # not ready yet
+    assert ar.wait(0.05) is False
+    assert ar.wait(10) is True
+    assert ar.ready() and ar.successful()
+    assert ar.get(0) == "late" and ar.result() == "late" and ar.r == "late"
+
+
+@pytest.mark.deadline(30)
+def test_a_failed_result_is_ready_but_not_successful(rc):
+    ar = rc[1].apply_async(lambda: 1 / 0)
+    assert ar.wait(10)
+    assert ar.ready() and not ar.successful()
+    assert isinstance(ar.exception(), ipp.RemoteError)
+    with pytest.raises(ipp.RemoteError):
+        ar.result()
+    assert isinstance(ar.get(return_exceptions=True), ipp.RemoteError)
+
+
+@pytest.mark.deadline(30)
+def test_msg_ids_and_metadata_describe_each_request(rc):
+    before = datetime.now().astimezone()
+    ar = rc[:].apply_async(talk, "meta")
+    assert ar.get(10) == ["meta", "meta"]
+    ar.wait_for_output(10)
+    assert len(ar) == 2 and len(ar.msg_ids) == 2 and len(set(ar.msg_ids)) == 2
+    assert ar.msg_ids == rc.history[-2:]
+    assert [md["engine_id"] for md in ar.metadata] == [0, 1] and ar.engine_id == [0, 1]
+    for md, msg_id in zip(ar.metadata, ar.msg_ids):
+        assert md["msg_id"] == msg_id and md["status"] == "ok"
+        assert before - timedelta(seconds=1) <= md["submitted"] <= md["started"] <= md["completed"]
+        assert md["completed"] <= md["received"] <= datetime.now().astimezone()
+        assert md["stdout"] == "out meta\n" and md["stderr"] == "err meta\n"
+        assert [o["data"]["text/html"] for o in md["outputs"]] == ["<b>meta</b>"]
+    assert ar.stdout == ["out meta\n"] * 2 and ar.stderr == ["err meta\n"] * 2
+    assert ar["engine_id"] == [0, 1] and ar.get_dict() == {0: "meta", 1: "meta"}
+    single = rc[1].apply_async(talk, "one")
+    single.get(10)
+    single.wait_for_output(10)
+    assert single.engine_id == 1 and single.stdout == "out one\n"
+    assert single.metadata["outputs"][0]["data"]["text/html"] == "<b>one</b>"
+
+
+@pytest.mark.deadline(30)
+def test_display_outputs_prints_each_engines_streams_under_its_label(rc, capsys):
+    ar = rc[:].apply_async(talk, "shown")
+    ar.get(10)
+    capsys.readouterr()
+    ar.display_outputs()
+    out, err = capsys.readouterr()
+    assert out == "[stdout:0] \nout shown\n[stdout:1] \nout shown\n"
+    assert err == "[stderr:0] \nerr shown\n[stderr:1] \nerr shown\n"
+    ar.display_outputs(groupby="engine")
+    out, err = capsys.readouterr()
+    assert out == "[stdout:0] \nout shown\n[stdout:1] \nout shown\n" and "[stderr:1] \nerr shown" in err
+    with pytest.raises(ValueError):
+        ar.display_outputs(groupby="nonsense")
+
+
+@pytest.mark.deadline(30)
+def test_progress_counts_finished_requests(rc):
+    ar = rc[:].map_async(lambda t: sleep_then(t, t), [0.0, 0.8])
+    assert wait_for(lambda: ar.progress == 1, 5), ar.progress
+    assert not ar.ready()
+    ar.get(10)
+    assert ar.progress == 2
+
+
+def wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@pytest.mark.deadline(30)
+def test_elapsed_wall_time_and_serial_time_measure_the_work(rc):
+    ar = rc[:].apply_async(sleep_then, 0.5, None)
+    with pytest.raises(ipp.error.TimeoutError):
+        ar.wall_time  # not ready
+    time.sleep(0.2)
+    assert 0.15 < ar.elapsed < 0.5, "elapsed grows while running"
+    ar.get(10)
+    assert 0.5 <= ar.wall_time < 2.0, "both engines slept in parallel"
+    assert 1.0 <= ar.serial_time < 2.5, "serial time adds up the engines' times"
+    assert ar.elapsed == ar.wall_time, "elapsed stops at completion"
+    assert ar.serial_time > ar.wall_time
+
+
+@pytest.mark.deadline(30)
+def test_wait_interactive_shows_a_progress_bar_until_done(rc, capsys):
+    ar = rc[:].map_async(lambda t: sleep_then(t, t), [0.2, 0.6])
+    ar.wait_interactive(interval=0.05)
+    assert ar.ready()
+    out, err = capsys.readouterr()
+    text = out + err
+    assert "2/2" in text and "tasks" in text, text
+
+
+@pytest.mark.deadline(30)
+def test_iteration_yields_map_results_in_submission_order(rc):
+    ar = rc[:].map_async(lambda t: sleep_then(t, t), [0.6, 0.6, 0.0, 0.0])
+    seen = []
+    for value in ar:
+        seen.append((value, round(time.monotonic(), 2)))
+    assert [v for v, _ in seen] == [0.6, 0.6, 0.0, 0.0], "in order even though engine 1 finished first"
+    unordered = rc[:].map(lambda t: sleep_then(t, t), [0.6, 0.0], block=False)
+    unordered.ordered = False
+    assert list(unordered) == [0.0, 0.6], "ordered=False yields as they arrive"
+    multi = rc[:].apply_async(lambda: "each")
+    assert list(multi) == ["each", "each"]
+    with pytest.raises(TypeError):
+        list(rc[0].apply_async(lambda: 1))
+
+
+@pytest.mark.deadline(30)
+def test_an_async_result_is_a_concurrent_futures_future(rc):
+    quick = rc[0].apply_async(sleep_then, 0.0, "quick")
+    slow = rc[1].apply_async(sleep_then, 0.6, "slow")
+    assert isinstance(quick, concurrent.futures.Future)
+    called = []
+    slow.add_done_callback(lambda f: called.append(f.result()))
+    done, pending = concurrent.futures.wait([quick, slow], timeout=0.4)
+    assert done == {quick} and pending == {slow}
+    order = [f.result() for f in concurrent.futures.as_completed([slow, quick], timeout=10)]
+    assert order == ["quick", "slow"]
+    assert wait_for(lambda: called == ["slow"], 2)
+    failing = rc[0].apply_async(lambda: 1 / 0)
+    done, _ = concurrent.futures.wait([failing], timeout=10, return_when=concurrent.futures.FIRST_EXCEPTION)
+    assert done == {failing} and isinstance(failing.exception(), ipp.RemoteError)
+
+
+@pytest.mark.deadline(30)
+def test_an_async_result_can_be_awaited_in_asyncio(rc):
+    async def main():
+        both = rc[:].apply_async(sleep_then, 0.3, "awaited")
+        one = rc[0].apply_async(sleep_then, 0.0, 1)
+        gathered = await asyncio.gather(both, one)
+        failing = rc[1].apply_async(lambda: 1 / 0)
+        try:
+            await failing
+        except ipp.RemoteError as exc:
+            failure = exc.ename
+        timed_out = False
+        try:
+            await asyncio.wait_for(asyncio.shield(rc[0].apply_async(sleep_then, 0.5, 0)), 0.05)
+        except asyncio.TimeoutError:
+            timed_out = True
+        return gathered, failure, timed_out
+
+    gathered, failure, timed_out = asyncio.run(main())
+    assert gathered == [["awaited", "awaited"], 1]
+    assert failure == "ZeroDivisionError"
+    assert timed_out
