@@ -90,6 +90,9 @@ def measure(system, n, quick):
         dview = rc[:]
         dview.apply_sync(noop)
         row["start_s"] = time.perf_counter() - started
+        cpids, pids = cluster_pids(system, cluster)
+        row["controller_processes"] = len(cpids)
+        row["controller_rss_idle_mib"] = rss_mib(cpids)
         try:
             one = rc[0]
             for _ in range(50):
@@ -111,6 +114,14 @@ def measure(system, n, quick):
             row["map_items_per_s"] = 2000 / (time.perf_counter() - t)
             assert result[-1] == 3998
 
+            tasks = 2000 if quick else 10000
+            t = time.perf_counter()
+            results = [one.apply_async(noop) for _ in range(tasks)]
+            for r in results:
+                r.get(timeout=300)
+            row["pipelined_apply_per_s"] = tasks / (time.perf_counter() - t)
+            row["controller_rss_after_tasks_mib"] = rss_mib(cluster_pids(system, cluster)[0])
+            row["tasks"] = tasks
             size = (32 if quick else 128) << 20
             arr = np.random.random(size // 8)
             t = time.perf_counter()
@@ -128,17 +139,6 @@ def measure(system, n, quick):
             one.execute("del big", block=True)
             row["array_mb"] = size >> 20
 
-            cpids, pids = cluster_pids(system, cluster)
-            row["controller_processes"] = len(cpids)
-            row["controller_rss_idle_mib"] = rss_mib(cpids)
-            tasks = 2000 if quick else 10000
-            t = time.perf_counter()
-            results = [one.apply_async(noop) for _ in range(tasks)]
-            for r in results:
-                r.get(timeout=300)
-            row["pipelined_apply_per_s"] = tasks / (time.perf_counter() - t)
-            row["controller_rss_after_tasks_mib"] = rss_mib(cluster_pids(system, cluster)[0])
-            row["tasks"] = tasks
         finally:
             t = time.perf_counter()
             try:

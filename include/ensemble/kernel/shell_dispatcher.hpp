@@ -43,7 +43,8 @@ class ShellDispatcher final : public KernelContext {
   // or replaces a built-in one. The handler returns the reply content; the
   // dispatcher does busy/idle and the reply, and turns a throw into an error
   // reply. Main thread, before run().
-  using RequestHandler = std::function<Json(const wire::Message& request)>;
+  // A handler may move the request's buffers out (an engine keeps pushed arrays).
+  using RequestHandler = std::function<Json(wire::Message& request)>;
   void add_handler(std::string msg_type, RequestHandler handler);
   // For a handler whose reply carries metadata or buffers (an engine's
   // apply_reply): sends it, and the handler then returns a null Json. Main thread.
@@ -55,7 +56,8 @@ class ShellDispatcher final : public KernelContext {
   // Serves until a shutdown arrives; returns whether a restart was asked for.
   bool run();
   // Handles one shell request (or comm message) completely.
-  void dispatch(const wire::Message& request);
+  void dispatch(wire::Message& request);
+  void dispatch(wire::Message&& request) { dispatch(request); }
 
   // KernelContext
   void publish(const std::string& msg_type, Json content, Json metadata, std::vector<std::string> buffers) override;

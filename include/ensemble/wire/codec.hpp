@@ -23,6 +23,8 @@ struct DecodeLimits {
 
 // Serialises and signs `message`. Never fails.
 Frames encode(const Message& message, const Signer& signer);
+// The same, moving the buffers out of `message` instead of copying them.
+Frames encode(Message&& message, const Signer& signer);
 
 // Parses, verifies the signature and (when `guard` is given) rejects replays.
 // Errors: kMalformed, kBadSignature, kReplayed, kTooLarge.

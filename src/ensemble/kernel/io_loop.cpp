@@ -304,7 +304,7 @@ void IoLoop::send_due(bool everything) {
   for (auto& entry : outbox_.take_due(QueueOutbox::Clock::now(), everything)) {
     if (auto* routed = std::get_if<RoutedMessage>(&entry)) {
       switch (routed->route) {
-        case Route::kShell: send(shell_, routed->message); break;
+        case Route::kShell: send(shell_, std::move(routed->message)); break;
         case Route::kControl: send(control_, routed->message); break;
         case Route::kStdin: send(stdin_, routed->message); break;
         case Route::kIopub: send(iopub_, routed->message); break;
@@ -320,7 +320,15 @@ void IoLoop::send_due(bool everything) {
 }
 
 void IoLoop::send(zmq::socket_t& socket, const wire::Message& message) {
-  wire::Frames frames = wire::encode(message, signer_);
+  send_frames(socket, wire::encode(message, signer_), message.header.msg_type);
+}
+
+void IoLoop::send(zmq::socket_t& socket, wire::Message&& message) {
+  std::string msg_type = message.header.msg_type;
+  send_frames(socket, wire::encode(std::move(message), signer_), msg_type);
+}
+
+void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::string& msg_type) {
   for (const auto& frame : frames) bytes_since_trim_ += frame.size();
   try {
     for (std::size_t i = 0; i < frames.size(); ++i) {
@@ -329,7 +337,7 @@ void IoLoop::send(zmq::socket_t& socket, const wire::Message& message) {
       socket.send(to_frame(std::move(frames[i])), flags | zmq::send_flags::dontwait);
     }
   } catch (const zmq::error_t& error) {
-    spdlog::warn("send of {} failed: {}", message.header.msg_type, error.what());
+    spdlog::warn("send of {} failed: {}", msg_type, error.what());
   }
 }
 

@@ -39,7 +39,7 @@ ShellDispatcher::ShellDispatcher(Interpreter& interpreter, Inbox& inbox, Outbox&
                                  const Session& session)
     : interpreter_(interpreter), inbox_(inbox), outbox_(outbox), history_(history), session_(session) {
   auto bind = [this](Json (ShellDispatcher::*method)(const wire::Message&)) {
-    return [this, method](const wire::Message& request) { return (this->*method)(request); };
+    return [this, method](wire::Message& request) { return (this->*method)(request); };
   };
   handlers_ = {
       {"execute_request", bind(&ShellDispatcher::handle_execute)},
@@ -158,7 +158,7 @@ bool ShellDispatcher::run() {
   return *shutdown_restart_;
 }
 
-void ShellDispatcher::dispatch(const wire::Message& request) {
+void ShellDispatcher::dispatch(wire::Message& request) {
   const std::string& msg_type = request.header.msg_type;
   Json parent = request.header.to_json();
   set_current(&request);

@@ -55,6 +55,14 @@ Status fill_envelope(const Frames& frames, std::size_t d, Message& message) {
 
 }  // namespace
 
+Frames encode(Message&& message, const Signer& signer) {
+  std::vector<std::string> buffers = std::move(message.buffers);
+  message.buffers.clear();
+  Frames frames = encode(static_cast<const Message&>(message), signer);
+  frames.insert(frames.end(), std::make_move_iterator(buffers.begin()), std::make_move_iterator(buffers.end()));
+  return frames;
+}
+
 Frames encode(const Message& message, const Signer& signer) {
   Frames frames;
   frames.reserve(message.identities.size() + 6 + message.buffers.size());

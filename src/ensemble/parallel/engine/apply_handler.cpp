@@ -19,6 +19,23 @@ Json to_json_via_python(const py::handle& object) {
   return Json::parse(dumps(object, py::arg("default") = py::module_::import("builtins").attr("repr")).cast<std::string>());
 }
 
+// A request buffer handed to Python without a copy: the bytes move in here,
+// and the (writable) memory lives as long as anything unpickled from it.
+struct OwnedBytes {
+  std::string bytes;
+};
+
+void register_owned_bytes() {
+  static bool registered = false;
+  if (registered) return;
+  registered = true;
+  py::module_ module = py::module_::import("ensemble._engine");
+  py::class_<OwnedBytes>(module, "_OwnedBytes", py::buffer_protocol()).def_buffer([](OwnedBytes& owned) {
+    return py::buffer_info(owned.bytes.data(), 1, py::format_descriptor<unsigned char>::format(), 1,
+                           {static_cast<py::ssize_t>(owned.bytes.size())}, {1}, false);
+  });
+}
+
 std::string copy_buffer(const py::handle& object) {
   Py_buffer view;
   if (PyObject_GetBuffer(object.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0) throw py::error_already_set();
@@ -39,7 +56,7 @@ Json internal_error(const std::string& what, int engine_id, const std::string& u
 
 void add_apply_handler(kernel::Kernel& kernel, const Registrar& registrar, std::string engine_uuid) {
   kernel.add_handler("apply_request", [&kernel, &registrar, uuid = std::move(engine_uuid)](
-                                          const wire::Message& request) -> Json {
+                                          wire::Message& request) -> Json {
     int engine_id = registrar.engine_id();
     std::string started = wire::now_iso8601();
     Json content, metadata = Json::object();
@@ -47,9 +64,12 @@ void add_apply_handler(kernel::Kernel& kernel, const Registrar& registrar, std::
     {
       py::gil_scoped_acquire gil;
       try {
+        register_owned_bytes();
         py::list arguments;
-        // Writable copies: arrays the call keeps (push) must outlive this request.
-        for (const auto& buffer : request.buffers) arguments.append(py::bytearray(buffer.data(), buffer.size()));
+        // Moved, not copied: arrays the call keeps (push) outlive this request.
+        for (auto& buffer : request.buffers) {
+          arguments.append(py::memoryview(py::cast(OwnedBytes{std::move(buffer)})));
+        }
         static py::object run = py::module_::import("ensemble._engine.apply").attr("run");
         py::tuple outcome = run(arguments, engine_id, uuid);
         content = to_json_via_python(outcome[0]);
