@@ -1,20 +1,21 @@
 // The C++ client core under ensemble._core: one client's sockets to a
-// controller (docs/parallel-protocol.md), served by a background I/O thread.
+// controller (docs/parallel-protocol.md).
 //
-// Threads: the I/O thread owns the DEALER (requests, replies), the SUB
-// (iopub) and the PULL end of the outgoing queue. submit() may be called from
-// any thread (a mutex guards the PUSH end); next_event() from any thread
-// (a condition variable hands events over). Nothing here touches Python.
+// Threads: no thread of its own, so no hand-off costs a wake-up. Sending and
+// receiving use separate sockets, each behind its own mutex: submit() sends on
+// the "<session>.tx" DEALER from whichever thread calls it; next_event() polls
+// the "<session>" DEALER (replies), the SUB (iopub) and the connection monitor
+// from whichever thread waits (the Python client's one event thread, with the
+// GIL released). The controller answers what "<session>.tx" sent to
+// "<session>". Nothing here touches Python.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <zmq.hpp>
@@ -32,10 +33,14 @@ struct ClusterEvent {
   std::vector<zmq::message_t> frames;  // header, parent, metadata, content, buffers...
 };
 
+using Parts = std::vector<zmq::message_t>;
+
 class ClusterConnection {
  public:
   // Connects and waits until the controller's iopub welcome arrives.
   // Errors: kMalformed (address), kUnavailable (no controller within `timeout`).
+  // Waits for the controller's iopub welcome and for a reply reaching the
+  // receiving socket, so nothing sent afterwards can be missed.
   static wire::Result<std::unique_ptr<ClusterConnection>> open(const ControllerAddress& address,
                                                                 std::string username,
                                                                 std::chrono::milliseconds timeout);
@@ -53,35 +58,32 @@ class ClusterConnection {
                      std::vector<zmq::message_t> buffers, int target, bool control, std::string msg_id);
   // The next event, or nullopt after `timeout`. Thread-safe.
   std::optional<ClusterEvent> next_event(std::chrono::milliseconds timeout);
-  // Stops the I/O thread; pending events are dropped. Idempotent.
+  // Closes the sockets; pending events are dropped. Idempotent.
   void close();
 
  private:
   ClusterConnection(ControllerAddress address, std::string username);
-  void loop(std::stop_token stop);
-  void on_dealer();
-  void on_iopub();
-  void on_monitor();
-  void push_event(ClusterEvent event);
+  bool await_ready(std::chrono::milliseconds timeout);
+  // Receiving side; callers hold rx_mutex_.
+  void drain();
+  void on_reply(Parts& parts);
+  void on_iopub(Parts& parts);
+  void on_monitor(Parts& parts);
 
   ControllerAddress address_;
   std::string username_;
   std::string session_;
   wire::Signer signer_;
   zmq::context_t context_{1};
-  std::string queue_endpoint_;
-  std::mutex submit_mutex_;
-  zmq::socket_t submit_socket_;  // GUARDED_BY(submit_mutex_): PUSH end of the outgoing queue
 
-  std::mutex events_mutex_;
-  std::condition_variable events_ready_;
-  std::deque<ClusterEvent> events_;  // GUARDED_BY(events_mutex_)
-  bool welcomed_ = false;            // GUARDED_BY(events_mutex_)
-  bool lost_ = false;                // GUARDED_BY(events_mutex_)
+  std::mutex tx_mutex_;
+  zmq::socket_t tx_;  // GUARDED_BY(tx_mutex_)
 
-  // I/O thread only, after construction:
-  std::unique_ptr<zmq::socket_t> dealer_, iopub_, queue_, monitor_;
-  std::jthread thread_;
+  std::mutex rx_mutex_;
+  zmq::socket_t rx_, iopub_, monitor_;  // GUARDED_BY(rx_mutex_)
+  std::deque<ClusterEvent> pending_;    // GUARDED_BY(rx_mutex_)
+  bool welcomed_ = false;               // GUARDED_BY(rx_mutex_)
+  bool open_ = true;                    // GUARDED_BY(rx_mutex_ and tx_mutex_)
 };
 
 }  // namespace ensemble::parallel

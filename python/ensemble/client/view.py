@@ -354,3 +354,13 @@ class BroadcastView(DirectView):
 
 
 __all__ = ["DirectView", "BroadcastView", "View"]
+
+
+def __getattr__(name):
+    # ipyparallel defines LoadBalancedView in this module (``from ipyparallel.client.view import
+    # LoadBalancedView``); here it lives in lbview, which imports this module.
+    if name == "LoadBalancedView":
+        from .lbview import LoadBalancedView
+
+        return LoadBalancedView
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

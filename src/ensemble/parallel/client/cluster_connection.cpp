@@ -1,12 +1,11 @@
 #include "ensemble/parallel/cluster_connection.hpp"
 
-#include <pthread.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
 
 #include "../multipart.hpp"
+#include <stdexcept>
 #include "ensemble/wire/ids.hpp"
 #include "ensemble/wire/message.hpp"
 
@@ -48,31 +47,31 @@ ClusterConnection::ClusterConnection(ControllerAddress address, std::string user
       username_(std::move(username)),
       session_(wire::new_id()),
       signer_(address_.key),
-      queue_endpoint_("inproc://submit-" + session_),
-      submit_socket_(context_, zmq::socket_type::push) {
-  // Built here, used only by the I/O thread from now on.
-  dealer_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
-  iopub_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::sub);
-  queue_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pull);
-  monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
-  for (zmq::socket_t* s : {dealer_.get(), iopub_.get(), queue_.get(), &submit_socket_}) {
+      tx_(context_, zmq::socket_type::dealer),
+      rx_(context_, zmq::socket_type::dealer),
+      iopub_(context_, zmq::socket_type::sub),
+      monitor_(context_, zmq::socket_type::pair) {
+  for (zmq::socket_t* s : {&tx_, &rx_, &iopub_}) {
     s->set(zmq::sockopt::sndhwm, 0);
     s->set(zmq::sockopt::rcvhwm, 0);
     s->set(zmq::sockopt::linger, 0);
   }
+  // The controller answers "<session>.tx" at "<session>" (docs/parallel-protocol.md).
+  tx_.set(zmq::sockopt::routing_id, session_ + ".tx");
+  rx_.set(zmq::sockopt::routing_id, session_);
   // A controller host that vanishes without closing the connection is noticed too.
-  dealer_->set(zmq::sockopt::heartbeat_ivl, 1000);
-  dealer_->set(zmq::sockopt::heartbeat_timeout, 5000);
-  queue_->bind(queue_endpoint_);
-  submit_socket_.connect(queue_endpoint_);
+  rx_.set(zmq::sockopt::heartbeat_ivl, 1000);
+  rx_.set(zmq::sockopt::heartbeat_timeout, 5000);
   std::string monitor_endpoint = "inproc://monitor-" + session_;
-  if (zmq_socket_monitor(dealer_->handle(), monitor_endpoint.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
+  if (zmq_socket_monitor(rx_.handle(), monitor_endpoint.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
     throw zmq::error_t();
   }
-  monitor_->connect(monitor_endpoint);
-  iopub_->set(zmq::sockopt::subscribe, "");
-  iopub_->connect(address_.endpoint(address_.iopub_port));
-  dealer_->connect(address_.endpoint(address_.client_port));
+  monitor_.connect(monitor_endpoint);
+  iopub_.set(zmq::sockopt::subscribe, "");
+  iopub_.connect(address_.endpoint(address_.iopub_port));
+  std::string endpoint = address_.endpoint(address_.client_port);
+  rx_.connect(endpoint);
+  tx_.connect(endpoint);
 }
 
 wire::Result<std::unique_ptr<ClusterConnection>> ClusterConnection::open(const ControllerAddress& address,
@@ -87,18 +86,8 @@ wire::Result<std::unique_ptr<ClusterConnection>> ClusterConnection::open(const C
   } catch (const zmq::error_t& error) {
     return wire::Status::Error(wire::StatusCode::kUnavailable, std::string("cannot connect: ") + error.what());
   }
-  ClusterConnection& c = *connection;
-  // The I/O thread never takes SIGINT: Ctrl-C belongs to the user's Python thread.
-  sigset_t sigint, previous;
-  sigemptyset(&sigint);
-  sigaddset(&sigint, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigint, &previous);
-  c.thread_ = std::jthread([&c](std::stop_token stop) { c.loop(stop); });
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  std::unique_lock lock(c.events_mutex_);
-  if (!c.events_ready_.wait_for(lock, timeout, [&c] { return c.welcomed_; })) {
-    lock.unlock();
-    c.close();
+  if (!connection->await_ready(timeout)) {
+    connection->close();
     return wire::Status::Error(wire::StatusCode::kUnavailable,
                                "no controller answered at " + address.endpoint(address.client_port) + " within " +
                                    std::to_string(timeout.count()) + " ms");
@@ -106,13 +95,51 @@ wire::Result<std::unique_ptr<ClusterConnection>> ClusterConnection::open(const C
   return connection;
 }
 
+// Ready once the iopub welcome has come and a probe's reply reached the
+// receiving socket (until it is connected, the controller drops what is
+// addressed to it, so the probe is repeated).
+bool ClusterConnection::await_ready(std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  auto deadline = Clock::now() + timeout;
+  std::string probe;
+  auto next_probe = Clock::now();
+  std::unique_lock lock(rx_mutex_);
+  while (Clock::now() < deadline) {
+    if (Clock::now() >= next_probe) {
+      lock.unlock();
+      probe = submit("connection_request", "{}", "{}", {}, -1, false, "");
+      lock.lock();
+      next_probe = Clock::now() + std::chrono::milliseconds(100);
+    }
+    zmq::pollitem_t items[] = {{rx_.handle(), 0, ZMQ_POLLIN, 0}, {iopub_.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(20));
+    drain();
+    bool answered = false;
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      // Only the probe's own reply counts; earlier probes' replies are dropped.
+      if (it->kind == ClusterEvent::Kind::kShell && it->msg_type == "connection_reply") {
+        Json parent = Json::parse(view(it->frames.at(1)), nullptr, false);
+        answered = answered || (parent.is_object() && parent.value("msg_id", "") == probe);
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (answered && welcomed_) return true;
+    if (answered) next_probe = deadline;  // rx works; wait for the welcome alone
+  }
+  return false;
+}
+
 ClusterConnection::~ClusterConnection() { close(); }
 
 void ClusterConnection::close() {
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
+  std::scoped_lock lock(tx_mutex_, rx_mutex_);
+  if (!open_) return;
+  open_ = false;
+  zmq_socket_monitor(rx_.handle(), nullptr, 0);
+  for (zmq::socket_t* s : {&tx_, &rx_, &iopub_, &monitor_}) s->close();
+  pending_.clear();
 }
 
 std::string ClusterConnection::submit(const std::string& msg_type, const std::string& content_json,
@@ -124,118 +151,94 @@ std::string ClusterConnection::submit(const std::string& msg_type, const std::st
   std::string header_text = header.dump();
   static const std::string kEmpty = "{}";
   std::string signature = signer_.sign(header_text, kEmpty, metadata_json, content_json);
-  std::lock_guard lock(submit_mutex_);
+  std::lock_guard lock(tx_mutex_);
+  if (!open_) throw std::runtime_error("the connection is closed");
   auto more = zmq::send_flags::sndmore;
   if (target >= 0) {
     std::string route = (control ? "c" : "e") + std::to_string(target);
-    submit_socket_.send(zmq::buffer(route), more);
+    tx_.send(zmq::buffer(route), more);
   }
-  submit_socket_.send(zmq::buffer(std::string_view(wire::kDelimiter)), more);
-  submit_socket_.send(zmq::buffer(signature), more);
-  submit_socket_.send(zmq::buffer(header_text), more);
-  submit_socket_.send(zmq::buffer(kEmpty), more);
-  submit_socket_.send(zmq::buffer(metadata_json), more);
-  submit_socket_.send(zmq::buffer(content_json), buffers.empty() ? zmq::send_flags::none : more);
+  tx_.send(zmq::buffer(std::string_view(wire::kDelimiter)), more);
+  tx_.send(zmq::buffer(signature), more);
+  tx_.send(zmq::buffer(header_text), more);
+  tx_.send(zmq::buffer(kEmpty), more);
+  tx_.send(zmq::buffer(metadata_json), more);
+  tx_.send(zmq::buffer(content_json), buffers.empty() ? zmq::send_flags::none : more);
   for (std::size_t i = 0; i < buffers.size(); ++i) {
-    submit_socket_.send(buffers[i], i + 1 < buffers.size() ? more : zmq::send_flags::none);
+    tx_.send(buffers[i], i + 1 < buffers.size() ? more : zmq::send_flags::none);
   }
   return msg_id;
 }
 
 std::optional<ClusterEvent> ClusterConnection::next_event(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(events_mutex_);
-  if (!events_ready_.wait_for(lock, timeout, [this] { return !events_.empty(); })) return std::nullopt;
-  ClusterEvent event = std::move(events_.front());
-  events_.pop_front();
+  using Clock = std::chrono::steady_clock;
+  auto deadline = Clock::now() + timeout;
+  std::lock_guard lock(rx_mutex_);
+  if (!open_) throw std::runtime_error("the connection is closed");
+  while (pending_.empty()) {
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (remaining.count() < 0) return std::nullopt;
+    zmq::pollitem_t items[] = {
+        {rx_.handle(), 0, ZMQ_POLLIN, 0}, {iopub_.handle(), 0, ZMQ_POLLIN, 0}, {monitor_.handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, std::size(items), remaining);
+    } catch (const zmq::error_t& error) {
+      if (error.num() != EINTR) throw;
+    }
+    drain();
+  }
+  ClusterEvent event = std::move(pending_.front());
+  pending_.pop_front();
   return event;
 }
 
-void ClusterConnection::push_event(ClusterEvent event) {
-  {
-    std::lock_guard lock(events_mutex_);
-    events_.push_back(std::move(event));
-  }
-  events_ready_.notify_one();
+void ClusterConnection::drain() {
+  Parts parts;
+  while (receive(rx_, parts)) on_reply(parts);
+  while (receive(iopub_, parts)) on_iopub(parts);
+  while (receive(monitor_, parts)) on_monitor(parts);
 }
 
-void ClusterConnection::loop(std::stop_token stop) {
-  zmq::pollitem_t items[] = {
-      {dealer_->handle(), 0, ZMQ_POLLIN, 0},
-      {iopub_->handle(), 0, ZMQ_POLLIN, 0},
-      {queue_->handle(), 0, ZMQ_POLLIN, 0},
-      {monitor_->handle(), 0, ZMQ_POLLIN, 0},
-  };
-  Parts parts;
-  while (!stop.stop_requested()) {
-    zmq::poll(items, std::size(items), std::chrono::milliseconds(50));
-    if (items[2].revents & ZMQ_POLLIN) {
-      while (receive(*queue_, parts)) send(*dealer_, parts);
-    }
-    if (items[0].revents & ZMQ_POLLIN) on_dealer();
-    if (items[1].revents & ZMQ_POLLIN) on_iopub();
-    if (items[3].revents & ZMQ_POLLIN) on_monitor();
+void ClusterConnection::on_reply(Parts& parts) {
+  std::size_t d = find_delimiter(parts);
+  if (d > 1 || !verified(parts, d, signer_)) {
+    spdlog::warn("cluster client: dropped a reply that is malformed or badly signed");
+    return;
   }
-  // Sockets belong to this thread: close them here.
-  zmq_socket_monitor(dealer_->handle(), nullptr, 0);
-  dealer_.reset();
-  iopub_.reset();
-  queue_.reset();
-  monitor_.reset();
+  ClusterEvent event;
+  event.kind = ClusterEvent::Kind::kShell;
+  event.engine_id = d == 1 ? engine_of(view(parts[0])) : -1;
+  event.msg_type = msg_type_of(view(parts[d + 2]));
+  for (std::size_t i = d + 2; i < parts.size(); ++i) event.frames.push_back(std::move(parts[i]));
+  pending_.push_back(std::move(event));
 }
 
-void ClusterConnection::on_dealer() {
-  Parts parts;
-  while (receive(*dealer_, parts)) {
-    std::size_t d = find_delimiter(parts);
-    if (d > 1 || !verified(parts, d, signer_)) {
-      spdlog::warn("cluster client: dropped a reply that is malformed or badly signed");
-      continue;
-    }
+void ClusterConnection::on_iopub(Parts& parts) {
+  if (parts.size() < 7 || view(parts[1]) != wire::kDelimiter || !verified(parts, 1, signer_)) {
+    spdlog::warn("cluster client: dropped an iopub message that is malformed or badly signed");
+    return;
+  }
+  ClusterEvent event;
+  event.kind = ClusterEvent::Kind::kIopub;
+  event.engine_id = engine_of(view(parts[0]));
+  event.msg_type = msg_type_of(view(parts[3]));
+  if (event.engine_id < 0 && event.msg_type == "iopub_welcome") {
+    welcomed_ = true;
+    return;
+  }
+  for (std::size_t i = 3; i < parts.size(); ++i) event.frames.push_back(std::move(parts[i]));
+  pending_.push_back(std::move(event));
+}
+
+void ClusterConnection::on_monitor(Parts& parts) {
+  if (parts.empty() || parts[0].size() < 2) return;
+  uint16_t code = 0;
+  std::memcpy(&code, parts[0].data(), sizeof code);
+  if (code == ZMQ_EVENT_DISCONNECTED) {
+    spdlog::warn("cluster client: the controller connection was lost");
     ClusterEvent event;
-    event.kind = ClusterEvent::Kind::kShell;
-    event.engine_id = d == 1 ? engine_of(view(parts[0])) : -1;
-    event.msg_type = msg_type_of(view(parts[d + 2]));
-    for (std::size_t i = d + 2; i < parts.size(); ++i) event.frames.push_back(std::move(parts[i]));
-    push_event(std::move(event));
-  }
-}
-
-void ClusterConnection::on_iopub() {
-  Parts parts;
-  while (receive(*iopub_, parts)) {
-    if (parts.size() < 7 || view(parts[1]) != wire::kDelimiter || !verified(parts, 1, signer_)) {
-      spdlog::warn("cluster client: dropped an iopub message that is malformed or badly signed");
-      continue;
-    }
-    ClusterEvent event;
-    event.kind = ClusterEvent::Kind::kIopub;
-    event.engine_id = engine_of(view(parts[0]));
-    event.msg_type = msg_type_of(view(parts[3]));
-    if (event.engine_id < 0 && event.msg_type == "iopub_welcome") {
-      {
-        std::lock_guard lock(events_mutex_);
-        welcomed_ = true;
-      }
-      events_ready_.notify_all();
-      continue;
-    }
-    for (std::size_t i = 3; i < parts.size(); ++i) event.frames.push_back(std::move(parts[i]));
-    push_event(std::move(event));
-  }
-}
-
-void ClusterConnection::on_monitor() {
-  Parts parts;
-  while (receive(*monitor_, parts)) {
-    if (parts.empty() || parts[0].size() < 2) continue;
-    uint16_t code = 0;
-    std::memcpy(&code, parts[0].data(), sizeof code);
-    if (code == ZMQ_EVENT_DISCONNECTED) {
-      spdlog::warn("cluster client: the controller connection was lost");
-      ClusterEvent event;
-      event.kind = ClusterEvent::Kind::kLost;
-      push_event(std::move(event));
-    }
+    event.kind = ClusterEvent::Kind::kLost;
+    pending_.push_back(std::move(event));
   }
 }
 

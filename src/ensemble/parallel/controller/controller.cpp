@@ -126,6 +126,11 @@ struct Controller::Impl {
         spdlog::warn("client: dropped a message of {} frame(s)", parts.size());
         continue;
       }
+      // A client that sends from "<id>.tx" receives at "<id>" (docs/parallel-protocol.md).
+      if (std::string_view rid = view(parts[0]); rid.ends_with(".tx")) {
+        std::string reply_to(rid.substr(0, rid.size() - 3));
+        parts[0].rebuild(reply_to.data(), reply_to.size());
+      }
       std::size_t d = find_delimiter(parts);
       if (d == 1) {
         handle_controller_request();
