@@ -39,10 +39,8 @@ def test_console_on_an_engine_sees_pushed_names_and_debugs_a_failed_apply(own_cl
         assert "Out[" in screen
         tmux.type_line("%debug")
         tmux.wait_for("ipdb>", timeout=20)
-        # What the debugger prints before its next prompt may show up only once that prompt is
-        # answered (see the xfail below), so answer both prompts before reading the screen.
         tmux.type_line("p local_secret")
-        time.sleep(0.5)
+        tmux.wait_for("\n5007\n", timeout=20)  # shown while the next ipdb> prompt waits
         tmux.type_line("q")
         screen = wait_for_prompt_after_debugger(tmux)
         session = screen[screen.index("%debug"):]
@@ -54,20 +52,15 @@ def test_console_on_an_engine_sees_pushed_names_and_debugs_a_failed_apply(own_cl
 
 
 @pytest.mark.deadline(90)
-@pytest.mark.xfail(strict=True, reason=(
-    "C++: ensemble console (src/ensemble/console/cell_runner.cpp) handles an input_request as soon "
-    "as it arrives on the stdin channel and blocks in the line editor without rendering iopub; "
-    "stdout the kernel published just before the input_request (it flushes its outbox first, but "
-    "iopub and stdin are separate sockets, so the input_request can overtake it) is shown only "
-    "after the prompt is answered. E.g. %debug's frame listing and `p x` output appear one prompt "
-    "late (about every other prompt)."))
 def test_output_printed_before_an_input_prompt_is_shown_while_the_prompt_waits(own_cluster, kernel_target,
                                                                                tmp_path):
     c = own_cluster(n=1)
     c.start_and_connect()
     with engine_console(c, kernel_target, tmp_path) as tmux:
         tmux.wait_for("In [", timeout=30)
-        for i in range(15):  # the race is lost about every other time: 15 tries make a lucky pass rare
+        # stdin and iopub are separate sockets, so the prompt can overtake the output printed
+        # before it; the console waits for iopub to catch up. 15 tries make a lucky pass rare.
+        for i in range(15):
             tmux.type_line("print('printed-%d'); answer = input('prompt-%d> ')" % (i, i))
             tmux.wait_for("prompt-%d>" % i, timeout=20)
             deadline = time.monotonic() + 1.0

@@ -28,6 +28,11 @@ PayloadRequests show_payload(const wire::Json& payload, std::ostream& out) {
   return requests;
 }
 
+namespace {
+constexpr auto kIopubQuiet = std::chrono::milliseconds(5);
+constexpr auto kInputCatchUp = std::chrono::milliseconds(50);
+}  // namespace
+
 CellOutcome CellRunner::run(const std::string& code, bool allow_stdin) {
   auto& client = session_.client();
   const std::string msg_id = client.send(client::ClientChannel::kShell, "execute_request",
@@ -41,6 +46,17 @@ CellOutcome CellRunner::run(const std::string& code, bool allow_stdin) {
   bool replied = false;
   bool idle = false;
   auto replied_at = std::chrono::steady_clock::now();
+  // An input_request can overtake the output printed just before it (stdin and
+  // iopub are separate sockets): the prompt waits until iopub has been quiet
+  // for a moment, or kInputCatchUp at most.
+  std::optional<wire::Message> asked;
+  auto ask_by = std::chrono::steady_clock::now();
+  auto answer = [&] {
+    renderer_.ensure_line_start();
+    auto line = input_(asked->content.value("prompt", ""), asked->content.value("password", false));
+    client.send_input_reply(*asked, line.value_or(""));
+    asked.reset();
+  };
   while (!(replied && idle)) {
     if (replied && std::chrono::steady_clock::now() - replied_at > kIdleGrace) break;
     if (interrupted_.exchange(false)) session_.interrupt();
@@ -48,7 +64,8 @@ CellOutcome CellRunner::run(const std::string& code, bool allow_stdin) {
       outcome.status = "dead";
       return outcome;
     }
-    auto event = client.next_event(std::chrono::milliseconds(100));
+    auto event = client.next_event(asked ? kIopubQuiet : std::chrono::milliseconds(100));
+    if (asked && (!event || std::chrono::steady_clock::now() >= ask_by)) answer();
     if (!event) continue;
     const wire::Message& message = event->message;
     switch (event->channel) {
@@ -71,9 +88,9 @@ CellOutcome CellRunner::run(const std::string& code, bool allow_stdin) {
         break;
       case client::ClientChannel::kStdin:
         if (message.header.msg_type == "input_request") {
-          renderer_.ensure_line_start();
-          auto line = input_(message.content.value("prompt", ""), message.content.value("password", false));
-          client.send_input_reply(message, line.value_or(""));
+          if (asked) answer();  // cannot happen with one kernel thread asking; keep the order anyway
+          asked = message;
+          ask_by = std::chrono::steady_clock::now() + kInputCatchUp;
         }
         break;
       case client::ClientChannel::kControl: break;
