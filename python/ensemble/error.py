@@ -116,9 +116,23 @@ class _RemoteEngineError(RemoteError, EngineError):
     """A RemoteError whose ename is EngineError: catchable as either."""
 
 
+_ENGINE_ERROR_CLASSES = {RemoteError: _RemoteEngineError}
+
+
 def remote_error(ename, evalue, traceback, engine_info=None):
-    """Build the RemoteError for one failure (an EngineError one if fitting)."""
-    cls = _RemoteEngineError if ename == "EngineError" else RemoteError
+    """Build the RemoteError for one failure (an EngineError one if fitting).
+
+    Looks ``RemoteError`` up at call time, as ipyparallel's unwrap_exception does, so that code
+    replacing ``error.RemoteError`` by a subclass (ipyparallel's test setup does) gets it for
+    every remote failure, engine deaths included."""
+    cls = RemoteError
+    if ename == "EngineError":
+        engine_cls = _ENGINE_ERROR_CLASSES.get(cls)
+        if engine_cls is None:
+            engine_cls = type("_RemoteEngineError", (cls, EngineError),
+                              {"__doc__": _RemoteEngineError.__doc__, "__module__": __name__})
+            _ENGINE_ERROR_CLASSES[cls] = engine_cls
+        cls = engine_cls
     return cls(ename, evalue, traceback, engine_info)
 
 

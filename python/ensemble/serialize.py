@@ -7,14 +7,18 @@ least ``OOB_THRESHOLD`` bytes), sent without being copied into the pickle.
 
 Functions from ``__main__`` and from the user's own modules (anything not
 installed under the interpreter's prefix) travel by value, as ipyparallel
-sends function code; library functions travel by reference.
+sends function code; library functions travel by reference. Classes of the
+user's own modules travel by reference with their definition as a fallback,
+for engines that cannot import them.
 """
 
+import importlib
 import os
 import pickle
 import sys
 import sysconfig
 import types
+import weakref
 
 __all__ = [
     "Reference", "PrePickled", "pack_apply", "unpack_apply", "pack_result",
@@ -105,14 +109,53 @@ def _pickler():
     if _pickler_class is None:
         import cloudpickle
 
+        from cloudpickle import cloudpickle_fast
+
         class Pickler(cloudpickle.CloudPickler):
             def _function_reduce(self, obj):
                 if _is_user_module(getattr(obj, "__module__", None)):
                     return self._dynamic_function_reduce(obj)
                 return super()._function_reduce(obj)
 
+            def reducer_override(self, obj):
+                if (isinstance(obj, type) and obj.__module__ != "__main__"
+                        and _is_user_module(obj.__module__)
+                        and cloudpickle_fast._should_pickle_by_reference(obj)):
+                    make, args, state = cloudpickle_fast._dynamic_class_reduce(obj)[:3]
+                    return (_import_class_or_make, (obj.__module__, obj.__qualname__, make, *args),
+                            state, None, None, _set_rebuilt_class_state)
+                return super().reducer_override(obj)
+
         _pickler_class = Pickler
     return _pickler_class
+
+
+_REBUILT_CLASSES = weakref.WeakSet()
+
+
+def _import_class_or_make(module, qualname, make, *args):
+    """A class of the user's own modules, on the receiving side: the class found by importing
+    ``module`` where that works (so ``isinstance`` with it holds), else the class rebuilt from
+    its definition (an engine that lacks the module, e.g. a test module)."""
+    try:
+        obj = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        if isinstance(obj, type):
+            return obj
+    except Exception:
+        pass
+    cls = make(*args)
+    _REBUILT_CLASSES.add(cls)
+    return cls
+
+
+def _set_rebuilt_class_state(cls, state):
+    if cls in _REBUILT_CLASSES:
+        from cloudpickle.cloudpickle_fast import _class_setstate
+
+        return _class_setstate(cls, state)
+    return cls
 
 
 def _dumps(obj):
@@ -204,16 +247,25 @@ def resolve(obj, namespace):
 def rebind(f, namespace):
     """``f`` running with ``namespace`` as globals if it comes from __main__.
 
-    Names ``f`` captured on the client that ``namespace`` lacks are added to
-    it first (never overwriting the engine's own values).
+    By default, names ``f`` captured on the client that ``namespace`` lacks
+    are added to it first (never overwriting the engine's own values). After
+    ``use_pickle()`` only the engine's names count (ipyparallel's pickle
+    semantics); after ``use_cloudpickle()``/``use_dill()`` the captured values
+    win, in a copy of ``namespace`` (ipyparallel's cloudpickle semantics).
     """
     if not isinstance(f, types.FunctionType) or f.__module__ != "__main__":
         return f
     if f.__globals__ is namespace:
         return f
-    for name, value in f.__globals__.items():
-        if name not in namespace and not name.startswith("__"):
-            namespace[name] = value
+    captured = {name: value for name, value in f.__globals__.items()
+                if not name.startswith("__")}
+    if _globals_policy == "client":
+        namespace = dict(namespace)
+        namespace.update(captured)
+    elif _globals_policy == "merge":
+        for name, value in captured.items():
+            if name not in namespace:
+                namespace[name] = value
     g = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__, f.__closure__)
     g.__kwdefaults__ = f.__kwdefaults__
     g.__dict__.update(f.__dict__)
@@ -233,13 +285,23 @@ def uncan(obj, g=None):
     return resolve(obj, g if g is not None else {})
 
 
+# how rebind treats the globals a __main__ function captured on the client:
+# "merge" (Ensemble's default), "engine" (use_pickle) or "client" (use_cloudpickle)
+_globals_policy = "merge"
+
+
 def use_cloudpickle():
-    """No-op: functions always travel with cloudpickle here."""
+    """Captured client values of __main__ functions take precedence over the engine's."""
+    global _globals_policy
+    _globals_policy = "client"
 
 
 def use_pickle():
-    """No-op: kept for ipyparallel compatibility."""
+    """__main__ functions see the engine's namespace only, as with ipyparallel's pickle."""
+    global _globals_policy
+    _globals_policy = "engine"
 
 
 def use_dill():
-    """No-op: cloudpickle already handles closures and lambdas."""
+    """As use_cloudpickle (cloudpickle already handles closures and lambdas)."""
+    use_cloudpickle()

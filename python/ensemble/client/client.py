@@ -332,8 +332,10 @@ class Client(ControlMixin, WaitMixin):
     def send_execute_request(self, code, engine_id, silent=True):
         if not isinstance(code, str):
             raise TypeError("code must be text, not %s" % type(code))
+        # as ipykernel does for ipyparallel: a failing silent execute (view.execute) does not
+        # abort the requests queued behind it; a non-silent one (%px) does
         content = {"code": code, "silent": bool(silent), "store_history": not silent,
-                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": not silent}
         return self._send_request("execute_request", content, engine_id)
 
     # -- views -----------------------------------------------------------------

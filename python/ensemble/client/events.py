@@ -44,7 +44,9 @@ class EventThread(threading.Thread):
         super().__init__(name="ensemble-client-events", daemon=True)
         self.client = client
         self.stopping = False
-        self._output_deadlines = {}  # msg_id -> monotonic deadline
+        # msg_id -> monotonic deadline; insertion order is deadline order (one
+        # constant grace after each reply), so expiry only ever looks at the front.
+        self._output_deadlines = {}
 
     def run(self):
         conn = self.client._conn
@@ -140,13 +142,17 @@ class EventThread(threading.Thread):
                                      "", {"engine_id": md["engine_id"], "method": "apply"})
 
     def _expire_output_waits(self):
+        # O(expired) per event, not O(waiting): thousands of pipelined replies
+        # may wait for their `idle` at once.
         now = time.monotonic()
-        for msg_id, deadline in list(self._output_deadlines.items()):
+        waits = self._output_deadlines
+        while waits:
+            msg_id, deadline = next(iter(waits.items()))
+            if deadline > now:
+                return
+            del waits[msg_id]
             future = self.client._futures.get(msg_id)
-            if future is None or future.output.done():
-                self._output_deadlines.pop(msg_id, None)
-            elif now >= deadline:
-                self._output_deadlines.pop(msg_id, None)
+            if future is not None and not future.output.done():
                 _resolve(future.output)
 
     # -- iopub -------------------------------------------------------------

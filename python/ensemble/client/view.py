@@ -318,13 +318,18 @@ class DirectView(View):
             r.get()
 
     def use_cloudpickle(self):
-        """Does nothing: cloudpickle is always used. Kept for compatibility."""
+        """Captured client globals of __main__ functions win over the engines' names (here and
+        on the engines); functions always travel with cloudpickle."""
+        serialize.use_cloudpickle()
         return self.apply(serialize.use_cloudpickle)
 
     def use_dill(self):
+        serialize.use_dill()
         return self.apply(serialize.use_dill)
 
     def use_pickle(self):
+        """__main__ functions see only the engines' names (ipyparallel's default)."""
+        serialize.use_pickle()
         return self.apply(serialize.use_pickle)
 
     def activate(self, suffix=""):

@@ -1,6 +1,7 @@
 #include "ensemble/parallel/controller.hpp"
 
 #include <spdlog/spdlog.h>
+#include <malloc.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -95,6 +96,7 @@ struct Controller::Impl {
   ControllerAddress address;
   EngineTable engines;
   TaskTable tasks;
+  std::size_t messages_since_trim = 0;  // glibc keeps freed heap unless asked to return it
   int unready = 0;  // registered engines whose iopub is not yet proven: probe fast while any
   bool stopping = false;
   Clock::time_point stop_deadline{};
@@ -176,6 +178,7 @@ struct Controller::Impl {
       spdlog::warn("could not reach engine {}: {}", id, error.what());
       return;
     }
+    ++messages_since_trim;
     if (to_shell) {
       engine->queue.insert(msg_id);
       tasks.add(msg_id, Task{rid, id, msg_type, std::move(header_text), false, {}, {}});
@@ -266,7 +269,7 @@ struct Controller::Impl {
         out.emplace_back(rid.data(), rid.size());
         std::string route = "e" + std::to_string(task.engine);
         out.emplace_back(route.data(), route.size());
-        for (auto& frame : share(task.reply)) out.push_back(std::move(frame));
+        for (auto& frame : task.reply.frames()) out.push_back(std::move(frame));
         send(clients, out);
         completed.push_back(id);
       } else {
@@ -282,6 +285,7 @@ struct Controller::Impl {
   Json purge_reply(const Json& request) {
     if (request.contains("msg_ids") && request["msg_ids"] == "all") {
       tasks.purge_all();
+      messages_since_trim += 1001;
       for (auto& [id, engine] : engines.all()) engine.completed.clear();
       return Json{{"status", "ok"}};
     }
@@ -415,7 +419,8 @@ struct Controller::Impl {
     Task* task = tasks.find(msg_id);
     if (task == nullptr || task->done) return;
     task->done = true;
-    task->reply = share(parts, 2);
+    task->reply.store(parts, 2);
+    std::string().swap(task->request_header);  // only needed while the engine owes the reply
     for (const auto& watcher : task->watchers) {
       Parts copy = share(parts);
       copy[0].rebuild(watcher.data(), watcher.size());
@@ -483,8 +488,7 @@ struct Controller::Impl {
       }
       task->watchers.clear();
       task->done = true;
-      task->reply.clear();
-      for (std::size_t i = 2; i < frames.size(); ++i) task->reply.emplace_back(frames[i].data(), frames[i].size());
+      task->reply.store_frames(frames, 2);
     }
     try {
       engine_shell.disconnect(engine->shell_endpoint);
@@ -501,6 +505,10 @@ struct Controller::Impl {
   }
 
   void on_tick() {
+    if (messages_since_trim > 1000) {
+      ::malloc_trim(0);
+      messages_since_trim = 0;
+    }
     auto now = Clock::now();
     auto allowed = options.heartbeat_period * options.heartbeat_misses;
     std::vector<int> dead;

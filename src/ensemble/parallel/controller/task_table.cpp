@@ -2,6 +2,35 @@
 
 namespace ensemble::parallel {
 
+void StoredReply::store(const Parts& parts, std::size_t from) {
+  clear();
+  std::size_t total = 0;
+  for (std::size_t i = from; i < parts.size(); ++i) total += parts[i].size();
+  bytes_.reserve(total);
+  for (std::size_t i = from; i < parts.size(); ++i) append(parts[i].data(), parts[i].size());
+}
+
+void StoredReply::append(const void* data, std::size_t size) {
+  bytes_.append(static_cast<const char*>(data), size);
+  sizes_.push_back(static_cast<std::uint32_t>(size));
+}
+
+Parts StoredReply::frames() const {
+  Parts parts;
+  parts.reserve(sizes_.size());
+  std::size_t offset = 0;
+  for (auto size : sizes_) {
+    parts.emplace_back(bytes_.data() + offset, size);
+    offset += size;
+  }
+  return parts;
+}
+
+void StoredReply::clear() {
+  std::string().swap(bytes_);
+  std::vector<std::uint32_t>().swap(sizes_);
+}
+
 Task& TaskTable::add(const std::string& msg_id, Task task) {
   auto [it, inserted] = tasks_.insert_or_assign(msg_id, std::move(task));
   if (inserted) history_.push_back(msg_id);

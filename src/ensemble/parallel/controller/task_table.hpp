@@ -2,6 +2,7 @@
 // result by msg_id until it is purged. Owned by the controller's one thread.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -11,13 +12,34 @@
 
 namespace ensemble::parallel {
 
+// A reply kept for later askers, in one allocation of its own. Keeping the
+// received frames instead would pin ZeroMQ's 8 KiB receive buffers, which
+// small frames point into: ~7 KiB per task instead of the reply's size.
+class StoredReply {
+ public:
+  void store(const Parts& parts, std::size_t from);
+  template <typename Frames>
+  void store_frames(const Frames& frames, std::size_t from) {
+    clear();
+    for (std::size_t i = from; i < frames.size(); ++i) append(frames[i].data(), frames[i].size());
+  }
+  Parts frames() const;
+  bool empty() const { return sizes_.empty(); }
+  void clear();
+
+ private:
+  void append(const void* data, std::size_t size);
+  std::string bytes_;
+  std::vector<std::uint32_t> sizes_;
+};
+
 struct Task {
   std::string client_rid;
   int engine = -1;
   std::string msg_type;
   std::string request_header;  // JSON text, the parent of a reply made up for a dead engine
   bool done = false;
-  Parts reply;                       // from "<IDS|MSG>" on, as the engine signed it
+  StoredReply reply;                 // from "<IDS|MSG>" on, as the engine signed it
   std::vector<std::string> watchers;  // other clients waiting for the reply
 };
 
