@@ -59,7 +59,8 @@ def __getattr__(name):
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError("module %r has no attribute %r" % (__name__, name))
-    value = getattr(importlib.import_module("." + module, __name__), name)
+    imported = importlib.import_module("." + module, __name__)
+    value = getattr(imported, "_EXPORTED", {}).get(name) or getattr(imported, name)
     globals()[name] = value
     return value
 

@@ -227,3 +227,8 @@ def unwrap_exception(content):
         tb = "\n".join(tb)
     return remote_error(content.get("ename", "Error"), content.get("evalue", ""),
                         tb, dict(content.get("engine_info") or {}))
+
+# The classes as defined here, for ``ensemble.<Name>``: like ``from .error import *`` in
+# ipyparallel's __init__, the package keeps them even if code later replaces a module
+# attribute (ipyparallel's test setup swaps ``error.RemoteError`` for a subclass).
+_EXPORTED = {name: globals()[name] for name in __all__}

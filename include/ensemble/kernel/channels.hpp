@@ -54,6 +54,9 @@ class Outbox {
   virtual void write_stream(const std::string& name, std::string_view text, const ParentPtr& parent) = 0;
   // Asks for pending stream text to go out now rather than after the batching delay.
   virtual void flush() = 0;
+  // Sends the stream text written so far (sys.stdout.flush()). Without any,
+  // it need not wake the sender: what else is queued goes with the next flush().
+  virtual void flush_streams() { flush(); }
 };
 
 }  // namespace ensemble::kernel

@@ -79,6 +79,7 @@ class AsyncResult(Future, OutputDisplay):
         if self.owner:
             for msg_id in self.msg_ids:
                 self._client.results.pop(msg_id, None)
+                self._client.metadata.pop(msg_id, None)
         self._ready_event.set()
 
     def _collect_exceptions(self, results):

@@ -265,7 +265,8 @@ class Client(ControlMixin, WaitMixin):
         """Send a request to one engine; returns its MessageFuture."""
         self._check_open()
         msg_id = uuid.uuid4().hex
-        md = Metadata(msg_id=msg_id, engine_id=engine_id, submitted=utcnow(),
+        # engine_id stays None until the reply comes (as in ipyparallel); the future knows it
+        md = Metadata(msg_id=msg_id, submitted=utcnow(),
                       engine_uuid=self._engines.get(engine_id, {}).get("uuid"))
         future = MessageFuture(msg_id, md, engine_id)
         with self._lock:

@@ -50,8 +50,8 @@ class OutputDisplay:
         ip.display_pub.publish(data=content["data"], metadata=md)
 
     def _engine_ids(self):
-        ids = [md["engine_id"] for md in self._metadata]
-        return ids
+        return [md["engine_id"] if md["engine_id"] is not None else child.engine_id
+                for md, child in zip(self._metadata, self._children)]
 
     @contextmanager
     def stream_output(self):

@@ -1,5 +1,6 @@
 #include "queues.hpp"
 
+#include <algorithm>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -98,6 +99,17 @@ void QueueOutbox::write_stream(const std::string& name, std::string_view text, c
 void QueueOutbox::flush() {
   {
     std::lock_guard lock(mutex_);
+    flush_requested_ = true;
+  }
+  ready_.notify();
+}
+
+void QueueOutbox::flush_streams() {
+  {
+    std::lock_guard lock(mutex_);
+    bool text_waiting = std::any_of(entries_.begin(), entries_.end(),
+                                    [](const OutEntry& entry) { return std::holds_alternative<StreamChunk>(entry); });
+    if (!text_waiting) return;  // saves the I/O thread a wake-up per apply_request
     flush_requested_ = true;
   }
   ready_.notify();

@@ -77,6 +77,7 @@ class QueueOutbox final : public Outbox {
   void enqueue(Route route, wire::Message message) override;
   void write_stream(const std::string& name, std::string_view text, const ParentPtr& parent) override;
   void flush() override;
+  void flush_streams() override;
 
   // I/O thread: takes every entry that is due. A trailing stream chunk stays
   // while it is young and small, unless `everything`.

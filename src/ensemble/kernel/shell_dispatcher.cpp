@@ -95,7 +95,7 @@ void ShellDispatcher::write_stream(const std::string& name, std::string_view tex
 }
 
 void ShellDispatcher::flush_streams() {
-  outbox_.flush();
+  outbox_.flush_streams();
 }
 
 void ShellDispatcher::publish_status(const char* state, const Json& parent) {
