@@ -124,10 +124,19 @@ def _pickler():
                     make, args, state = cloudpickle_fast._dynamic_class_reduce(obj)[:3]
                     return (_import_class_or_make, (obj.__module__, obj.__qualname__, make, *args),
                             state, None, None, _set_rebuilt_class_state)
+                if type(obj) is memoryview and obj.c_contiguous:
+                    # a memoryview stays a memoryview (cloudpickle would send bytes), and a
+                    # large one travels out of band like an array
+                    return _memoryview_from, (pickle.PickleBuffer(obj), obj.format, obj.shape)
                 return super().reducer_override(obj)
 
         _pickler_class = Pickler
     return _pickler_class
+
+
+def _memoryview_from(buffer, format="B", shape=None):
+    view = memoryview(buffer).cast("B")
+    return view if format == "B" and shape == (view.nbytes,) else view.cast(format, shape)
 
 
 _REBUILT_CLASSES = weakref.WeakSet()

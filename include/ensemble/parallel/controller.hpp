@@ -26,6 +26,10 @@ struct ControllerOptions {
   std::string security_dir;  // where the client and engine files are written
   std::chrono::milliseconds heartbeat_period{1000};
   int heartbeat_misses = 5;
+  // Load balancing: "leastload", "lru", "plainrandom", "weighted" or "twobin",
+  // and the most tasks one engine may hold (0: no limit).
+  std::string scheme = "leastload";
+  int hwm = 0;
 };
 
 class Controller {

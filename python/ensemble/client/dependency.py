@@ -5,6 +5,7 @@ and raises UnmetDependency if it is not met. (With no scheduler yet, an
 unmet dependency fails the task instead of moving it to another engine.)
 """
 
+from functools import partial
 from types import ModuleType
 
 from ..error import UnmetDependency
@@ -37,7 +38,10 @@ class dependent:
     def _ensemble_resolve_(self, namespace):
         from ensemble.serialize import resolve
 
-        return dependent(resolve(self.f, namespace), resolve(self.df, namespace),
+        # @require imports into the namespace the function runs in (ipyparallel's _require
+        # uses its own, rebound, globals)
+        df = partial(_require_in, namespace) if self.df is _require else resolve(self.df, namespace)
+        return dependent(resolve(self.f, namespace), df,
                          *resolve(list(self.dargs), namespace),
                          **resolve(dict(self.dkwargs), namespace))
 
@@ -55,10 +59,13 @@ def _require(*modules, **mapping):
     in the user namespace."""
     import sys
 
+    return _require_in(sys.modules["__main__"].__dict__, *modules, **mapping)
+
+
+def _require_in(user_ns, *modules, **mapping):
     from ensemble import serialize
     from ensemble.error import UnmetDependency
 
-    user_ns = sys.modules["__main__"].__dict__
     for name in modules:
         try:
             exec("import %s" % name, user_ns)

@@ -110,6 +110,10 @@ class EventThread(threading.Thread):
             md["started"] = parse_date(reply_md["started"])
         if md["submitted"] is None and msg["parent_header"].get("date"):
             md["submitted"] = parse_date(msg["parent_header"]["date"])
+        if getattr(future, "from_hub", False) and md["completed"] is not None:
+            # another client's request: it reached the controller when the engine replied (as
+            # ipyparallel's hub records it), not when this client fetched it
+            md["received"] = md["completed"]
         status = content.get("status")
         expect_output = not getattr(future, "from_hub", False)
         if status == "ok":

@@ -38,6 +38,8 @@ struct ClusterArgs {
   std::string ip = "127.0.0.1";
   bool daemonize = false;
   int heartbeat_period_ms = 1000;
+  std::string scheme = "leastload";
+  int hwm = 0;
   double timeout = 30;
 
   std::string security_dir() const { return parallel::security_dir(profile, profile_dir); }
@@ -154,7 +156,8 @@ int start_cluster(const ClusterArgs& args) {
 
   std::string log_stem = args.log_dir() + "/ensemble-" + (args.cluster_id.empty() ? "default" : args.cluster_id);
   std::vector<std::string> controller_argv = {executable_path(), "controller", "--ip", args.ip,
-                                              "--heartbeat-period", std::to_string(args.heartbeat_period_ms)};
+                                              "--heartbeat-period", std::to_string(args.heartbeat_period_ms),
+                                              "--scheme", args.scheme, "--hwm", std::to_string(args.hwm)};
   for (auto& a : location_args(args)) controller_argv.push_back(a);
   pid_t controller = spawn(controller_argv, log_stem + "-controller.log");
   if (controller < 0) return 1;
@@ -236,6 +239,9 @@ Subcommand add_cluster_command(CLI::App& app) {
   start->add_flag("--daemonize", args->daemonize, "Return once the controller is up, leaving the cluster running");
   start->add_option("--heartbeat-period", args->heartbeat_period_ms, "Engine heartbeat period in ms");
   start->add_option("--timeout", args->timeout, "Seconds to wait for the controller (default: 30)");
+  start->add_option("--scheme", args->scheme, "Load-balancing scheme: leastload (default), lru, plainrandom, "
+                                              "weighted or twobin");
+  start->add_option("--hwm", args->hwm, "Most load-balanced tasks one engine may hold; 0: no limit (default)");
   CLI::App* stop = sub->add_subcommand("stop", "Stop a cluster and every process it started");
   add_location(stop, *args);
   CLI::App* list = sub->add_subcommand("list", "List the clusters of a profile");

@@ -45,6 +45,8 @@ struct ControllerArgs {
   std::string ip = "127.0.0.1";
   int heartbeat_period_ms = 1000;
   int heartbeat_misses = 5;
+  std::string scheme = "leastload";
+  int hwm = 0;
 };
 
 parallel::Controller* running_controller = nullptr;
@@ -56,6 +58,8 @@ int run_controller(const ControllerArgs& args) {
   options.security_dir = args.where.security_dir();
   options.heartbeat_period = std::chrono::milliseconds(std::max(args.heartbeat_period_ms, 10));
   options.heartbeat_misses = std::max(args.heartbeat_misses, 1);
+  options.scheme = args.scheme;
+  options.hwm = std::max(args.hwm, 0);
   parallel::Controller controller(options);
   auto bound = controller.bind();
   if (!bound.ok()) {
@@ -177,6 +181,9 @@ Subcommand add_controller_command(CLI::App& app) {
   sub->add_option("--heartbeat-period", args->heartbeat_period_ms, "Engine heartbeat period in ms (default: 1000)");
   sub->add_option("--heartbeat-misses", args->heartbeat_misses,
                   "Missed heartbeats before an engine counts as dead (default: 5)");
+  sub->add_option("--scheme", args->scheme, "Load-balancing scheme (default: leastload)")
+      ->check(CLI::IsMember({"leastload", "lru", "plainrandom", "weighted", "twobin", "pure"}));
+  sub->add_option("--hwm", args->hwm, "Most load-balanced tasks one engine may hold; 0: no limit (default)");
   return {sub, [args] { return run_controller(*args); }};
 }
 

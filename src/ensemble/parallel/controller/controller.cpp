@@ -7,10 +7,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <unordered_set>
 #include <stdexcept>
 
 #include "../multipart.hpp"
 #include "engine_table.hpp"
+#include "load_balancer.hpp"
 #include "ensemble/wire/codec.hpp"
 #include "ensemble/wire/connection_file.hpp"
 #include "ensemble/wire/ids.hpp"
@@ -64,7 +67,13 @@ Json parse_or_null(std::string_view text) { return Json::parse(text, nullptr, fa
 }  // namespace
 
 struct Controller::Impl {
-  explicit Impl(ControllerOptions o) : options(std::move(o)), signer(wire::random_hex(32)) {
+  explicit Impl(ControllerOptions o)
+      : options(std::move(o)),
+        signer(wire::random_hex(32)),
+        balancer(scheme_from_string(options.scheme).value_or(Scheme::kLeastLoad), options.hwm, engines, tasks,
+                 [this](Parts& out) { return send_task(out); },
+                 [this](const Task&, const std::string& msg_id, const std::string& ename,
+                        const std::string& evalue) { answer_task(msg_id, -1, ename, evalue); }) {
     stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (stop_fd < 0) throw std::runtime_error("eventfd failed");
     for (zmq::socket_t* s : {&clients, &iopub, &registration, &engine_shell, &engine_control, &engine_iopub}) {
@@ -96,6 +105,7 @@ struct Controller::Impl {
   ControllerAddress address;
   EngineTable engines;
   TaskTable tasks;
+  LoadBalancer balancer;
   std::size_t messages_since_trim = 0;  // glibc keeps freed heap unless asked to return it
   int unready = 0;  // registered engines whose iopub is not yet proven: probe fast while any
   bool stopping = false;
@@ -159,6 +169,17 @@ struct Controller::Impl {
     }
     std::string msg_id = header["msg_id"];
     std::string msg_type = header["msg_type"];
+    if (route == "t") {  // load-balanced: the scheduler picks the engine
+      Json metadata = parse_or_null(view(parts[6]));
+      if (tasks.find(msg_id) != nullptr) {
+        spdlog::warn("client: dropped a task whose msg_id {} is already known", msg_id);
+        return;
+      }
+      ++messages_since_trim;
+      balancer.submit(std::move(parts), rid, header, metadata);
+      parts.clear();
+      return;
+    }
     bool to_shell = route_id(route, 'e') >= 0;
     int id = to_shell ? route_id(route, 'e') : route_id(route, 'c');
     Engine* engine = id >= 0 ? engines.find(id) : nullptr;
@@ -182,7 +203,46 @@ struct Controller::Impl {
     if (to_shell) {
       engine->queue.insert(msg_id);
       tasks.add(msg_id, Task{rid, id, msg_type, std::move(header_text), false, {}, {}});
+      balancer.note_direct(msg_id);
     }
+  }
+
+  bool send_task(Parts& out) {
+    try {
+      send(engine_shell, out);
+      return true;
+    } catch (const zmq::error_t& error) {
+      spdlog::warn("could not reach an engine: {}", error.what());
+      return false;
+    }
+  }
+
+  // Answers a request no engine will answer (a dead engine, an impossible or
+  // timed-out task, an abort), and keeps the answer as the task's result.
+  void answer_task(const std::string& msg_id, int engine_id, const std::string& ename, const std::string& evalue) {
+    Task* task = tasks.find(msg_id);
+    if (task == nullptr || task->done) return;
+    Json parent = parse_or_null(task->request_header);
+    Engine* engine = engines.find(engine_id);
+    std::string uuid = engine != nullptr ? engine->uuid : std::string();
+    Json content = ename == "aborted" ? Json{{"status", "aborted"}} : error_content(ename, evalue);
+    if (ename != "aborted") content["engine_info"] = Json{{"engine_id", engine_id}, {"engine_uuid", uuid}};
+    wire::Message reply = message(wire::reply_type_for(task->msg_type), std::move(content),
+                                  parent.is_object() ? parent : Json::object());
+    reply.metadata = Json{{"engine_id", engine_id}, {"engine_uuid", uuid},
+                          {"status", ename == "aborted" ? "aborted" : "error"}};
+    std::string route = engine_id >= 0 ? "e" + std::to_string(engine_id) : std::string("t");
+    reply.identities = {task->client_rid, route};
+    wire::Frames frames = wire::encode(reply, signer);
+    send(clients, frames);
+    for (const auto& watcher : task->watchers) {
+      frames[0] = watcher;
+      send(clients, frames);
+    }
+    task->watchers.clear();
+    task->done = true;
+    task->reply.store_frames(frames, 2);
+    std::string().swap(task->request_header);
   }
 
   void handle_controller_request() {
@@ -207,6 +267,8 @@ struct Controller::Impl {
       } else if (type == "hub_history_request") {
         content = Json{{"status", "ok"}, {"history", Json(std::vector<std::string>(tasks.history().begin(),
                                                                                    tasks.history().end()))}};
+      } else if (type == "abort_request") {
+        content = abort_reply(request.content);
       } else if (type == "shutdown_request") {
         content = Json{{"status", "ok"}};
         begin_shutdown();
@@ -239,7 +301,7 @@ struct Controller::Impl {
         if (engine.ready) targets.push_back(id);
       }
     }
-    Json reply{{"status", "ok"}, {"unassigned", 0}};
+    Json reply{{"status", "ok"}, {"unassigned", balancer.unassigned()}};
     for (int id : targets) {
       Engine* engine = engines.find(id);
       if (engine == nullptr) throw std::invalid_argument("no engine " + std::to_string(id));
@@ -280,6 +342,30 @@ struct Controller::Impl {
       }
     }
     return Json{{"status", "ok"}, {"completed", completed}, {"pending", pending}};
+  }
+
+  // Tasks not yet on an engine are answered "aborted" here; those an engine
+  // holds are passed to its control (it aborts them if they have not started).
+  Json abort_reply(const Json& request) {
+    std::vector<std::string> ids = request.at("msg_ids").get<std::vector<std::string>>();
+    for (const auto& msg_id : balancer.abort(ids)) answer_task(msg_id, -1, "aborted", "");
+    std::map<int, Json> per_engine;
+    for (const auto& msg_id : ids) {
+      Task* task = tasks.find(msg_id);
+      if (task != nullptr && !task->done && task->engine >= 0) per_engine[task->engine].push_back(msg_id);
+    }
+    for (auto& [id, listed] : per_engine) {
+      Engine* engine = engines.find(id);
+      if (engine == nullptr) continue;
+      wire::Message abort = message("abort_request", Json{{"msg_ids", listed}});
+      abort.identities = {engine->control_route()};
+      try {
+        send(engine_control, wire::encode(abort, signer));
+      } catch (const zmq::error_t& error) {
+        spdlog::debug("abort to engine {}: {}", id, error.what());
+      }
+    }
+    return Json{{"status", "ok"}};
   }
 
   Json purge_reply(const Json& request) {
@@ -407,17 +493,24 @@ struct Controller::Impl {
         continue;
       }
       std::swap(parts[0], parts[1]);  // [client, route, <IDS|MSG>, ...]
-      if (kind == 'e') record_reply(id);
+      if (kind == 'e' && !record_reply(id)) continue;
       send(clients, parts);
     }
   }
 
-  void record_reply(int engine_id) {
+  // False when the reply is not for the client (a task that moves to another engine).
+  bool record_reply(int engine_id) {
     Json parent = parse_or_null(view(parts[5]));
-    if (!parent.is_object() || !parent.contains("msg_id") || !parent["msg_id"].is_string()) return;
+    if (!parent.is_object() || !parent.contains("msg_id") || !parent["msg_id"].is_string()) return true;
     std::string msg_id = parent["msg_id"];
     Task* task = tasks.find(msg_id);
-    if (task == nullptr || task->done) return;
+    if (task == nullptr || task->done) return true;
+    Json content = parse_or_null(view(parts[7]));
+    std::string status = content.is_object() ? content.value("status", "") : "";
+    std::string ename = content.is_object() && content.contains("ename") && content["ename"].is_string()
+                            ? content["ename"].get<std::string>()
+                            : std::string();
+    if (!balancer.on_reply(msg_id, engine_id, status, ename)) return false;
     task->done = true;
     task->reply.store(parts, 2);
     std::string().swap(task->request_header);  // only needed while the engine owes the reply
@@ -431,6 +524,7 @@ struct Controller::Impl {
       engine->queue.erase(msg_id);
       engine->completed.push_back(msg_id);
     }
+    return true;
   }
 
   void on_engine_iopub() {
@@ -446,6 +540,7 @@ struct Controller::Impl {
         if (parent.is_object() && parent.value("msg_id", std::string()) == engine->probe_msg_id) {
           engine->ready = true;
           --unready;
+          balancer.engine_ready(engine->id);
           spdlog::info("engine {} is ready", engine->id);
           publish("registration_notification", Json{{"id", engine->id}, {"uuid", engine->uuid}});
         }
@@ -469,26 +564,14 @@ struct Controller::Impl {
   void engine_gone(int id, const std::string& why) {
     Engine* engine = engines.find(id);
     if (engine == nullptr) return;
-    std::string route = engine->shell_route();
-    for (const auto& msg_id : engine->queue) {
-      Task* task = tasks.find(msg_id);
-      if (task == nullptr || task->done) continue;
-      Json parent = parse_or_null(task->request_header);
-      Json content = error_content("EngineError", "Engine " + std::to_string(id) + " " + why +
-                                                      " while running task " + msg_id);
-      content["engine_info"] = Json{{"engine_id", id}, {"engine_uuid", engine->uuid}};
-      wire::Message reply = message(wire::reply_type_for(task->msg_type), std::move(content), parent);
-      reply.metadata = Json{{"engine_id", id}, {"engine_uuid", engine->uuid}, {"status", "error"}};
-      reply.identities = {task->client_rid, route};
-      wire::Frames frames = wire::encode(reply, signer);
-      send(clients, frames);
-      for (const auto& watcher : task->watchers) {
-        frames[0] = watcher;
-        send(clients, frames);
-      }
-      task->watchers.clear();
-      task->done = true;
-      task->reply.store_frames(frames, 2);
+    // Load-balanced tasks with retries left go to another engine; the rest fail.
+    std::unordered_set<std::string> resubmitted = balancer.engine_gone(id);
+    std::vector<std::string> owed(engine->queue.begin(), engine->queue.end());
+    for (const auto& msg_id : owed) {
+      if (resubmitted.contains(msg_id)) continue;
+      answer_task(msg_id, id, "EngineError",
+                  "Engine " + std::to_string(id) + " " + why + " while running task " + msg_id);
+      balancer.on_reply(msg_id, id, "error", "EngineError");
     }
     try {
       engine_shell.disconnect(engine->shell_endpoint);
@@ -510,6 +593,7 @@ struct Controller::Impl {
       messages_since_trim = 0;
     }
     auto now = Clock::now();
+    balancer.tick(now);
     auto allowed = options.heartbeat_period * options.heartbeat_misses;
     std::vector<int> dead;
     for (auto& [id, engine] : engines.all()) {
@@ -588,7 +672,9 @@ void Controller::run() {
     auto now = Clock::now();
     // Done once every engine has said goodbye (or the grace period is over).
     if (c.stopping && (now >= c.stop_deadline || c.engines.all().empty())) break;
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
+    auto wake = next_tick;
+    if (auto deadline = c.balancer.next_deadline()) wake = std::min(wake, *deadline);
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now);
     try {
       zmq::poll(items, std::size(items), std::max(wait, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& error) {
@@ -607,6 +693,9 @@ void Controller::run() {
     if (items[4].revents & ZMQ_POLLIN) c.on_registration();
     if (items[5].revents & ZMQ_POLLIN) c.on_subscription();
     if (items[0].revents & ZMQ_POLLIN) c.on_client();
+    if (auto deadline = c.balancer.next_deadline(); deadline && Clock::now() >= *deadline) {
+      c.balancer.tick(Clock::now());
+    }
     if (Clock::now() >= next_tick) {
       c.on_tick();
       next_tick = Clock::now() + (c.unready > 0 ? std::min<Clock::duration>(kProbeInterval, heartbeat_tick)

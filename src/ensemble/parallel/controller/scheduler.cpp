@@ -1,0 +1,386 @@
+#include "scheduler.hpp"
+
+#include <algorithm>
+
+namespace ensemble::parallel {
+
+std::optional<Scheme> scheme_from_string(const std::string& name) {
+  if (name == "leastload" || name == "pure") return Scheme::kLeastLoad;
+  if (name == "lru") return Scheme::kLru;
+  if (name == "plainrandom") return Scheme::kPlainRandom;
+  if (name == "weighted") return Scheme::kWeighted;
+  if (name == "twobin") return Scheme::kTwoBin;
+  return std::nullopt;
+}
+
+Scheduler::Scheduler(Scheme scheme, int hwm, std::uint64_t seed)
+    : scheme_(scheme), hwm_(std::max(hwm, 0)), random_(seed) {}
+
+// -- engines and their availability --------------------------------------------
+
+bool Scheduler::available(int engine) const {
+  auto it = loads_.find(engine);
+  return it != loads_.end() && (hwm_ == 0 || it->second < hwm_);
+}
+
+void Scheduler::fenwick_set(std::size_t slot, double weight) {
+  if (slot >= weights_.size()) {
+    std::size_t size = std::max<std::size_t>(16, weights_.size() * 2);
+    while (size <= slot) size *= 2;
+    weights_.resize(size, 0.0);
+    fenwick_.assign(size + 1, 0.0);
+    for (std::size_t i = 0; i < size; ++i) {
+      for (std::size_t j = i + 1; j <= size; j += j & (~j + 1)) fenwick_[j] += weights_[i];
+    }
+  }
+  double delta = weight - weights_[slot];
+  weights_[slot] = weight;
+  for (std::size_t j = slot + 1; j < fenwick_.size(); j += j & (~j + 1)) fenwick_[j] += delta;
+}
+
+// The slot whose cumulative weight range holds `point` (0 <= point < total).
+std::size_t Scheduler::fenwick_find(double point) const {
+  std::size_t position = 0;
+  std::size_t step = 1;
+  while (step * 2 < fenwick_.size()) step *= 2;
+  for (; step > 0; step /= 2) {
+    if (position + step < fenwick_.size() && fenwick_[position + step] <= point) {
+      position += step;
+      point -= fenwick_[position];
+    }
+  }
+  return std::min(position, pool_.empty() ? 0 : pool_.size() - 1);
+}
+
+void Scheduler::mark_available(int engine, bool yes) {
+  int load = loads_.at(engine);
+  std::uint64_t age = last_used_[engine];
+  if (yes) {
+    by_load_.insert({load, engine});
+    by_age_.insert({age, engine});
+    if (!pool_index_.contains(engine)) {
+      pool_index_[engine] = pool_.size();
+      pool_.push_back(engine);
+    }
+    fenwick_set(pool_index_[engine], 1.0 / (1.0 + load));
+  } else {
+    by_load_.erase({load, engine});
+    by_age_.erase({age, engine});
+    if (auto it = pool_index_.find(engine); it != pool_index_.end()) {
+      std::size_t slot = it->second;
+      int last = pool_.back();
+      pool_[slot] = last;
+      pool_index_[last] = slot;
+      pool_.pop_back();
+      pool_index_.erase(engine);
+      if (last != engine) fenwick_set(slot, weights_[pool_.size()]);
+      fenwick_set(pool_.size(), 0.0);
+    }
+  }
+}
+
+void Scheduler::set_load(int engine, int load) {
+  bool was = available(engine);
+  if (was) mark_available(engine, false);
+  loads_[engine] = load;
+  if (available(engine)) mark_available(engine, true);
+  if (!was && available(engine)) dispatch();
+}
+
+void Scheduler::add_engine(int id) {
+  loads_[id] = 0;
+  last_used_[id] = 0;
+  mark_available(id, true);
+  dispatch();
+}
+
+std::vector<std::string> Scheduler::remove_engine(int id) {
+  if (!loads_.contains(id)) return {};
+  if (available(id)) mark_available(id, false);
+  loads_.erase(id);
+  last_used_.erase(id);
+  std::vector<std::string> orphans;
+  for (auto& [msg_id, task] : tasks_) {
+    if (task.running && task.engine == id) orphans.push_back(msg_id);
+  }
+  // Tasks that could only run there (follow, targets) may have become impossible.
+  std::vector<std::string> restricted = std::move(restricted_);
+  restricted_.clear();
+  for (auto& msg_id : restricted) {
+    auto engines = allowed(tasks_.at(msg_id));
+    if (engines && engines->empty()) {
+      fail(msg_id, "ImpossibleDependency", "no engine that this task may run on is left");
+    } else {
+      restricted_.push_back(std::move(msg_id));
+    }
+  }
+  return orphans;
+}
+
+// -- tasks ---------------------------------------------------------------------
+
+Scheduler::DepState Scheduler::check(const Task& task, const Dependency& dep) const {
+  if (dep.empty()) return DepState::kMet;
+  std::size_t met = 0, finished = 0;
+  for (const auto& id : dep.msg_ids) {
+    if (id == task.request.msg_id) return DepState::kInvalid;
+    auto outcome = outcomes_.find(id);
+    if (outcome == outcomes_.end()) {
+      if (!tasks_.contains(id) && !pending_elsewhere_.contains(id)) return DepState::kInvalid;  // unknown or purged
+      continue;
+    }
+    ++finished;
+    bool ok = (outcome->second.success && dep.success) || (!outcome->second.success && dep.failure);
+    if (ok) ++met;
+    if (!ok && dep.all) return DepState::kImpossible;
+  }
+  if (dep.all ? met == dep.msg_ids.size() : met > 0) return DepState::kMet;
+  if (!dep.all && finished == dep.msg_ids.size()) return DepState::kImpossible;
+  return DepState::kPending;
+}
+
+std::optional<std::unordered_set<int>> Scheduler::allowed(const Task& task) const {
+  std::optional<std::unordered_set<int>> engines;
+  auto restrict_to = [&engines](std::unordered_set<int> set) {
+    if (!engines) {
+      engines = std::move(set);
+    } else {
+      std::erase_if(*engines, [&set](int e) { return !set.contains(e); });
+    }
+  };
+  if (!task.request.targets.empty()) {
+    restrict_to(std::unordered_set<int>(task.request.targets.begin(), task.request.targets.end()));
+  }
+  const Dependency& follow = task.request.follow;
+  if (!follow.empty()) {
+    std::unordered_set<int> where;
+    bool first = true;
+    for (const auto& id : follow.msg_ids) {
+      auto outcome = outcomes_.find(id);
+      if (outcome == outcomes_.end()) continue;
+      if (follow.all && !first) {
+        std::erase_if(where, [&](int e) { return e != outcome->second.engine; });
+      } else {
+        where.insert(outcome->second.engine);
+      }
+      first = false;
+    }
+    restrict_to(std::move(where));
+  }
+  if (!task.blacklist.empty()) {
+    if (!engines) {
+      engines.emplace();
+      for (const auto& [id, load] : loads_) engines->insert(id);
+    }
+    std::erase_if(*engines, [&task](int e) { return task.blacklist.contains(e); });
+  }
+  if (engines) std::erase_if(*engines, [this](int e) { return !loads_.contains(e); });
+  return engines;
+}
+
+void Scheduler::submit(TaskRequest request) {
+  std::string msg_id = request.msg_id;
+  if (request.deadline) deadlines_.emplace(*request.deadline, msg_id);
+  Task& task = tasks_[msg_id];
+  task.request = std::move(request);
+  for (const Dependency* dep : {&task.request.after, &task.request.follow}) {
+    for (const auto& id : dep->msg_ids) {
+      bool pending = tasks_.contains(id) || pending_elsewhere_.contains(id);
+      if (!outcomes_.contains(id) && pending && id != msg_id) dependents_[id].push_back(msg_id);
+    }
+  }
+  consider(msg_id);
+}
+
+void Scheduler::consider(const std::string& msg_id) {
+  auto it = tasks_.find(msg_id);
+  if (it == tasks_.end() || it->second.running) return;
+  Task& task = it->second;
+  for (const Dependency* dep : {&task.request.after, &task.request.follow}) {
+    switch (check(task, *dep)) {
+      case DepState::kInvalid:
+        return fail(msg_id, "InvalidDependency", "a dependency names an unknown task or the task itself");
+      case DepState::kImpossible:
+        return fail(msg_id, "ImpossibleDependency", "a dependency finished in a way this task does not accept");
+      case DepState::kPending: return;  // woken again by finished()
+      case DepState::kMet: break;
+    }
+  }
+  auto engines = allowed(task);
+  if (engines && engines->empty()) {
+    return fail(msg_id, "ImpossibleDependency", "no engine may run this task (targets, follow or require)");
+  }
+  task.restricted = engines.has_value();
+  enqueue(msg_id, false);
+}
+
+void Scheduler::enqueue(const std::string& msg_id, bool front) {
+  Task& task = tasks_.at(msg_id);
+  if (task.restricted) {
+    restricted_.push_back(msg_id);
+  } else if (front) {
+    queued_.push_front(msg_id);
+  } else {
+    queued_.push_back(msg_id);
+  }
+  dispatch();
+}
+
+int Scheduler::pick(const std::unordered_set<int>* allowed) {
+  if (allowed != nullptr) {
+    // Restricted: the least-loaded allowed engine below its mark (O(|allowed|)).
+    int best = -1;
+    for (int e : *allowed) {
+      if (available(e) && (best < 0 || loads_.at(e) < loads_.at(best))) best = e;
+    }
+    return best;
+  }
+  if (pool_.empty()) return -1;
+  switch (scheme_) {
+    case Scheme::kLeastLoad: return by_load_.begin()->second;
+    case Scheme::kLru: return by_age_.begin()->second;
+    case Scheme::kPlainRandom: return pool_[std::uniform_int_distribution<std::size_t>(0, pool_.size() - 1)(random_)];
+    case Scheme::kTwoBin: {
+      std::uniform_int_distribution<std::size_t> any(0, pool_.size() - 1);
+      int a = pool_[any(random_)], b = pool_[any(random_)];
+      return last_used_[a] <= last_used_[b] ? a : b;  // the one used longer ago, as ipyparallel's twobin
+    }
+    case Scheme::kWeighted: {
+      double total = 0;
+      for (std::size_t j = fenwick_.size() - 1; j > 0; j -= j & (~j + 1)) total += fenwick_[j];
+      double point = std::uniform_real_distribution<double>(0.0, total)(random_);
+      return pool_[fenwick_find(point)];
+    }
+  }
+  return -1;
+}
+
+bool Scheduler::try_assign(const std::string& msg_id) {
+  Task& task = tasks_.at(msg_id);
+  auto engines = task.restricted ? allowed(task) : std::nullopt;
+  int engine = pick(engines ? &*engines : nullptr);
+  if (engine < 0) return false;
+  assign(msg_id, engine);
+  return true;
+}
+
+void Scheduler::dispatch() {
+  while (!queued_.empty() && !pool_.empty()) {
+    std::string msg_id = std::move(queued_.front());
+    queued_.pop_front();
+    if (!try_assign(msg_id)) {
+      queued_.push_front(std::move(msg_id));
+      break;
+    }
+  }
+  if (restricted_.empty() || pool_.empty()) return;
+  std::vector<std::string> still;
+  for (auto& msg_id : restricted_) {
+    if (pool_.empty() || !try_assign(msg_id)) still.push_back(std::move(msg_id));
+  }
+  restricted_ = std::move(still);
+}
+
+void Scheduler::assign(const std::string& msg_id, int engine) {
+  Task& task = tasks_.at(msg_id);
+  task.running = true;
+  task.engine = engine;
+  if (available(engine)) mark_available(engine, false);
+  last_used_[engine] = ++clock_;
+  loads_[engine] += 1;
+  if (available(engine)) mark_available(engine, true);
+  decisions_.push_back({Decision::Kind::kAssign, msg_id, engine, {}, {}});
+}
+
+void Scheduler::fail(const std::string& msg_id, const std::string& ename, const std::string& evalue) {
+  decisions_.push_back({Decision::Kind::kFail, msg_id, -1, ename, evalue});
+  tasks_.erase(msg_id);
+  std::erase(restricted_, msg_id);
+  // A failure is an outcome too: tasks waiting on it with failure=True may run.
+  finished(msg_id, -1, false);
+}
+
+void Scheduler::finished(const std::string& msg_id, int engine, bool success) {
+  if (auto it = tasks_.find(msg_id); it != tasks_.end()) {
+    if (it->second.running && loads_.contains(it->second.engine)) {
+      set_load(it->second.engine, loads_.at(it->second.engine) - 1);
+    }
+    tasks_.erase(it);
+  }
+  pending_elsewhere_.erase(msg_id);
+  outcomes_[msg_id] = Outcome{success, engine};
+  auto waiting = dependents_.find(msg_id);
+  if (waiting == dependents_.end()) return;
+  std::vector<std::string> woken = std::move(waiting->second);
+  dependents_.erase(waiting);
+  for (const auto& id : woken) consider(id);
+}
+
+void Scheduler::unmet(const std::string& msg_id, int engine) {
+  auto it = tasks_.find(msg_id);
+  if (it == tasks_.end()) return;
+  Task& task = it->second;
+  if (task.running && loads_.contains(task.engine)) set_load(task.engine, loads_.at(task.engine) - 1);
+  task.running = false;
+  task.blacklist.insert(engine);
+  consider(msg_id);
+}
+
+bool Scheduler::retry(const std::string& msg_id) {
+  auto it = tasks_.find(msg_id);
+  if (it == tasks_.end() || it->second.request.retries <= 0) {
+    if (it != tasks_.end()) tasks_.erase(it);
+    return false;
+  }
+  Task& task = it->second;
+  task.request.retries -= 1;
+  task.running = false;
+  task.engine = -1;
+  auto engines = allowed(task);
+  task.restricted = engines.has_value();
+  if (engines && engines->empty()) {
+    tasks_.erase(it);
+    return false;
+  }
+  enqueue(msg_id, true);
+  return true;
+}
+
+bool Scheduler::abort(const std::string& msg_id) {
+  auto it = tasks_.find(msg_id);
+  if (it == tasks_.end() || it->second.running) return false;
+  std::erase(queued_, msg_id);
+  std::erase(restricted_, msg_id);
+  tasks_.erase(it);
+  finished(msg_id, -1, false);
+  return true;
+}
+
+void Scheduler::expire(Clock::time_point now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    std::string msg_id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    auto it = tasks_.find(msg_id);
+    if (it == tasks_.end() || it->second.running) continue;
+    std::erase(queued_, msg_id);
+    fail(msg_id, "TaskTimeout", "the task was not started before its timeout");
+  }
+}
+
+std::optional<Scheduler::Clock::time_point> Scheduler::next_deadline() const {
+  if (deadlines_.empty()) return std::nullopt;
+  return deadlines_.begin()->first;
+}
+
+std::size_t Scheduler::unassigned() const {
+  return static_cast<std::size_t>(
+      std::count_if(tasks_.begin(), tasks_.end(), [](const auto& entry) { return !entry.second.running; }));
+}
+
+std::vector<Decision> Scheduler::take_decisions() {
+  std::vector<Decision> out;
+  out.swap(decisions_);
+  return out;
+}
+
+}  // namespace ensemble::parallel
