@@ -7,6 +7,9 @@ from datetime import timezone
 
 from .client.util import compare_datetimes, interactive, progress, utcnow  # noqa: F401
 
+__all__ = ["compare_datetimes", "disambiguate_ip_address", "ensure_timezone", "interactive",
+           "is_ip", "progress", "utc", "utcnow"]
+
 utc = timezone.utc
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import ensemble as ipp
 from ensemble import error, serialize
-from parallel_fixtures import dv, own_cluster, rc, started  # noqa: F401
+from parallel_fixtures import own_cluster, rc, started  # noqa: F401
 
 pytestmark = pytest.mark.ensemble_only
 

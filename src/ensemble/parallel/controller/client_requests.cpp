@@ -1,0 +1,272 @@
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <unordered_set>
+
+#include "controller_impl.hpp"
+
+namespace ensemble::parallel {
+
+void Controller::Impl::on_client() {
+  while (receive(clients, parts)) {
+    if (parts.size() < 2) {
+      spdlog::warn("client: dropped a message of {} frame(s)", parts.size());
+      continue;
+    }
+    // A client that sends from "<id>.tx" receives at "<id>" (docs/parallel-protocol.md).
+    if (std::string_view rid = view(parts[0]); rid.ends_with(".tx")) {
+      std::string reply_to(rid.substr(0, rid.size() - 3));
+      parts[0].rebuild(reply_to.data(), reply_to.size());
+    }
+    std::size_t d = find_delimiter(parts);
+    if (d == 1) {
+      handle_controller_request();
+    } else if (d == 2) {
+      forward_to_engine();
+    } else {
+      spdlog::warn("client: dropped a message without a routing frame and delimiter");
+    }
+  }
+}
+
+void Controller::Impl::forward_to_engine() {
+  std::string rid(view(parts[0]));
+  std::string route(view(parts[1]));
+  if (!verified(parts, 2, signer)) {
+    spdlog::warn("client: dropped a message with a bad signature or too few frames");
+    return;
+  }
+  Json header = parse_or_null(view(parts[4]));
+  if (!header.is_object() || !header.contains("msg_id") || !header["msg_id"].is_string() ||
+      !header.contains("msg_type") || !header["msg_type"].is_string()) {
+    spdlog::warn("client: dropped a message whose header is not valid");
+    return;
+  }
+  std::string msg_id = header["msg_id"];
+  std::string msg_type = header["msg_type"];
+  if (route == "t") {  // load-balanced: the scheduler picks the engine
+    Json metadata = parse_or_null(view(parts[6]));
+    if (tasks.find(msg_id) != nullptr) {
+      spdlog::warn("client: dropped a task whose msg_id {} is already known", msg_id);
+      return;
+    }
+    ++messages_since_trim;
+    balancer.submit(std::move(parts), rid, header, metadata);
+    parts.clear();
+    return;
+  }
+  bool to_shell = route_id(route, 'e') >= 0;
+  int id = to_shell ? route_id(route, 'e') : route_id(route, 'c');
+  Engine* engine = id >= 0 ? engines.find(id) : nullptr;
+  if (engine == nullptr || !engine->ready) {
+    spdlog::warn("client: {} for engine route '{}', which is not registered", msg_type, route);
+    send_to_client(rid, route,
+                   message(wire::reply_type_for(msg_type),
+                           error_content("EngineError", "engine " + route.substr(1) + " is not registered"),
+                           header));
+    return;
+  }
+  std::string header_text(view(parts[4]));  // sending empties the frames
+  std::swap(parts[0], parts[1]);            // [route, client, <IDS|MSG>, ...]
+  try {
+    send(to_shell ? engine_shell : engine_control, parts);
+  } catch (const zmq::error_t& error) {
+    spdlog::warn("could not reach engine {}: {}", id, error.what());
+    return;
+  }
+  ++messages_since_trim;
+  if (to_shell) {
+    engine->queue.insert(msg_id);
+    tasks.add(msg_id, Task{rid, id, msg_type, std::move(header_text), false, {}, {}});
+    balancer.note_direct(msg_id);
+  }
+}
+
+bool Controller::Impl::send_task(Parts& out) {
+  try {
+    send(engine_shell, out);
+    return true;
+  } catch (const zmq::error_t& error) {
+    spdlog::warn("could not reach an engine: {}", error.what());
+    return false;
+  }
+}
+
+// Answers a request no engine will answer (a dead engine, an impossible or
+// timed-out task, an abort), and keeps the answer as the task's result.
+void Controller::Impl::answer_task(const std::string& msg_id, int engine_id, const std::string& ename, const std::string& evalue) {
+  Task* task = tasks.find(msg_id);
+  if (task == nullptr || task->done) return;
+  Json parent = parse_or_null(task->request_header);
+  Engine* engine = engines.find(engine_id);
+  std::string uuid = engine != nullptr ? engine->uuid : std::string();
+  Json content = ename == "aborted" ? Json{{"status", "aborted"}} : error_content(ename, evalue);
+  if (ename != "aborted") content["engine_info"] = Json{{"engine_id", engine_id}, {"engine_uuid", uuid}};
+  wire::Message reply = message(wire::reply_type_for(task->msg_type), std::move(content),
+                                parent.is_object() ? parent : Json::object());
+  reply.metadata = Json{{"engine_id", engine_id}, {"engine_uuid", uuid},
+                        {"status", ename == "aborted" ? "aborted" : "error"}};
+  std::string route = engine_id >= 0 ? "e" + std::to_string(engine_id) : std::string("t");
+  reply.identities = {task->client_rid, route};
+  wire::Frames frames = wire::encode(reply, signer);
+  send(clients, frames);
+  for (const auto& watcher : task->watchers) {
+    frames[0] = watcher;
+    send(clients, frames);
+  }
+  task->watchers.clear();
+  task->done = true;
+  task->reply.store_frames(frames, 2);
+  std::string().swap(task->request_header);
+}
+
+void Controller::Impl::handle_controller_request() {
+  auto decoded = wire::decode(to_frames(parts), signer, &replay_guard);
+  if (!decoded.ok()) {
+    spdlog::warn("client: dropped a controller request: {}", decoded.status().to_string());
+    return;
+  }
+  wire::Message request = std::move(decoded).value();
+  std::string rid = request.identities.at(0);
+  const std::string& type = request.header.msg_type;
+  Json content;
+  try {
+    if (type == "connection_request") {
+      content = connection_reply();
+    } else if (type == "queue_request") {
+      content = queue_reply(request.content);
+    } else if (type == "result_request") {
+      content = result_reply(rid, request.content);
+    } else if (type == "purge_request") {
+      content = purge_reply(request.content);
+    } else if (type == "hub_history_request") {
+      content = Json{{"status", "ok"}, {"history", Json(std::vector<std::string>(tasks.history().begin(),
+                                                                                 tasks.history().end()))}};
+    } else if (type == "abort_request") {
+      content = abort_reply(request.content);
+    } else if (type == "shutdown_request") {
+      content = Json{{"status", "ok"}};
+      begin_shutdown();
+    } else {
+      spdlog::warn("client: unknown controller request '{}'", type);
+      content = error_content("UnknownMessageType", "the controller does not handle '" + type + "'");
+    }
+  } catch (const std::exception& error) {
+    spdlog::warn("client: {} failed: {}", type, error.what());
+    content = error_content("InvalidRequest", error.what());
+  }
+  send_to_client(rid, "", message(wire::reply_type_for(type), std::move(content), request.header.to_json()));
+}
+
+Json Controller::Impl::connection_reply() {
+  Json listing = Json::object();
+  for (auto& [id, engine] : engines.all()) {
+    if (engine.ready) listing[std::to_string(id)] = engine.describe();
+  }
+  return Json{{"status", "ok"}, {"engines", listing}, {"cluster_id", options.cluster_id}};
+}
+
+Json Controller::Impl::queue_reply(const Json& request) {
+  bool verbose = request.value("verbose", false);
+  std::vector<int> targets;
+  if (request.contains("targets") && request["targets"].is_array()) {
+    targets = request["targets"].get<std::vector<int>>();
+  } else {
+    for (auto& [id, engine] : engines.all()) {
+      if (engine.ready) targets.push_back(id);
+    }
+  }
+  Json reply{{"status", "ok"}, {"unassigned", balancer.unassigned()}};
+  for (int id : targets) {
+    Engine* engine = engines.find(id);
+    if (engine == nullptr) throw std::invalid_argument("no engine " + std::to_string(id));
+    Json entry{{"tasks", verbose ? Json::array() : Json(0)}};
+    if (verbose) {
+      entry["queue"] = Json(std::vector<std::string>(engine->queue.begin(), engine->queue.end()));
+      entry["completed"] = engine->completed;
+    } else {
+      entry["queue"] = engine->queue.size();
+      entry["completed"] = engine->completed.size();
+    }
+    reply[std::to_string(id)] = std::move(entry);
+  }
+  return reply;
+}
+
+Json Controller::Impl::result_reply(const std::string& rid, const Json& request) {
+  std::vector<std::string> ids = request.at("msg_ids").get<std::vector<std::string>>();
+  for (const auto& id : ids) {
+    if (tasks.find(id) == nullptr) return error_content("KeyError", "unknown msg_id: " + id);
+  }
+  Json completed = Json::array(), pending = Json::array();
+  for (const auto& id : ids) {
+    Task& task = *tasks.find(id);
+    if (task.done) {
+      Parts out;
+      out.emplace_back(rid.data(), rid.size());
+      std::string route = "e" + std::to_string(task.engine);
+      out.emplace_back(route.data(), route.size());
+      for (auto& frame : task.reply.frames()) out.push_back(std::move(frame));
+      send(clients, out);
+      completed.push_back(id);
+    } else {
+      if (rid != task.client_rid && std::find(task.watchers.begin(), task.watchers.end(), rid) == task.watchers.end()) {
+        task.watchers.push_back(rid);
+      }
+      pending.push_back(id);
+    }
+  }
+  return Json{{"status", "ok"}, {"completed", completed}, {"pending", pending}};
+}
+
+// Tasks not yet on an engine are answered "aborted" here; those an engine
+// holds are passed to its control (it aborts them if they have not started).
+Json Controller::Impl::abort_reply(const Json& request) {
+  std::vector<std::string> ids = request.at("msg_ids").get<std::vector<std::string>>();
+  for (const auto& msg_id : balancer.abort(ids)) answer_task(msg_id, -1, "aborted", "");
+  std::map<int, Json> per_engine;
+  for (const auto& msg_id : ids) {
+    Task* task = tasks.find(msg_id);
+    if (task != nullptr && !task->done && task->engine >= 0) per_engine[task->engine].push_back(msg_id);
+  }
+  for (auto& [id, listed] : per_engine) {
+    Engine* engine = engines.find(id);
+    if (engine == nullptr) continue;
+    wire::Message abort = message("abort_request", Json{{"msg_ids", listed}});
+    abort.identities = {engine->control_route()};
+    try {
+      send(engine_control, wire::encode(abort, signer));
+    } catch (const zmq::error_t& error) {
+      spdlog::debug("abort to engine {}: {}", id, error.what());
+    }
+  }
+  return Json{{"status", "ok"}};
+}
+
+Json Controller::Impl::purge_reply(const Json& request) {
+  if (request.contains("msg_ids") && request["msg_ids"] == "all") {
+    tasks.purge_all();
+    messages_since_trim += 1001;
+    for (auto& [id, engine] : engines.all()) engine.completed.clear();
+    return Json{{"status", "ok"}};
+  }
+  std::vector<std::string> ids;
+  if (request.contains("msg_ids") && request["msg_ids"].is_array()) {
+    ids = request["msg_ids"].get<std::vector<std::string>>();
+  }
+  if (request.contains("engine_ids") && request["engine_ids"].is_array()) {
+    for (int id : request["engine_ids"].get<std::vector<int>>()) {
+      if (Engine* engine = engines.find(id)) {
+        ids.insert(ids.end(), engine->completed.begin(), engine->completed.end());
+        engine->completed.clear();
+      }
+    }
+  }
+  tasks.purge(ids);
+  for (auto& [id, engine] : engines.all()) {
+    std::erase_if(engine.completed, [this](const std::string& m) { return tasks.find(m) == nullptr; });
+  }
+  return Json{{"status", "ok"}};
+}
+
+}  // namespace ensemble::parallel

@@ -1,0 +1,120 @@
+// The controller's state and its handlers, shared by the files that
+// implement them: controller.cpp (setup, the poll loop, sending),
+// client_requests.cpp (what clients send) and engine_events.cpp (what
+// engines send, liveness, shutdown). One thread owns all of it.
+#pragma once
+
+#include <malloc.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <zmq.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "../multipart.hpp"
+#include "engine_table.hpp"
+#include "ensemble/parallel/controller.hpp"
+#include "ensemble/wire/codec.hpp"
+#include "ensemble/wire/ids.hpp"
+#include "load_balancer.hpp"
+#include "task_table.hpp"
+
+namespace ensemble::parallel {
+
+using wire::Json;
+
+inline constexpr auto kProbeInterval = std::chrono::milliseconds(20);  // while an engine's iopub is unproven
+inline constexpr auto kShutdownLinger = std::chrono::milliseconds(500);
+
+Json error_content(const std::string& ename, const std::string& evalue);
+// "e3" -> 3 for kind 'e'; -1 if it is not a route of that kind.
+int route_id(std::string_view route, char kind);
+Json parse_or_null(std::string_view text);
+
+struct Controller::Impl {
+  explicit Impl(ControllerOptions o)
+      : options(std::move(o)),
+        signer(wire::random_hex(32)),
+        balancer(scheme_from_string(options.scheme).value_or(Scheme::kLeastLoad), options.hwm, engines, tasks,
+                 [this](Parts& out) { return send_task(out); },
+                 [this](const Task&, const std::string& msg_id, const std::string& ename,
+                        const std::string& evalue) { answer_task(msg_id, -1, ename, evalue); }) {
+    stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (stop_fd < 0) throw std::runtime_error("eventfd failed");
+    for (zmq::socket_t* s : {&clients, &iopub, &registration, &engine_shell, &engine_control, &engine_iopub}) {
+      // Nothing is dropped for a slow peer: results are only lost when purged.
+      s->set(zmq::sockopt::sndhwm, 0);
+      s->set(zmq::sockopt::rcvhwm, 0);
+      s->set(zmq::sockopt::linger, 1000);
+    }
+    iopub.set(zmq::sockopt::xpub_verbose, 1);
+    engine_iopub.set(zmq::sockopt::subscribe, "");
+    engine_shell.set(zmq::sockopt::router_mandatory, 1);
+    engine_control.set(zmq::sockopt::router_mandatory, 1);
+  }
+  ~Impl() { ::close(stop_fd); }
+
+  ControllerOptions options;
+  zmq::context_t context{1};
+  zmq::socket_t clients{context, zmq::socket_type::router};
+  zmq::socket_t iopub{context, zmq::socket_type::xpub};
+  zmq::socket_t registration{context, zmq::socket_type::router};
+  zmq::socket_t engine_shell{context, zmq::socket_type::router};
+  zmq::socket_t engine_control{context, zmq::socket_type::router};
+  zmq::socket_t engine_iopub{context, zmq::socket_type::sub};
+  int stop_fd = -1;
+  wire::Signer signer;
+  wire::ReplayGuard replay_guard;
+  std::string session = wire::new_id();
+  std::string key;
+  ControllerAddress address;
+  EngineTable engines;
+  TaskTable tasks;
+  LoadBalancer balancer;
+  std::size_t messages_since_trim = 0;  // glibc keeps freed heap unless asked to return it
+  int unready = 0;  // registered engines whose iopub is not yet proven: probe fast while any
+  bool stopping = false;
+  Clock::time_point stop_deadline{};
+  Parts parts;  // reused receive buffer
+
+
+  // sending
+  wire::Message message(const std::string& msg_type, Json content, Json parent = Json::object()) const;
+  void send_to_client(const std::string& rid, const std::string& route, wire::Message msg);
+  void publish(const std::string& msg_type, Json content);
+
+  // clients
+  void on_client();
+  void forward_to_engine();
+  bool send_task(Parts& out);
+  // Answers a request no engine will answer (a dead engine, an impossible or
+  // timed-out task, an abort), and keeps the answer as the task's result.
+  void answer_task(const std::string& msg_id, int engine_id, const std::string& ename, const std::string& evalue);
+  void handle_controller_request();
+  Json connection_reply();
+  Json queue_reply(const Json& request);
+  Json result_reply(const std::string& rid, const Json& request);
+  // Tasks not yet on an engine are answered "aborted" here; those an engine
+  // holds are passed to its control (it aborts them if they have not started).
+  Json abort_reply(const Json& request);
+  Json purge_reply(const Json& request);
+
+  // engines
+  void on_registration();
+  void register_engine(const wire::Message& msg);
+  // A kernel_info_request to the engine's shell: once its busy/idle reaches
+  // our iopub subscription, the engine's outputs cannot be lost.
+  void send_probe(Engine& engine);
+  void on_engine_shell(zmq::socket_t& socket, char kind);
+  // False when the reply is not for the client (a task that moves to another engine).
+  bool record_reply(int engine_id);
+  void on_engine_iopub();
+  void on_subscription();
+  // Fails what the engine still owed, forgets it, and tells the clients.
+  void engine_gone(int id, const std::string& why);
+  void on_tick();
+  void begin_shutdown();
+};
+
+}  // namespace ensemble::parallel
