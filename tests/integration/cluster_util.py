@@ -32,12 +32,12 @@ def wait_until(predicate, timeout, interval=0.02):
 
 
 class LocalCluster:
-    def __init__(self, workdir: Path, n: int, cluster_id="t", heartbeat_ms=100, env=None):
+    def __init__(self, workdir: Path, n: int, cluster_id="t", heartbeat_ms=100, env=None, extra=()):
         self.profile_dir = workdir / "profile"
         self.cluster_id = cluster_id
         self.env = dict(env or os.environ)
         self.env.setdefault("IPYTHONDIR", str(workdir / "ipython"))
-        self.cli("cluster", "start", "-n", str(n), "--daemonize", "--heartbeat-period", str(heartbeat_ms))
+        self.cli("cluster", "start", "-n", str(n), "--daemonize", "--heartbeat-period", str(heartbeat_ms), *extra)
         self.info = json.loads(self.file("cluster").read_text())
         self.clients = []
 

@@ -207,6 +207,15 @@ class FakeConnection:
                   "username": "", "date": _now(), "version": "5.3"}
         content = json.loads(content_json)
         self.sent.append((msg_type, target, channel, content))
+        if channel == "task":
+            # the controller's scheduler, reduced to least-queued among the allowed engines
+            # (dependencies, timeouts and retries are tested against the real controller)
+            allowed = json.loads(metadata_json).get("targets") or sorted(self.engines)
+            target = min((e for e in allowed if e in self.engines),
+                         key=lambda e: len(self.engines[e].queued), default=-2)
+            channel = "shell"
+            if target == -2:
+                target = 10**6  # answered below as an unregistered engine
         if target < 0:
             self._controller(header, content)
         elif target not in self.engines:

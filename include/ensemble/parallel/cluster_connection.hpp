@@ -51,11 +51,14 @@ class ClusterConnection {
   const std::string& session() const { return session_; }
   const std::string& username() const { return username_; }
 
-  // Sends a signed request: to engine `target`'s shell or control, or to the
-  // controller when target < 0. `buffers` are frames already built (they may
-  // own foreign memory). Returns the msg_id. Thread-safe.
+  // Where a request goes: engine `target`'s shell or control, the load
+  // balancer (any engine; `target` is ignored), or the controller itself when
+  // target < 0 and the route is kShell.
+  enum class Route { kShell, kControl, kTask };
+  // Sends a signed request. `buffers` are frames already built (they may own
+  // foreign memory). Returns the msg_id. Thread-safe.
   std::string submit(const std::string& msg_type, const std::string& content_json, const std::string& metadata_json,
-                     std::vector<zmq::message_t> buffers, int target, bool control, std::string msg_id);
+                     std::vector<zmq::message_t> buffers, int target, Route route, std::string msg_id);
   // The next event, or nullopt after `timeout`. Thread-safe.
   std::optional<ClusterEvent> next_event(std::chrono::milliseconds timeout);
   // Closes the sockets; pending events are dropped. Idempotent.

@@ -276,8 +276,9 @@ class Client(ControlMixin, WaitMixin):
             self._outstanding_dict[engine_id].add(msg_id)
             self.history.append(msg_id)
         try:
+            # a task (channel "task") has no engine until the controller's scheduler picks one
             self._conn.send(msg_type, json.dumps(content), json.dumps(metadata or {}),
-                            list(buffers), engine_id, channel, msg_id)
+                            list(buffers), -1 if engine_id is None else engine_id, channel, msg_id)
         except Exception:
             with self._lock:
                 self._discard(msg_id)
@@ -292,6 +293,7 @@ class Client(ControlMixin, WaitMixin):
             self.results[msg_id] = result
             self.outstanding.discard(msg_id)
             self._outstanding_dict[future.engine_id].discard(msg_id)
+            self._outstanding_dict[None].discard(msg_id)  # a task, filed before it had an engine
         if not future.done():
             future.set_result(result)
 
@@ -302,6 +304,7 @@ class Client(ControlMixin, WaitMixin):
         self.outstanding.discard(msg_id)
         if future is not None:
             self._outstanding_dict[future.engine_id].discard(msg_id)
+            self._outstanding_dict[None].discard(msg_id)
 
     def _send_recv(self, msg_type, content=None, target=-1, channel="shell", timeout=30):
         """Send a request and return its reply message (a dict)."""
@@ -329,6 +332,13 @@ class Client(ControlMixin, WaitMixin):
         """Send one apply_request (``buffers`` from ``serialize.pack_apply``)."""
         return self._send_request("apply_request", {}, engine_id, buffers=buffers,
                                   metadata=dict(metadata or {}, target=engine_id))
+
+    def send_task(self, buffers, metadata):
+        """Send one apply_request to the controller's scheduler, which picks the
+        engine; ``metadata`` holds ipyparallel's flags (targets, after, follow,
+        timeout, retries)."""
+        return self._send_request("apply_request", {}, None, buffers=buffers, channel="task",
+                                  metadata=metadata)
 
     def send_execute_request(self, code, engine_id, silent=True):
         if not isinstance(code, str):

@@ -1,14 +1,9 @@
-"""LoadBalancedView.
-
-TEMPORARY: the controller has no task scheduler yet, so this view assigns
-each task on the client to the engine (among its targets) with the fewest of
-this client's requests outstanding, ties broken round-robin. Dependencies
-(``after``, ``follow``), ``timeout`` and ``retries`` are accepted and
-validated but not enforced. Real load balancing is a later issue.
-"""
+"""LoadBalancedView: tasks go to the controller's scheduler, which picks the
+engine (scheme and high-water mark are the controller's: ``ensemble cluster
+start --scheme lru --hwm 4``) and enforces ``after``/``follow`` dependencies,
+``targets``, ``timeout`` and ``retries`` (docs/parallel-protocol.md)."""
 
 import concurrent.futures
-import itertools
 from collections import deque
 
 from .. import serialize
@@ -20,10 +15,8 @@ from .view import View, _check_callable
 
 
 class LoadBalancedView(View):
-    """Runs each task on one engine chosen from ``targets`` (default: all).
-
-    See the module docstring: scheduling is client-side for now.
-    """
+    """Runs each task on one engine chosen by the controller from ``targets``
+    (default: all)."""
 
     _flag_names = ["targets", "block", "track", "follow", "after", "timeout", "retries"]
 
@@ -32,7 +25,6 @@ class LoadBalancedView(View):
         self.after = None
         self.timeout = 0.0
         self.retries = 0
-        self._turn = itertools.count()
         super().__init__(client=client, socket=socket, **flags)
 
     @staticmethod
@@ -59,12 +51,18 @@ class LoadBalancedView(View):
                 raise ValueError("Invalid timeout: %s" % t)
         super().set_flags(**kwargs)
 
-    def _choose_engine(self, targets):
-        ids = self.client._build_targets(targets)[1]
-        busy = self.client._outstanding_dict
-        least = min(len(busy.get(eid, ())) for eid in ids)
-        candidates = [eid for eid in ids if len(busy.get(eid, ())) == least]
-        return candidates[next(self._turn) % len(candidates)]
+    @staticmethod
+    def _render_dependency(dep):
+        """ipyparallel's wire form: a msg_id list, or Dependency.as_dict()."""
+        if dep is None:
+            return []
+        if isinstance(dep, Dependency):
+            return dep.as_dict()
+        if isinstance(dep, AsyncResult):
+            return list(dep.msg_ids)
+        if isinstance(dep, dict):
+            return dep
+        return list(Dependency(dep))
 
     def _really_apply(self, f, args=None, kwargs=None, block=None, track=None, after=None,
                       follow=None, timeout=None, targets=None, retries=None):
@@ -76,9 +74,14 @@ class LoadBalancedView(View):
         if not isinstance(retries, int):
             raise TypeError("retries must be int, not %r" % type(retries))
         targets = self.targets if targets is None else targets
-        eid = self._choose_engine(targets)
+        after = self.after if after is None else after
+        follow = self.follow if follow is None else follow
+        timeout = self.timeout if timeout is None else timeout
+        metadata = dict(after=self._render_dependency(after), follow=self._render_dependency(follow),
+                        timeout=timeout or None, retries=retries,
+                        targets=self.client._build_targets(targets)[1] if targets is not None else [])
         buffers = serialize.pack_apply(f, args, kwargs)
-        future = self.client.send_apply_request(buffers, eid)
+        future = self.client.send_task(buffers, metadata)
         ar = self._record(AsyncResult(self.client, future, fname=getname(f), targets=None,
                                       owner=True))
         return ar.get() if block else ar

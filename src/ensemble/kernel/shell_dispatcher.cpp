@@ -239,7 +239,8 @@ Json ShellDispatcher::handle_execute(const wire::Message& request) {
       reply["payload"] = Json::array();
       publish("error", Json{{"ename", outcome.ename}, {"evalue", outcome.evalue}, {"traceback", outcome.traceback}},
               Json::object(), {});
-      if (stop_on_error) {
+      // As ipykernel: a silent request's failure never aborts the queue.
+      if (stop_on_error && !execute.silent) {
         send_reply(request, std::move(reply));
         abort_queued();
         return Json();  // already replied

@@ -107,7 +107,7 @@ bool ClusterConnection::await_ready(std::chrono::milliseconds timeout) {
   while (Clock::now() < deadline) {
     if (Clock::now() >= next_probe) {
       lock.unlock();
-      probe = submit("connection_request", "{}", "{}", {}, -1, false, "");
+      probe = submit("connection_request", "{}", "{}", {}, -1, Route::kShell, "");
       lock.lock();
       next_probe = Clock::now() + std::chrono::milliseconds(100);
     }
@@ -144,7 +144,7 @@ void ClusterConnection::close() {
 
 std::string ClusterConnection::submit(const std::string& msg_type, const std::string& content_json,
                                       const std::string& metadata_json, std::vector<zmq::message_t> buffers,
-                                      int target, bool control, std::string msg_id) {
+                                      int target, Route route, std::string msg_id) {
   if (msg_id.empty()) msg_id = wire::new_id();
   Json header{{"msg_id", msg_id},   {"msg_type", msg_type},         {"session", session_},
               {"username", username_}, {"date", wire::now_iso8601()}, {"version", wire::kProtocolVersion}};
@@ -154,9 +154,11 @@ std::string ClusterConnection::submit(const std::string& msg_type, const std::st
   std::lock_guard lock(tx_mutex_);
   if (!open_) throw std::runtime_error("the connection is closed");
   auto more = zmq::send_flags::sndmore;
-  if (target >= 0) {
-    std::string route = (control ? "c" : "e") + std::to_string(target);
-    tx_.send(zmq::buffer(route), more);
+  if (route == Route::kTask) {
+    tx_.send(zmq::buffer(std::string_view("t")), more);
+  } else if (target >= 0) {
+    std::string frame = (route == Route::kControl ? "c" : "e") + std::to_string(target);
+    tx_.send(zmq::buffer(frame), more);
   }
   tx_.send(zmq::buffer(std::string_view(wire::kDelimiter)), more);
   tx_.send(zmq::buffer(signature), more);
