@@ -64,6 +64,20 @@ TEST(Scheduler, EverySchemePicksOnlyEnginesBelowTheirMark) {
   }
 }
 
+TEST(Scheduler, LeastLoadBreaksTiesByTheEngineUsedLongestAgo) {
+  Scheduler s(Scheme::kLeastLoad, 0, 1);
+  for (int e = 0; e < 3; ++e) s.add_engine(e);
+  std::vector<int> order;
+  for (int i = 0; i < 3; ++i) {
+    std::string id = "t" + std::to_string(i);
+    s.submit(task(id));
+    int engine = assignments(s).at(id);
+    s.finished(id, engine, true);  // idle again before the next one
+    order.push_back(engine);
+  }
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
+}
+
 TEST(Scheduler, LruPicksTheEngineUsedLongestAgo) {
   Scheduler s(Scheme::kLru, 0, 1);
   for (int e = 0; e < 3; ++e) s.add_engine(e);
@@ -187,6 +201,50 @@ TEST(Scheduler, TasksMayDependOnDirectRequestsStillRunning) {
   EXPECT_TRUE(s.take_decisions().empty());
   s.finished("direct", 0, true);
   EXPECT_EQ(assignments(s), (std::map<std::string, int>{{"t", 0}}));
+}
+
+}  // namespace
+}  // namespace ensemble::parallel
+
+namespace ensemble::parallel {
+namespace {
+
+TEST(Scheduler, AFailedTaskWithRetriesRunsAgainOnlyOnEnginesWhereItHasNotFailed) {
+  Scheduler s(Scheme::kLeastLoad, 0, 1);
+  s.add_engine(0);
+  s.add_engine(1);
+  TaskRequest t = task("flaky");
+  t.retries = 5;
+  s.submit(t);
+  int first = assignments(s).at("flaky");
+  EXPECT_TRUE(s.retry_after_failure("flaky", first, Clock::now()));
+  int second = assignments(s).at("flaky");
+  EXPECT_NE(first, second);
+  EXPECT_TRUE(s.retry_after_failure("flaky", second, Clock::now()));
+  EXPECT_EQ(failures(s), (std::map<std::string, std::string>{{"flaky", "ImpossibleDependency"}}));
+}
+
+TEST(Scheduler, AFailedTaskPastItsTimeoutWithNoEngineFreeFailsWithTaskTimeout) {
+  Scheduler s(Scheme::kLeastLoad, 1, 1);
+  s.add_engine(0);
+  s.add_engine(1);
+  s.submit(task("keeps-engine-1-busy"));
+  TaskRequest t = task("slow");
+  t.retries = 3;
+  t.deadline = Clock::now() + std::chrono::milliseconds(5);
+  s.submit(t);
+  int first = assignments(s).at("slow");
+  s.expire(Clock::now() + std::chrono::milliseconds(10));  // fires while it runs: nothing to do
+  EXPECT_TRUE(s.retry_after_failure("slow", first, Clock::now() + std::chrono::milliseconds(10)));
+  EXPECT_EQ(failures(s), (std::map<std::string, std::string>{{"slow", "TaskTimeout"}}));
+}
+
+TEST(Scheduler, WithoutRetriesAFailureIsFinal) {
+  Scheduler s(Scheme::kLeastLoad, 0, 1);
+  s.add_engine(0);
+  s.submit(task("once"));
+  assignments(s);
+  EXPECT_FALSE(s.retry_after_failure("once", 0, Clock::now()));
 }
 
 }  // namespace

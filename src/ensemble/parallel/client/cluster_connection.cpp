@@ -237,7 +237,7 @@ void ClusterConnection::on_monitor(Parts& parts) {
   uint16_t code = 0;
   std::memcpy(&code, parts[0].data(), sizeof code);
   if (code == ZMQ_EVENT_DISCONNECTED) {
-    spdlog::warn("cluster client: the controller connection was lost");
+    spdlog::debug("cluster client: the controller connection was lost");  // Python fails what waits
     ClusterEvent event;
     event.kind = ClusterEvent::Kind::kLost;
     pending_.push_back(std::move(event));

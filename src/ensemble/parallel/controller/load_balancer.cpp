@@ -119,6 +119,11 @@ bool LoadBalancer::on_reply(const std::string& msg_id, int engine, const std::st
     carry_out();
     return false;
   }
+  if (status == "error" && scheduler_.retry_after_failure(msg_id, engine, Scheduler::Clock::now())) {
+    if (Engine* e = engines_.find(engine)) e->queue.erase(msg_id);
+    carry_out();
+    return false;
+  }
   held_.erase(msg_id);
   scheduler_.finished(msg_id, engine, status == "ok");
   carry_out();

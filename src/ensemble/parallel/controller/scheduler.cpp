@@ -56,7 +56,7 @@ void Scheduler::mark_available(int engine, bool yes) {
   int load = loads_.at(engine);
   std::uint64_t age = last_used_[engine];
   if (yes) {
-    by_load_.insert({load, engine});
+    by_load_.insert({load, age, engine});
     by_age_.insert({age, engine});
     if (!pool_index_.contains(engine)) {
       pool_index_[engine] = pool_.size();
@@ -64,7 +64,7 @@ void Scheduler::mark_available(int engine, bool yes) {
     }
     fenwick_set(pool_index_[engine], 1.0 / (1.0 + load));
   } else {
-    by_load_.erase({load, engine});
+    by_load_.erase({load, age, engine});
     by_age_.erase({age, engine});
     if (auto it = pool_index_.find(engine); it != pool_index_.end()) {
       std::size_t slot = it->second;
@@ -208,6 +208,12 @@ void Scheduler::consider(const std::string& msg_id) {
   }
   auto engines = allowed(task);
   if (engines && engines->empty()) {
+    if (task.failed_before && task.request.deadline) {
+      // It failed everywhere: as ipyparallel, it waits out its timeout (TaskTimeout).
+      task.restricted = true;
+      restricted_.push_back(msg_id);
+      return;
+    }
     return fail(msg_id, "ImpossibleDependency", "no engine may run this task (targets, follow or require)");
   }
   task.restricted = engines.has_value();
@@ -237,7 +243,7 @@ int Scheduler::pick(const std::unordered_set<int>* allowed) {
   }
   if (pool_.empty()) return -1;
   switch (scheme_) {
-    case Scheme::kLeastLoad: return by_load_.begin()->second;
+    case Scheme::kLeastLoad: return std::get<2>(*by_load_.begin());
     case Scheme::kLru: return by_age_.begin()->second;
     case Scheme::kPlainRandom: return pool_[std::uniform_int_distribution<std::size_t>(0, pool_.size() - 1)(random_)];
     case Scheme::kTwoBin: {
@@ -346,6 +352,29 @@ bool Scheduler::retry(const std::string& msg_id) {
   return true;
 }
 
+bool Scheduler::retry_after_failure(const std::string& msg_id, int engine, Clock::time_point now) {
+  auto it = tasks_.find(msg_id);
+  if (it == tasks_.end() || it->second.request.retries <= 0) return false;
+  Task& task = it->second;
+  task.request.retries -= 1;
+  if (task.running && loads_.contains(task.engine)) set_load(task.engine, loads_.at(task.engine) - 1);
+  task.running = false;
+  task.engine = -1;
+  task.blacklist.insert(engine);
+  task.failed_before = true;
+  consider(msg_id);
+  // Past its timeout, a task that cannot start again at once ends here (its
+  // deadline has already fired while it ran).
+  auto again = tasks_.find(msg_id);
+  if (again != tasks_.end() && !again->second.running && again->second.request.deadline &&
+      *again->second.request.deadline <= now) {
+    std::erase(queued_, msg_id);
+    std::erase(restricted_, msg_id);
+    fail(msg_id, "TaskTimeout", "the task kept failing until its timeout passed");
+  }
+  return true;
+}
+
 bool Scheduler::abort(const std::string& msg_id) {
   auto it = tasks_.find(msg_id);
   if (it == tasks_.end() || it->second.running) return false;
@@ -363,6 +392,7 @@ void Scheduler::expire(Clock::time_point now) {
     auto it = tasks_.find(msg_id);
     if (it == tasks_.end() || it->second.running) continue;
     std::erase(queued_, msg_id);
+    std::erase(restricted_, msg_id);
     fail(msg_id, "TaskTimeout", "the task was not started before its timeout");
   }
 }

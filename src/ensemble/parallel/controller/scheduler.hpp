@@ -19,6 +19,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -74,6 +75,11 @@ class Scheduler {
   void unmet(const std::string& msg_id, int engine);
   // Requeues a task whose engine died; false when it has no retries left.
   bool retry(const std::string& msg_id);
+  // The task raised on `engine`. With retries left it runs again elsewhere
+  // (as ipyparallel: never on an engine where it failed; past its timeout, if
+  // no engine takes it at once, it fails with TaskTimeout) and true is
+  // returned: the failure is not final.
+  bool retry_after_failure(const std::string& msg_id, int engine, Clock::time_point now);
   // Removes a task that has not been assigned yet; false if unknown or running.
   bool abort(const std::string& msg_id);
   // Fails queued tasks whose deadline passed.
@@ -94,6 +100,7 @@ class Scheduler {
     bool running = false;
     int engine = -1;
     bool restricted = false;
+    bool failed_before = false;  // retried after raising somewhere
   };
   struct Outcome {
     bool success;
@@ -122,7 +129,8 @@ class Scheduler {
 
   std::map<int, int> loads_;                         // engine -> outstanding tasks
   std::unordered_map<int, std::uint64_t> last_used_;  // engine -> clock_ at last assignment
-  std::set<std::pair<int, int>> by_load_;            // available (load, engine)
+  // available (load, last used, engine): ties go to the engine used longest ago, as ipyparallel
+  std::set<std::tuple<int, std::uint64_t, int>> by_load_;
   std::set<std::pair<std::uint64_t, int>> by_age_;   // available (last used, engine)
   std::vector<int> pool_;                            // available engines, any order
   std::unordered_map<int, std::size_t> pool_index_;
