@@ -122,6 +122,18 @@ def measure(system, n, quick):
             row["pipelined_apply_per_s"] = tasks / (time.perf_counter() - t)
             row["controller_rss_after_tasks_mib"] = rss_mib(cluster_pids(system, cluster)[0])
             row["tasks"] = tasks
+
+            lview = rc.load_balanced_view()
+            lb_tasks = 1000 if quick else 4000
+            t = time.perf_counter()
+            submitted = [lview.apply_async(noop) for _ in range(lb_tasks)]
+            row["lb_submit_us"] = (time.perf_counter() - t) / lb_tasks * 1e6
+            for r in submitted:
+                r.get(timeout=300)
+            row["lb_apply_per_s"] = lb_tasks / (time.perf_counter() - t)
+            t = time.perf_counter()
+            assert lview.map_sync(lambda x: x, range(2000))[-1] == 1999
+            row["lb_map_items_per_s"] = 2000 / (time.perf_counter() - t)
             size = (32 if quick else 128) << 20
             arr = np.random.random(size // 8)
             t = time.perf_counter()
@@ -158,6 +170,9 @@ COLUMNS = [
     ("dview_apply_rtt_us", "apply_sync on all engines (µs)", "lower"),
     ("map_items_per_s", "map_sync of 2000 items (items/s)", "higher"),
     ("pipelined_apply_per_s", "apply_async, pipelined (tasks/s)", "higher"),
+    ("lb_apply_per_s", "lview.apply_async, pipelined (tasks/s)", "higher"),
+    ("lb_submit_us", "lview.apply_async: client submit cost (µs/task)", "lower"),
+    ("lb_map_items_per_s", "lview.map_sync of 2000 items, chunksize 1 (items/s)", "higher"),
     ("push_ms", "push array (ms)", "lower"),
     ("pull_ms", "pull array (ms)", "lower"),
     ("local_copy_ms", "local copy of the array (ms)", "lower"),

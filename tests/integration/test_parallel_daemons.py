@@ -235,3 +235,37 @@ def test_an_engine_started_before_its_controller_registers_when_it_comes_up(tmp_
             if proc is not None:
                 proc.kill()
                 proc.wait(10)
+
+
+@pytest.mark.deadline(60)
+def test_engines_added_to_a_running_cluster_register_and_stop_with_it(cluster):
+    c = cluster(n=1)
+    client = c.connect()
+    c.wait_for_engines(client, 1)
+    c.cli("cluster", "engines", "-n", "2")
+    assert c.wait_for_engines(client, 3) == [0, 1, 2]
+    info = json.loads(c.file("cluster").read_text())
+    assert len(info["engine_pids"]) == 3
+    c.info = info
+    client.close()
+    c.cli("cluster", "stop")
+    assert not [pid for pid in info["engine_pids"] if running(pid)]
+
+
+@pytest.mark.deadline(60)
+def test_cluster_start_engines_grows_a_running_cluster_from_python(tmp_path):
+    import ensemble as ipp
+
+    cluster = ipp.Cluster(n=1, profile_dir=str(tmp_path / "p"), cluster_id="grow")
+    rc = cluster.start_and_connect_sync()
+    try:
+        added = cluster.start_engines_sync(1)
+        rc.wait_for_engines(2, timeout=30)
+        assert rc.ids == [0, 1]
+        assert len(cluster.engines[added]["pids"]) == 1
+        assert sorted(rc[:].apply_sync(lambda: 7)) == [7, 7]
+    finally:
+        rc.close()
+        pids = [pid for engine_set in cluster.engines.values() for pid in engine_set["pids"]]
+        cluster.stop_cluster_sync()
+    assert pids and not [pid for pid in pids if running(pid)]

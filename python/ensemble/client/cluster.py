@@ -178,8 +178,7 @@ class Cluster:
         returns self."""
         if self.controller:
             if n:
-                raise NotImplementedError("adding engines to a running cluster is not "
-                                          "supported yet")
+                await self.start_engines(n)
             return self
         n = self.n if n is None else n
         args = ["start", "-n", str(n)]
@@ -203,12 +202,19 @@ class Cluster:
         return await self.start_cluster(n=0)
 
     async def start_engines(self, n=None, engine_set_id=None, **kwargs):
-        """Engines start with the controller: only valid before it runs."""
-        if self.controller:
-            raise NotImplementedError("adding engines to a running cluster is not supported "
-                                      "yet; use start_cluster(n)")
-        await self.start_cluster(n)
-        return "0"
+        """Start ``n`` engines (default ``self.n``); on a running cluster they
+        join it (``ensemble cluster engines -n N``). Returns the engine set's id."""
+        if not self.controller:
+            await self.start_cluster(n)
+            return "0"
+        n = self.n if n is None else n
+        known = {pid for engine_set in self.engines.values() for pid in engine_set.get("pids", ())}
+        await self._run(self._cli("engines", "-n", str(n)))
+        with open(self.cluster_file) as f:
+            pids = json.load(f).get("engine_pids") or []
+        new_set = engine_set_id or str(len(self.engines))
+        self.engines[new_set] = {"n": n, "pids": [pid for pid in pids if pid not in known]}
+        return new_set
 
     async def connect_client(self, **client_kwargs):
         """A Client connected to this cluster."""

@@ -137,6 +137,39 @@ int stop_cluster(const ClusterArgs& args, const std::string& path) {
   return 0;
 }
 
+std::string log_stem_of(const ClusterArgs& args) {
+  return args.log_dir() + "/ensemble-" + (args.cluster_id.empty() ? "default" : args.cluster_id);
+}
+
+// Starts `n` engines on the cluster's engine file; their pids join `cluster`.
+void spawn_engines(Json& cluster, int n, const std::string& log_stem) {
+  std::string engine_file = cluster.value("engine_file", std::string());
+  std::size_t first = cluster["engine_pids"].size();
+  for (int i = 0; i < n; ++i) {
+    std::vector<std::string> engine_argv = {executable_path(), "engine", "--file", engine_file};
+    pid_t pid = spawn(engine_argv, log_stem + "-engine-" + std::to_string(first + i) + ".log");
+    if (pid > 0) cluster["engine_pids"].push_back(pid);
+  }
+}
+
+// `ensemble cluster engines -n N`: more engines for a running cluster.
+int add_engines(const ClusterArgs& args) {
+  std::string path = args.file("cluster");
+  Json cluster = read_json(path);
+  if (!cluster.is_object() || !running(cluster.value("controller_pid", 0))) {
+    std::cerr << "ensemble cluster: no running cluster '" << args.cluster_id << "' (" << path << ")" << std::endl;
+    return 1;
+  }
+  spawn_engines(cluster, args.n, log_stem_of(args));
+  cluster["n"] = cluster["engine_pids"].size();
+  if (auto status = wire::write_private_file(path, cluster.dump(1) + "\n"); !status.ok()) {
+    spdlog::error("{}", status.to_string());
+    return 1;
+  }
+  std::cout << "cluster '" << args.cluster_id << "': " << args.n << " more engine(s)" << std::endl;
+  return 0;
+}
+
 int start_cluster(const ClusterArgs& args) {
   std::string security = args.security_dir();
   std::error_code error;
@@ -154,7 +187,7 @@ int start_cluster(const ClusterArgs& args) {
   std::filesystem::remove(client_file, error);
   std::filesystem::remove(engine_file, error);
 
-  std::string log_stem = args.log_dir() + "/ensemble-" + (args.cluster_id.empty() ? "default" : args.cluster_id);
+  std::string log_stem = log_stem_of(args);
   std::vector<std::string> controller_argv = {executable_path(), "controller", "--ip", args.ip,
                                               "--heartbeat-period", std::to_string(args.heartbeat_period_ms),
                                               "--scheme", args.scheme, "--hwm", std::to_string(args.hwm)};
@@ -180,11 +213,7 @@ int start_cluster(const ClusterArgs& args) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  for (int i = 0; i < args.n; ++i) {
-    std::vector<std::string> engine_argv = {executable_path(), "engine", "--file", engine_file};
-    pid_t pid = spawn(engine_argv, log_stem + "-engine-" + std::to_string(i) + ".log");
-    if (pid > 0) cluster["engine_pids"].push_back(pid);
-  }
+  spawn_engines(cluster, args.n, log_stem);
   if (!write_cluster().ok()) return 1;
   std::cout << "cluster '" << args.cluster_id << "': controller " << controller << ", " << args.n
             << " engine(s); client file " << client_file << std::endl;
@@ -242,12 +271,16 @@ Subcommand add_cluster_command(CLI::App& app) {
   start->add_option("--scheme", args->scheme, "Load-balancing scheme: leastload (default), lru, plainrandom, "
                                               "weighted or twobin");
   start->add_option("--hwm", args->hwm, "Most load-balanced tasks one engine may hold; 0: no limit (default)");
+  CLI::App* engines = sub->add_subcommand("engines", "Start more engines for a running cluster");
+  add_location(engines, *args);
+  engines->add_option("-n,--n", args->n, "Number of engines to add")->required();
   CLI::App* stop = sub->add_subcommand("stop", "Stop a cluster and every process it started");
   add_location(stop, *args);
   CLI::App* list = sub->add_subcommand("list", "List the clusters of a profile");
   add_location(list, *args);
-  return {sub, [args, start, stop] {
+  return {sub, [args, start, stop, engines] {
             if (start->parsed()) return start_cluster(*args);
+            if (engines->parsed()) return add_engines(*args);
             if (stop->parsed()) return stop_cluster(*args, args->file("cluster"));
             return list_clusters(*args);
           }};
