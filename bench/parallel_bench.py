@@ -134,6 +134,25 @@ def measure(system, n, quick):
             t = time.perf_counter()
             assert lview.map_sync(lambda x: x, range(2000))[-1] == 1999
             row["lb_map_items_per_s"] = 2000 / (time.perf_counter() - t)
+
+            # the fault scenario: 2000 queued short tasks with retries=1, without and
+            # with one engine SIGKILLed right after submission (it comes last: it
+            # leaves the cluster one engine short)
+            for label, kill in (("fault_free_s", False), ("fault_s", True)):
+                victim = rc[rc.ids[-1]].apply_sync(os.getpid) if kill else None
+                t = time.perf_counter()
+                with lview.temp_flags(retries=1):
+                    queued = [lview.apply_async(time.sleep, 0.001) for _ in range(2000)]
+                if kill:
+                    os.kill(victim, 9)
+                failed = 0
+                for r in queued:
+                    try:
+                        r.get(timeout=300)
+                    except Exception:
+                        failed += 1
+                row[label] = time.perf_counter() - t
+                row[label.replace("_s", "_failed")] = failed
             size = (32 if quick else 128) << 20
             arr = np.random.random(size // 8)
             t = time.perf_counter()
@@ -173,6 +192,9 @@ COLUMNS = [
     ("lb_apply_per_s", "lview.apply_async, pipelined (tasks/s)", "higher"),
     ("lb_submit_us", "lview.apply_async: client submit cost (µs/task)", "lower"),
     ("lb_map_items_per_s", "lview.map_sync of 2000 items, chunksize 1 (items/s)", "higher"),
+    ("fault_free_s", "2000 tasks, retries=1, no fault (s)", "lower"),
+    ("fault_s", "the same, one engine SIGKILLed (s)", "lower"),
+    ("fault_failed", "tasks that failed after the SIGKILL", "lower"),
     ("push_ms", "push array (ms)", "lower"),
     ("pull_ms", "pull array (ms)", "lower"),
     ("local_copy_ms", "local copy of the array (ms)", "lower"),

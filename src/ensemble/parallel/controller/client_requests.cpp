@@ -245,6 +245,9 @@ Json Controller::Impl::abort_reply(const Json& request) {
 
 Json Controller::Impl::purge_reply(const Json& request) {
   if (request.contains("msg_ids") && request["msg_ids"] == "all") {
+    for (const auto& id : tasks.history()) {
+      if (Task* task = tasks.find(id); task != nullptr && task->done) balancer.forget(id);
+    }
     tasks.purge_all();
     messages_since_trim += 1001;
     for (auto& [id, engine] : engines.all()) engine.completed.clear();
@@ -261,6 +264,9 @@ Json Controller::Impl::purge_reply(const Json& request) {
         engine->completed.clear();
       }
     }
+  }
+  for (const auto& id : ids) {
+    if (Task* task = tasks.find(id); task != nullptr && task->done) balancer.forget(id);
   }
   tasks.purge(ids);
   for (auto& [id, engine] : engines.all()) {
