@@ -269,3 +269,18 @@ def test_cluster_start_engines_grows_a_running_cluster_from_python(tmp_path):
         pids = [pid for engine_set in cluster.engines.values() for pid in engine_set["pids"]]
         cluster.stop_cluster_sync()
     assert pids and not [pid for pid in pids if running(pid)]
+
+
+@pytest.mark.deadline(60)
+def test_a_local_engine_that_dies_is_noticed_at_once_not_after_missed_heartbeats(cluster):
+    c = cluster(n=2, heartbeat_ms=2000)  # five missed heartbeats would take 10 s
+    client = c.connect()
+    c.wait_for_engines(client, 2)
+    stuck = client.send("execute_request", dict(code="import time; time.sleep(60)", silent=False,
+                                                store_history=True, user_expressions={}, allow_stdin=False), target=0)
+    time.sleep(0.3)
+    started = time.monotonic()
+    os.kill(client.request("connection_request")[2]["engines"]["0"]["pid"], signal.SIGKILL)
+    reply = client.reply(stuck, 10)
+    assert reply is not None and reply[2]["ename"] == "EngineError", reply
+    assert time.monotonic() - started < 3

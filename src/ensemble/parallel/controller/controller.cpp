@@ -113,7 +113,7 @@ void Controller::run() {
       {c.clients.handle(), 0, ZMQ_POLLIN, 0},        {c.engine_shell.handle(), 0, ZMQ_POLLIN, 0},
       {c.engine_control.handle(), 0, ZMQ_POLLIN, 0}, {c.engine_iopub.handle(), 0, ZMQ_POLLIN, 0},
       {c.registration.handle(), 0, ZMQ_POLLIN, 0},   {c.iopub.handle(), 0, ZMQ_POLLIN, 0},
-      {nullptr, c.stop_fd, ZMQ_POLLIN, 0},
+      {nullptr, c.stop_fd, ZMQ_POLLIN, 0},          {c.shell_monitor.handle(), 0, ZMQ_POLLIN, 0},
   };
   while (true) {
     auto now = Clock::now();
@@ -140,6 +140,7 @@ void Controller::run() {
     if (items[4].revents & ZMQ_POLLIN) c.on_registration();
     if (items[5].revents & ZMQ_POLLIN) c.on_subscription();
     if (items[0].revents & ZMQ_POLLIN) c.on_client();
+    if (items[7].revents & ZMQ_POLLIN) c.on_shell_disconnect();
     if (auto deadline = c.balancer.next_deadline(); deadline && Clock::now() >= *deadline) {
       c.balancer.tick(Clock::now());
     }

@@ -52,6 +52,13 @@ struct Controller::Impl {
     engine_iopub.set(zmq::sockopt::subscribe, "");
     engine_shell.set(zmq::sockopt::router_mandatory, 1);
     engine_control.set(zmq::sockopt::router_mandatory, 1);
+    std::string monitor = "inproc://engine-shells-" + session;
+    if (zmq_socket_monitor(engine_shell.handle(), monitor.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
+      throw std::runtime_error("cannot monitor the engine sockets");
+    }
+    shell_monitor.connect(monitor);
+    char name[256] = {};
+    hostname = ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string();
   }
   ~Impl() { ::close(stop_fd); }
 
@@ -63,6 +70,10 @@ struct Controller::Impl {
   zmq::socket_t engine_shell{context, zmq::socket_type::router};
   zmq::socket_t engine_control{context, zmq::socket_type::router};
   zmq::socket_t engine_iopub{context, zmq::socket_type::sub};
+  // Disconnects of engine shells: a local engine whose process is gone is
+  // dead at once, without waiting for its missed heartbeats.
+  zmq::socket_t shell_monitor{context, zmq::socket_type::pair};
+  std::string hostname;
   int stop_fd = -1;
   wire::Signer signer;
   wire::ReplayGuard replay_guard;
@@ -114,6 +125,7 @@ struct Controller::Impl {
   // Fails what the engine still owed, forgets it, and tells the clients.
   void engine_gone(int id, const std::string& why);
   void on_tick();
+  void on_shell_disconnect();
   void begin_shutdown();
 };
 

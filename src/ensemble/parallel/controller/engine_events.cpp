@@ -1,4 +1,9 @@
+#include <signal.h>
 #include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <fstream>
+#include <iterator>
 
 #include <map>
 #include <unordered_set>
@@ -196,6 +201,36 @@ void Controller::Impl::engine_gone(int id, const std::string& why) {
   std::string uuid = engine->uuid;
   engines.remove(id);
   if (was_visible) publish("unregistration_notification", Json{{"id", id}, {"uuid", uuid}});
+}
+
+namespace {
+
+// Whether `pid` is a live process here (a zombie is not).
+bool process_alive(int pid) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
+}
+
+}  // namespace
+
+void Controller::Impl::on_shell_disconnect() {
+  Parts event;
+  while (receive(shell_monitor, event)) {
+    if (event.size() < 2) continue;
+    std::string endpoint(view(event[1]));
+    for (auto& [id, engine] : engines.all()) {
+      // A remote engine may come back (ZeroMQ reconnects): its heartbeats decide.
+      if (engine.shell_endpoint != endpoint || engine.hostname != hostname) continue;
+      if (!process_alive(engine.pid)) {
+        spdlog::warn("engine {} (pid {}) is gone", id, engine.pid);
+        engine_gone(id, "died");
+      }
+      break;
+    }
+  }
 }
 
 void Controller::Impl::on_tick() {
