@@ -49,3 +49,30 @@ def test_full_disk_degrades_history_and_the_kernel_keeps_serving(tiny_disk, star
     # What could not be written is still answered from memory for this session.
     assert len(history["history"]) == 5
     (tiny_disk / "filler").unlink(missing_ok=True)
+
+
+@pytest.mark.deadline(90)
+def test_a_full_disk_under_the_task_store_is_reported_and_the_controller_keeps_scheduling(tiny_disk, tmp_path):
+    import ensemble as ipp
+    from cluster_util import LocalCluster
+
+    c = LocalCluster(tmp_path / "cluster", 1, cluster_id="full", extra=["--db", str(tiny_disk / "tasks.sqlite")])
+    rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+    try:
+        rc.wait_for_engines(1, timeout=30)
+        assert rc[0].apply_sync(lambda: "stored") == "stored"
+        fill(tiny_disk)
+        lview = rc.load_balanced_view()
+        payload = b"x" * 20000  # the replies cannot fit on the disk any more
+        results = [lview.apply_async(lambda p: len(p), payload) for _ in range(200)]
+        assert [r.get(30) for r in results] == [20000] * 200
+        assert "full disk" in c.controller_log()
+        # results are still fetched from memory, by another client too
+        other = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+        try:
+            assert other.get_result(results[-1].msg_ids[0]).get(10) == 20000
+        finally:
+            other.close()
+    finally:
+        rc.close()
+        c.stop()

@@ -284,3 +284,37 @@ def test_a_local_engine_that_dies_is_noticed_at_once_not_after_missed_heartbeats
     reply = client.reply(stuck, 10)
     assert reply is not None and reply[2]["ename"] == "EngineError", reply
     assert time.monotonic() - started < 3
+
+
+@pytest.mark.deadline(90)
+def test_a_controller_killed_and_restored_keeps_finished_results_and_its_engines_and_clients(cluster):
+    import ensemble as ipp
+
+    c = cluster(n=2)
+    rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+    try:
+        rc.wait_for_engines(2, timeout=30)
+        direct = rc[0].apply_async(lambda: "direct result")
+        balanced = rc.load_balanced_view().apply_async(lambda: "balanced result")
+        assert direct.get(10) == "direct result" and balanced.get(10) == "balanced result"
+        finished = direct.msg_ids + balanced.msg_ids
+        time.sleep(0.2)  # the store writes in batches every 20 ms
+        os.kill(c.info["controller_pid"], signal.SIGKILL)
+        assert wait_until(lambda: not running(c.info["controller_pid"]), 10)
+        restarted = subprocess.Popen([str(ENSEMBLE_BIN), "controller", "--restore", "--heartbeat-period", "100",
+                                      "--cluster-id", c.cluster_id, "--profile-dir", str(c.profile_dir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=c.env)
+        c.info["controller_pid"] = restarted.pid  # stop() ends it
+        # a client that never saw the old controller fetches the old results by msg_id
+        other = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+        try:
+            assert [other.get_result(m).get(10) for m in finished] == ["direct result", "balanced result"]
+            other.wait_for_engines(2, timeout=30)
+            assert sorted(other.ids) == [0, 1], "the engines registered again, under their old ids"
+        finally:
+            other.close()
+        # the first client carries on
+        assert wait_until(lambda: not rc._lost, 10)
+        assert rc[1].apply_sync(lambda: 6 * 7) == 42
+    finally:
+        rc.close()

@@ -27,7 +27,7 @@
 namespace ensemble::parallel {
 
 struct ClusterEvent {
-  enum class Kind { kShell, kIopub, kLost } kind = Kind::kShell;
+  enum class Kind { kShell, kIopub, kLost, kReconnected } kind = Kind::kShell;
   int engine_id = -1;  // the engine that answered or published; -1 for the controller
   std::string msg_type;
   std::vector<zmq::message_t> frames;  // header, parent, metadata, content, buffers...
@@ -86,6 +86,7 @@ class ClusterConnection {
   zmq::socket_t rx_, iopub_, monitor_;  // GUARDED_BY(rx_mutex_)
   std::deque<ClusterEvent> pending_;    // GUARDED_BY(rx_mutex_)
   bool welcomed_ = false;               // GUARDED_BY(rx_mutex_)
+  bool lost_ = false;                   // GUARDED_BY(rx_mutex_)
   bool open_ = true;                    // GUARDED_BY(rx_mutex_ and tx_mutex_)
 };
 

@@ -30,6 +30,12 @@ struct ControllerOptions {
   // and the most tasks one engine may hold (0: no limit).
   std::string scheme = "leastload";
   int hwm = 0;
+  // The task store: a SQLite file ("" keeps records in memory only). Finished
+  // results in an existing file are retrievable again.
+  std::string db_path;
+  // Reuse the ports and the key of the files a previous controller wrote, so
+  // that its engines and clients find this one.
+  bool restore = false;
 };
 
 class Controller {

@@ -8,9 +8,12 @@
 #include <string>
 #include <thread>
 
+#include <zmq.hpp>
+
 #include "ensemble/kernel/kernel.hpp"
 #include "ensemble/parallel/cluster_files.hpp"
 #include "ensemble/wire/message.hpp"
+#include "ensemble/wire/signer.hpp"
 
 namespace ensemble::parallel {
 
@@ -29,13 +32,18 @@ class Registrar {
   Registrar& operator=(const Registrar&) = delete;
 
   // Registers (resending with back-off until the controller answers), calls
-  // `on_registered(id)` on the registrar's thread, then heartbeats.
+  // `on_registered(id)` on the registrar's thread, then heartbeats. A new
+  // controller that does not know the engine gets it registered again (asking
+  // for the same id), and `on_registered` is called again.
   void start(std::function<void(int id)> on_registered);
   // -1 until registered.
   int engine_id() const { return engine_id_.load(); }
 
  private:
   void loop(std::stop_token stop, std::function<void(int)> on_registered);
+  bool heartbeat(std::stop_token& stop, zmq::socket_t& socket, const wire::Signer& signer,
+                 const std::function<void(const std::string&, wire::Json)>& send_message,
+                 std::chrono::milliseconds period);
   ControllerAddress controller_;
   wire::Json registration_;
   std::atomic<int> engine_id_{-1};

@@ -63,8 +63,13 @@ class EventThread(threading.Thread):
             kind = event[0]
             try:
                 if kind == "lost":
+                    # pending results are failed; the sockets reconnect by themselves if a
+                    # controller comes back (ensemble controller --restore)
                     self.client._on_lost()
-                    return
+                    continue
+                if kind == "reconnected":
+                    self.client._lost = False
+                    continue
                 msg = {
                     "msg_type": event[2],
                     "header": _loads(event[3]),

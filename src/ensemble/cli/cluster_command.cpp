@@ -40,6 +40,7 @@ struct ClusterArgs {
   int heartbeat_period_ms = 1000;
   std::string scheme = "leastload";
   int hwm = 0;
+  std::string db;
   double timeout = 30;
 
   std::string security_dir() const { return parallel::security_dir(profile, profile_dir); }
@@ -191,6 +192,10 @@ int start_cluster(const ClusterArgs& args) {
   std::vector<std::string> controller_argv = {executable_path(), "controller", "--ip", args.ip,
                                               "--heartbeat-period", std::to_string(args.heartbeat_period_ms),
                                               "--scheme", args.scheme, "--hwm", std::to_string(args.hwm)};
+  if (!args.db.empty()) {
+    controller_argv.push_back("--db");
+    controller_argv.push_back(args.db);
+  }
   for (auto& a : location_args(args)) controller_argv.push_back(a);
   pid_t controller = spawn(controller_argv, log_stem + "-controller.log");
   if (controller < 0) return 1;
@@ -271,6 +276,7 @@ Subcommand add_cluster_command(CLI::App& app) {
   start->add_option("--scheme", args->scheme, "Load-balancing scheme: leastload (default), lru, plainrandom, "
                                               "weighted or twobin");
   start->add_option("--hwm", args->hwm, "Most load-balanced tasks one engine may hold; 0: no limit (default)");
+  start->add_option("--db", args->db, "Task store: a SQLite file, or 'memory' (default: in the profile directory)");
   CLI::App* engines = sub->add_subcommand("engines", "Start more engines for a running cluster");
   add_location(engines, *args);
   engines->add_option("-n,--n", args->n, "Number of engines to add")->required();

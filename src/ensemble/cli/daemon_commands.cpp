@@ -47,6 +47,8 @@ struct ControllerArgs {
   int heartbeat_misses = 5;
   std::string scheme = "leastload";
   int hwm = 0;
+  std::string db;  // "" = the default file; "memory" = none
+  bool restore = false;
 };
 
 parallel::Controller* running_controller = nullptr;
@@ -60,6 +62,15 @@ int run_controller(const ControllerArgs& args) {
   options.heartbeat_misses = std::max(args.heartbeat_misses, 1);
   options.scheme = args.scheme;
   options.hwm = std::max(args.hwm, 0);
+  options.restore = args.restore;
+  if (args.db.empty()) {
+    // Beside the profile's security directory, as ipyparallel keeps its task database.
+    options.db_path = std::filesystem::path(options.security_dir).parent_path().string() + "/" +
+                      parallel::cluster_file_name("ensemble-tasks", args.where.cluster_id);
+    options.db_path.replace(options.db_path.size() - 5, 5, ".sqlite");
+  } else if (args.db != "memory") {
+    options.db_path = args.db;
+  }
   parallel::Controller controller(options);
   auto bound = controller.bind();
   if (!bound.ok()) {
@@ -156,7 +167,12 @@ int run_engine(const EngineArgs& args) {
                                                            : controller.security_dir;
     registrar.start([&, info, security](int id) {
       // For `ensemble console --engine ID`: this engine as an ordinary kernel.
-      connection_file = security + "/" + parallel::engine_file_name(controller.cluster_id, id);
+      std::string path = security + "/" + parallel::engine_file_name(controller.cluster_id, id);
+      if (!connection_file.empty() && connection_file != path) {
+        std::error_code ignored;
+        std::filesystem::remove(connection_file, ignored);  // registered again under another id
+      }
+      connection_file = path;
       if (auto status = wire::write_connection_file(connection_file, info); !status.ok()) {
         spdlog::warn("{}", status.to_string());
       }
@@ -184,6 +200,10 @@ Subcommand add_controller_command(CLI::App& app) {
   sub->add_option("--scheme", args->scheme, "Load-balancing scheme (default: leastload)")
       ->check(CLI::IsMember({"leastload", "lru", "plainrandom", "weighted", "twobin", "pure"}));
   sub->add_option("--hwm", args->hwm, "Most load-balanced tasks one engine may hold; 0: no limit (default)");
+  sub->add_option("--db", args->db,
+                  "Task store: a SQLite file, or 'memory' (default: PROFILE_DIR/ensemble-tasks[-ID].sqlite)");
+  sub->add_flag("--restore", args->restore,
+                "Take over a previous controller's ports and key, so its engines and clients find this one");
   return {sub, [args] { return run_controller(*args); }};
 }
 

@@ -63,7 +63,8 @@ ClusterConnection::ClusterConnection(ControllerAddress address, std::string user
   rx_.set(zmq::sockopt::heartbeat_ivl, 1000);
   rx_.set(zmq::sockopt::heartbeat_timeout, 5000);
   std::string monitor_endpoint = "inproc://monitor-" + session_;
-  if (zmq_socket_monitor(rx_.handle(), monitor_endpoint.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
+  if (zmq_socket_monitor(rx_.handle(), monitor_endpoint.c_str(), ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED) !=
+      0) {
     throw zmq::error_t();
   }
   monitor_.connect(monitor_endpoint);
@@ -102,6 +103,7 @@ bool ClusterConnection::await_ready(std::chrono::milliseconds timeout) {
   using Clock = std::chrono::steady_clock;
   auto deadline = Clock::now() + timeout;
   std::string probe;
+  bool answered = false;  // the receiving socket works (sticky: the welcome may come later)
   auto next_probe = Clock::now();
   std::unique_lock lock(rx_mutex_);
   while (Clock::now() < deadline) {
@@ -114,7 +116,6 @@ bool ClusterConnection::await_ready(std::chrono::milliseconds timeout) {
     zmq::pollitem_t items[] = {{rx_.handle(), 0, ZMQ_POLLIN, 0}, {iopub_.handle(), 0, ZMQ_POLLIN, 0}};
     zmq::poll(items, 2, std::chrono::milliseconds(20));
     drain();
-    bool answered = false;
     for (auto it = pending_.begin(); it != pending_.end();) {
       // Only the probe's own reply counts; earlier probes' replies are dropped.
       if (it->kind == ClusterEvent::Kind::kShell && it->msg_type == "connection_reply") {
@@ -126,7 +127,7 @@ bool ClusterConnection::await_ready(std::chrono::milliseconds timeout) {
       }
     }
     if (answered && welcomed_) return true;
-    if (answered) next_probe = deadline;  // rx works; wait for the welcome alone
+    if (answered) next_probe = deadline;  // the receiving socket works; wait for the welcome alone
   }
   return false;
 }
@@ -236,10 +237,16 @@ void ClusterConnection::on_monitor(Parts& parts) {
   if (parts.empty() || parts[0].size() < 2) return;
   uint16_t code = 0;
   std::memcpy(&code, parts[0].data(), sizeof code);
-  if (code == ZMQ_EVENT_DISCONNECTED) {
+  if (code == ZMQ_EVENT_DISCONNECTED && !lost_) {
     spdlog::debug("cluster client: the controller connection was lost");  // Python fails what waits
+    lost_ = true;
     ClusterEvent event;
     event.kind = ClusterEvent::Kind::kLost;
+    pending_.push_back(std::move(event));
+  } else if (code == ZMQ_EVENT_CONNECTED && lost_) {
+    lost_ = false;  // a controller is back on the same address
+    ClusterEvent event;
+    event.kind = ClusterEvent::Kind::kReconnected;
     pending_.push_back(std::move(event));
   }
 }

@@ -129,8 +129,9 @@ class Connection {
     while (_Py_IsFinalizing()) ::pause();
     PyEval_RestoreThread(state);
     if (!event) return py::none();
-    if (event->kind == ClusterEvent::Kind::kLost) {
-      return py::make_tuple("lost", -1, "", "", "", "", "", py::list());
+    if (event->kind == ClusterEvent::Kind::kLost || event->kind == ClusterEvent::Kind::kReconnected) {
+      const char* kind = event->kind == ClusterEvent::Kind::kLost ? "lost" : "reconnected";
+      return py::make_tuple(kind, -1, "", "", "", "", "", py::list());
     }
     auto& f = event->frames;
     py::list buffers;

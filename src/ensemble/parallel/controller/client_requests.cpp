@@ -118,6 +118,7 @@ void Controller::Impl::answer_task(const std::string& msg_id, int engine_id, con
   task->done = true;
   task->reply.store_frames(frames, 2);
   std::string().swap(task->request_header);
+  tasks.finished(msg_id, *task);
 }
 
 void Controller::Impl::handle_controller_request() {

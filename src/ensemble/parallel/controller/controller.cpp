@@ -78,6 +78,22 @@ Controller::~Controller() = default;
 wire::Result<ControllerAddress> Controller::bind() {
   Impl& c = *impl_;
   ControllerAddress& a = c.address;
+  std::string key = wire::random_hex(32);
+  if (c.options.restore) {
+    std::string client_file = c.options.security_dir + "/" + cluster_file_name("ipcontroller-client", c.options.cluster_id);
+    std::string engine_file = c.options.security_dir + "/" + cluster_file_name("ipcontroller-engine", c.options.cluster_id);
+    auto client = ControllerAddress::load(client_file);
+    auto engine = ControllerAddress::load(engine_file);
+    if (client.ok() && engine.ok() && !client.value().key.empty()) {
+      c.options.client_port = client.value().client_port;
+      c.options.iopub_port = client.value().iopub_port;
+      c.options.registration_port = engine.value().registration_port;
+      key = client.value().key;
+      spdlog::info("restoring the controller of {}", client_file);
+    } else {
+      spdlog::warn("--restore: no previous controller files in {}; starting fresh", c.options.security_dir);
+    }
+  }
   try {
     a.client_port = bind_at(c.clients, c.options, c.options.client_port);
     a.iopub_port = bind_at(c.iopub, c.options, c.options.iopub_port);
@@ -87,8 +103,30 @@ wire::Result<ControllerAddress> Controller::bind() {
   }
   a.transport = c.options.transport;
   a.ip = c.options.ip;
-  a.key = wire::random_hex(32);
+  a.key = key;
   c.signer = wire::Signer(a.key);
+  if (!c.options.db_path.empty()) {
+    std::size_t restored = 0;
+    bool opened = c.store.open(c.options.db_path, [&](TaskStore::Record&& record) {
+      Task task{record.client, record.engine, record.msg_type, record.request_header, true, {}, {}};
+      if (record.done) {
+        task.reply = StoredReply::deserialize(record.reply);
+        if (task.reply.empty()) return;  // damaged
+      }
+      c.tasks.restore(record.msg_id, std::move(task));
+      if (!record.done) {
+        // Its reply went to the controller that stopped: say so, for good.
+        c.tasks.find(record.msg_id)->done = false;
+        c.answer_task(record.msg_id, record.engine, "EngineError",
+                      "the task was lost when its controller stopped");
+      }
+      ++restored;
+    });
+    if (opened) {
+      c.tasks.persist_to(&c.store);
+      spdlog::info("task store {}: {} record(s) restored", c.options.db_path, restored);
+    }
+  }
   a.cluster_id = c.options.cluster_id;
   a.security_dir = c.options.security_dir;
   a.heartbeat_period_ms = static_cast<int>(c.options.heartbeat_period.count());

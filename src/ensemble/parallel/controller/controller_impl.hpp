@@ -18,6 +18,7 @@
 #include "ensemble/wire/codec.hpp"
 #include "ensemble/wire/ids.hpp"
 #include "load_balancer.hpp"
+#include "task_store.hpp"
 #include "task_table.hpp"
 
 namespace ensemble::parallel {
@@ -81,6 +82,7 @@ struct Controller::Impl {
   std::string key;
   ControllerAddress address;
   EngineTable engines;
+  TaskStore store;  // before `tasks`, which writes to it
   TaskTable tasks;
   LoadBalancer balancer;
   std::size_t messages_since_trim = 0;  // glibc keeps freed heap unless asked to return it

@@ -23,7 +23,15 @@ void Controller::Impl::on_registration() {
     wire::Message msg = std::move(decoded).value();
     const std::string& type = msg.header.msg_type;
     if (type == "heartbeat") {
-      if (Engine* engine = engines.by_registration_rid(msg.identities[0])) engine->last_seen = Clock::now();
+      if (Engine* engine = engines.by_registration_rid(msg.identities[0])) {
+        engine->last_seen = Clock::now();
+      } else {
+        // An engine of a controller that stopped (or one given up for dead): it registers again.
+        wire::Message reply = message("registration_reply", error_content("UnknownEngine", "register again"),
+                                      msg.header.to_json());
+        reply.identities = msg.identities;
+        send(registration, wire::encode(reply, signer));
+      }
     } else if (type == "registration_request") {
       register_engine(msg);
     } else if (type == "unregistration_request") {
@@ -51,7 +59,7 @@ void Controller::Impl::register_engine(const wire::Message& msg) {
                                 : transport + "://" + ip + ":" + std::to_string(p);
     };
     bool is_new = false;
-    Engine& engine = engines.register_engine(uuid, is_new);
+    Engine& engine = engines.register_engine(uuid, is_new, c.contains("id") && c["id"].is_number_integer() ? c["id"].get<int>() : -1);
     if (is_new) {
       engine.kernel_session = c.at("session").get<std::string>();
       engine.pid = c.value("pid", 0);
@@ -129,6 +137,8 @@ bool Controller::Impl::record_reply(int engine_id) {
   if (!balancer.on_reply(msg_id, engine_id, status, ename)) return false;
   task->done = true;
   task->reply.store(parts, 2);
+  task->engine = engine_id;
+  tasks.finished(msg_id, *task);
   std::string().swap(task->request_header);  // only needed while the engine owes the reply
   for (const auto& watcher : task->watchers) {
     Parts copy = share(parts);

@@ -1,18 +1,21 @@
 #include "engine_table.hpp"
 
+#include <algorithm>
+
 namespace ensemble::parallel {
 
 wire::Json Engine::describe() const {
   return wire::Json{{"uuid", uuid}, {"pid", pid}, {"hostname", hostname}, {"connection_file", connection_file}};
 }
 
-Engine& EngineTable::register_engine(const std::string& uuid, bool& is_new) {
+Engine& EngineTable::register_engine(const std::string& uuid, bool& is_new, int wanted) {
   if (auto known = by_uuid_.find(uuid); known != by_uuid_.end()) {
     is_new = false;
     return engines_.at(known->second);
   }
   is_new = true;
-  int id = next_id_++;
+  int id = wanted >= 0 && !engines_.contains(wanted) ? wanted : next_id_;
+  next_id_ = std::max(next_id_, id + 1);
   Engine& engine = engines_[id];
   engine.id = id;
   engine.uuid = uuid;

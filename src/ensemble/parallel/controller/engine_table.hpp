@@ -46,7 +46,9 @@ class EngineTable {
  public:
   // A new id for a new uuid; the existing engine for a uuid seen before
   // (an engine repeats its registration until the reply arrives).
-  Engine& register_engine(const std::string& uuid, bool& is_new);
+  // An engine that registers again with a new controller asks for its old id
+  // (`wanted`), which it gets if it is free.
+  Engine& register_engine(const std::string& uuid, bool& is_new, int wanted = -1);
   Engine* find(int id);
   Engine* by_kernel_session(std::string_view session);
   Engine* by_registration_rid(const std::string& rid);

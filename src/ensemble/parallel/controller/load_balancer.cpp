@@ -101,6 +101,7 @@ void LoadBalancer::carry_out() {
       continue;
     }
     task->engine = decision.engine;
+    tasks_.assigned(decision.msg_id, *task);
     engine->queue.insert(decision.msg_id);
   }
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../multipart.hpp"
+#include "task_store.hpp"
 
 namespace ensemble::parallel {
 
@@ -25,6 +26,9 @@ class StoredReply {
   }
   Parts frames() const;
   bool empty() const { return sizes_.empty(); }
+  // One string for the task store: the frame count, their sizes, their bytes.
+  std::string serialize() const;
+  static StoredReply deserialize(const std::string& blob);
   void clear();
 
  private:
@@ -45,7 +49,14 @@ struct Task {
 
 class TaskTable {
  public:
+  // Every change below is also written to `store`, if it is enabled. Not owned.
+  void persist_to(TaskStore* store) { store_ = store; }
   Task& add(const std::string& msg_id, Task task);
+  // Call once a task has its engine (load-balanced) or its reply.
+  void assigned(const std::string& msg_id, const Task& task);
+  void finished(const std::string& msg_id, const Task& task);
+  // A record read back from the store (no write).
+  void restore(const std::string& msg_id, Task task);
   Task* find(const std::string& msg_id);
   // Forgets finished tasks: all of them, or those listed, or those of the
   // given engines. Pending tasks stay. Returns how many went.
@@ -56,6 +67,7 @@ class TaskTable {
 
  private:
   void compact_history();
+  TaskStore* store_ = nullptr;
   std::unordered_map<std::string, Task> tasks_;
   std::deque<std::string> history_;  // submission order; may name purged ids until compacted
 };

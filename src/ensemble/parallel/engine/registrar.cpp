@@ -52,7 +52,7 @@ void Registrar::loop(std::stop_token stop, std::function<void(int)> on_registere
   socket.connect(controller_.endpoint(controller_.registration_port));
   wire::Signer signer(controller_.key);
   std::string session = wire::new_id();
-  auto send_message = [&](const std::string& type, Json content) {
+  std::function<void(const std::string&, Json)> send_message = [&](const std::string& type, Json content) {
     wire::Message message = wire::make_message(type, session, "engine", std::move(content));
     send(socket, wire::encode(message, signer));
   };
@@ -73,30 +73,46 @@ void Registrar::loop(std::stop_token stop, std::function<void(int)> on_registere
   };
 
   int period_ms = controller_.heartbeat_period_ms;
-  auto retry = kFirstRetry;
-  while (!stop.stop_requested() && engine_id_.load() < 0) {
-    send_message("registration_request", registration_);
-    Json reply = await_reply(retry);
-    if (reply.is_null()) {
-      spdlog::debug("no registration reply yet; retrying in {} ms", retry.count());
-      retry = std::min(retry * 2, kLongestRetry);
-      continue;
+  int registered = -1;  // the id we had, asked for again when a new controller takes over
+  while (!stop.stop_requested()) {
+    auto retry = kFirstRetry;
+    int id = -1;
+    while (!stop.stop_requested() && id < 0) {
+      Json request = registration_;
+      if (registered >= 0) request["id"] = registered;
+      send_message("registration_request", request);
+      Json reply = await_reply(retry);
+      if (reply.is_null()) {
+        spdlog::debug("no registration reply yet; retrying in {} ms", retry.count());
+        retry = std::min(retry * 2, kLongestRetry);
+        continue;
+      }
+      if (reply.value("status", "") != "ok") {
+        spdlog::error("the controller refused registration: {}", reply.value("evalue", reply.dump()));
+        retry = std::min(retry * 2, kLongestRetry);
+        continue;
+      }
+      period_ms = reply.value("heartbeat_period_ms", period_ms);
+      id = reply.value("id", -1);
     }
-    if (reply.value("status", "") != "ok") {
-      spdlog::error("the controller refused registration: {}", reply.value("evalue", reply.dump()));
-      retry = std::min(retry * 2, kLongestRetry);
-      continue;
-    }
-    period_ms = reply.value("heartbeat_period_ms", period_ms);
-    engine_id_ = reply.value("id", -1);
+    if (stop.stop_requested()) break;
+    engine_id_ = id;
+    registered = id;
+    spdlog::info("registered as engine {}", id);
+    on_registered(id);
+    if (!heartbeat(stop, socket, signer, send_message, std::chrono::milliseconds(std::max(period_ms, 10)))) break;
+    spdlog::warn("the controller no longer knows this engine; registering again");
   }
-  if (stop.stop_requested()) return;
-  spdlog::info("registered as engine {}", engine_id_.load());
-  on_registered(engine_id_.load());
+  send_message("unregistration_request", Json::object());
+}
 
-  auto period = std::chrono::milliseconds(std::max(period_ms, 10));
+// Sends heartbeats until stopped (false) or until the controller says it does
+// not know this engine (true: register again).
+bool Registrar::heartbeat(std::stop_token& stop, zmq::socket_t& socket, const wire::Signer& signer,
+                          const std::function<void(const std::string&, Json)>& send_message,
+                          std::chrono::milliseconds period) {
   auto next_beat = std::chrono::steady_clock::now();
-  Parts ignored;
+  Parts parts;
   while (!stop.stop_requested()) {
     auto now = std::chrono::steady_clock::now();
     if (now >= next_beat) {
@@ -106,10 +122,15 @@ void Registrar::loop(std::stop_token stop, std::function<void(int)> on_registere
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - now);
     zmq::poll(&item, 1, std::clamp(wait, std::chrono::milliseconds(1), kStopCheck));
-    while (receive(socket, ignored)) {
+    while (receive(socket, parts)) {
+      auto decoded = wire::decode(to_frames(parts), signer, nullptr);
+      if (decoded.ok() && decoded.value().header.msg_type == "registration_reply" &&
+          decoded.value().content.value("ename", "") == "UnknownEngine") {
+        return true;
+      }
     }
   }
-  send_message("unregistration_request", Json::object());
+  return false;
 }
 
 }  // namespace ensemble::parallel
