@@ -305,6 +305,15 @@ def test_a_controller_killed_and_restored_keeps_finished_results_and_its_engines
                                       "--cluster-id", c.cluster_id, "--profile-dir", str(c.profile_dir)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=c.env)
         c.info["controller_pid"] = restarted.pid  # stop() ends it
+        # serving once it has written its files again (same ports and key)
+        def serving():
+            try:
+                return json.loads(c.file("ipcontroller-client").read_text()).get("controller_pid") == restarted.pid
+            except (OSError, ValueError):  # being rewritten
+                return False
+
+        assert wait_until(serving, 10)
+        time.sleep(0.3)  # and has registered the engines' first heartbeats
         # a client that never saw the old controller fetches the old results by msg_id
         other = ipp.Client(url_file=str(c.file("ipcontroller-client")))
         try:
