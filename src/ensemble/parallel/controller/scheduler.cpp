@@ -4,101 +4,22 @@
 
 namespace ensemble::parallel {
 
-std::optional<Scheme> scheme_from_string(const std::string& name) {
-  if (name == "leastload" || name == "pure") return Scheme::kLeastLoad;
-  if (name == "lru") return Scheme::kLru;
-  if (name == "plainrandom") return Scheme::kPlainRandom;
-  if (name == "weighted") return Scheme::kWeighted;
-  if (name == "twobin") return Scheme::kTwoBin;
-  return std::nullopt;
-}
+Scheduler::Scheduler(Scheme scheme, int hwm, std::uint64_t seed) : engines_(scheme, hwm, seed) {}
 
-Scheduler::Scheduler(Scheme scheme, int hwm, std::uint64_t seed)
-    : scheme_(scheme), hwm_(std::max(hwm, 0)), random_(seed) {}
-
-// -- engines and their availability --------------------------------------------
-
-bool Scheduler::available(int engine) const {
-  auto it = loads_.find(engine);
-  return it != loads_.end() && (hwm_ == 0 || it->second < hwm_);
-}
-
-void Scheduler::fenwick_set(std::size_t slot, double weight) {
-  if (slot >= weights_.size()) {
-    std::size_t size = std::max<std::size_t>(16, weights_.size() * 2);
-    while (size <= slot) size *= 2;
-    weights_.resize(size, 0.0);
-    fenwick_.assign(size + 1, 0.0);
-    for (std::size_t i = 0; i < size; ++i) {
-      for (std::size_t j = i + 1; j <= size; j += j & (~j + 1)) fenwick_[j] += weights_[i];
-    }
-  }
-  double delta = weight - weights_[slot];
-  weights_[slot] = weight;
-  for (std::size_t j = slot + 1; j < fenwick_.size(); j += j & (~j + 1)) fenwick_[j] += delta;
-}
-
-// The slot whose cumulative weight range holds `point` (0 <= point < total).
-std::size_t Scheduler::fenwick_find(double point) const {
-  std::size_t position = 0;
-  std::size_t step = 1;
-  while (step * 2 < fenwick_.size()) step *= 2;
-  for (; step > 0; step /= 2) {
-    if (position + step < fenwick_.size() && fenwick_[position + step] <= point) {
-      position += step;
-      point -= fenwick_[position];
-    }
-  }
-  return std::min(position, pool_.empty() ? 0 : pool_.size() - 1);
-}
-
-void Scheduler::mark_available(int engine, bool yes) {
-  int load = loads_.at(engine);
-  std::uint64_t age = last_used_[engine];
-  if (yes) {
-    by_load_.insert({load, age, engine});
-    by_age_.insert({age, engine});
-    if (!pool_index_.contains(engine)) {
-      pool_index_[engine] = pool_.size();
-      pool_.push_back(engine);
-    }
-    fenwick_set(pool_index_[engine], 1.0 / (1.0 + load));
-  } else {
-    by_load_.erase({load, age, engine});
-    by_age_.erase({age, engine});
-    if (auto it = pool_index_.find(engine); it != pool_index_.end()) {
-      std::size_t slot = it->second;
-      int last = pool_.back();
-      pool_[slot] = last;
-      pool_index_[last] = slot;
-      pool_.pop_back();
-      pool_index_.erase(engine);
-      if (last != engine) fenwick_set(slot, weights_[pool_.size()]);
-      fenwick_set(pool_.size(), 0.0);
-    }
-  }
-}
-
-void Scheduler::set_load(int engine, int load) {
-  bool was = available(engine);
-  if (was) mark_available(engine, false);
-  loads_[engine] = load;
-  if (available(engine)) mark_available(engine, true);
-  if (!was && available(engine)) dispatch();
-}
+// -- engines ---------------------------------------------------------------------
 
 void Scheduler::add_engine(int id) {
-  loads_[id] = 0;
-  last_used_[id] = 0;
-  mark_available(id, true);
+  engines_.add(id);
   dispatch();
 }
 
+void Scheduler::release(int engine) {
+  if (engines_.release(engine)) dispatch();
+}
+
 std::vector<std::string> Scheduler::remove_engine(int id) {
-  if (!loads_.contains(id)) return {};
-  if (available(id)) mark_available(id, false);
-  loads_.erase(id);
-  last_used_.erase(id);
+  if (!engines_.contains(id)) return {};
+  engines_.remove(id);
   std::vector<std::string> orphans;
   for (auto& [msg_id, task] : tasks_) {
     if (task.running && task.engine == id) orphans.push_back(msg_id);
@@ -170,11 +91,11 @@ std::optional<std::unordered_set<int>> Scheduler::allowed(const Task& task) cons
   if (!task.blacklist.empty()) {
     if (!engines) {
       engines.emplace();
-      for (const auto& [id, load] : loads_) engines->insert(id);
+      for (const auto& [id, load] : engines_.loads()) engines->insert(id);
     }
     std::erase_if(*engines, [&task](int e) { return task.blacklist.contains(e); });
   }
-  if (engines) std::erase_if(*engines, [this](int e) { return !loads_.contains(e); });
+  if (engines) std::erase_if(*engines, [this](int e) { return !engines_.contains(e); });
   return engines;
 }
 
@@ -232,46 +153,17 @@ void Scheduler::enqueue(const std::string& msg_id, bool front) {
   dispatch();
 }
 
-int Scheduler::pick(const std::unordered_set<int>* allowed) {
-  if (allowed != nullptr) {
-    // Restricted: the least-loaded allowed engine below its mark (O(|allowed|)).
-    int best = -1;
-    for (int e : *allowed) {
-      if (available(e) && (best < 0 || loads_.at(e) < loads_.at(best))) best = e;
-    }
-    return best;
-  }
-  if (pool_.empty()) return -1;
-  switch (scheme_) {
-    case Scheme::kLeastLoad: return std::get<2>(*by_load_.begin());
-    case Scheme::kLru: return by_age_.begin()->second;
-    case Scheme::kPlainRandom: return pool_[std::uniform_int_distribution<std::size_t>(0, pool_.size() - 1)(random_)];
-    case Scheme::kTwoBin: {
-      std::uniform_int_distribution<std::size_t> any(0, pool_.size() - 1);
-      int a = pool_[any(random_)], b = pool_[any(random_)];
-      return last_used_[a] <= last_used_[b] ? a : b;  // the one used longer ago, as ipyparallel's twobin
-    }
-    case Scheme::kWeighted: {
-      double total = 0;
-      for (std::size_t j = fenwick_.size() - 1; j > 0; j -= j & (~j + 1)) total += fenwick_[j];
-      double point = std::uniform_real_distribution<double>(0.0, total)(random_);
-      return pool_[fenwick_find(point)];
-    }
-  }
-  return -1;
-}
-
 bool Scheduler::try_assign(const std::string& msg_id) {
   Task& task = tasks_.at(msg_id);
   auto engines = task.restricted ? allowed(task) : std::nullopt;
-  int engine = pick(engines ? &*engines : nullptr);
+  int engine = engines_.pick(engines ? &*engines : nullptr);
   if (engine < 0) return false;
   assign(msg_id, engine);
   return true;
 }
 
 void Scheduler::dispatch() {
-  while (!queued_.empty() && !pool_.empty()) {
+  while (!queued_.empty() && engines_.any_available()) {
     std::string msg_id = std::move(queued_.front());
     queued_.pop_front();
     if (!try_assign(msg_id)) {
@@ -279,10 +171,10 @@ void Scheduler::dispatch() {
       break;
     }
   }
-  if (restricted_.empty() || pool_.empty()) return;
+  if (restricted_.empty() || !engines_.any_available()) return;
   std::vector<std::string> still;
   for (auto& msg_id : restricted_) {
-    if (pool_.empty() || !try_assign(msg_id)) still.push_back(std::move(msg_id));
+    if (!engines_.any_available() || !try_assign(msg_id)) still.push_back(std::move(msg_id));
   }
   restricted_ = std::move(still);
 }
@@ -291,10 +183,7 @@ void Scheduler::assign(const std::string& msg_id, int engine) {
   Task& task = tasks_.at(msg_id);
   task.running = true;
   task.engine = engine;
-  if (available(engine)) mark_available(engine, false);
-  last_used_[engine] = ++clock_;
-  loads_[engine] += 1;
-  if (available(engine)) mark_available(engine, true);
+  engines_.take(engine);
   decisions_.push_back({Decision::Kind::kAssign, msg_id, engine, {}, {}});
 }
 
@@ -308,9 +197,7 @@ void Scheduler::fail(const std::string& msg_id, const std::string& ename, const 
 
 void Scheduler::finished(const std::string& msg_id, int engine, bool success) {
   if (auto it = tasks_.find(msg_id); it != tasks_.end()) {
-    if (it->second.running && loads_.contains(it->second.engine)) {
-      set_load(it->second.engine, loads_.at(it->second.engine) - 1);
-    }
+    if (it->second.running) release(it->second.engine);
     tasks_.erase(it);
   }
   pending_elsewhere_.erase(msg_id);
@@ -326,7 +213,7 @@ void Scheduler::unmet(const std::string& msg_id, int engine) {
   auto it = tasks_.find(msg_id);
   if (it == tasks_.end()) return;
   Task& task = it->second;
-  if (task.running && loads_.contains(task.engine)) set_load(task.engine, loads_.at(task.engine) - 1);
+  if (task.running) release(task.engine);
   task.running = false;
   task.blacklist.insert(engine);
   consider(msg_id);
@@ -357,7 +244,7 @@ bool Scheduler::retry_after_failure(const std::string& msg_id, int engine, Clock
   if (it == tasks_.end() || it->second.request.retries <= 0) return false;
   Task& task = it->second;
   task.request.retries -= 1;
-  if (task.running && loads_.contains(task.engine)) set_load(task.engine, loads_.at(task.engine) - 1);
+  if (task.running) release(task.engine);
   task.running = false;
   task.engine = -1;
   task.blacklist.insert(engine);

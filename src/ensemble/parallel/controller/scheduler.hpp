@@ -2,9 +2,8 @@
 // (docs/parallel-protocol.md, "Load-balanced tasks"). Pure logic, no sockets:
 // the controller feeds it events and carries out its decisions.
 //
-// Cost per task: O(log engines) to pick an engine in every scheme (engines
-// below their high-water mark sit in ordered sets, a vector with a position
-// index, and a Fenwick tree for `weighted`), O(1) to queue. Tasks restricted
+// Cost per task: O(log engines) to pick an engine in every scheme (see
+// EnginePool), O(1) to queue. Tasks restricted
 // to some engines (targets, follow, engines that lacked a `require`) are kept
 // apart and looked at only when one of their engines frees up.
 //
@@ -16,19 +15,16 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
-#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "engine_pool.hpp"
+
 namespace ensemble::parallel {
 
-enum class Scheme { kLeastLoad, kLru, kPlainRandom, kWeighted, kTwoBin };
-// "leastload", "lru", "plainrandom", "weighted", "twobin" (and ipyparallel's "pure" as leastload).
-std::optional<Scheme> scheme_from_string(const std::string& name);
 
 // ipyparallel's Dependency: msg_ids, all/any, and which outcomes count as met.
 struct Dependency {
@@ -115,30 +111,12 @@ class Scheduler {
   void enqueue(const std::string& msg_id, bool front);
   void dispatch();
   bool try_assign(const std::string& msg_id);
-  int pick(const std::unordered_set<int>* allowed);
   void assign(const std::string& msg_id, int engine);
   void fail(const std::string& msg_id, const std::string& ename, const std::string& evalue);
-  void set_load(int engine, int load);
-  bool available(int engine) const;
-  void mark_available(int engine, bool yes);
+  // One task fewer on `engine`; queued tasks may now go there.
+  void release(int engine);
 
-  Scheme scheme_;
-  int hwm_;
-  std::mt19937_64 random_;
-  std::uint64_t clock_ = 0;  // assignment counter, for lru
-
-  std::map<int, int> loads_;                         // engine -> outstanding tasks
-  std::unordered_map<int, std::uint64_t> last_used_;  // engine -> clock_ at last assignment
-  // available (load, last used, engine): ties go to the engine used longest ago, as ipyparallel
-  std::set<std::tuple<int, std::uint64_t, int>> by_load_;
-  std::set<std::pair<std::uint64_t, int>> by_age_;   // available (last used, engine)
-  std::vector<int> pool_;                            // available engines, any order
-  std::unordered_map<int, std::size_t> pool_index_;
-  std::vector<double> weights_;                      // weighted: 1/(1+load) per pool slot
-  std::vector<double> fenwick_;                      // prefix sums of weights_
-  void fenwick_set(std::size_t slot, double weight);
-  std::size_t fenwick_find(double point) const;
-
+  EnginePool engines_;
   std::unordered_map<std::string, Task> tasks_;  // submitted, not finished
   std::unordered_map<std::string, Outcome> outcomes_;
   std::unordered_set<std::string> pending_elsewhere_;  // direct requests not answered yet
