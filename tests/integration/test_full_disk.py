@@ -67,6 +67,10 @@ def test_a_full_disk_under_the_task_store_is_reported_and_the_controller_keeps_s
         results = [lview.apply_async(lambda p: len(p), payload) for _ in range(200)]
         assert [r.get(30) for r in results] == [20000] * 200
         assert "full disk" in c.controller_log()
+        # a query would miss records now: it says so instead
+        with pytest.raises(ipp.RemoteError) as unavailable:
+            rc.db_query({"msg_id": {"$ne": ""}})
+        assert unavailable.value.ename == "TaskStoreUnavailable"
         # results are still fetched from memory, by another client too
         other = ipp.Client(url_file=str(c.file("ipcontroller-client")))
         try:

@@ -318,6 +318,9 @@ def test_a_controller_killed_and_restored_keeps_finished_results_and_its_engines
         other = ipp.Client(url_file=str(c.file("ipcontroller-client")))
         try:
             assert [other.get_result(m).get(10) for m in finished] == ["direct result", "balanced result"]
+            records = other.db_query({"msg_id": {"$in": finished}}, keys=["completed", "queue"])
+            assert sorted(r["queue"] for r in records) == ["mux", "task"]
+            assert all(r["completed"] is not None for r in records)
             other.wait_for_engines(2, timeout=30)
             assert sorted(other.ids) == [0, 1], "the engines registered again, under their old ids"
         finally:

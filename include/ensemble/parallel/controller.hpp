@@ -30,8 +30,10 @@ struct ControllerOptions {
   // and the most tasks one engine may hold (0: no limit).
   std::string scheme = "leastload";
   int hwm = 0;
-  // The task store: a SQLite file ("" keeps records in memory only). Finished
-  // results in an existing file are retrievable again.
+  // The task store: a SQLite file, or ":memory:" (SQLite in memory: db_query
+  // and resubmit work, nothing outlives the process). Finished results in an
+  // existing file are retrievable again. "": no store; results stay in the
+  // controller's memory, and db_query and resubmit answer an error.
   std::string db_path;
   // Reuse the ports and the key of the files a previous controller wrote, so
   // that its engines and clients find this one.

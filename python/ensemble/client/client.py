@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from .. import error
 from . import files
 from .control import ControlMixin
+from .taskdb import TaskDbMixin
 from .waiting import WaitMixin
 from .events import EventThread
 from .futures import MessageFuture
@@ -33,7 +34,7 @@ def _make_connection(client_file_json, timeout):
     return _core.Connection(client_file_json, "", timeout)
 
 
-class Client(ControlMixin, WaitMixin):
+class Client(ControlMixin, TaskDbMixin, WaitMixin):
     """A client of an Ensemble cluster, with ipyparallel's Client API.
 
     ``Client()`` reads ``ipcontroller[-ID]-client.json`` from the profile's

@@ -182,28 +182,6 @@ class ControlMixin:
             ar.wait()
         return ar
 
-    def result_status(self, msg_ids, status_only=True):
-        """``{"pending": [...], "completed": [...]}``; with status_only=False,
-        completed results are also keyed by msg_id."""
-        theids = self._msg_ids_from_jobs(msg_ids)
-        unknown = [m for m in theids if m not in self._futures]
-        if unknown:
-            self._fetch_from_hub(unknown)
-        status = {"pending": [], "completed": []}
-        for msg_id in theids:
-            future = self._futures[msg_id]
-            future.wait(0 if msg_id not in unknown else 5)
-            status["completed" if future.done() else "pending"].append(msg_id)
-            if not status_only and future.done():
-                status[msg_id] = future.result()
-        return status
-
-    def resubmit(self, indices_or_msg_ids=None, metadata=None, block=None):
-        raise NotImplementedError("resubmit is not implemented yet")
-
-    def db_query(self, query, keys=None):
-        raise NotImplementedError("the controller keeps no task database yet")
-
     def become_dask(self, *args, **kwargs):
         raise NotImplementedError("dask integration is not implemented yet")
 

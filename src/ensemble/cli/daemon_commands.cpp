@@ -47,7 +47,7 @@ struct ControllerArgs {
   int heartbeat_misses = 5;
   std::string scheme = "leastload";
   int hwm = 0;
-  std::string db;  // "" = the default file; "memory" = none
+  std::string db;  // "" = the default file; "memory" = SQLite in memory (not durable)
   bool restore = false;
 };
 
@@ -68,8 +68,8 @@ int run_controller(const ControllerArgs& args) {
     options.db_path = std::filesystem::path(options.security_dir).parent_path().string() + "/" +
                       parallel::cluster_file_name("ensemble-tasks", args.where.cluster_id);
     options.db_path.replace(options.db_path.size() - 5, 5, ".sqlite");
-  } else if (args.db != "memory") {
-    options.db_path = args.db;
+  } else {
+    options.db_path = args.db == "memory" ? ":memory:" : args.db;
   }
   parallel::Controller controller(options);
   auto bound = controller.bind();

@@ -66,19 +66,23 @@ void Controller::Impl::forward_to_engine() {
                            header));
     return;
   }
-  std::string header_text(view(parts[4]));  // sending empties the frames
-  std::swap(parts[0], parts[1]);            // [route, client, <IDS|MSG>, ...]
+  std::swap(parts[0], parts[1]);  // [route, client, <IDS|MSG>, signature, header, ...]
+  if (to_shell) {
+    // Recorded before it is sent: sending empties the frames the store shares.
+    tasks.add(msg_id, Task{rid, id, msg_type, std::string(view(parts[4])), false, {}, {}}, "mux", parts, 4);
+    engine->queue.insert(msg_id);
+    balancer.note_direct(msg_id);
+  }
+  ++messages_since_trim;
   try {
     send(to_shell ? engine_shell : engine_control, parts);
   } catch (const zmq::error_t& error) {
     spdlog::warn("could not reach engine {}: {}", id, error.what());
-    return;
-  }
-  ++messages_since_trim;
-  if (to_shell) {
-    engine->queue.insert(msg_id);
-    tasks.add(msg_id, Task{rid, id, msg_type, std::move(header_text), false, {}, {}});
-    balancer.note_direct(msg_id);
+    if (to_shell) {
+      engine->queue.erase(msg_id);
+      answer_task(msg_id, id, "EngineError", "could not reach engine " + std::to_string(id));
+      balancer.on_reply(msg_id, id, "error", "EngineError");
+    }
   }
 }
 
@@ -131,6 +135,7 @@ void Controller::Impl::handle_controller_request() {
   std::string rid = request.identities.at(0);
   const std::string& type = request.header.msg_type;
   Json content;
+  std::vector<std::string> buffers;
   try {
     if (type == "connection_request") {
       content = connection_reply();
@@ -145,6 +150,10 @@ void Controller::Impl::handle_controller_request() {
                                                                                  tasks.history().end()))}};
     } else if (type == "abort_request") {
       content = abort_reply(request.content);
+    } else if (type == "db_request") {
+      content = db_reply(request.content, buffers);
+    } else if (type == "resubmit_request") {
+      content = resubmit_reply(rid, request.content);
     } else if (type == "shutdown_request") {
       content = Json{{"status", "ok"}};
       begin_shutdown();
@@ -154,9 +163,13 @@ void Controller::Impl::handle_controller_request() {
     }
   } catch (const std::exception& error) {
     spdlog::warn("client: {} failed: {}", type, error.what());
-    content = error_content("InvalidRequest", error.what());
+    content = error_content(dynamic_cast<const std::invalid_argument*>(&error) ? "ValueError" : "InvalidRequest",
+                            error.what());
+    buffers.clear();
   }
-  send_to_client(rid, "", message(wire::reply_type_for(type), std::move(content), request.header.to_json()));
+  wire::Message reply = message(wire::reply_type_for(type), std::move(content), request.header.to_json());
+  reply.buffers = std::move(buffers);
+  send_to_client(rid, "", std::move(reply));
 }
 
 Json Controller::Impl::connection_reply() {

@@ -112,6 +112,9 @@ struct Controller::Impl {
   // holds are passed to its control (it aborts them if they have not started).
   Json abort_reply(const Json& request);
   Json purge_reply(const Json& request);
+  // store_requests.cpp: ipyparallel's db_query (buffers go to `buffers`) and resubmit.
+  Json db_reply(const Json& request, std::vector<std::string>& buffers);
+  Json resubmit_reply(const std::string& rid, const Json& request);
 
   // engines
   void on_registration();
@@ -123,6 +126,7 @@ struct Controller::Impl {
   // False when the reply is not for the client (a task that moves to another engine).
   bool record_reply(int engine_id);
   void on_engine_iopub();
+  void record_output();
   void on_subscription();
   // Fails what the engine still owed, forgets it, and tells the clients.
   void engine_gone(int id, const std::string& why);

@@ -172,9 +172,50 @@ void Controller::Impl::on_engine_iopub() {
       }
       continue;
     }
+    if (store.enabled()) record_output();
     std::string tagged = "engine." + std::to_string(engine->id);
     parts[0].rebuild(tagged.data(), tagged.size());
     send(iopub, parts);
+  }
+}
+
+namespace {
+
+// The msg_type in a header's JSON text, found without parsing the header:
+// most iopub traffic is status messages, which the store does not keep.
+std::string_view msg_type_of(std::string_view header) {
+  std::size_t key = header.find("\"msg_type\"");
+  if (key == std::string_view::npos) return {};
+  std::size_t open = header.find('"', header.find(':', key + 10));
+  if (open == std::string_view::npos) return {};
+  std::size_t close = header.find('"', open + 1);
+  return close == std::string_view::npos ? std::string_view() : header.substr(open + 1, close - open - 1);
+}
+
+}  // namespace
+
+// Keeps a task's outputs (ipyparallel's stdout, stderr, execute_input,
+// execute_result and error record fields) in the store; `parts` is an iopub
+// message from an engine: [topic, <IDS|MSG>, signature, header, parent, metadata, content].
+void Controller::Impl::record_output() {
+  std::string_view type = msg_type_of(view(parts[3]));
+  if (type != "stream" && type != "execute_input" && type != "execute_result" && type != "error") return;
+  Json parent = parse_or_null(view(parts[4]));
+  if (!parent.is_object() || !parent.contains("msg_id") || !parent["msg_id"].is_string()) return;
+  const std::string& msg_id = parent["msg_id"].get_ref<const std::string&>();
+  if (tasks.find(msg_id) == nullptr) return;  // not a routed request: a console on the engine, say
+  Json content = parse_or_null(view(parts[6]));
+  if (!content.is_object()) return;
+  if (type == "stream") {
+    std::string name = content.value("name", "");
+    if (name != "stdout" && name != "stderr") return;
+    store.output(msg_id, name == "stdout" ? TaskStore::Output::kStdout : TaskStore::Output::kStderr,
+                 content.value("text", ""));
+  } else if (type == "execute_input") {
+    store.output(msg_id, TaskStore::Output::kExecuteInput, content.value("code", ""));
+  } else {
+    store.output(msg_id, type == "error" ? TaskStore::Output::kError : TaskStore::Output::kExecuteResult,
+                 content.dump());
   }
 }
 

@@ -72,7 +72,8 @@ void LoadBalancer::submit(Parts parts, const std::string& client, const Json& he
       }
     }
   }
-  tasks_.add(msg_id, Task{client, -1, header.at("msg_type").get<std::string>(), header.dump(), false, {}, {}});
+  tasks_.add(msg_id, Task{client, -1, header.at("msg_type").get<std::string>(), header.dump(), false, {}, {}},
+             "task", parts, 4);
   held_.emplace(msg_id, std::move(parts));
   scheduler_.submit(std::move(request));
   carry_out();

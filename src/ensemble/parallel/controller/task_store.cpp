@@ -5,18 +5,32 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+
+#include "ensemble/wire/ids.hpp"
+#include "frame_blob.hpp"
 
 namespace ensemble::parallel {
 
 namespace {
 
 constexpr auto kBatchDelay = std::chrono::milliseconds(20);
+// SQLite refuses values past SQLITE_MAX_LENGTH (1e9 by default). A message
+// that big is sent on, but its copy in the store is left out, and said so.
+constexpr std::size_t kLargestBlob = 900u << 20;
 
 const char* kSchema =
     "CREATE TABLE IF NOT EXISTS tasks ("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT UNIQUE NOT NULL, client BLOB, engine INTEGER,"
     " msg_type TEXT, request_header TEXT, done INTEGER NOT NULL DEFAULT 0, reply BLOB)";
+// Added after the first release of the schema; a store from then gains them.
+const char* kLaterColumns[][2] = {
+    {"request", "BLOB"},     {"queue", "TEXT"},          {"received", "TEXT"},
+    {"resubmitted", "TEXT"}, {"stdout", "TEXT"},         {"stderr", "TEXT"},
+    {"execute_input", "TEXT"}, {"execute_result", "TEXT"}, {"error", "TEXT"}};
+// TaskStore::Output -> its column.
+const char* kOutputColumns[] = {"stdout", "stderr", "execute_input", "execute_result", "error"};
 
 sqlite3* handle(void* db) { return static_cast<sqlite3*>(db); }
 
@@ -24,6 +38,8 @@ sqlite3* handle(void* db) { return static_cast<sqlite3*>(db); }
 struct Statement {
   Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr); }
   ~Statement() { sqlite3_finalize(stmt); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
   sqlite3_stmt* stmt = nullptr;
 };
 
@@ -31,14 +47,34 @@ void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
   sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
 }
 
-void bind_blob(sqlite3_stmt* stmt, int index, const std::string& bytes) {
-  sqlite3_bind_blob(stmt, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-}
-
 std::string column(sqlite3_stmt* stmt, int index) {
   const void* data = sqlite3_column_blob(stmt, index);
   int size = sqlite3_column_bytes(stmt, index);
   return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), static_cast<std::size_t>(size));
+}
+
+void bind_blob(sqlite3_stmt* stmt, int index, const std::string& bytes, const std::string& msg_id) {
+  if (bytes.size() > kLargestBlob) {
+    spdlog::warn("task store: {} is {} MiB, past what SQLite keeps; its copy in the store is left out", msg_id,
+                 bytes.size() >> 20);
+    sqlite3_bind_null(stmt, index);
+    return;
+  }
+  sqlite3_bind_blob(stmt, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+}
+
+bool add_later_columns(sqlite3* db) {
+  std::vector<std::string> present;
+  {
+    Statement info(db, "PRAGMA table_info(tasks)");
+    while (info.stmt != nullptr && sqlite3_step(info.stmt) == SQLITE_ROW) present.push_back(column(info.stmt, 1));
+  }
+  for (const auto& [name, type] : kLaterColumns) {
+    if (std::find(present.begin(), present.end(), name) != present.end()) continue;
+    std::string sql = std::string("ALTER TABLE tasks ADD COLUMN ") + name + " " + type;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -54,7 +90,8 @@ TaskStore::~TaskStore() {
 
 bool TaskStore::open(const std::string& path, const std::function<void(Record&&)>& restored) {
   sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     spdlog::error("task store {}: {}; keeping results in memory only", path, db ? sqlite3_errmsg(db) : "no memory");
     sqlite3_close(db);
     return false;
@@ -68,6 +105,11 @@ bool TaskStore::open(const std::string& path, const std::function<void(Record&&)
       sqlite3_close(db);
       return false;
     }
+  }
+  if (!add_later_columns(db)) {
+    spdlog::error("task store {}: cannot add columns: {}; keeping results in memory only", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return false;
   }
   {
     Statement read(db, "SELECT msg_id, client, engine, msg_type, request_header, done, reply FROM tasks ORDER BY seq");
@@ -101,28 +143,55 @@ void TaskStore::push(Op op) {
   {
     std::lock_guard lock(mutex_);
     ops_.push_back(std::move(op));
+    ++pushed_;
   }
   wake_.notify_one();
 }
 
 void TaskStore::submitted(const std::string& msg_id, const std::string& client, int engine,
-                          const std::string& msg_type, const std::string& request_header) {
-  push({Op::Kind::kSubmitted, Record{msg_id, client, engine, msg_type, request_header, false, {}}});
+                          const std::string& msg_type, const std::string& request_header, const char* queue,
+                          Parts request) {
+  push({Op::Kind::kSubmitted, Record{msg_id, client, engine, msg_type, request_header, false, {}}, std::move(request),
+        queue});
 }
 
 void TaskStore::assigned(const std::string& msg_id, int engine) {
-  push({Op::Kind::kAssigned, Record{msg_id, {}, engine, {}, {}, false, {}}});
+  push({Op::Kind::kAssigned, Record{msg_id, {}, engine, {}, {}, false, {}}, {}, {}});
 }
 
 void TaskStore::finished(const std::string& msg_id, int engine, std::string reply) {
-  push({Op::Kind::kFinished, Record{msg_id, {}, engine, {}, {}, true, std::move(reply)}});
+  push({Op::Kind::kFinished, Record{msg_id, {}, engine, {}, {}, true, std::move(reply)}, {}, wire::now_iso8601()});
+}
+
+void TaskStore::output(const std::string& msg_id, Output kind, std::string text) {
+  Record record{msg_id, {}, -1, {}, {}, false, std::move(text)};
+  push({Op::Kind::kOutput, std::move(record), {}, std::string(1, static_cast<char>(kind))});
+}
+
+void TaskStore::resubmitted(const std::string& msg_id, const std::string& as) {
+  push({Op::Kind::kResubmitted, Record{msg_id, {}, -1, {}, {}, false, {}}, {}, as});
 }
 
 void TaskStore::purged(const std::vector<std::string>& msg_ids) {
-  for (const auto& id : msg_ids) push({Op::Kind::kPurged, Record{id, {}, -1, {}, {}, false, {}}});
+  for (const auto& id : msg_ids) push({Op::Kind::kPurged, Record{id, {}, -1, {}, {}, false, {}}, {}, {}});
 }
 
-// Batches whatever arrived within kBatchDelay into one transaction.
+bool TaskStore::sync() {
+  if (!enabled_ || degraded_.load()) return false;
+  std::unique_lock lock(mutex_);
+  std::uint64_t target = pushed_;
+  if (written_ < target) {
+    urgent_ = true;
+    wake_.notify_one();
+  }
+  bool caught_up = written_cv_.wait_for(lock, std::chrono::seconds(30),
+                                        [&] { return written_ >= target || degraded_.load(); });
+  if (!caught_up) spdlog::warn("task store {}: the writer is more than 30 s behind", path_);
+  return caught_up && !degraded_.load();
+}
+
+// Batches whatever arrived within kBatchDelay (less if a sync() waits) into
+// one transaction.
 void TaskStore::writer(std::stop_token stop) {
   sqlite3* db = handle(db_);
   while (true) {
@@ -131,67 +200,150 @@ void TaskStore::writer(std::stop_token stop) {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, stop, [this] { return !ops_.empty(); });
       if (ops_.empty() && stop.stop_requested()) return;
-      lock.unlock();
-      if (!stop.stop_requested()) std::this_thread::sleep_for(kBatchDelay);
-      lock.lock();
+      if (!stop.stop_requested()) wake_.wait_for(lock, stop, kBatchDelay, [this] { return urgent_; });
+      urgent_ = false;
       batch.swap(ops_);
     }
-    Statement insert(db, "INSERT OR REPLACE INTO tasks (msg_id, client, engine, msg_type, request_header, done) "
-                         "VALUES (?, ?, ?, ?, ?, 0)");
-    Statement assign(db, "UPDATE tasks SET engine = ? WHERE msg_id = ?");
-    Statement finish(db, "UPDATE tasks SET engine = ?, done = 1, reply = ?, request_header = '' WHERE msg_id = ?");
-    Statement purge(db, "DELETE FROM tasks WHERE msg_id = ?");
-    int rc = sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-    for (const Op& op : batch) {
-      if (rc != SQLITE_OK && rc != SQLITE_DONE) break;
-      const Record& r = op.record;
-      sqlite3_stmt* stmt = nullptr;
-      switch (op.kind) {
-        case Op::Kind::kSubmitted:
-          stmt = insert.stmt;
-          bind_text(stmt, 1, r.msg_id);
-          bind_blob(stmt, 2, r.client);
-          sqlite3_bind_int(stmt, 3, r.engine);
-          bind_text(stmt, 4, r.msg_type);
-          bind_text(stmt, 5, r.request_header);
-          break;
-        case Op::Kind::kAssigned:
-          stmt = assign.stmt;
-          sqlite3_bind_int(stmt, 1, r.engine);
-          bind_text(stmt, 2, r.msg_id);
-          break;
-        case Op::Kind::kFinished:
-          stmt = finish.stmt;
-          sqlite3_bind_int(stmt, 1, r.engine);
-          bind_blob(stmt, 2, r.reply);
-          bind_text(stmt, 3, r.msg_id);
-          break;
-        case Op::Kind::kPurged:
-          stmt = purge.stmt;
-          bind_text(stmt, 1, r.msg_id);
-          break;
-      }
-      rc = stmt == nullptr ? SQLITE_ERROR : sqlite3_step(stmt);
-      if (stmt != nullptr) {
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-      }
-    }
-    if (rc == SQLITE_OK || rc == SQLITE_DONE) rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+    if (!write_batch(db, batch)) {
       spdlog::error("task store {}: {} (a full disk?); results stay in memory only from now on", path_,
                     sqlite3_errmsg(db));
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
       degraded_ = true;
       std::lock_guard lock(mutex_);
       ops_.clear();
+      written_cv_.notify_all();
       return;
     }
-    if (stop.stop_requested()) {
+    {
       std::lock_guard lock(mutex_);
-      if (ops_.empty()) return;
+      written_ += batch.size();
+      written_cv_.notify_all();
+      if (stop.stop_requested() && ops_.empty()) return;
     }
   }
+}
+
+bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
+  sqlite3* db = handle(connection);
+  Statement insert(db, "INSERT OR REPLACE INTO tasks (msg_id, client, engine, msg_type, request_header, done, "
+                       "queue, request) VALUES (?, ?, ?, ?, ?, 0, ?, ?)");
+  Statement assign(db, "UPDATE tasks SET engine = ? WHERE msg_id = ?");
+  Statement finish(db, "UPDATE tasks SET engine = ?, done = 1, reply = ?, request_header = '', received = ? "
+                       "WHERE msg_id = ?");
+  Statement resubmit(db, "UPDATE tasks SET resubmitted = ? WHERE msg_id = ?");
+  Statement purge(db, "DELETE FROM tasks WHERE msg_id = ?");
+  std::deque<Statement> outputs;  // a deque: a Statement never moves
+  for (const char* name : kOutputColumns) {
+    bool appended = std::string_view(name) == "stdout" || std::string_view(name) == "stderr";
+    std::string sql = std::string("UPDATE tasks SET ") + name + " = " +
+                      (appended ? std::string("coalesce(") + name + ", '') || ?" : std::string("?")) +
+                      " WHERE msg_id = ?";
+    outputs.emplace_back(db, sql.c_str());
+  }
+  int rc = sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  for (const Op& op : batch) {
+    if (rc != SQLITE_OK && rc != SQLITE_DONE) return false;
+    const Record& r = op.record;
+    sqlite3_stmt* stmt = nullptr;
+    switch (op.kind) {
+      case Op::Kind::kSubmitted:
+        stmt = insert.stmt;
+        bind_text(stmt, 1, r.msg_id);
+        sqlite3_bind_blob(stmt, 2, r.client.data(), static_cast<int>(r.client.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_int(stmt, 3, r.engine);
+        bind_text(stmt, 4, r.msg_type);
+        bind_text(stmt, 5, r.request_header);
+        bind_text(stmt, 6, op.extra);
+        bind_blob(stmt, 7, pack_frames(op.request), r.msg_id);
+        break;
+      case Op::Kind::kAssigned:
+        stmt = assign.stmt;
+        sqlite3_bind_int(stmt, 1, r.engine);
+        bind_text(stmt, 2, r.msg_id);
+        break;
+      case Op::Kind::kFinished:
+        stmt = finish.stmt;
+        sqlite3_bind_int(stmt, 1, r.engine);
+        bind_blob(stmt, 2, r.reply, r.msg_id);
+        bind_text(stmt, 3, op.extra);
+        bind_text(stmt, 4, r.msg_id);
+        break;
+      case Op::Kind::kOutput: {
+        auto column_index = static_cast<std::size_t>(op.extra.at(0));
+        stmt = column_index < outputs.size() ? outputs[column_index].stmt : nullptr;
+        if (stmt == nullptr) break;
+        bind_text(stmt, 1, r.reply);
+        bind_text(stmt, 2, r.msg_id);
+        break;
+      }
+      case Op::Kind::kResubmitted:
+        stmt = resubmit.stmt;
+        bind_text(stmt, 1, op.extra);
+        bind_text(stmt, 2, r.msg_id);
+        break;
+      case Op::Kind::kPurged:
+        stmt = purge.stmt;
+        bind_text(stmt, 1, r.msg_id);
+        break;
+    }
+    rc = stmt == nullptr ? SQLITE_ERROR : sqlite3_step(stmt);
+    if (stmt != nullptr) {
+      sqlite3_reset(stmt);
+      sqlite3_clear_bindings(stmt);
+    }
+  }
+  if (rc == SQLITE_OK || rc == SQLITE_DONE) rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  return rc == SQLITE_OK || rc == SQLITE_DONE;
+}
+
+std::vector<TaskStore::Row> TaskStore::rows(const std::vector<std::string>* only, bool with_request,
+                                            bool with_reply) {
+  std::vector<Row> found;
+  if (!enabled_) return found;
+  sqlite3* db = handle(db_);
+  std::string sql = std::string("SELECT msg_id, client, engine, msg_type, queue, done, received, resubmitted, "
+                                "stdout, stderr, execute_input, execute_result, error, ") +
+                    (with_request ? "request" : "NULL") + ", " + (with_reply ? "reply" : "NULL") + " FROM tasks" +
+                    (only != nullptr ? " WHERE msg_id = ?" : " ORDER BY seq");
+  Statement select(db, sql.c_str());
+  if (select.stmt == nullptr) {
+    spdlog::error("task store {}: {}", path_, sqlite3_errmsg(db));
+    return found;
+  }
+  auto read_rows = [&] {
+    int rc;
+    while ((rc = sqlite3_step(select.stmt)) == SQLITE_ROW) {
+      sqlite3_stmt* s = select.stmt;
+      Row row;
+      row.msg_id = column(s, 0);
+      row.client = column(s, 1);
+      row.engine = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 2);
+      row.msg_type = column(s, 3);
+      row.queue = column(s, 4);
+      row.done = sqlite3_column_int(s, 5) != 0;
+      row.received = column(s, 6);
+      row.resubmitted = column(s, 7);
+      row.stdout_text = column(s, 8);
+      row.stderr_text = column(s, 9);
+      row.execute_input = column(s, 10);
+      row.execute_result = column(s, 11);
+      row.error = column(s, 12);
+      row.request = column(s, 13);
+      row.reply = column(s, 14);
+      found.push_back(std::move(row));
+    }
+    if (rc != SQLITE_DONE) spdlog::error("task store {}: {}", path_, sqlite3_errmsg(db));
+    sqlite3_reset(select.stmt);
+  };
+  if (only == nullptr) {
+    read_rows();
+  } else {
+    for (const auto& msg_id : *only) {
+      bind_text(select.stmt, 1, msg_id);
+      read_rows();
+    }
+  }
+  return found;
 }
 
 }  // namespace ensemble::parallel

@@ -3,9 +3,12 @@
 // controller's loop never waits on the disk. A controller started on the same
 // file reads the finished records back.
 //
-// Threads: the controller's thread calls everything; a writer thread owns the
-// SQLite connection after open(). A write that fails (a full disk) is logged,
-// the store turns `degraded`, and the controller goes on from memory.
+// Threads: the controller's thread calls everything; a writer thread writes
+// through the SQLite connection after open(). Reads (rows(), for db_query and
+// resubmit) run on the controller's thread after sync(), when the writer is
+// idle; the connection is opened fully serialized besides. A write that fails
+// (a full disk) is logged, the store turns `degraded`, and the controller goes
+// on from memory.
 #pragma once
 
 #include <atomic>
@@ -17,6 +20,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "../multipart.hpp"
 
 namespace ensemble::parallel {
 
@@ -32,6 +37,24 @@ class TaskStore {
     std::string reply;  // StoredReply::serialize()
   };
 
+  // One task as db_query and resubmit read it. The blobs are pack_frames():
+  // the request from its header on, the reply from "<IDS|MSG>" on.
+  struct Row {
+    std::string msg_id;
+    std::string client;
+    int engine = -1;
+    std::string msg_type;
+    std::string queue;  // "mux" (direct) or "task" (load-balanced)
+    bool done = false;
+    std::string received;     // ISO 8601, when the reply reached the controller
+    std::string resubmitted;  // the msg_id it was resubmitted as
+    std::string request;      // empty unless asked for
+    std::string reply;        // empty unless asked for
+    std::string stdout_text, stderr_text, execute_input;
+    std::string execute_result, error;  // iopub contents, JSON text
+  };
+  enum class Output { kStdout, kStderr, kExecuteInput, kExecuteResult, kError };
+
   TaskStore() = default;
   ~TaskStore();
   TaskStore(const TaskStore&) = delete;
@@ -41,11 +64,22 @@ class TaskStore {
   // first, before the writer starts. False, logged, if it cannot be opened.
   bool open(const std::string& path, const std::function<void(Record&&)>& restored);
 
+  // `request` holds the request's frames from its header on, shared (not
+  // copied) with the frames that go to the engine; the writer packs them.
   void submitted(const std::string& msg_id, const std::string& client, int engine, const std::string& msg_type,
-                 const std::string& request_header);
+                 const std::string& request_header, const char* queue, Parts request);
   void assigned(const std::string& msg_id, int engine);
   void finished(const std::string& msg_id, int engine, std::string reply);
+  void output(const std::string& msg_id, Output kind, std::string text);
+  void resubmitted(const std::string& msg_id, const std::string& as);
   void purged(const std::vector<std::string>& msg_ids);
+
+  // Waits until everything pushed so far is written. False if the store is
+  // off or degraded: reads would then miss records.
+  bool sync();
+  // Every record (or those named), oldest first; blobs only when asked for.
+  // Call after sync(). Logs and returns what it read if SQLite fails.
+  std::vector<Row> rows(const std::vector<std::string>* only, bool with_request, bool with_reply);
 
   bool enabled() const { return enabled_; }
   bool degraded() const { return degraded_.load(); }
@@ -53,11 +87,14 @@ class TaskStore {
 
  private:
   struct Op {
-    enum class Kind { kSubmitted, kAssigned, kFinished, kPurged } kind;
+    enum class Kind { kSubmitted, kAssigned, kFinished, kOutput, kResubmitted, kPurged } kind;
     Record record;
+    Parts request;
+    std::string extra;  // the queue, the time received, the output's column, the new msg_id
   };
   void push(Op op);
   void writer(std::stop_token stop);
+  bool write_batch(void* db, const std::deque<Op>& batch);
 
   std::string path_;
   bool enabled_ = false;
@@ -66,6 +103,10 @@ class TaskStore {
   std::mutex mutex_;
   std::condition_variable_any wake_;
   std::deque<Op> ops_;  // GUARDED_BY(mutex_)
+  std::condition_variable_any written_cv_;
+  std::uint64_t pushed_ = 0;   // GUARDED_BY(mutex_)
+  std::uint64_t written_ = 0;  // GUARDED_BY(mutex_)
+  bool urgent_ = false;        // GUARDED_BY(mutex_): a sync() waits, skip the batching delay
   std::jthread thread_;
 };
 

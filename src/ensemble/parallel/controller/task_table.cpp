@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "frame_blob.hpp"
+
 namespace ensemble::parallel {
 
 void StoredReply::store(const Parts& parts, std::size_t from) {
@@ -34,41 +36,32 @@ void StoredReply::clear() {
 }
 
 std::string StoredReply::serialize() const {
-  std::string blob;
-  auto put = [&blob](std::uint32_t value) { blob.append(reinterpret_cast<const char*>(&value), sizeof value); };
-  put(static_cast<std::uint32_t>(sizes_.size()));
-  for (auto size : sizes_) put(size);
-  blob += bytes_;
-  return blob;
+  std::vector<std::string_view> frames;
+  frames.reserve(sizes_.size());
+  std::size_t offset = 0;
+  for (auto size : sizes_) {
+    frames.emplace_back(bytes_.data() + offset, size);
+    offset += size;
+  }
+  return pack_frames(frames);
 }
 
 StoredReply StoredReply::deserialize(const std::string& blob) {
   StoredReply reply;
-  std::size_t offset = 0;
-  auto get = [&](std::uint32_t& value) {
-    if (offset + sizeof value > blob.size()) return false;
-    std::memcpy(&value, blob.data() + offset, sizeof value);
-    offset += sizeof value;
-    return true;
-  };
-  std::uint32_t count = 0;
-  if (!get(count)) return reply;
-  std::vector<std::uint32_t> sizes(count);
-  for (auto& size : sizes) {
-    if (!get(size)) return StoredReply();
-  }
+  auto frames = unpack_frames(blob);
+  if (!frames) return reply;  // damaged: treat as absent
   std::size_t total = 0;
-  for (auto size : sizes) total += size;
-  if (offset + total != blob.size()) return StoredReply();  // damaged: treat as absent
-  for (auto size : sizes) {
-    reply.append(blob.data() + offset, size);
-    offset += size;
-  }
+  for (auto frame : *frames) total += frame.size();
+  reply.bytes_.reserve(total);
+  for (auto frame : *frames) reply.append(frame.data(), frame.size());
   return reply;
 }
 
-Task& TaskTable::add(const std::string& msg_id, Task task) {
-  if (store_ != nullptr) store_->submitted(msg_id, task.client_rid, task.engine, task.msg_type, task.request_header);
+Task& TaskTable::add(const std::string& msg_id, Task task, const char* queue, Parts& request, std::size_t from) {
+  if (store_ != nullptr) {
+    store_->submitted(msg_id, task.client_rid, task.engine, task.msg_type, task.request_header, queue,
+                      share(request, from));
+  }
   auto [it, inserted] = tasks_.insert_or_assign(msg_id, std::move(task));
   if (inserted) history_.push_back(msg_id);
   return it->second;

@@ -51,7 +51,10 @@ class TaskTable {
  public:
   // Every change below is also written to `store`, if it is enabled. Not owned.
   void persist_to(TaskStore* store) { store_ = store; }
-  Task& add(const std::string& msg_id, Task task);
+  // `request` is the request's frames; those from index `from` (its header)
+  // on are kept by the store, shared rather than copied. `queue` is "mux"
+  // (direct) or "task" (load-balanced), as db_query reports it.
+  Task& add(const std::string& msg_id, Task task, const char* queue, Parts& request, std::size_t from);
   // Call once a task has its engine (load-balanced) or its reply.
   void assigned(const std::string& msg_id, const Task& task);
   void finished(const std::string& msg_id, const Task& task);

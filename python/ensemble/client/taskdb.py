@@ -1,0 +1,112 @@
+"""The client's view of the controller's task store: ``db_query``,
+``resubmit`` and ``result_status`` (ipyparallel's names and semantics)."""
+
+import uuid
+from datetime import datetime, timezone
+
+from .. import error
+from .asyncresult import AsyncHubResult
+from .futures import MessageFuture
+from .metadata import Metadata
+from .util import parse_date
+
+_DATE_KEYS = ("submitted", "started", "completed", "received")
+
+
+def _wire_date(value):
+    """Dates are stored as the ISO 8601 text of message headers (UTC,
+    microseconds, "Z"), so queries compare them in that form."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dict):
+        return {k: _wire_date(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_wire_date(v) for v in value]
+    return value
+
+
+def _parse_header_dates(header):
+    if isinstance(header, dict) and "date" in header:
+        header = dict(header, date=parse_date(header["date"]))
+    return header
+
+
+class TaskDbMixin:
+    def db_query(self, query, keys=None):
+        """Task records matching a MongoDB-style ``query`` ($lt, $gt, $lte,
+        $gte, $eq, $ne, $in, $nin, $all, $mod, $exists). ``keys`` picks the
+        fields (msg_id is always there); the default is all but buffers."""
+        if isinstance(keys, str):
+            keys = [keys]
+        reply = self._send_recv("db_request", {"query": _wire_date(query), "keys": keys})
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise error.unwrap_exception(content)
+        records = content["records"]
+        buffers = list(reply["buffers"])
+        buffer_lens, result_buffer_lens = content["buffer_lens"], content["result_buffer_lens"]
+        # the controller sends every record's request buffers, then every result's
+        result_buffers = buffers[sum(buffer_lens or []):]
+        for i, rec in enumerate(records):
+            for key in ("header", "result_header"):
+                if key in rec:
+                    rec[key] = _parse_header_dates(rec[key])
+            for key in _DATE_KEYS:
+                if key in rec:
+                    rec[key] = parse_date(rec[key])
+            if buffer_lens is not None:
+                rec["buffers"], buffers = buffers[:buffer_lens[i]], buffers[buffer_lens[i]:]
+            if result_buffer_lens is not None:
+                n = result_buffer_lens[i]
+                rec["result_buffers"], result_buffers = result_buffers[:n], result_buffers[n:]
+        return records
+
+    def resubmit(self, indices_or_msg_ids=None, metadata=None, block=None):
+        """Run earlier tasks again, under new msg_ids, through the scheduler.
+        Returns an AsyncHubResult for the new ones."""
+        block = self.block if block is None else block
+        if indices_or_msg_ids is None:
+            indices_or_msg_ids = -1
+        old_ids = self._msg_ids_from_jobs(indices_or_msg_ids)
+        new_ids = [uuid.uuid4().hex for _ in old_ids]
+        # futures first: a quick task's reply may arrive before resubmit_reply
+        futures = []
+        with self._lock:
+            for msg_id in new_ids:
+                future = MessageFuture(msg_id, Metadata(msg_id=msg_id), None)
+                self.metadata[msg_id] = future.metadata
+                self._futures[msg_id] = future
+                self.outstanding.add(msg_id)
+                self._outstanding_dict[None].add(msg_id)
+                futures.append(future)
+        reply = self._send_recv("resubmit_request", {"msg_ids": old_ids, "new_msg_ids": new_ids})
+        content = reply["content"]
+        if content.get("status") != "ok":
+            with self._lock:
+                for msg_id in new_ids:
+                    self._discard(msg_id)
+            raise error.unwrap_exception(content)
+        ar = AsyncHubResult(self, futures)
+        if block:
+            ar.wait()
+        return ar
+
+    def result_status(self, msg_ids, status_only=True):
+        """``{"pending": [...], "completed": [...]}``; with status_only=False,
+        completed results are also keyed by msg_id."""
+        theids = self._msg_ids_from_jobs(msg_ids)
+        unknown = [m for m in theids if m not in self._futures]
+        if unknown:
+            # the controller sends the finished ones' replies before its answer,
+            # so their futures are resolved by the time it returns
+            self._fetch_from_hub(unknown)
+        status = {"pending": [], "completed": []}
+        for msg_id in theids:
+            future = self._futures[msg_id]
+            done = future.done()
+            status["completed" if done else "pending"].append(msg_id)
+            if done and not status_only:
+                status[msg_id] = future.result()
+        return status

@@ -1,0 +1,152 @@
+"""The controller's task store as clients see it: ``db_query``, ``resubmit`` and
+``result_status`` (docs/parallel-protocol.md, "Task store")."""
+
+import time
+
+import pytest
+
+import ensemble as ipp
+from cluster_util import LocalCluster
+from parallel_fixtures import rc, started  # noqa: F401
+
+pytestmark = [pytest.mark.ensemble_only, pytest.mark.deadline(60)]
+
+
+def _noisy(x):
+    import sys
+
+    print("out", x)
+    print("err", x, file=sys.stderr)
+    return x * 2
+
+
+@pytest.fixture
+def finished(rc):
+    """Three finished tasks, one direct and two load-balanced."""
+    lview = rc.load_balanced_view()
+    ars = [rc[0].apply_async(_noisy, 1), lview.apply_async(_noisy, 2), lview.apply_async(_noisy, 3)]
+    assert [ar.get(10) for ar in ars] == [2, 4, 6]
+    return [ar.msg_ids[0] for ar in ars]
+
+
+def test_db_query_returns_every_field_but_the_buffers_unless_keys_are_named(rc, finished):
+    records = rc.db_query({"msg_id": {"$in": finished}})
+    assert sorted(r["msg_id"] for r in records) == sorted(finished)
+    for record in records:
+        assert "buffers" not in record and "result_buffers" not in record
+        assert record["submitted"] <= record["started"] <= record["completed"] <= record["received"]
+        assert record["header"]["msg_type"] == "apply_request"
+        assert record["result_content"]["status"] == "ok"
+        assert record["engine_uuid"] in [e["uuid"] for e in rc._engines.values()]
+    assert {r["msg_id"]: r["queue"] for r in records} == dict(zip(finished, ["mux", "task", "task"]))
+    picked = rc.db_query({"msg_id": finished[0]}, keys=["completed"])
+    assert len(picked) == 1 and set(picked[0]) == {"msg_id", "completed"}
+
+
+def test_db_query_keeps_each_tasks_stdout_and_stderr(rc, finished):
+    for record in rc.db_query({"msg_id": {"$in": finished}}, keys=["stdout", "stderr", "result_content"]):
+        # outputs travel on iopub, beside the reply: they may land a moment later
+        deadline = time.monotonic() + 5
+        while "out" not in record["stdout"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+            record = rc.db_query({"msg_id": record["msg_id"]}, keys=["stdout", "stderr"])[0]
+        assert record["stdout"].startswith("out ") and record["stderr"].startswith("err ")
+
+
+def test_db_query_returns_request_and_result_buffers_when_asked(rc):
+    numpy = pytest.importorskip("numpy")
+    payload = numpy.arange(100000, dtype="int64")  # its data travels as a frame of its own
+    ar = rc[0].apply_async(lambda a: a[::-1].copy(), payload)
+    assert (ar.get(10) == payload[::-1]).all()
+    (record,) = rc.db_query({"msg_id": ar.msg_ids[0]}, keys=["buffers", "result_buffers"])
+    assert any(bytes(b) == payload.tobytes() for b in record["buffers"])
+    assert any(bytes(b) == payload[::-1].tobytes() for b in record["result_buffers"])
+
+
+def test_db_query_compares_dates_and_msg_ids_with_mongodb_operators(rc, finished):
+    history = rc.hub_history()
+    middle = rc.db_query({"msg_id": history[len(history) // 2]})[0]["submitted"]
+    before = rc.db_query({"submitted": {"$lt": middle}}, keys="submitted")
+    after = rc.db_query({"submitted": {"$gte": middle}}, keys="submitted")
+    assert len(before) + len(after) == len(history)
+    assert all(r["submitted"] < middle for r in before) and all(r["submitted"] >= middle for r in after)
+    assert [r["submitted"] for r in rc.db_query({"submitted": middle})] == [middle]
+    odd = rc.db_query({"msg_id": {"$nin": history[::2]}}, keys=[])
+    assert sorted(r["msg_id"] for r in odd) == sorted(history[1::2])
+
+
+def test_a_bad_query_is_a_clear_remote_error_and_the_controller_keeps_serving(rc):
+    with pytest.raises(ipp.RemoteError) as bad_key:
+        rc.db_query({}, keys=["no_such_key"])
+    assert "no_such_key" in str(bad_key.value)
+    with pytest.raises(ipp.RemoteError) as bad_op:
+        rc.db_query({"msg_id": {"$near": 1}})
+    assert "$near" in str(bad_op.value)
+    assert rc[0].apply_sync(lambda: "still here") == "still here"
+
+
+def test_resubmit_runs_a_task_again_under_a_new_msg_id_keeping_its_header(rc):
+    def draw():
+        import random
+
+        return random.random()
+
+    lview = rc.load_balanced_view()
+    lview.retries = 1
+    first = lview.apply_async(draw)
+    r1 = first.get(10)
+    again = rc.resubmit(first.msg_ids)
+    (r2,) = again.get(10)  # an AsyncHubResult over a list of msg_ids, as in ipyparallel
+    assert r2 != r1 and again.msg_ids != first.msg_ids
+    records = rc.db_query({"msg_id": {"$in": first.msg_ids + again.msg_ids}}, keys=["header", "resubmitted"])
+    (old,) = [r for r in records if r["msg_id"] == first.msg_ids[0]]
+    (new,) = [r for r in records if r["msg_id"] == again.msg_ids[0]]
+    assert old["resubmitted"] == new["msg_id"]
+    for key in set(old["header"]) | set(new["header"]):
+        assert (old["header"][key] != new["header"][key]) == (key in ("msg_id", "date")), key
+    chained = rc.resubmit(again.msg_ids)  # a resubmitted task resubmits too
+    assert isinstance(chained.get(10)[0], float)
+
+
+def test_resubmit_of_a_task_still_running_gives_a_second_result(rc):
+    running = rc.load_balanced_view().apply_async(time.sleep, 0.5)
+    time.sleep(0.1)
+    again = rc.resubmit(running.msg_ids)
+    running.get(5)
+    again.get(5)
+
+
+def test_resubmit_of_an_unknown_msg_id_is_a_remote_key_error(rc):
+    with pytest.raises(ipp.RemoteError) as raised:
+        rc.resubmit(["no-such-task"])
+    assert raised.value.ename == "KeyError"
+
+
+def test_result_status_reports_another_clients_tasks_as_pending_or_completed(rc, started):
+    done = rc[0].apply_async(lambda: 1)
+    done.get(10)
+    slow = rc[1].apply_async(time.sleep, 1)
+    other = ipp.Client(url_file=started.client_file)
+    try:
+        status = other.result_status(done.msg_ids + slow.msg_ids, status_only=False)
+        assert status["completed"] == done.msg_ids and status["pending"] == slow.msg_ids
+        assert status[done.msg_ids[0]] == 1
+    finally:
+        other.close()
+    slow.get(5)
+
+
+@pytest.mark.deadline(90)
+def test_an_in_memory_store_answers_db_query_and_resubmit(tmp_path):
+    local = LocalCluster(tmp_path / "c", 1, cluster_id="memstore", extra=["--db", "memory"])
+    client = ipp.Client(url_file=str(local.file("ipcontroller-client")))
+    try:
+        client.wait_for_engines(1, timeout=30)
+        ar = client.load_balanced_view().apply_async(lambda: 5)
+        assert ar.get(10) == 5
+        assert [r["msg_id"] for r in client.db_query({"msg_id": ar.msg_ids[0]})] == ar.msg_ids
+        assert client.resubmit(ar.msg_ids).get(10) == [5]
+        assert not list(tmp_path.rglob("*.sqlite")), "'memory' writes no file"
+    finally:
+        client.close()
+        local.stop()

@@ -1,0 +1,225 @@
+// db_query's pieces without sockets: the TaskRecord built from a stored row,
+// the MongoDB-style filters, and the task store's rows, outputs and sync.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include <sqlite3.h>
+
+#include "frame_blob.hpp"
+#include "task_query.hpp"
+#include "task_store.hpp"
+
+namespace ensemble::parallel {
+namespace {
+
+using wire::Json;
+
+TaskStore::Row finished_row() {
+  TaskStore::Row row;
+  row.msg_id = "m1";
+  row.client = "client-1";
+  row.engine = 3;
+  row.queue = "task";
+  row.done = true;
+  row.received = "2026-11-26T07:00:02.000000Z";
+  std::vector<std::string> request = {
+      R"({"msg_id":"m1","msg_type":"apply_request","date":"2026-11-26T07:00:00.000000Z"})", "{}",
+      R"({"retries":1})", "{}", "request-buffer"};
+  std::vector<std::string> reply = {"<IDS|MSG>", "sig",
+                                    R"({"msg_id":"r1","msg_type":"apply_reply","date":"2026-11-26T07:00:01.500000Z"})",
+                                    R"({"msg_id":"m1"})",
+                                    R"({"engine_uuid":"uuid-3","started":"2026-11-26T07:00:01.000000Z"})",
+                                    R"({"status":"ok"})", "result-buffer-a", "result-buffer-b"};
+  row.request = pack_frames(request);
+  row.reply = pack_frames(reply);
+  row.stdout_text = "hello\n";
+  return row;
+}
+
+TEST(TaskQuery, DefaultKeysAreEveryFieldButTheBuffers) {
+  auto keys = record_keys_for(Json());
+  EXPECT_TRUE(keys.contains("submitted"));
+  EXPECT_TRUE(keys.contains("stdout"));
+  EXPECT_FALSE(keys.contains("buffers"));
+  EXPECT_FALSE(keys.contains("result_buffers"));
+  EXPECT_EQ(keys.size(), task_record_keys().size() - 2);
+}
+
+TEST(TaskQuery, AskedKeysAlwaysIncludeMsgIdAndUnknownOnesAreRefused) {
+  EXPECT_EQ(record_keys_for(Json("completed")), (std::set<std::string>{"msg_id", "completed"}));
+  EXPECT_THROW(record_keys_for(Json::array({"completed", "nonsense"})), std::invalid_argument);
+}
+
+TEST(TaskQuery, RecordFieldsComeFromTheStoredRequestAndReply) {
+  std::vector<std::string> buffers, result_buffers;
+  Json record = task_record(finished_row(), record_keys_for(Json::array({"buffers", "result_buffers", "submitted",
+                                                                          "started", "completed", "engine_uuid",
+                                                                          "metadata", "result_content", "stdout",
+                                                                          "queue", "resubmitted", "received"})),
+                            "fallback", &buffers, &result_buffers);
+  EXPECT_EQ(record["msg_id"], "m1");
+  EXPECT_EQ(record["submitted"], "2026-11-26T07:00:00.000000Z");
+  EXPECT_EQ(record["started"], "2026-11-26T07:00:01.000000Z");
+  EXPECT_EQ(record["completed"], "2026-11-26T07:00:01.500000Z");
+  EXPECT_EQ(record["engine_uuid"], "uuid-3");
+  EXPECT_EQ(record["metadata"], Json({{"retries", 1}}));
+  EXPECT_EQ(record["result_content"], Json({{"status", "ok"}}));
+  EXPECT_EQ(record["stdout"], "hello\n");
+  EXPECT_EQ(record["queue"], "task");
+  EXPECT_TRUE(record["resubmitted"].is_null());
+  EXPECT_EQ(record["received"], "2026-11-26T07:00:02.000000Z");
+  EXPECT_FALSE(record.contains("buffers"));
+  EXPECT_EQ(buffers, std::vector<std::string>{"request-buffer"});
+  EXPECT_EQ(result_buffers, (std::vector<std::string>{"result-buffer-a", "result-buffer-b"}));
+}
+
+TEST(TaskQuery, APendingTaskHasNoResultFieldsAndTakesTheEnginesUuidFromTheTable) {
+  TaskStore::Row row = finished_row();
+  row.done = false;
+  row.reply.clear();
+  Json record = task_record(row, record_keys_for(Json()), "uuid-from-table", nullptr, nullptr);
+  EXPECT_TRUE(record["completed"].is_null());
+  EXPECT_TRUE(record["result_header"].is_null());
+  EXPECT_EQ(record["engine_uuid"], "uuid-from-table");
+}
+
+TEST(TaskQuery, EqualityAndComparisonsMatchAsIpyparallelDocumentsThem) {
+  Json record = {{"msg_id", "b"}, {"submitted", "2026-11-26T07:00:00.000000Z"}, {"completed", nullptr},
+                 {"n", 7}};
+  EXPECT_TRUE(record_matches(record, {{"msg_id", "b"}}));
+  EXPECT_FALSE(record_matches(record, {{"msg_id", "c"}}));
+  EXPECT_TRUE(record_matches(record, {{"submitted", {{"$lt", "2026-11-26T07:00:00.000001Z"}}}}));
+  EXPECT_FALSE(record_matches(record, {{"submitted", {{"$gt", "2026-11-26T07:00:00.000001Z"}}}}));
+  EXPECT_TRUE(record_matches(record, {{"submitted", {{"$gte", "2026-11-26T07:00:00.000000Z"}}}}));
+  EXPECT_TRUE(record_matches(record, {{"n", {{"$gt", 6}, {"$lte", 7}}}}));
+  EXPECT_FALSE(record_matches(record, {{"completed", {{"$lt", "9999"}}}})) << "None orders with nothing";
+  EXPECT_TRUE(record_matches(record, {{"msg_id", {{"$ne", ""}}}}));
+}
+
+TEST(TaskQuery, SetOperatorsModAndExists) {
+  Json record = {{"msg_id", "b"}, {"completed", nullptr}, {"n", 7}, {"stdout", "one two"}};
+  EXPECT_TRUE(record_matches(record, {{"msg_id", {{"$in", {"a", "b"}}}}}));
+  EXPECT_FALSE(record_matches(record, {{"msg_id", {{"$nin", {"a", "b"}}}}}));
+  EXPECT_TRUE(record_matches(record, {{"stdout", {{"$all", {"one", "two"}}}}}));
+  EXPECT_TRUE(record_matches(record, {{"n", {{"$mod", {3, 1}}}}}));
+  EXPECT_TRUE(record_matches(record, {{"completed", {{"$exists", false}}}}));
+  EXPECT_FALSE(record_matches(record, {{"n", {{"$exists", false}}}}));
+  EXPECT_TRUE(record_matches(record, {{"not_a_field", nullptr}})) << "an absent field reads as None";
+}
+
+TEST(TaskQuery, AnUnknownOperatorOrAMalformedOperandIsRefused) {
+  Json record = {{"n", 7}};
+  EXPECT_THROW(record_matches(record, {{"n", {{"$near", 1}}}}), std::invalid_argument);
+  EXPECT_THROW(record_matches(record, {{"n", {{"$in", 7}}}}), std::invalid_argument);
+  EXPECT_THROW(record_matches(record, {{"n", {{"$mod", {3}}}}}), std::invalid_argument);
+  EXPECT_THROW(record_matches(record, Json::array()), std::invalid_argument);
+}
+
+TEST(TaskQuery, MsgIdEqualityOrInPinsTheRowsToRead) {
+  EXPECT_EQ(msg_ids_pinned_by({{"msg_id", "x"}}), std::vector<std::string>{"x"});
+  EXPECT_EQ(msg_ids_pinned_by({{"msg_id", {{"$in", {"x", "y"}}}}}), (std::vector<std::string>{"x", "y"}));
+  EXPECT_TRUE(msg_ids_pinned_by({{"msg_id", {{"$ne", ""}}}}).empty());
+  EXPECT_TRUE(msg_ids_pinned_by({{"submitted", "x"}}).empty());
+}
+
+TEST(FrameBlob, PacksAndUnpacksAndRefusesDamagedBlobs) {
+  std::vector<std::string> frames = {"a", "", std::string(1000, 'z')};
+  std::string blob = pack_frames(frames);
+  auto back = unpack_frames(blob);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(std::vector<std::string>(back->begin(), back->end()), frames);
+  EXPECT_FALSE(unpack_frames(blob.substr(0, blob.size() - 1)).has_value());
+  EXPECT_FALSE(unpack_frames("\xff\xff\xff\x7f").has_value());
+  EXPECT_FALSE(unpack_frames("").has_value());
+}
+
+class TaskStoreFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("ensemble-store-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "tasks.sqlite").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static Parts parts_of(const std::vector<std::string>& frames) {
+    Parts parts;
+    for (const auto& f : frames) parts.emplace_back(f.data(), f.size());
+    return parts;
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(TaskStoreFile, SyncMakesEveryPushedRecordReadableWithItsRequestOutputsAndResubmission) {
+  TaskStore store;
+  ASSERT_TRUE(store.open(path_, [](TaskStore::Record&&) {}));
+  store.submitted("m1", "client", -1, "apply_request", "{}", "task", parts_of({"{\"msg_id\":\"m1\"}", "{}", "{}", "{}"}));
+  store.output("m1", TaskStore::Output::kStdout, "one ");
+  store.output("m1", TaskStore::Output::kStdout, "two");
+  store.output("m1", TaskStore::Output::kError, R"({"ename":"E"})");
+  store.assigned("m1", 2);
+  store.finished("m1", 2, pack_frames(std::vector<std::string>{"<IDS|MSG>", "s", "{}", "{}", "{}", "{}"}));
+  store.resubmitted("m1", "m2");
+  ASSERT_TRUE(store.sync());
+  auto rows = store.rows(nullptr, true, true);
+  ASSERT_EQ(rows.size(), 1u);
+  const auto& row = rows[0];
+  EXPECT_EQ(row.engine, 2);
+  EXPECT_TRUE(row.done);
+  EXPECT_EQ(row.queue, "task");
+  EXPECT_EQ(row.stdout_text, "one two");
+  EXPECT_EQ(row.error, R"({"ename":"E"})");
+  EXPECT_EQ(row.resubmitted, "m2");
+  EXPECT_FALSE(row.received.empty());
+  EXPECT_EQ(unpack_frames(row.request)->size(), 4u);
+  std::vector<std::string> only = {"missing", "m1"};
+  EXPECT_EQ(store.rows(&only, false, false).size(), 1u);
+  EXPECT_TRUE(store.rows(&only, false, false)[0].request.empty()) << "blobs only when asked for";
+}
+
+TEST_F(TaskStoreFile, AStoreFromBeforeTheLaterColumnsOpensAndGainsThem) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE tasks (seq INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT UNIQUE NOT NULL,"
+                           " client BLOB, engine INTEGER, msg_type TEXT, request_header TEXT,"
+                           " done INTEGER NOT NULL DEFAULT 0, reply BLOB);"
+                           "INSERT INTO tasks (msg_id, client, engine, msg_type, request_header, done)"
+                           " VALUES ('old', 'c', 1, 'apply_request', '{}', 0)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  TaskStore store;
+  std::vector<std::string> restored;
+  ASSERT_TRUE(store.open(path_, [&](TaskStore::Record&& r) { restored.push_back(r.msg_id); }));
+  EXPECT_EQ(restored, std::vector<std::string>{"old"});
+  store.output("old", TaskStore::Output::kStderr, "warning");
+  ASSERT_TRUE(store.sync());
+  auto rows = store.rows(nullptr, true, true);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].stderr_text, "warning");
+  EXPECT_TRUE(rows[0].request.empty());
+}
+
+TEST_F(TaskStoreFile, AnInMemoryStoreServesReadsAndSyncOnAClosedStoreSaysSo) {
+  TaskStore memory;
+  ASSERT_TRUE(memory.open(":memory:", [](TaskStore::Record&&) {}));
+  memory.submitted("m", "c", 0, "apply_request", "{}", "mux", parts_of({"{}", "{}", "{}", "{}"}));
+  ASSERT_TRUE(memory.sync());
+  EXPECT_EQ(memory.rows(nullptr, false, false).size(), 1u);
+  TaskStore off;
+  EXPECT_FALSE(off.sync());
+  EXPECT_TRUE(off.rows(nullptr, false, false).empty());
+}
+
+}  // namespace
+}  // namespace ensemble::parallel
