@@ -57,8 +57,9 @@ def test_a_full_disk_under_the_task_store_is_reported_and_the_controller_keeps_s
     from cluster_util import LocalCluster
 
     c = LocalCluster(tmp_path / "cluster", 1, cluster_id="full", extra=["--db", str(tiny_disk / "tasks.sqlite")])
-    rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+    rc = None
     try:
+        rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
         rc.wait_for_engines(1, timeout=30)
         assert rc[0].apply_sync(lambda: "stored") == "stored"
         fill(tiny_disk)
@@ -78,5 +79,6 @@ def test_a_full_disk_under_the_task_store_is_reported_and_the_controller_keeps_s
         finally:
             other.close()
     finally:
-        rc.close()
+        if rc is not None:
+            rc.close()
         c.stop()

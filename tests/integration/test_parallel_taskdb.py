@@ -63,6 +63,19 @@ def test_db_query_returns_request_and_result_buffers_when_asked(rc):
     assert any(bytes(b) == payload[::-1].tobytes() for b in record["result_buffers"])
 
 
+def test_request_buffers_past_a_mebibyte_are_not_kept_and_resubmit_says_so(rc):
+    numpy = pytest.importorskip("numpy")
+    big = numpy.zeros(2 << 20, dtype="uint8")
+    ar = rc.load_balanced_view().apply_async(lambda a: int(a.sum()), big)
+    assert ar.get(10) == 0
+    (record,) = rc.db_query({"msg_id": ar.msg_ids[0]}, keys=["buffers", "result_content"])
+    assert record["buffers"] == [] and record["result_content"]["status"] == "ok"
+    with pytest.raises(ipp.RemoteError) as refused:
+        rc.resubmit(ar.msg_ids)
+    assert "too large to keep" in str(refused.value)
+    assert rc.get_result(ar.msg_ids[0]).get(10) == 0, "the result itself is kept"
+
+
 def test_db_query_compares_dates_and_msg_ids_with_mongodb_operators(rc, finished):
     history = rc.hub_history()
     middle = rc.db_query({"msg_id": history[len(history) // 2]})[0]["submitted"]
@@ -139,8 +152,9 @@ def test_result_status_reports_another_clients_tasks_as_pending_or_completed(rc,
 @pytest.mark.deadline(90)
 def test_an_in_memory_store_answers_db_query_and_resubmit(tmp_path):
     local = LocalCluster(tmp_path / "c", 1, cluster_id="memstore", extra=["--db", "memory"])
-    client = ipp.Client(url_file=str(local.file("ipcontroller-client")))
+    client = None
     try:
+        client = ipp.Client(url_file=str(local.file("ipcontroller-client")))
         client.wait_for_engines(1, timeout=30)
         ar = client.load_balanced_view().apply_async(lambda: 5)
         assert ar.get(10) == 5
@@ -148,5 +162,6 @@ def test_an_in_memory_store_answers_db_query_and_resubmit(tmp_path):
         assert client.resubmit(ar.msg_ids).get(10) == [5]
         assert not list(tmp_path.rglob("*.sqlite")), "'memory' writes no file"
     finally:
-        client.close()
+        if client is not None:
+            client.close()
         local.stop()

@@ -89,6 +89,10 @@ Json Controller::Impl::resubmit_reply(const std::string& rid, const Json& reques
   };
   std::vector<Prepared> prepared;
   for (const auto& id : ids) {
+    if (std::uint64_t left_out = found[id].buffers_left_out; left_out > 0) {
+      return error_content("RuntimeError", "the request of " + id + " cannot be resubmitted: its buffers (" +
+                                               std::to_string(left_out) + " bytes) were too large to keep");
+    }
     auto frames = unpack_frames(found[id].request);
     Prepared p;
     if (frames && frames->size() >= 4) {

@@ -28,7 +28,8 @@ const char* kSchema =
 const char* kLaterColumns[][2] = {
     {"request", "BLOB"},     {"queue", "TEXT"},          {"received", "TEXT"},
     {"resubmitted", "TEXT"}, {"stdout", "TEXT"},         {"stderr", "TEXT"},
-    {"execute_input", "TEXT"}, {"execute_result", "TEXT"}, {"error", "TEXT"}};
+    {"execute_input", "TEXT"}, {"execute_result", "TEXT"}, {"error", "TEXT"},
+    {"buffers_left_out", "INTEGER"}};
 // TaskStore::Output -> its column.
 const char* kOutputColumns[] = {"stdout", "stderr", "execute_input", "execute_result", "error"};
 
@@ -150,9 +151,9 @@ void TaskStore::push(Op op) {
 
 void TaskStore::submitted(const std::string& msg_id, const std::string& client, int engine,
                           const std::string& msg_type, const std::string& request_header, const char* queue,
-                          Parts request) {
+                          Parts request, std::uint64_t buffers_left_out) {
   push({Op::Kind::kSubmitted, Record{msg_id, client, engine, msg_type, request_header, false, {}}, std::move(request),
-        queue});
+        queue, buffers_left_out});
 }
 
 void TaskStore::assigned(const std::string& msg_id, int engine) {
@@ -226,7 +227,7 @@ void TaskStore::writer(std::stop_token stop) {
 bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
   sqlite3* db = handle(connection);
   Statement insert(db, "INSERT OR REPLACE INTO tasks (msg_id, client, engine, msg_type, request_header, done, "
-                       "queue, request) VALUES (?, ?, ?, ?, ?, 0, ?, ?)");
+                       "queue, request, buffers_left_out) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)");
   Statement assign(db, "UPDATE tasks SET engine = ? WHERE msg_id = ?");
   Statement finish(db, "UPDATE tasks SET engine = ?, done = 1, reply = ?, request_header = '', received = ? "
                        "WHERE msg_id = ?");
@@ -255,6 +256,7 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
         bind_text(stmt, 5, r.request_header);
         bind_text(stmt, 6, op.extra);
         bind_blob(stmt, 7, pack_frames(op.request), r.msg_id);
+        sqlite3_bind_int64(stmt, 8, static_cast<sqlite3_int64>(op.left_out));
         break;
       case Op::Kind::kAssigned:
         stmt = assign.stmt;
@@ -302,7 +304,7 @@ std::vector<TaskStore::Row> TaskStore::rows(const std::vector<std::string>* only
   if (!enabled_) return found;
   sqlite3* db = handle(db_);
   std::string sql = std::string("SELECT msg_id, client, engine, msg_type, queue, done, received, resubmitted, "
-                                "stdout, stderr, execute_input, execute_result, error, ") +
+                                "stdout, stderr, execute_input, execute_result, error, buffers_left_out, ") +
                     (with_request ? "request" : "NULL") + ", " + (with_reply ? "reply" : "NULL") + " FROM tasks" +
                     (only != nullptr ? " WHERE msg_id = ?" : " ORDER BY seq");
   Statement select(db, sql.c_str());
@@ -328,8 +330,9 @@ std::vector<TaskStore::Row> TaskStore::rows(const std::vector<std::string>* only
       row.execute_input = column(s, 10);
       row.execute_result = column(s, 11);
       row.error = column(s, 12);
-      row.request = column(s, 13);
-      row.reply = column(s, 14);
+      row.buffers_left_out = static_cast<std::uint64_t>(sqlite3_column_int64(s, 13));
+      row.request = column(s, 14);
+      row.reply = column(s, 15);
       found.push_back(std::move(row));
     }
     if (rc != SQLITE_DONE) spdlog::error("task store {}: {}", path_, sqlite3_errmsg(db));

@@ -50,6 +50,7 @@ class TaskStore {
     std::string resubmitted;  // the msg_id it was resubmitted as
     std::string request;      // empty unless asked for
     std::string reply;        // empty unless asked for
+    std::uint64_t buffers_left_out = 0;  // bytes of request buffers the store did not keep
     std::string stdout_text, stderr_text, execute_input;
     std::string execute_result, error;  // iopub contents, JSON text
   };
@@ -66,8 +67,10 @@ class TaskStore {
 
   // `request` holds the request's frames from its header on, shared (not
   // copied) with the frames that go to the engine; the writer packs them.
+  // `buffers_left_out`: the bytes of buffers not among them (0: all there).
   void submitted(const std::string& msg_id, const std::string& client, int engine, const std::string& msg_type,
-                 const std::string& request_header, const char* queue, Parts request);
+                 const std::string& request_header, const char* queue, Parts request,
+                 std::uint64_t buffers_left_out = 0);
   void assigned(const std::string& msg_id, int engine);
   void finished(const std::string& msg_id, int engine, std::string reply);
   void output(const std::string& msg_id, Output kind, std::string text);
@@ -91,6 +94,7 @@ class TaskStore {
     Record record;
     Parts request;
     std::string extra;  // the queue, the time received, the output's column, the new msg_id
+    std::uint64_t left_out = 0;  // kSubmitted: bytes of buffers not in `request`
   };
   void push(Op op);
   void writer(std::stop_token stop);

@@ -1,5 +1,6 @@
 #include "task_table.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "frame_blob.hpp"
@@ -59,8 +60,15 @@ StoredReply StoredReply::deserialize(const std::string& blob) {
 
 Task& TaskTable::add(const std::string& msg_id, Task task, const char* queue, Parts& request, std::size_t from) {
   if (store_ != nullptr) {
+    // header, parent, metadata, content; then the buffers, kept when small enough
+    std::size_t first_buffer = std::min(from + 4, request.size());
+    std::uint64_t buffer_bytes = 0;
+    for (std::size_t i = first_buffer; i < request.size(); ++i) buffer_bytes += request[i].size();
+    bool keep_buffers = buffer_bytes <= kLargestKeptRequestBuffers;
+    Parts kept = share(request, from);
+    if (!keep_buffers) kept.resize(first_buffer - from);
     store_->submitted(msg_id, task.client_rid, task.engine, task.msg_type, task.request_header, queue,
-                      share(request, from));
+                      std::move(kept), keep_buffers ? 0 : buffer_bytes);
   }
   auto [it, inserted] = tasks_.insert_or_assign(msg_id, std::move(task));
   if (inserted) history_.push_back(msg_id);

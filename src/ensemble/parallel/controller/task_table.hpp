@@ -47,6 +47,11 @@ struct Task {
   std::vector<std::string> watchers;  // other clients waiting for the reply
 };
 
+// A request's buffers are kept in the store (for resubmit and db_query) up to
+// this many bytes. Past it, every push of a large array would also be written
+// to disk, beside the result store; such a record says how much it left out.
+inline constexpr std::uint64_t kLargestKeptRequestBuffers = 1u << 20;
+
 class TaskTable {
  public:
   // Every change below is also written to `store`, if it is enabled. Not owned.
