@@ -241,6 +241,18 @@ class FakeConnection:
         except queue.Empty:
             return None
 
+    def next_events(self, timeout):
+        first = self.next_event(timeout)
+        if first is None:
+            return []
+        batch = [first]
+        while len(batch) < 256:
+            try:
+                batch.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
     def close(self):
         self.closed = True
         for engine in self.engines.values():

@@ -61,6 +61,10 @@ class ClusterConnection {
                      std::vector<zmq::message_t> buffers, int target, Route route, std::string msg_id);
   // The next event, or nullopt after `timeout`. Thread-safe.
   std::optional<ClusterEvent> next_event(std::chrono::milliseconds timeout);
+  // Every event that has arrived (at most `max`), waiting up to `timeout` for
+  // the first; empty after the timeout. One call per backlog instead of one
+  // per message. Thread-safe.
+  std::vector<ClusterEvent> next_events(std::chrono::milliseconds timeout, std::size_t max);
   // Closes the sockets; pending events are dropped. Idempotent.
   void close();
 

@@ -8,13 +8,13 @@ result for a request to one integer target, else the list of results.
 import asyncio
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future, TimeoutError as FutureTimeout
 from datetime import datetime
 from queue import Queue
 
 from .. import error
 from .display import OutputDisplay
-from .futures import multi_future
+from .futures import OutputSignal, multi_future
 from .util import compare_datetimes, progress, utcnow
 
 _FOREVER = threading.TIMEOUT_MAX
@@ -49,19 +49,26 @@ class AsyncResult(Future, OutputDisplay):
         self._return_exceptions = return_exceptions
         self._metadata = [f.metadata for f in children]
         self._ready = False
-        self._ready_event = threading.Event()
-        self._output_event = threading.Event()
         self._success = None
         self._raw_results = None
-        self._result_future = multi_future(children)
-        self._output_future = multi_future([f.output for f in children])
-        self._result_future.add_done_callback(self._resolve_result)
-        self._output_future.add_done_callback(lambda f: self._output_event.set())
+        if len(children) == 1:  # the common case, without a combining future
+            self._output_signal = children[0].output
+            children[0].add_done_callback(self._resolve_one)
+        else:
+            self._output_signal = OutputSignal()
+            multi_future([f.output for f in children]).add_done_callback(self._output_signal.set_result)
+            multi_future(children).add_done_callback(self._resolve_result)
 
     # -- resolution (runs on whichever thread finishes the last child) ------
 
+    def _resolve_one(self, child):
+        exc = child.exception()
+        self._resolve([exc if exc is not None else child.result()])
+
     def _resolve_result(self, f):
-        results = f.result()
+        self._resolve(f.result())
+
+    def _resolve(self, results):
         self._raw_results = results
         try:
             if self._single_result:
@@ -80,7 +87,6 @@ class AsyncResult(Future, OutputDisplay):
             for msg_id in self.msg_ids:
                 self._client.results.pop(msg_id, None)
                 self._client.metadata.pop(msg_id, None)
-        self._ready_event.set()
 
     def _collect_exceptions(self, results):
         if self._return_exceptions:
@@ -102,12 +108,15 @@ class AsyncResult(Future, OutputDisplay):
     def wait(self, timeout=-1):
         """Wait up to ``timeout`` seconds (-1/None: forever); return ready()."""
         if not self._ready:
-            self._ready_event.wait(_timeout(timeout))
+            try:
+                Future.exception(self, _timeout(timeout))
+            except (FutureTimeout, CancelledError):
+                pass
         return self._ready
 
     def wait_for_output(self, timeout=-1):
         """Wait until every engine's outputs for this request arrived."""
-        return self._output_event.wait(_timeout(timeout))
+        return self._output_signal.wait(_timeout(timeout))
 
     def get(self, timeout=None, return_exceptions=None):
         """The result, waiting up to ``timeout`` seconds (None/-1: forever).

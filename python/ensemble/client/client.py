@@ -7,6 +7,7 @@ only mutated under ``_lock`` for multi-step updates; single dict operations
 rely on the GIL.
 """
 
+import itertools
 import json
 import os
 import threading
@@ -55,6 +56,10 @@ class Client(ControlMixin, TaskDbMixin, WaitMixin):
         self.debug = debug
         self._profile_dir = files.profile_dir(profile, profile_dir, ipython_dir)
         self._lock = threading.RLock()
+        # msg_ids: a random prefix per client and a counter, as jupyter_client's
+        # Session makes them; uuid4 per message costs a GIL release (os.urandom)
+        self._msg_id_prefix = uuid.uuid4().hex[:16] + "_"
+        self._msg_counter = itertools.count()
         self._futures = {}
         self._reply_waiters = {}
         self.results = {}
@@ -265,7 +270,7 @@ class Client(ControlMixin, TaskDbMixin, WaitMixin):
                       fname=None, metadata=None):
         """Send a request to one engine; returns its MessageFuture."""
         self._check_open()
-        msg_id = uuid.uuid4().hex
+        msg_id = self._new_msg_id()
         # engine_id stays None until the reply comes (as in ipyparallel); the future knows it
         md = Metadata(msg_id=msg_id, submitted=utcnow(),
                       engine_uuid=self._engines.get(engine_id, {}).get("uuid"))
@@ -286,6 +291,9 @@ class Client(ControlMixin, TaskDbMixin, WaitMixin):
                 self.history.remove(msg_id)
             raise
         return future
+
+    def _new_msg_id(self):
+        return self._msg_id_prefix + str(next(self._msg_counter))
 
     def _finish(self, future, result):
         """Record ``result`` for ``future`` and resolve it."""
@@ -318,7 +326,7 @@ class Client(ControlMixin, TaskDbMixin, WaitMixin):
 
     def _send_waited(self, msg_type, content=None, target=-1, channel="shell"):
         self._check_open()
-        msg_id = uuid.uuid4().hex
+        msg_id = self._new_msg_id()
         waiter = Future()
         self._reply_waiters[msg_id] = waiter
         try:

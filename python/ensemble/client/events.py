@@ -1,6 +1,6 @@
 """The Client's event thread: the only reader of its ``_core.Connection``.
 
-One daemon thread per Client loops on ``conn.next_event(timeout)`` and
+One daemon thread per Client loops on ``conn.next_events(timeout)`` and
 dispatches:
 
 * ``shell`` replies resolve the request's MessageFuture (keyed by the parent
@@ -52,39 +52,44 @@ class EventThread(threading.Thread):
         conn = self.client._conn
         while not self.stopping:
             try:
-                event = conn.next_event(POLL_SECONDS)
+                events = conn.next_events(POLL_SECONDS)
             except Exception:
-                log.exception("next_event failed; treating the controller as lost")
-                event = ("lost", -1, "", "", "", "", "", [])
+                log.exception("next_events failed; treating the controller as lost")
+                events = [("lost", -1, "", "", "", "", "", [])]
             if self._output_deadlines:
                 self._expire_output_waits()
-            if event is None:
-                continue
-            kind = event[0]
-            try:
-                if kind == "lost":
-                    # pending results are failed; the sockets reconnect by themselves if a
-                    # controller comes back (ensemble controller --restore)
-                    self.client._on_lost()
-                    continue
-                if kind == "reconnected":
-                    self.client._lost = False
-                    continue
-                msg = {
-                    "msg_type": event[2],
-                    "header": _loads(event[3]),
-                    "parent_header": _loads(event[4]),
-                    "metadata": _loads(event[5]),
-                    "content": _loads(event[6]),
-                    "buffers": list(event[7] or []),
-                }
-                msg["header"].setdefault("msg_type", event[2])
-                if kind in ("shell", "control"):
-                    self.on_reply(event[1], msg)
-                elif kind == "iopub":
-                    self.on_iopub(event[1], msg)
-            except Exception:
-                log.exception("failed to handle a %s event", kind)
+            for event in events:
+                self._handle(event)
+
+    def _handle(self, event):
+        kind = event[0]
+        try:
+            if kind == "status":  # pre-parsed by _core: (kind, engine_id, parent msg_id, state, date)
+                self.on_status(event[1], event[2], event[3], event[4], None)
+                return
+            if kind == "lost":
+                # pending results are failed; the sockets reconnect by themselves if a
+                # controller comes back (ensemble controller --restore)
+                self.client._on_lost()
+                return
+            if kind == "reconnected":
+                self.client._lost = False
+                return
+            msg = {
+                "msg_type": event[2],
+                "header": _loads(event[3]),
+                "parent_header": _loads(event[4]),
+                "metadata": _loads(event[5]),
+                "content": _loads(event[6]),
+                "buffers": list(event[7] or []),
+            }
+            msg["header"].setdefault("msg_type", event[2])
+            if kind in ("shell", "control"):
+                self.on_reply(event[1], msg)
+            elif kind == "iopub":
+                self.on_iopub(event[1], msg)
+        except Exception:
+            log.exception("failed to handle a %s event", kind)
 
     # -- replies -----------------------------------------------------------
 
@@ -195,12 +200,31 @@ class EventThread(threading.Thread):
             except Exception:
                 log.exception("bad data_message")
         elif msg_type == "status":
-            state = content.get("execution_state")
-            if state == "busy" and md["started"] is None:
-                md["started"] = parse_date(msg["header"].get("date"))
-            elif state == "idle":
-                self._output_deadlines.pop(msg_id, None)
-                _resolve(future.output)
+            self.on_status(engine_id, msg_id, content.get("execution_state"),
+                           msg["header"].get("date"), msg)
+            return
+        self._call_back(future, msg)
+
+    def on_status(self, engine_id, msg_id, state, date, msg):
+        """An engine's busy/idle for a request (``msg`` None when _core
+        pre-parsed it: it is made up only if a callback wants it)."""
+        future = self.client._futures.get(msg_id)
+        if future is None:
+            return
+        md = future.metadata
+        if state == "busy" and md["started"] is None:
+            md["started"] = parse_date(date)
+        elif state == "idle":
+            self._output_deadlines.pop(msg_id, None)
+            _resolve(future.output)
+        if future.iopub_callbacks:
+            if msg is None:
+                msg = {"msg_type": "status", "header": {"msg_type": "status", "date": date},
+                       "parent_header": {"msg_id": msg_id}, "metadata": {},
+                       "content": {"execution_state": state}, "buffers": []}
+            self._call_back(future, msg)
+
+    def _call_back(self, future, msg):
         for callback in list(future.iopub_callbacks):
             try:
                 callback(msg)

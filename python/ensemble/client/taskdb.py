@@ -1,7 +1,6 @@
 """The client's view of the controller's task store: ``db_query``,
 ``resubmit`` and ``result_status`` (ipyparallel's names and semantics)."""
 
-import uuid
 from datetime import datetime, timezone
 
 from .. import error
@@ -70,7 +69,7 @@ class TaskDbMixin:
         if indices_or_msg_ids is None:
             indices_or_msg_ids = -1
         old_ids = self._msg_ids_from_jobs(indices_or_msg_ids)
-        new_ids = [uuid.uuid4().hex for _ in old_ids]
+        new_ids = [self._new_msg_id() for _ in old_ids]
         # futures first: a quick task's reply may arrive before resubmit_reply
         futures = []
         with self._lock:

@@ -195,6 +195,21 @@ std::optional<ClusterEvent> ClusterConnection::next_event(std::chrono::milliseco
   return event;
 }
 
+std::vector<ClusterEvent> ClusterConnection::next_events(std::chrono::milliseconds timeout, std::size_t max) {
+  std::vector<ClusterEvent> events;
+  std::optional<ClusterEvent> first = next_event(timeout);
+  if (!first) return events;
+  events.push_back(std::move(*first));
+  std::lock_guard lock(rx_mutex_);
+  if (!open_) return events;
+  drain();  // whatever else arrived meanwhile, without waiting
+  while (!pending_.empty() && events.size() < max) {
+    events.push_back(std::move(pending_.front()));
+    pending_.pop_front();
+  }
+  return events;
+}
+
 void ClusterConnection::drain() {
   Parts parts;
   while (receive(rx_, parts)) on_reply(parts);

@@ -1,6 +1,6 @@
 // ensemble._core: the Python face of ClusterConnection (docs/parallel-protocol.md).
 //
-// GIL: every blocking call (open, next_event, close) releases it. Buffers
+// GIL: every blocking call (open, next_event(s), close) releases it. Buffers
 // handed to send() travel without a copy when large; ZeroMQ frees them on its
 // own thread, which must not touch Python, so the Python references are parked
 // and released by the next call that holds the GIL.
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "ensemble/parallel/cluster_connection.hpp"
@@ -81,6 +82,51 @@ py::str text_of(const zmq::message_t& frame) {
   return py::reinterpret_steal<py::str>(text);
 }
 
+// Bounds one next_events() batch, so the event thread returns to its other
+// duties (output deadlines) now and then under a flood.
+constexpr std::size_t kMostEventsAtOnce = 256;
+
+struct StatusFields {
+  std::string parent_msg_id, state, date;
+};
+
+// The fields of an engine's iopub `status` that the client uses; nullopt for
+// any other event (or a status it cannot read, which then goes the long way).
+std::optional<StatusFields> status_fields(const ClusterEvent& event) {
+  if (event.kind != ClusterEvent::Kind::kIopub || event.msg_type != "status" || event.engine_id < 0 ||
+      event.frames.size() < 4) {
+    return std::nullopt;
+  }
+  auto parse = [](const zmq::message_t& frame) {
+    return wire::Json::parse(static_cast<const char*>(frame.data()), static_cast<const char*>(frame.data()) + frame.size(),
+                             nullptr, false);
+  };
+  wire::Json header = parse(event.frames[0]), parent = parse(event.frames[1]), content = parse(event.frames[3]);
+  if (!header.is_object() || !parent.is_object() || !content.is_object()) return std::nullopt;
+  auto text = [](const wire::Json& object, const char* key) {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  return StatusFields{text(parent, "msg_id"), text(content, "execution_state"), text(header, "date")};
+}
+
+py::object to_python(ClusterEvent& event, const std::optional<StatusFields>& status) {
+  if (event.kind == ClusterEvent::Kind::kLost || event.kind == ClusterEvent::Kind::kReconnected) {
+    const char* kind = event.kind == ClusterEvent::Kind::kLost ? "lost" : "reconnected";
+    return py::make_tuple(kind, -1, "", "", "", "", "", py::list());
+  }
+  if (status) return py::make_tuple("status", event.engine_id, status->parent_msg_id, status->state, status->date);
+  auto& f = event.frames;
+  py::list buffers;
+  for (std::size_t i = 4; i < f.size(); ++i) {
+    py::object frame = py::cast(Frame{std::move(f[i])});
+    buffers.append(py::memoryview(frame));
+  }
+  const char* kind = event.kind == ClusterEvent::Kind::kShell ? "shell" : "iopub";
+  return py::make_tuple(kind, event.engine_id, event.msg_type, text_of(f.at(0)), text_of(f.at(1)), text_of(f.at(2)),
+                        text_of(f.at(3)), buffers);
+}
+
 class Connection {
  public:
   Connection(const std::string& client_file_json, std::string username, double timeout) {
@@ -129,19 +175,26 @@ class Connection {
     while (_Py_IsFinalizing()) ::pause();
     PyEval_RestoreThread(state);
     if (!event) return py::none();
-    if (event->kind == ClusterEvent::Kind::kLost || event->kind == ClusterEvent::Kind::kReconnected) {
-      const char* kind = event->kind == ClusterEvent::Kind::kLost ? "lost" : "reconnected";
-      return py::make_tuple(kind, -1, "", "", "", "", "", py::list());
-    }
-    auto& f = event->frames;
-    py::list buffers;
-    for (std::size_t i = 4; i < f.size(); ++i) {
-      py::object frame = py::cast(Frame{std::move(f[i])});
-      buffers.append(py::memoryview(frame));
-    }
-    const char* kind = event->kind == ClusterEvent::Kind::kShell ? "shell" : "iopub";
-    return py::make_tuple(kind, event->engine_id, event->msg_type, text_of(f.at(0)), text_of(f.at(1)),
-                          text_of(f.at(2)), text_of(f.at(3)), buffers);
+    return to_python(*event, std::nullopt);  // always the full form
+  }
+
+  // Every event that has arrived (a list, empty after `timeout`). iopub
+  // status messages, most of the traffic, come pre-parsed (parsed here with
+  // the GIL released) as ("status", engine_id, parent_msg_id, state, date).
+  py::list next_events(double timeout) {
+    ReleaseQueue::instance().release_parked();
+    ClusterConnection& connection = live();
+    PyThreadState* state = PyEval_SaveThread();
+    std::vector<ClusterEvent> events =
+        connection.next_events(std::chrono::milliseconds(static_cast<long>(timeout * 1000)), kMostEventsAtOnce);
+    std::vector<std::optional<StatusFields>> statuses;
+    statuses.reserve(events.size());
+    for (const auto& event : events) statuses.push_back(status_fields(event));
+    while (_Py_IsFinalizing()) ::pause();
+    PyEval_RestoreThread(state);
+    py::list out;
+    for (std::size_t i = 0; i < events.size(); ++i) out.append(to_python(events[i], statuses[i]));
+    return out;
   }
 
   void close() {
@@ -180,5 +233,6 @@ PYBIND11_MODULE(_core, m) {
       .def("send", &Connection::send, "msg_type"_a, "content_json"_a, "metadata_json"_a = "{}",
            "buffers"_a = py::tuple(), "target"_a = -1, "channel"_a = "shell", "msg_id"_a = "")
       .def("next_event", &Connection::next_event, "timeout"_a)
+      .def("next_events", &Connection::next_events, "timeout"_a)
       .def("close", &Connection::close);
 }

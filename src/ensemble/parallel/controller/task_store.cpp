@@ -141,12 +141,17 @@ bool TaskStore::open(const std::string& path, const std::function<void(Record&&)
 
 void TaskStore::push(Op op) {
   if (!enabled_ || degraded_.load()) return;
+  bool was_empty;
   {
     std::lock_guard lock(mutex_);
+    was_empty = ops_.empty();
     ops_.push_back(std::move(op));
     ++pushed_;
   }
-  wake_.notify_one();
+  // Only the first op of a batch wakes the writer: it then sleeps out the
+  // batching delay, and a wake per op (several per task) would cost a context
+  // switch each for nothing.
+  if (was_empty) wake_.notify_one();
 }
 
 void TaskStore::submitted(const std::string& msg_id, const std::string& client, int engine,
