@@ -206,6 +206,12 @@ class FakeConnection:
         header = {"msg_id": msg_id, "msg_type": msg_type, "session": self.session,
                   "username": "", "date": _now(), "version": "5.3"}
         content = json.loads(content_json)
+        if channel == "broadcast":
+            # the controller sends it on to every listed engine, as "<msg_id>_<engine id>"
+            for eid in json.loads(metadata_json)["targets"]:
+                self.send(msg_type, content_json, metadata_json, buffers, eid, "shell",
+                          "%s_%d" % (msg_id, eid))
+            return msg_id
         self.sent.append((msg_type, target, channel, content))
         if channel == "task":
             # the controller's scheduler, reduced to least-queued among the allowed engines

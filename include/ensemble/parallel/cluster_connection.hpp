@@ -54,7 +54,9 @@ class ClusterConnection {
   // Where a request goes: engine `target`'s shell or control, the load
   // balancer (any engine; `target` is ignored), or the controller itself when
   // target < 0 and the route is kShell.
-  enum class Route { kShell, kControl, kTask };
+  // kBroadcast: the controller sends it on to every engine listed in the
+  // metadata's "targets" (`target` is ignored).
+  enum class Route { kShell, kControl, kTask, kBroadcast };
   // Sends a signed request. `buffers` are frames already built (they may own
   // foreign memory). Returns the msg_id. Thread-safe.
   std::string submit(const std::string& msg_type, const std::string& content_json, const std::string& metadata_json,

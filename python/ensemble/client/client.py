@@ -24,7 +24,7 @@ from .waiting import WaitMixin
 from .events import EventThread
 from .futures import MessageFuture
 from .metadata import Metadata
-from .util import utcnow
+from .util import execute_content, utcnow
 
 
 def _make_connection(client_file_json, timeout):
@@ -266,31 +266,59 @@ class Client(ControlMixin, TaskDbMixin, WaitMixin):
         if self._lost:
             raise error.EngineError("the connection to the controller was lost")
 
+    def _register(self, msg_id, engine_id, submitted):
+        """A MessageFuture for a request about to be sent (call with _lock held)."""
+        # engine_id stays None until the reply comes (as in ipyparallel); the future knows it
+        md = Metadata(msg_id=msg_id, submitted=submitted,
+                      engine_uuid=self._engines.get(engine_id, {}).get("uuid"))
+        future = MessageFuture(msg_id, md, engine_id)
+        self.metadata[msg_id] = md
+        self._futures[msg_id] = future
+        self.outstanding.add(msg_id)
+        self._outstanding_dict[engine_id].add(msg_id)
+        self.history.append(msg_id)
+        return future
+
+    def _unregister(self, msg_ids):
+        with self._lock:
+            for msg_id in msg_ids:
+                self._discard(msg_id)
+                self.history.remove(msg_id)
+
     def _send_request(self, msg_type, content, engine_id, buffers=(), channel="shell",
                       fname=None, metadata=None):
         """Send a request to one engine; returns its MessageFuture."""
         self._check_open()
         msg_id = self._new_msg_id()
-        # engine_id stays None until the reply comes (as in ipyparallel); the future knows it
-        md = Metadata(msg_id=msg_id, submitted=utcnow(),
-                      engine_uuid=self._engines.get(engine_id, {}).get("uuid"))
-        future = MessageFuture(msg_id, md, engine_id)
         with self._lock:
-            self.metadata[msg_id] = md
-            self._futures[msg_id] = future
-            self.outstanding.add(msg_id)
-            self._outstanding_dict[engine_id].add(msg_id)
-            self.history.append(msg_id)
+            future = self._register(msg_id, engine_id, utcnow())
         try:
             # a task (channel "task") has no engine until the controller's scheduler picks one
             self._conn.send(msg_type, json.dumps(content), json.dumps(metadata or {}),
                             list(buffers), -1 if engine_id is None else engine_id, channel, msg_id)
         except Exception:
-            with self._lock:
-                self._discard(msg_id)
-                self.history.remove(msg_id)
+            self._unregister([msg_id])
             raise
         return future
+
+    def send_broadcast(self, msg_type, content, engine_ids, buffers=(), metadata=None):
+        """One request for several engines: the controller sends it on to each, under
+        msg_id ``<msg_id>_<engine id>``, so it is serialized and sent once. Returns the
+        engines' MessageFutures, in order."""
+        self._check_open()
+        msg_id = self._new_msg_id()
+        sub_ids = ["%s_%d" % (msg_id, eid) for eid in engine_ids]
+        now = utcnow()
+        with self._lock:
+            futures = [self._register(sub, eid, now) for sub, eid in zip(sub_ids, engine_ids)]
+        metadata = dict(metadata or {}, targets=list(engine_ids), is_broadcast=True)
+        try:
+            self._conn.send(msg_type, json.dumps(content), json.dumps(metadata), list(buffers),
+                            -1, "broadcast", msg_id)
+        except Exception:
+            self._unregister(sub_ids)
+            raise
+        return futures
 
     def _new_msg_id(self):
         return self._msg_id_prefix + str(next(self._msg_counter))
@@ -350,13 +378,7 @@ class Client(ControlMixin, TaskDbMixin, WaitMixin):
                                   metadata=metadata)
 
     def send_execute_request(self, code, engine_id, silent=True):
-        if not isinstance(code, str):
-            raise TypeError("code must be text, not %s" % type(code))
-        # as ipykernel does for ipyparallel: a failing silent execute (view.execute) does not
-        # abort the requests queued behind it; a non-silent one (%px) does
-        content = {"code": code, "silent": bool(silent), "store_history": not silent,
-                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": not silent}
-        return self._send_request("execute_request", content, engine_id)
+        return self._send_request("execute_request", execute_content(code, silent), engine_id)
 
     # -- views -----------------------------------------------------------------
 

@@ -15,6 +15,16 @@ def interactive(f):
     return f
 
 
+def execute_content(code, silent=True):
+    """An execute_request's content. As ipykernel does for ipyparallel, a failing
+    silent execute (view.execute) does not abort the requests queued behind it;
+    a non-silent one (%px) does."""
+    if not isinstance(code, str):
+        raise TypeError("code must be text, not %s" % type(code))
+    return {"code": code, "silent": bool(silent), "store_history": not silent,
+            "user_expressions": {}, "allow_stdin": False, "stop_on_error": not silent}
+
+
 def utcnow():
     return datetime.now(timezone.utc)
 

@@ -13,7 +13,7 @@ from . import map as Map
 from .asyncresult import AsyncMapResult, AsyncResult
 from .executor import ViewExecutor
 from .remotefunction import ParallelFunction, parallel, remote
-from .util import getname
+from .util import execute_content, getname
 
 
 class View:
@@ -173,7 +173,7 @@ class DirectView(View):
         targets = self.targets if targets is None else targets
         ids = self._target_ids(targets)
         buffers = serialize.pack_apply(f, args, kwargs)
-        futures = [self.client.send_apply_request(buffers, eid) for eid in ids]
+        futures = self._send_apply(buffers, ids)
         ar = AsyncResult(self.client, futures[0] if isinstance(targets, int) else futures,
                          fname=getname(f), targets=ids, owner=True)
         self._record(ar)
@@ -191,7 +191,7 @@ class DirectView(View):
         block = self.block if block is None else block
         targets = self.targets if targets is None else targets
         ids = self._target_ids(targets)
-        futures = [self.client.send_execute_request(code, eid, silent=silent) for eid in ids]
+        futures = self._send_execute(code, ids, silent)
         ar = AsyncResult(self.client, futures[0] if isinstance(targets, int) else futures,
                          fname="execute", targets=ids, owner=True)
         self._record(ar)
@@ -199,6 +199,13 @@ class DirectView(View):
             ar.get()
             ar.wait_for_output()
         return ar
+
+    # one request per engine; BroadcastView sends one for all
+    def _send_apply(self, buffers, ids):
+        return [self.client.send_apply_request(buffers, eid) for eid in ids]
+
+    def _send_execute(self, code, ids, silent):
+        return [self.client.send_execute_request(code, eid, silent=silent) for eid in ids]
 
     def run(self, filename, targets=None, block=None):
         """Execute the contents of ``filename`` on the engines."""
@@ -349,10 +356,20 @@ class DirectView(View):
 
 
 class BroadcastView(DirectView):
-    """A DirectView; ``is_coalescing`` is accepted but replies are per engine
-    (the controller has no broadcast scheduler yet)."""
+    """A DirectView whose apply and execute send one request for all its
+    engines: the controller sends it on to each (docs/parallel-protocol.md,
+    "Broadcast"). ``is_coalescing`` is accepted; replies still come one per
+    engine, and the result is the same list."""
 
     is_coalescing = False
+
+    def _send_apply(self, buffers, ids):
+        return self.client.send_broadcast("apply_request", {}, ids, buffers=buffers,
+                                          metadata={"is_coalescing": bool(self.is_coalescing)})
+
+    def _send_execute(self, code, ids, silent):
+        return self.client.send_broadcast("execute_request", execute_content(code, silent), ids,
+                                          metadata={"is_coalescing": bool(self.is_coalescing)})
 
     def map(self, f, *sequences, **kwargs):
         raise NotImplementedError("BroadcastView.map not yet implemented")

@@ -165,7 +165,7 @@ TEST_F(TaskStoreFile, SyncMakesEveryPushedRecordReadableWithItsRequestOutputsAnd
   store.output("m1", TaskStore::Output::kStdout, "two");
   store.output("m1", TaskStore::Output::kError, R"({"ename":"E"})");
   store.assigned("m1", 2);
-  store.finished("m1", 2, pack_frames(std::vector<std::string>{"<IDS|MSG>", "s", "{}", "{}", "{}", "{}"}));
+  store.finished("m1", 2, parts_of({"<IDS|MSG>", "s", "{}", "{}", "{}", "{}"}));
   store.resubmitted("m1", "m2");
   ASSERT_TRUE(store.sync());
   auto rows = store.rows(nullptr, true, true);

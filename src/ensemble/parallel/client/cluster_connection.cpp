@@ -155,8 +155,8 @@ std::string ClusterConnection::submit(const std::string& msg_type, const std::st
   std::lock_guard lock(tx_mutex_);
   if (!open_) throw std::runtime_error("the connection is closed");
   auto more = zmq::send_flags::sndmore;
-  if (route == Route::kTask) {
-    tx_.send(zmq::buffer(std::string_view("t")), more);
+  if (route == Route::kTask || route == Route::kBroadcast) {
+    tx_.send(zmq::buffer(std::string_view(route == Route::kTask ? "t" : "b")), more);
   } else if (target >= 0) {
     std::string frame = (route == Route::kControl ? "c" : "e") + std::to_string(target);
     tx_.send(zmq::buffer(frame), more);

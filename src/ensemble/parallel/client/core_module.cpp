@@ -154,14 +154,15 @@ class Connection {
   std::string send(const std::string& msg_type, const std::string& content, const std::string& metadata,
                    const py::iterable& buffers, int target, const std::string& channel, std::string msg_id) {
     ReleaseQueue::instance().release_parked();
-    if (channel != "shell" && channel != "control" && channel != "task") {
-      throw py::value_error("channel must be 'shell', 'control' or 'task'");
+    if (channel != "shell" && channel != "control" && channel != "task" && channel != "broadcast") {
+      throw py::value_error("channel must be 'shell', 'control', 'task' or 'broadcast'");
     }
     std::vector<zmq::message_t> frames;
     for (const auto& buffer : buffers) frames.push_back(frame_from(buffer));
-    auto route = channel == "task"      ? ClusterConnection::Route::kTask
-                 : channel == "control" ? ClusterConnection::Route::kControl
-                                        : ClusterConnection::Route::kShell;
+    auto route = channel == "task"        ? ClusterConnection::Route::kTask
+                 : channel == "broadcast" ? ClusterConnection::Route::kBroadcast
+                 : channel == "control"   ? ClusterConnection::Route::kControl
+                                          : ClusterConnection::Route::kShell;
     return live().submit(msg_type, content, metadata, std::move(frames), target, route, std::move(msg_id));
   }
 

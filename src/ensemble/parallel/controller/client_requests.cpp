@@ -44,6 +44,10 @@ void Controller::Impl::forward_to_engine() {
   }
   std::string msg_id = header["msg_id"];
   std::string msg_type = header["msg_type"];
+  if (route == "b") {
+    forward_broadcast(rid, std::move(header));
+    return;
+  }
   if (route == "t") {  // load-balanced: the scheduler picks the engine
     Json metadata = parse_or_null(view(parts[6]));
     if (tasks.find(msg_id) != nullptr) {

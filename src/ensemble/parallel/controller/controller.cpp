@@ -184,9 +184,9 @@ void Controller::run() {
     }
     if (Clock::now() >= next_tick) {
       c.on_tick();
-      next_tick = Clock::now() + (c.unready > 0 ? std::min<Clock::duration>(kProbeInterval, heartbeat_tick)
-                                                : heartbeat_tick);
-    } else if (c.unready > 0) {
+      bool watching = c.unready > 0 || !c.dying.empty();
+      next_tick = Clock::now() + (watching ? std::min<Clock::duration>(kProbeInterval, heartbeat_tick) : heartbeat_tick);
+    } else if (c.unready > 0 || !c.dying.empty()) {
       next_tick = std::min<Clock::time_point>(next_tick, Clock::now() + kProbeInterval);
     }
   }

@@ -27,6 +27,8 @@ using wire::Json;
 
 inline constexpr auto kProbeInterval = std::chrono::milliseconds(20);  // while an engine's iopub is unproven
 inline constexpr auto kShutdownLinger = std::chrono::milliseconds(500);
+// How long an engine whose shell disconnected is watched for its process to end.
+inline constexpr auto kDyingWatch = std::chrono::seconds(2);
 
 Json error_content(const std::string& ename, const std::string& evalue);
 // "e3" -> 3 for kind 'e'; -1 if it is not a route of that kind.
@@ -87,6 +89,9 @@ struct Controller::Impl {
   LoadBalancer balancer;
   std::size_t messages_since_trim = 0;  // glibc keeps freed heap unless asked to return it
   int unready = 0;  // registered engines whose iopub is not yet proven: probe fast while any
+  // Local engines whose shell disconnected while their process still looked
+  // alive, and until when to look again (every kProbeInterval).
+  std::vector<std::pair<int, Clock::time_point>> dying;
   bool stopping = false;
   Clock::time_point stop_deadline{};
   Parts parts;  // reused receive buffer
@@ -100,6 +105,8 @@ struct Controller::Impl {
   // clients
   void on_client();
   void forward_to_engine();
+  // broadcast.cpp: a request for several engines, sent on to each under its own msg_id.
+  void forward_broadcast(const std::string& rid, Json header);
   bool send_task(Parts& out);
   // Answers a request no engine will answer (a dead engine, an impossible or
   // timed-out task, an abort), and keeps the answer as the task's result.
@@ -132,6 +139,7 @@ struct Controller::Impl {
   void engine_gone(int id, const std::string& why);
   void on_tick();
   void on_shell_disconnect();
+  void check_dying();
   void begin_shutdown();
 };
 

@@ -278,13 +278,35 @@ void Controller::Impl::on_shell_disconnect() {
       if (!process_alive(engine.pid)) {
         spdlog::warn("engine {} (pid {}) is gone", id, engine.pid);
         engine_gone(id, "died");
+      } else {
+        // A killed process closes its sockets before it is a zombie: look again shortly.
+        dying.emplace_back(id, Clock::now() + kDyingWatch);
       }
       break;
     }
   }
 }
 
+void Controller::Impl::check_dying() {
+  auto now = Clock::now();
+  std::vector<int> dead;
+  std::erase_if(dying, [&](const std::pair<int, Clock::time_point>& entry) {
+    Engine* engine = engines.find(entry.first);
+    if (engine == nullptr) return true;
+    if (!process_alive(engine->pid)) {
+      dead.push_back(entry.first);
+      return true;
+    }
+    return now >= entry.second;  // alive after all: its heartbeats decide
+  });
+  for (int id : dead) {
+    spdlog::warn("engine {} is gone", id);
+    engine_gone(id, "died");
+  }
+}
+
 void Controller::Impl::on_tick() {
+  if (!dying.empty()) check_dying();
   if (messages_since_trim > 1000) {
     ::malloc_trim(0);
     messages_since_trim = 0;

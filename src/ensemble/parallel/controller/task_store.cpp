@@ -165,8 +165,8 @@ void TaskStore::assigned(const std::string& msg_id, int engine) {
   push({Op::Kind::kAssigned, Record{msg_id, {}, engine, {}, {}, false, {}}, {}, {}});
 }
 
-void TaskStore::finished(const std::string& msg_id, int engine, std::string reply) {
-  push({Op::Kind::kFinished, Record{msg_id, {}, engine, {}, {}, true, std::move(reply)}, {}, wire::now_iso8601()});
+void TaskStore::finished(const std::string& msg_id, int engine, Parts reply) {
+  push({Op::Kind::kFinished, Record{msg_id, {}, engine, {}, {}, true, {}}, std::move(reply), wire::now_iso8601()});
 }
 
 void TaskStore::output(const std::string& msg_id, Output kind, std::string text) {
@@ -260,7 +260,7 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
         bind_text(stmt, 4, r.msg_type);
         bind_text(stmt, 5, r.request_header);
         bind_text(stmt, 6, op.extra);
-        bind_blob(stmt, 7, pack_frames(op.request), r.msg_id);
+        bind_blob(stmt, 7, pack_frames(op.frames), r.msg_id);
         sqlite3_bind_int64(stmt, 8, static_cast<sqlite3_int64>(op.left_out));
         break;
       case Op::Kind::kAssigned:
@@ -271,7 +271,7 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
       case Op::Kind::kFinished:
         stmt = finish.stmt;
         sqlite3_bind_int(stmt, 1, r.engine);
-        bind_blob(stmt, 2, r.reply, r.msg_id);
+        bind_blob(stmt, 2, pack_frames(op.frames), r.msg_id);
         bind_text(stmt, 3, op.extra);
         bind_text(stmt, 4, r.msg_id);
         break;

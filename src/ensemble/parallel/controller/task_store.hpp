@@ -72,7 +72,8 @@ class TaskStore {
                  const std::string& request_header, const char* queue, Parts request,
                  std::uint64_t buffers_left_out = 0);
   void assigned(const std::string& msg_id, int engine);
-  void finished(const std::string& msg_id, int engine, std::string reply);
+  // `reply`: its frames from "<IDS|MSG>" on, shared; the writer packs them.
+  void finished(const std::string& msg_id, int engine, Parts reply);
   void output(const std::string& msg_id, Output kind, std::string text);
   void resubmitted(const std::string& msg_id, const std::string& as);
   void purged(const std::vector<std::string>& msg_ids);
@@ -92,7 +93,7 @@ class TaskStore {
   struct Op {
     enum class Kind { kSubmitted, kAssigned, kFinished, kOutput, kResubmitted, kPurged } kind;
     Record record;
-    Parts request;
+    Parts frames;  // kSubmitted: the request's; kFinished: the reply's
     std::string extra;  // the queue, the time received, the output's column, the new msg_id
     std::uint64_t left_out = 0;  // kSubmitted: bytes of buffers not in `request`
   };

@@ -7,12 +7,22 @@
 
 namespace ensemble::parallel {
 
-void StoredReply::store(const Parts& parts, std::size_t from) {
+void StoredReply::store(Parts& parts, std::size_t from) {
   clear();
-  std::size_t total = 0;
-  for (std::size_t i = from; i < parts.size(); ++i) total += parts[i].size();
-  bytes_.reserve(total);
-  for (std::size_t i = from; i < parts.size(); ++i) append(parts[i].data(), parts[i].size());
+  std::size_t small = 0;
+  for (std::size_t i = from; i < parts.size(); ++i) {
+    if (parts[i].size() < kSharedFrom) small += parts[i].size();
+  }
+  bytes_.reserve(small);
+  for (std::size_t i = from; i < parts.size(); ++i) {
+    if (parts[i].size() < kSharedFrom) {
+      append(parts[i].data(), parts[i].size());
+    } else {
+      large_.emplace_back();
+      large_.back().copy(parts[i]);
+      sizes_.push_back(static_cast<std::uint32_t>(parts[i].size()));
+    }
+  }
 }
 
 void StoredReply::append(const void* data, std::size_t size) {
@@ -20,13 +30,18 @@ void StoredReply::append(const void* data, std::size_t size) {
   sizes_.push_back(static_cast<std::uint32_t>(size));
 }
 
-Parts StoredReply::frames() const {
+Parts StoredReply::frames() {
   Parts parts;
   parts.reserve(sizes_.size());
-  std::size_t offset = 0;
+  std::size_t offset = 0, next_large = 0;
   for (auto size : sizes_) {
-    parts.emplace_back(bytes_.data() + offset, size);
-    offset += size;
+    if (size < kSharedFrom) {
+      parts.emplace_back(bytes_.data() + offset, size);
+      offset += size;
+    } else {
+      parts.emplace_back();
+      parts.back().copy(large_.at(next_large++));
+    }
   }
   return parts;
 }
@@ -34,15 +49,21 @@ Parts StoredReply::frames() const {
 void StoredReply::clear() {
   std::string().swap(bytes_);
   std::vector<std::uint32_t>().swap(sizes_);
+  std::vector<zmq::message_t>().swap(large_);
 }
 
 std::string StoredReply::serialize() const {
   std::vector<std::string_view> frames;
   frames.reserve(sizes_.size());
-  std::size_t offset = 0;
+  std::size_t offset = 0, next_large = 0;
   for (auto size : sizes_) {
-    frames.emplace_back(bytes_.data() + offset, size);
-    offset += size;
+    if (size < kSharedFrom) {
+      frames.emplace_back(bytes_.data() + offset, size);
+      offset += size;
+    } else {
+      const zmq::message_t& large = large_.at(next_large++);
+      frames.emplace_back(static_cast<const char*>(large.data()), large.size());
+    }
   }
   return pack_frames(frames);
 }
@@ -51,10 +72,14 @@ StoredReply StoredReply::deserialize(const std::string& blob) {
   StoredReply reply;
   auto frames = unpack_frames(blob);
   if (!frames) return reply;  // damaged: treat as absent
-  std::size_t total = 0;
-  for (auto frame : *frames) total += frame.size();
-  reply.bytes_.reserve(total);
-  for (auto frame : *frames) reply.append(frame.data(), frame.size());
+  for (auto frame : *frames) {
+    if (frame.size() < kSharedFrom) {
+      reply.append(frame.data(), frame.size());
+    } else {
+      reply.large_.emplace_back(frame.data(), frame.size());
+      reply.sizes_.push_back(static_cast<std::uint32_t>(frame.size()));
+    }
+  }
   return reply;
 }
 
@@ -84,8 +109,9 @@ void TaskTable::assigned(const std::string& msg_id, const Task& task) {
   if (store_ != nullptr) store_->assigned(msg_id, task.engine);
 }
 
-void TaskTable::finished(const std::string& msg_id, const Task& task) {
-  if (store_ != nullptr) store_->finished(msg_id, task.engine, task.reply.serialize());
+void TaskTable::finished(const std::string& msg_id, Task& task) {
+  // shared, not packed: the store's writer packs it, off the controller's thread
+  if (store_ != nullptr) store_->finished(msg_id, task.engine, task.reply.frames());
 }
 
 Task* TaskTable::find(const std::string& msg_id) {

@@ -13,28 +13,33 @@
 
 namespace ensemble::parallel {
 
-// A reply kept for later askers, in one allocation of its own. Keeping the
-// received frames instead would pin ZeroMQ's 8 KiB receive buffers, which
-// small frames point into: ~7 KiB per task instead of the reply's size.
+// A reply kept for later askers. Small frames are copied into one allocation
+// of its own: keeping the received frames would pin ZeroMQ's 8 KiB receive
+// buffers, which small frames point into (~7 KiB per task instead of the
+// reply's size). Large frames have buffers of their own, so they are shared
+// (reference-counted), never copied: a 128 MB result costs no copy here.
 class StoredReply {
  public:
-  void store(const Parts& parts, std::size_t from);
+  void store(Parts& parts, std::size_t from);
   template <typename Frames>
   void store_frames(const Frames& frames, std::size_t from) {
     clear();
     for (std::size_t i = from; i < frames.size(); ++i) append(frames[i].data(), frames[i].size());
   }
-  Parts frames() const;
+  // The frames again (small ones copied, large ones shared), for a send.
+  Parts frames();
   bool empty() const { return sizes_.empty(); }
-  // One string for the task store: the frame count, their sizes, their bytes.
+  // One string for the task store: pack_frames() of the frames.
   std::string serialize() const;
   static StoredReply deserialize(const std::string& blob);
   void clear();
 
  private:
+  static constexpr std::size_t kSharedFrom = 64 * 1024;
   void append(const void* data, std::size_t size);
-  std::string bytes_;
-  std::vector<std::uint32_t> sizes_;
+  std::string bytes_;                  // the small frames, back to back
+  std::vector<std::uint32_t> sizes_;   // every frame's size
+  std::vector<zmq::message_t> large_;  // the large frames, in order
 };
 
 struct Task {
@@ -62,7 +67,7 @@ class TaskTable {
   Task& add(const std::string& msg_id, Task task, const char* queue, Parts& request, std::size_t from);
   // Call once a task has its engine (load-balanced) or its reply.
   void assigned(const std::string& msg_id, const Task& task);
-  void finished(const std::string& msg_id, const Task& task);
+  void finished(const std::string& msg_id, Task& task);
   // A record read back from the store (no write).
   void restore(const std::string& msg_id, Task task);
   Task* find(const std::string& msg_id);

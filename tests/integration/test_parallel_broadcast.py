@@ -1,0 +1,75 @@
+"""BroadcastView: one request from the client, sent on by the controller to every target
+engine under msg_id ``<msg_id>_<engine id>`` (docs/parallel-protocol.md, "Broadcast")."""
+
+import os
+
+import numpy as np
+import pytest
+
+import ensemble as ipp
+from parallel_fixtures import rc, started  # noqa: F401
+
+pytestmark = [pytest.mark.ensemble_only, pytest.mark.deadline(60)]
+
+
+class CountingConnection:
+    """The client's connection, counting what it sends."""
+
+    def __init__(self, conn):
+        self.conn, self.sent = conn, []
+
+    def send(self, *args):
+        self.sent.append(args)
+        return self.conn.send(*args)
+
+
+@pytest.fixture
+def counted(rc):
+    real = rc._conn
+    rc._conn = CountingConnection(real)
+    yield rc._conn
+    rc._conn = real
+
+
+def test_a_broadcast_apply_is_one_request_that_every_engine_answers(rc, counted):
+    bview = rc.broadcast_view()
+    ar = bview.apply_async(os.getpid)
+    pids = ar.get(10)
+    assert len(counted.sent) == 1 and counted.sent[0][5] == "broadcast"
+    assert sorted(pids) == sorted(rc[:].apply_sync(os.getpid))
+    base = counted.sent[0][6]
+    assert ar.msg_ids == ["%s_%d" % (base, eid) for eid in rc.ids]
+    assert [md["engine_id"] for md in ar.metadata] == rc.ids
+    records = rc.db_query({"msg_id": {"$in": ar.msg_ids}}, keys=["queue", "completed"])
+    assert len(records) == 2 and all(r["completed"] is not None for r in records)
+
+
+def test_a_broadcast_execute_runs_the_cell_on_every_engine(rc):
+    bview = rc.broadcast_view()
+    bview.execute("import os\nbroadcast_pid = os.getpid()\nprint('ran')", block=True)
+    assert rc[:].pull("broadcast_pid", block=True) == rc[:].apply_sync(os.getpid)
+
+
+def test_a_large_array_broadcast_reaches_every_engine_intact(rc):
+    data = np.arange(2_000_000, dtype="float64")
+    sums = rc.broadcast_view(is_coalescing=True).apply_sync(lambda a: float(a.sum()), data)
+    assert sums == [float(data.sum())] * len(rc.ids)
+
+
+def test_an_error_on_the_engines_is_a_composite_error(rc):
+    with pytest.raises(ipp.CompositeError) as raised:
+        rc.broadcast_view().apply_sync(lambda: 1 / 0)
+    assert len(raised.value.elist) == len(rc.ids)
+    assert all(e[0] == "ZeroDivisionError" for e in raised.value.elist)
+
+
+def test_a_target_that_is_not_registered_gets_an_engine_error_and_the_rest_run(rc):
+    futures = rc.send_broadcast("execute_request",
+                                {"code": "pass", "silent": True, "store_history": False,
+                                 "user_expressions": {}, "allow_stdin": False,
+                                 "stop_on_error": False}, [rc.ids[0], 99])
+    first, unknown = futures
+    assert first.wait(10) and not isinstance(first.result(), BaseException)
+    assert unknown.wait(10)
+    assert isinstance(unknown.result(), ipp.RemoteError)
+    assert unknown.result().ename == "EngineError"
