@@ -22,14 +22,47 @@ std::string read_text(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// The children alive now, for the signal handler (which may only kill and _exit).
+constexpr int kMaxChildren = 1024;
+volatile pid_t live_children[kMaxChildren] = {};
+
+void remember(pid_t pid) {
+  for (auto& slot : live_children) {
+    if (slot == 0) {
+      slot = pid;
+      return;
+    }
+  }
+}
+
+void forget(pid_t pid) {
+  for (auto& slot : live_children) {
+    if (slot == pid) slot = 0;
+  }
+}
+
+void on_stop_signal(int) {
+  for (pid_t pid : live_children) {
+    if (pid > 0) ::kill(pid, SIGKILL);
+  }
+  ::_exit(130);
+}
+
 // Reaps `pid` if it has ended; true when it has.
 bool reaped(pid_t pid) {
   int status = 0;
   pid_t done = ::waitpid(pid, &status, WNOHANG);
-  return done == pid || (done < 0 && errno == ECHILD);
+  bool gone = done == pid || (done < 0 && errno == ECHILD);
+  if (gone) forget(pid);
+  return gone;
 }
 
 }  // namespace
+
+void kill_children_on_signal() {
+  ::signal(SIGINT, on_stop_signal);
+  ::signal(SIGTERM, on_stop_signal);
+}
 
 long raise_fd_limit() {
   rlimit limit{};
@@ -93,17 +126,19 @@ ControllerProcess::ControllerProcess(const std::string& ensemble, const std::str
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
+  remember(pid_);
 }
 
 ControllerProcess::~ControllerProcess() { stop(); }
 
 void ControllerProcess::wait_for_files(std::chrono::seconds timeout) {
-  std::string suffix = cluster_id_.empty() ? ".json" : "-" + cluster_id_ + ".json";
+  // ipyparallel's names: ipcontroller[-ID]-client.json, ipcontroller[-ID]-engine.json.
+  std::string stem = security_dir_ + (cluster_id_.empty() ? "/ipcontroller-" : "/ipcontroller-" + cluster_id_ + "-");
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (!alive()) throw std::runtime_error("the controller exited at start (see its log)");
-    auto client = nlohmann::json::parse(read_text(security_dir_ + "/ipcontroller-client" + suffix), nullptr, false);
-    auto engine = nlohmann::json::parse(read_text(security_dir_ + "/ipcontroller-engine" + suffix), nullptr, false);
+    auto client = nlohmann::json::parse(read_text(stem + "client.json"), nullptr, false);
+    auto engine = nlohmann::json::parse(read_text(stem + "engine.json"), nullptr, false);
     if (client.is_object() && engine.is_object() && client.value("controller_pid", 0) == pid_) {
       client_file_ = std::move(client);
       engine_file_ = std::move(engine);
@@ -129,8 +164,14 @@ void ControllerProcess::stop() {
   if (!reaped(pid_)) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
+    forget(pid_);
   }
   pid_ = -1;
+}
+
+void ChildGroup::add(pid_t pid) {
+  pids_.push_back(pid);
+  remember(pid);
 }
 
 pid_t ChildGroup::first_exited() {
@@ -146,7 +187,10 @@ pid_t ChildGroup::first_exited() {
 
 void ChildGroup::kill_all() {
   for (pid_t pid : pids_) ::kill(pid, SIGKILL);
-  for (pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
+  for (pid_t pid : pids_) {
+    ::waitpid(pid, nullptr, 0);
+    forget(pid);
+  }
   pids_.clear();
 }
 

@@ -13,6 +13,9 @@
 
 namespace ensemble::bench {
 
+// On SIGINT/SIGTERM, kills every child this process started (by pid) and exits.
+void kill_children_on_signal();
+
 // Raises this process's soft fd limit to the hard one (children inherit it). Returns the limit.
 long raise_fd_limit();
 
@@ -48,7 +51,7 @@ class ControllerProcess {
 class ChildGroup {
  public:
   ~ChildGroup() { kill_all(); }
-  void add(pid_t pid) { pids_.push_back(pid); }
+  void add(pid_t pid);
   // The first child that has exited, or -1.
   pid_t first_exited();
   void kill_all();

@@ -286,7 +286,11 @@ Json run_one(const Options& o, int engines) {
       plan.status_per_task = o.status_per_task;
       pid_t pid = ::fork();
       if (pid < 0) throw std::runtime_error("fork failed");
-      if (pid == 0) bench::run_fake_engine_worker(plan);
+      if (pid == 0) {
+        ::signal(SIGINT, SIG_DFL);  // the parent's handler kills the children: not a worker's job
+        ::signal(SIGTERM, SIG_DFL);
+        bench::run_fake_engine_worker(plan);
+      }
       workers.add(pid);
     }
     result["workers"] = worker_count;
@@ -307,7 +311,8 @@ Json run_one(const Options& o, int engines) {
       result["ready"] = ready;
       result["controller_fds"] = bench::open_fds(controller.pid());
       if (ready >= static_cast<std::size_t>(engines)) break;
-      if (Clock::now() - progress > std::chrono::seconds(o.stall_seconds)) {
+      if (Clock::now() - progress > std::chrono::seconds(o.stall_seconds) ||
+          Clock::now() - start > std::chrono::seconds(60) + engines * std::chrono::milliseconds(20)) {
         throw std::runtime_error("registration stalled at " + std::to_string(ready) + " of " +
                                  std::to_string(engines) + " ready engines");
       }
@@ -371,6 +376,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  bench::kill_children_on_signal();
   long fd_limit = bench::raise_fd_limit();
   Json document{{"benchmark", "controller_scale"},
                 {"fd_limit", fd_limit},

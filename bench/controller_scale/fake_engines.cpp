@@ -85,11 +85,14 @@ class Worker {
         send_registration(next_to_register++);
         ++in_flight;
       }
+      for (int i : just_registered_) heartbeats.emplace_back(now + period, i);
+      in_flight -= static_cast<int>(just_registered_.size());
+      just_registered_.clear();
       while (!heartbeats.empty() && heartbeats.front().first <= now) {
         int i = heartbeats.front().second;
         heartbeats.pop_front();
         send_signed(*engines_[i].registration, {}, "heartbeat", engines_[i].session, "{}", "{}", "{}");
-        drain(i, SocketKind::kRegistration);  // a send may have swallowed the mailbox's wake-up
+        drain(i, SocketKind::kRegistration);
         heartbeats.emplace_back(now + period, i);
       }
       if (now - last_retry_scan_ > kRegistrationRetry) {  // a lost registration: ask again
@@ -102,11 +105,7 @@ class Worker {
       for (int e = 0; e < count; ++e) {
         int index = static_cast<int>(events[e].data.u64 >> 1);
         auto kind = static_cast<SocketKind>(events[e].data.u64 & 1);
-        int registered = drain(index, kind);
-        if (registered >= 0) {
-          --in_flight;
-          heartbeats.emplace_back(Clock::now() + period, registered);
-        }
+        drain(index, kind);
       }
     }
   }
@@ -139,6 +138,7 @@ class Worker {
     engine.shell->set(zmq::sockopt::linger, 0);
     engine.shell->bind(endpoint(1 + i));
     watch(*engine.shell, i, SocketKind::kShell);
+    drain(i, SocketKind::kShell);
     if (plan_.iopub_per_engine) {
       own_iopub_.push_back(bound_pub(1 + plan_.engine_count + i));
       engine.iopub = own_iopub_.back().get();
@@ -165,6 +165,7 @@ class Worker {
                  {"hostname", "fake-engine"}, {"connection", connection}, {"connection_file", ""}};
     engine.registration_sent = Clock::now();
     send_signed(*engine.registration, {}, "registration_request", engine.session, "{}", "{}", content.dump());
+    drain(i, SocketKind::kRegistration);
   }
 
   // Sends [prefix..., <IDS|MSG>, signature, header, parent, metadata, content, extra...] under a fresh header.
@@ -190,12 +191,12 @@ class Worker {
     send_signed(*engine.iopub, {engine.status_topic}, "status", engine.session, parent, "{}", content);
   }
 
-  // Reads everything the socket holds. Returns the engine index when this
-  // completed its registration, else -1.
-  int drain(int index, SocketKind kind) {
+  // Reads everything the socket holds. ZMQ_FD only signals a change of state,
+  // and a pipe the socket has never found empty raises none: so every use of
+  // a socket (a send too) ends here, which leaves it waiting for a signal.
+  void drain(int index, SocketKind kind) {
     FakeEngine& engine = engines_[index];
     zmq::socket_t& socket = kind == SocketKind::kShell ? *engine.shell : *engine.registration;
-    int registered = -1;
     while (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) {
       parts_.clear();
       do {
@@ -204,11 +205,10 @@ class Worker {
       } while (parts_.back().more());
       if (kind == SocketKind::kShell) {
         answer(engine, parts_);
-      } else if (engine.id < 0) {
-        registered = on_registration_reply(engine, parts_) ? index : registered;
+      } else if (engine.id < 0 && on_registration_reply(engine, parts_)) {
+        just_registered_.push_back(index);
       }
     }
-    return registered;
   }
 
   bool on_registration_reply(FakeEngine& engine, const Parts& parts) {
@@ -264,6 +264,7 @@ class Worker {
   std::vector<std::unique_ptr<zmq::socket_t>> own_iopub_;
   std::vector<FakeEngine> engines_;
   Parts parts_;
+  std::vector<int> just_registered_;  // engines whose registration_reply came: they start heartbeating
   Clock::time_point last_retry_scan_ = Clock::now();
 };
 

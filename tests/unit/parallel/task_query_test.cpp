@@ -12,6 +12,7 @@
 #include "frame_blob.hpp"
 #include "task_query.hpp"
 #include "task_store.hpp"
+#include "task_table.hpp"
 
 namespace ensemble::parallel {
 namespace {
@@ -219,6 +220,19 @@ TEST_F(TaskStoreFile, AnInMemoryStoreServesReadsAndSyncOnAClosedStoreSaysSo) {
   TaskStore off;
   EXPECT_FALSE(off.sync());
   EXPECT_TRUE(off.rows(nullptr, false, false).empty());
+}
+
+TEST(TaskTable, HistoryKeepsSubmissionOrderAndForgetsPurgedFinishedTasksOnly) {
+  TaskTable table;
+  Parts none;
+  for (const char* id : {"a", "b", "c", "d"}) table.add(id, Task{"client", 0, "apply_request", "{}", false, {}, {}}, "mux", none, 0);
+  for (const char* id : {"a", "b", "d"}) table.find(id)->done = true;
+  EXPECT_EQ(table.purge({"b", "c"}), 1u) << "c is pending: it stays";
+  EXPECT_EQ(table.history(), (std::vector<std::string>{"a", "c", "d"}));
+  EXPECT_EQ(table.purge_all(), 2u);
+  EXPECT_EQ(table.history(), std::vector<std::string>{"c"});
+  table.add("e", Task{"client", 0, "apply_request", "{}", false, {}, {}}, "mux", none, 0);
+  EXPECT_EQ(table.history(), (std::vector<std::string>{"c", "e"}));
 }
 
 }  // namespace

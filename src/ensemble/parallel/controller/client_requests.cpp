@@ -150,8 +150,7 @@ void Controller::Impl::handle_controller_request() {
     } else if (type == "purge_request") {
       content = purge_reply(request.content);
     } else if (type == "hub_history_request") {
-      content = Json{{"status", "ok"}, {"history", Json(std::vector<std::string>(tasks.history().begin(),
-                                                                                 tasks.history().end()))}};
+      content = Json{{"status", "ok"}, {"history", Json(tasks.history())}};
     } else if (type == "abort_request") {
       content = abort_reply(request.content);
     } else if (type == "db_request") {

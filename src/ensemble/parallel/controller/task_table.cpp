@@ -129,7 +129,8 @@ std::size_t TaskTable::purge_all() {
     store_->purged(gone);
   }
   std::erase_if(tasks_, [](const auto& entry) { return entry.second.done; });
-  compact_history();
+  purged_in_history_ += before - tasks_.size();
+  compact_history_if_sparse();
   return before - tasks_.size();
 }
 
@@ -143,16 +144,28 @@ std::size_t TaskTable::purge(const std::vector<std::string>& msg_ids) {
       if (store_ != nullptr) store_->purged({id});
     }
   }
-  if (removed > 0) compact_history();
+  purged_in_history_ += removed;
+  compact_history_if_sparse();
   return removed;
 }
 
-void TaskTable::compact_history() {
+std::vector<std::string> TaskTable::history() const {
+  std::vector<std::string> live;
+  live.reserve(history_.size() - purged_in_history_);
+  for (const auto& id : history_) {
+    if (tasks_.contains(id)) live.push_back(id);
+  }
+  return live;
+}
+
+void TaskTable::compact_history_if_sparse() {
+  if (purged_in_history_ * 2 < history_.size()) return;
   std::deque<std::string> kept;
   for (auto& id : history_) {
     if (tasks_.contains(id)) kept.push_back(std::move(id));
   }
   history_ = std::move(kept);
+  purged_in_history_ = 0;
 }
 
 }  // namespace ensemble::parallel

@@ -75,14 +75,18 @@ class TaskTable {
   // given engines. Pending tasks stay. Returns how many went.
   std::size_t purge_all();
   std::size_t purge(const std::vector<std::string>& msg_ids);
-  const std::deque<std::string>& history() const { return history_; }
+  // The msg_ids still recorded, in submission order. O(history).
+  std::vector<std::string> history() const;
   std::size_t size() const { return tasks_.size(); }
 
  private:
-  void compact_history();
+  // Drops purged ids from history_ once they are half of it: a purge then
+  // costs O(ids purged), amortized, not O(history).
+  void compact_history_if_sparse();
   TaskStore* store_ = nullptr;
   std::unordered_map<std::string, Task> tasks_;
   std::deque<std::string> history_;  // submission order; may name purged ids until compacted
+  std::size_t purged_in_history_ = 0;
 };
 
 }  // namespace ensemble::parallel
