@@ -76,6 +76,11 @@ class FakeEngine:
         self.thread.start()
 
     def publish(self, msg_type, content, buffers=()):
+        if msg_type == "status" and self.parent is not None:
+            # as the real core hands statuses over: pre-parsed, without JSON
+            self.conn.events.put(("status", self.id, self.parent["msg_id"],
+                                  content["execution_state"], _now()))
+            return
         self.conn._emit("iopub", self.id, msg_type, content, parent=self.parent,
                         buffers=buffers)
 
