@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <zmq.hpp>
@@ -51,8 +52,9 @@ std::string_view msg_type_of(std::string_view header) {
 }
 
 struct FakeEngine {
-  std::string uuid = wire::new_id();
-  std::string session = wire::new_id();  // its kernel session: names it in iopub topics
+  // From OpenSSL's CSPRNG, which reseeds after fork (see run_fake_engine_worker).
+  std::string uuid = wire::random_hex(16);
+  std::string session = wire::random_hex(16);  // its kernel session: names it in iopub topics
   std::string status_topic = "kernel." + session + ".status";
   int id = -1;                           // given by the controller
   Clock::time_point registration_sent{};
@@ -271,14 +273,20 @@ class Worker {
 }  // namespace
 
 void run_fake_engine_worker(const WorkerPlan& plan) {
-  try {
-    Worker worker(plan);
-    worker.run();
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "fake engine worker %d failed: %s\n", plan.worker, error.what());
-    std::fflush(stderr);
-    ::_exit(3);
-  }
+  // On a thread of its own: wire::new_id() keeps a thread_local generator
+  // seeded once, so a forked child's main thread would repeat its parent's
+  // (and its sibling workers') msg_ids. A new thread seeds a new one.
+  std::thread([&plan] {
+    try {
+      Worker worker(plan);
+      worker.run();
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "fake engine worker %d failed: %s\n", plan.worker, error.what());
+      std::fflush(stderr);
+      ::_exit(3);
+    }
+  }).join();
+  ::_exit(3);
 }
 
 }  // namespace ensemble::bench

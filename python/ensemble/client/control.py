@@ -4,7 +4,6 @@ import os
 import signal as signal_module
 import socket
 import types
-from concurrent.futures import Future
 
 from .. import error, serialize
 from .._engine import namespace as engine_ns

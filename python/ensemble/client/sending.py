@@ -1,0 +1,132 @@
+"""Sending requests: the Client's futures are registered before each send, so
+a reply can never arrive for a msg_id the event thread does not know."""
+
+import json
+from concurrent.futures import Future
+
+from .. import error
+from .futures import MessageFuture
+from .metadata import Metadata
+from .util import execute_content, utcnow
+
+
+class SendingMixin:
+    def _check_open(self):
+        if self._closed:
+            raise RuntimeError("Client cannot be used after its sockets have been closed")
+        if self._lost:
+            raise error.EngineError("the connection to the controller was lost")
+
+    def _register(self, msg_id, engine_id, submitted):
+        """A MessageFuture for a request about to be sent (call with _lock held)."""
+        # engine_id stays None until the reply comes (as in ipyparallel); the future knows it
+        md = Metadata(msg_id=msg_id, submitted=submitted,
+                      engine_uuid=self._engines.get(engine_id, {}).get("uuid"))
+        future = MessageFuture(msg_id, md, engine_id)
+        self.metadata[msg_id] = md
+        self._futures[msg_id] = future
+        self.outstanding.add(msg_id)
+        self._outstanding_dict[engine_id].add(msg_id)
+        self.history.append(msg_id)
+        return future
+
+    def _unregister(self, msg_ids):
+        with self._lock:
+            for msg_id in msg_ids:
+                self._discard(msg_id)
+                self.history.remove(msg_id)
+
+    def _send_request(self, msg_type, content, engine_id, buffers=(), channel="shell",
+                      fname=None, metadata=None):
+        """Send a request to one engine; returns its MessageFuture."""
+        self._check_open()
+        msg_id = self._new_msg_id()
+        with self._lock:
+            future = self._register(msg_id, engine_id, utcnow())
+        try:
+            # a task (channel "task") has no engine until the controller's scheduler picks one
+            self._conn.send(msg_type, json.dumps(content), json.dumps(metadata or {}),
+                            list(buffers), -1 if engine_id is None else engine_id, channel, msg_id)
+        except Exception:
+            self._unregister([msg_id])
+            raise
+        return future
+
+    def send_broadcast(self, msg_type, content, engine_ids, buffers=(), metadata=None):
+        """One request for several engines: the controller sends it on to each, under
+        msg_id ``<msg_id>_<engine id>``, so it is serialized and sent once. Returns the
+        engines' MessageFutures, in order."""
+        self._check_open()
+        msg_id = self._new_msg_id()
+        sub_ids = ["%s_%d" % (msg_id, eid) for eid in engine_ids]
+        now = utcnow()
+        with self._lock:
+            futures = [self._register(sub, eid, now) for sub, eid in zip(sub_ids, engine_ids)]
+        metadata = dict(metadata or {}, targets=list(engine_ids), is_broadcast=True)
+        try:
+            self._conn.send(msg_type, json.dumps(content), json.dumps(metadata), list(buffers),
+                            -1, "broadcast", msg_id)
+        except Exception:
+            self._unregister(sub_ids)
+            raise
+        return futures
+
+    def _new_msg_id(self):
+        return self._msg_id_prefix + str(next(self._msg_counter))
+
+    def _finish(self, future, result):
+        """Record ``result`` for ``future`` and resolve it."""
+        msg_id = future.msg_id
+        with self._lock:
+            self.results[msg_id] = result
+            self.outstanding.discard(msg_id)
+            self._outstanding_dict[future.engine_id].discard(msg_id)
+            self._outstanding_dict[None].discard(msg_id)  # a task, filed before it had an engine
+        if not future.done():
+            future.set_result(result)
+
+    def _discard(self, msg_id):
+        future = self._futures.pop(msg_id, None)
+        self.metadata.pop(msg_id, None)
+        self.results.pop(msg_id, None)
+        self.outstanding.discard(msg_id)
+        if future is not None:
+            self._outstanding_dict[future.engine_id].discard(msg_id)
+            self._outstanding_dict[None].discard(msg_id)
+
+    def _send_recv(self, msg_type, content=None, target=-1, channel="shell", timeout=30):
+        """Send a request and return its reply message (a dict)."""
+        waiter = self._send_waited(msg_type, content, target, channel)
+        try:
+            return waiter.result(timeout)
+        except TimeoutError:
+            raise error.TimeoutError("no %s reply within %s s"
+                                     % (msg_type.replace("_request", ""), timeout)) from None
+
+    def _send_waited(self, msg_type, content=None, target=-1, channel="shell"):
+        self._check_open()
+        msg_id = self._new_msg_id()
+        waiter = Future()
+        self._reply_waiters[msg_id] = waiter
+        try:
+            self._conn.send(msg_type, json.dumps(content or {}), "{}", [], target, channel,
+                            msg_id)
+        except Exception:
+            self._reply_waiters.pop(msg_id, None)
+            raise
+        return waiter
+
+    def send_apply_request(self, buffers, engine_id, metadata=None):
+        """Send one apply_request (``buffers`` from ``serialize.pack_apply``)."""
+        return self._send_request("apply_request", {}, engine_id, buffers=buffers,
+                                  metadata=dict(metadata or {}, target=engine_id))
+
+    def send_task(self, buffers, metadata):
+        """Send one apply_request to the controller's scheduler, which picks the
+        engine; ``metadata`` holds ipyparallel's flags (targets, after, follow,
+        timeout, retries)."""
+        return self._send_request("apply_request", {}, None, buffers=buffers, channel="task",
+                                  metadata=metadata)
+
+    def send_execute_request(self, code, engine_id, silent=True):
+        return self._send_request("execute_request", execute_content(code, silent), engine_id)
