@@ -4,6 +4,9 @@
 
 #include <openssl/rand.h>
 
+#include <pthread.h>
+
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <random>
@@ -22,14 +25,33 @@ std::string random_hex(std::size_t bytes) {
   return to_hex(buffer.data(), bytes);
 }
 
+namespace {
+
+// Bumped in every child of a fork: a child must not repeat its parent's ids.
+std::atomic<unsigned> fork_generation{0};
+
+std::mt19937_64 seeded_generator() {
+  std::random_device device;
+  std::seed_seq seed{device(), device(), device(), device()};
+  return std::mt19937_64(seed);
+}
+
+}  // namespace
+
 std::string new_id() {
   // Message ids need uniqueness, not secrecy: a per-thread generator seeded
-  // from the CSPRNG is fast and collision-free in practice.
-  thread_local std::mt19937_64 generator = [] {
-    std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device()};
-    return std::mt19937_64(seed);
+  // from the CSPRNG is fast and collision-free in practice. It is seeded
+  // again after a fork, or parent and child would make the same ids.
+  static const bool watching_forks = [] {
+    return pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); }) == 0;
   }();
+  (void)watching_forks;
+  thread_local std::mt19937_64 generator = seeded_generator();
+  thread_local unsigned seeded_in = fork_generation.load();
+  if (unsigned now = fork_generation.load(); now != seeded_in) {
+    generator = seeded_generator();
+    seeded_in = now;
+  }
   unsigned char bytes[16];
   for (int half = 0; half < 2; ++half) {
     std::uint64_t value = generator();
