@@ -190,6 +190,10 @@ void Controller::run() {
       next_tick = std::min<Clock::time_point>(next_tick, Clock::now() + kProbeInterval);
     }
   }
+  // The engines are gone: what is still queued for them (a probe, a shutdown
+  // sent as one left) would hold the exit for the whole linger period while
+  // ZeroMQ tries to reconnect. Clients keep the linger, for their last replies.
+  for (zmq::socket_t* s : {&c.engine_shell, &c.engine_control, &c.engine_iopub}) s->set(zmq::sockopt::linger, 0);
 }
 
 void Controller::request_stop() {
