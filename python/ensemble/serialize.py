@@ -47,18 +47,21 @@ class Reference:
 
 
 class PrePickled:
-    """An object pickled once, to be sent many times (e.g. map's function)."""
+    """An object pickled once, to be sent many times (map's function, in every
+    chunk): each send embeds the same pickle instead of pickling it again."""
 
     def __init__(self, obj):
         self.obj = obj
         self.buffers = serialize_object(obj)
+        self._payload = bytes(self.buffers[0])
 
     def __reduce__(self):
-        return (_identity, (self.obj,))
+        oob = [pickle.PickleBuffer(b) for b in self.buffers[1:]]
+        return (_unpickle_prepickled, (self._payload, *oob))
 
 
-def _identity(obj):
-    return obj
+def _unpickle_prepickled(payload, *oob):
+    return pickle.loads(payload, buffers=oob)
 
 
 _LIBRARY_ROOTS = None

@@ -3,6 +3,7 @@
 import warnings
 from inspect import signature
 
+from .. import serialize
 from . import map as Map
 from .asyncresult import AsyncMapResult
 from .util import getname
@@ -96,7 +97,8 @@ class ParallelFunction(RemoteFunction):
             elif isinstance(targets, int):
                 targets = [targets]
             nparts = len(targets)
-        func = self.func
+        # pickled once for every chunk (a chunk per item by default in a balanced map)
+        func = serialize.PrePickled(self.func) if nparts > 1 else self.func
         futures = []
         for index, target in enumerate(targets):
             parts = [self.mapObject.getPartition(seq, index, nparts, maxlen) for seq in sequences]
