@@ -57,9 +57,10 @@ class Kernel {
   // For engines: serve another shell request type (see ShellDispatcher). Before bind().
   void add_handler(std::string msg_type, ShellDispatcher::RequestHandler handler);
   // From inside such a handler (main thread): a reply with metadata and
-  // buffers; the handler then returns a null Json.
+  // buffers (`shared` ones follow `buffers` and are sent without a copy); the
+  // handler then returns a null Json.
   void send_reply(const wire::Message& request, wire::Json content, wire::Json metadata,
-                  std::vector<std::string> buffers);
+                  std::vector<std::string> buffers, std::vector<wire::SharedBuffer> shared = {});
   // The session id in every message the kernel sends (and in its iopub topics).
   const std::string& session_id() const;
 

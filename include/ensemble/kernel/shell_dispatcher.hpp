@@ -43,12 +43,14 @@ class ShellDispatcher final : public KernelContext {
   // or replaces a built-in one. The handler returns the reply content; the
   // dispatcher does busy/idle and the reply, and turns a throw into an error
   // reply. Main thread, before run().
-  // A handler may move the request's buffers out (an engine keeps pushed arrays).
+  // A handler may move the request's buffers out (an engine keeps pushed
+  // arrays); a large request's buffers are in `shared_buffers`, not copied.
   using RequestHandler = std::function<Json(wire::Message& request)>;
   void add_handler(std::string msg_type, RequestHandler handler);
   // For a handler whose reply carries metadata or buffers (an engine's
   // apply_reply): sends it, and the handler then returns a null Json. Main thread.
-  void send_reply(const wire::Message& request, Json content, Json metadata, std::vector<std::string> buffers);
+  void send_reply(const wire::Message& request, Json content, Json metadata, std::vector<std::string> buffers,
+                  std::vector<wire::SharedBuffer> shared = {});
   // Queued requests with these msg_ids will be answered `aborted` instead of
   // running (control's abort_request). Thread-safe.
   void abort_requests(const std::vector<std::string>& msg_ids);

@@ -3,6 +3,7 @@
 // metadata and content stay JSON: they are echoed or handed to handlers.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,15 @@ struct Header {
   static Result<Header> from_json(const Json& json);
 };
 
+// A buffer left where it already is (a received ZeroMQ frame, a Python
+// object's memory) instead of being copied into a std::string. `keeper` owns
+// that memory and keeps it alive; it may be released on any thread.
+struct SharedBuffer {
+  std::shared_ptr<const void> keeper;
+  const char* data = nullptr;
+  std::size_t size = 0;
+};
+
 struct Message {
   std::vector<std::string> identities;  // ROUTER routing prefix, echoed on replies
   Header header;
@@ -36,6 +46,11 @@ struct Message {
   Json metadata = Json::object();
   Json content = Json::object();
   std::vector<std::string> buffers;
+  // Buffers sent or received without a copy; on the wire they follow
+  // `buffers`. The kernel's receiver puts every buffer of a large message
+  // here (none in `buffers`); an engine's apply reply puts its result's here.
+  // The codec ignores them: the kernel's I/O loop sends and receives them.
+  std::vector<SharedBuffer> shared_buffers;
   // Set by a kernel that authenticated the sender (CurveZMQ and its roster):
   // the sender's role; empty when the kernel runs without authentication.
   std::string role;

@@ -157,18 +157,38 @@ void IoLoop::loop(std::stop_token stop) {
 }
 
 std::optional<wire::Message> IoLoop::receive(zmq::socket_t& socket, const char* channel) {
-  wire::Frames frames;
-  zmq::message_t part;
+  std::vector<zmq::message_t> parts;
   std::string user_id;  // the sender's public key, from the ZAP handler
   do {
+    zmq::message_t part;
     if (!socket.recv(part, zmq::recv_flags::dontwait)) break;
-    frames.emplace_back(static_cast<const char*>(part.data()), part.size());
     if (roster_ != nullptr && user_id.empty()) {
       if (const char* value = zmq_msg_gets(part.handle(), "User-Id")) user_id = value;
     }
-  } while (part.more());
-  std::size_t total = 0;
-  for (const auto& frame : frames) total += frame.size();
+    parts.push_back(std::move(part));
+  } while (parts.back().more());
+  std::size_t total = 0, delimiter = parts.size();
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    total += parts[i].size();
+    if (delimiter == parts.size() && parts[i].to_string_view() == wire::kDelimiter) delimiter = i;
+  }
+  // The buffers of a large message stay in ZeroMQ's frames (SharedBuffer):
+  // copying a pushed array into a string would cost a copy of all of it.
+  std::size_t first_buffer = delimiter + 6;
+  std::size_t buffer_bytes = 0;
+  for (std::size_t i = first_buffer; i < parts.size(); ++i) buffer_bytes += parts[i].size();
+  bool keep_buffers = first_buffer < parts.size() && buffer_bytes >= kZeroCopyThreshold;
+  wire::Frames frames;
+  std::vector<wire::SharedBuffer> kept;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (keep_buffers && i >= first_buffer) {
+      auto owner = std::make_shared<zmq::message_t>(std::move(parts[i]));
+      kept.push_back({owner, static_cast<const char*>(owner->data()), owner->size()});
+    } else {
+      frames.emplace_back(static_cast<const char*>(parts[i].data()), parts[i].size());
+    }
+  }
+  parts.clear();
   if (total > limits_.max_message_bytes) {
     // Only the envelope is read; if it is authentic, the sender gets an answer.
     spdlog::warn("{}: refused a message of {} bytes (limit {})", channel, total, limits_.max_message_bytes);
@@ -186,6 +206,7 @@ std::optional<wire::Message> IoLoop::receive(zmq::socket_t& socket, const char* 
   auto decoded = wire::decode(std::move(frames), signer_, &replay_guard_, limits_);
   if (decoded.ok()) {
     if (roster_ != nullptr && !authenticate(user_id, decoded.value(), channel)) return std::nullopt;
+    decoded.value().shared_buffers = std::move(kept);
     return std::move(decoded).value();
   }
   spdlog::warn("{}: dropped a message: {}", channel, decoded.status().to_string());
@@ -320,21 +341,32 @@ void IoLoop::send_due(bool everything) {
 }
 
 void IoLoop::send(zmq::socket_t& socket, const wire::Message& message) {
-  send_frames(socket, wire::encode(message, signer_), message.header.msg_type);
+  send_frames(socket, wire::encode(message, signer_), message.shared_buffers, message.header.msg_type);
 }
 
 void IoLoop::send(zmq::socket_t& socket, wire::Message&& message) {
   std::string msg_type = message.header.msg_type;
-  send_frames(socket, wire::encode(std::move(message), signer_), msg_type);
+  std::vector<wire::SharedBuffer> shared = std::move(message.shared_buffers);
+  send_frames(socket, wire::encode(std::move(message), signer_), shared, msg_type);
 }
 
-void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::string& msg_type) {
+void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::vector<wire::SharedBuffer>& shared,
+                         const std::string& msg_type) {
   for (const auto& frame : frames) bytes_since_trim_ += frame.size();
+  std::size_t count = frames.size() + shared.size();
   try {
     for (std::size_t i = 0; i < frames.size(); ++i) {
-      auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+      auto flags = i + 1 < count ? zmq::send_flags::sndmore : zmq::send_flags::none;
       // ROUTER drops messages to vanished peers; PUB drops past its high-water mark.
       socket.send(to_frame(std::move(frames[i])), flags | zmq::send_flags::dontwait);
+    }
+    for (std::size_t i = 0; i < shared.size(); ++i) {
+      auto flags = frames.size() + i + 1 < count ? zmq::send_flags::sndmore : zmq::send_flags::none;
+      // ZeroMQ reads the memory where it is; the keeper goes when it is done.
+      auto* keeper = new std::shared_ptr<const void>(shared[i].keeper);
+      zmq::message_t frame(const_cast<char*>(shared[i].data), shared[i].size,
+                           [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }, keeper);
+      socket.send(frame, flags | zmq::send_flags::dontwait);
     }
   } catch (const zmq::error_t& error) {
     spdlog::warn("send of {} failed: {}", msg_type, error.what());

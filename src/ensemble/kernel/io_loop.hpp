@@ -51,7 +51,9 @@ class IoLoop {
   void send_due(bool everything);
   void send(zmq::socket_t& socket, const wire::Message& message);
   void send(zmq::socket_t& socket, wire::Message&& message);  // moves large buffers, no copy
-  void send_frames(zmq::socket_t& socket, wire::Frames frames, const std::string& msg_type);
+  // `frames` (encoded), then `shared` as further frames, sent without a copy.
+  void send_frames(zmq::socket_t& socket, wire::Frames frames, const std::vector<wire::SharedBuffer>& shared,
+                   const std::string& msg_type);
   void publish_status(const char* state, const wire::Json& parent);
   // Stamps the authenticated user on `message`; false if the sender has no access (any more).
   bool authenticate(const std::string& public_key, wire::Message& message, const char* channel);

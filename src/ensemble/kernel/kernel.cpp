@@ -103,8 +103,9 @@ void Kernel::add_handler(std::string msg_type, ShellDispatcher::RequestHandler h
 }
 
 void Kernel::send_reply(const wire::Message& request, wire::Json content, wire::Json metadata,
-                        std::vector<std::string> buffers) {
-  impl_->dispatcher->send_reply(request, std::move(content), std::move(metadata), std::move(buffers));
+                        std::vector<std::string> buffers, std::vector<wire::SharedBuffer> shared) {
+  impl_->dispatcher->send_reply(request, std::move(content), std::move(metadata), std::move(buffers),
+                                std::move(shared));
 }
 
 const std::string& Kernel::session_id() const {

@@ -111,10 +111,11 @@ void ShellDispatcher::send_reply(const wire::Message& request, Json content) {
 }
 
 void ShellDispatcher::send_reply(const wire::Message& request, Json content, Json metadata,
-                                 std::vector<std::string> buffers) {
+                                 std::vector<std::string> buffers, std::vector<wire::SharedBuffer> shared) {
   wire::Message reply = session_.reply(request, std::move(content));
   reply.metadata = std::move(metadata);
   reply.buffers = std::move(buffers);
+  reply.shared_buffers = std::move(shared);
   outbox_.enqueue(Route::kShell, std::move(reply));
 }
 

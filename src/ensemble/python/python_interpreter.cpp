@@ -109,6 +109,9 @@ void PythonInterpreter::handle_comm(const wire::Message& message) {
   py::dict msg = from_json(message_dict_json(message));
   py::list buffers;
   for (const auto& buffer : message.buffers) buffers.append(py::memoryview(py::bytes(buffer)));
+  for (const auto& buffer : message.shared_buffers) {
+    buffers.append(py::memoryview(py::bytes(buffer.data, buffer.size)));
+  }
   msg["buffers"] = buffers;
   try {
     impl_->runtime.attr("comms").attr("handle")(msg);

@@ -3,6 +3,9 @@
 #include <pybind11/embed.h>
 #include <spdlog/spdlog.h>
 
+#include <mutex>
+#include <vector>
+
 #include "ensemble/parallel/engine.hpp"
 #include "ensemble/wire/ids.hpp"
 
@@ -33,7 +36,13 @@ struct OwnedBytes {
   std::string bytes;
 };
 
-void register_owned_bytes() {
+// The same for a buffer the kernel received without copying it (a ZeroMQ
+// frame of a large request, which nobody else holds: writable too).
+struct KeptBytes {
+  wire::SharedBuffer buffer;
+};
+
+void register_buffer_types() {
   static bool registered = false;
   if (registered) return;
   registered = true;
@@ -42,6 +51,54 @@ void register_owned_bytes() {
     return py::buffer_info(owned.bytes.data(), 1, py::format_descriptor<unsigned char>::format(), 1,
                            {static_cast<py::ssize_t>(owned.bytes.size())}, {1}, false);
   });
+  py::class_<KeptBytes>(module, "_KeptBytes", py::buffer_protocol()).def_buffer([](KeptBytes& kept) {
+    return py::buffer_info(const_cast<char*>(kept.buffer.data), 1, py::format_descriptor<unsigned char>::format(), 1,
+                           {static_cast<py::ssize_t>(kept.buffer.size)}, {1}, false);
+  });
+}
+
+// Result buffers sent without a copy: each pins its Python object (a
+// Py_buffer) until ZeroMQ has sent it. ZeroMQ lets go on its own thread,
+// which must not touch Python, so the views wait here for the next apply,
+// which releases them holding the GIL.
+class ReleaseQueue {
+ public:
+  void park(Py_buffer* view) {
+    std::lock_guard lock(mutex_);
+    parked_.push_back(view);
+  }
+  void release_parked() {  // with the GIL
+    std::vector<Py_buffer*> parked;
+    {
+      std::lock_guard lock(mutex_);
+      parked.swap(parked_);
+    }
+    for (Py_buffer* view : parked) {
+      PyBuffer_Release(view);
+      delete view;
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Py_buffer*> parked_;
+};
+
+ReleaseQueue& release_queue() {
+  static auto* queue = new ReleaseQueue();  // never destroyed: ZeroMQ may let go at exit
+  return *queue;
+}
+
+wire::SharedBuffer share_buffer(const py::handle& object) {
+  auto* view = new Py_buffer;
+  if (PyObject_GetBuffer(object.ptr(), view, PyBUF_C_CONTIGUOUS) != 0) {
+    delete view;
+    throw py::error_already_set();
+  }
+  std::shared_ptr<const void> keeper(view, [](const void* parked) {
+    release_queue().park(static_cast<Py_buffer*>(const_cast<void*>(parked)));
+  });
+  return {keeper, static_cast<const char*>(view->buf), static_cast<std::size_t>(view->len)};
 }
 
 std::string copy_buffer(const py::handle& object) {
@@ -51,6 +108,18 @@ std::string copy_buffer(const py::handle& object) {
   PyBuffer_Release(&view);
   return bytes;
 }
+
+std::size_t buffer_size(const py::handle& object) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(object.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0) throw py::error_already_set();
+  auto size = static_cast<std::size_t>(view.len);
+  PyBuffer_Release(&view);
+  return size;
+}
+
+// Below this in all, a result's buffers are copied: pinning Python objects
+// until ZeroMQ is done costs more than copying a few bytes.
+constexpr std::size_t kShareResultsFrom = 64 * 1024;
 
 Json internal_error(const std::string& what, int engine_id, const std::string& uuid) {
   return Json{{"status", "error"},
@@ -69,15 +138,21 @@ void add_apply_handler(kernel::Kernel& kernel, const Registrar& registrar, std::
     std::string started = wire::now_iso8601();
     Json content, metadata = Json::object();
     std::vector<std::string> buffers;
+    std::vector<wire::SharedBuffer> shared;
     {
       py::gil_scoped_acquire gil;
       try {
-        register_owned_bytes();
+        release_queue().release_parked();
+        register_buffer_types();
         py::list arguments;
-        // Moved, not copied: arrays the call keeps (push) outlive this request.
+        // Moved or kept, not copied: arrays the call keeps (push) outlive this request.
         for (auto& buffer : request.buffers) {
           arguments.append(py::memoryview(py::cast(OwnedBytes{std::move(buffer)})));
         }
+        for (auto& buffer : request.shared_buffers) {
+          arguments.append(py::memoryview(py::cast(KeptBytes{std::move(buffer)})));
+        }
+        request.shared_buffers.clear();
         static py::object run = py::module_::import("ensemble._engine.apply").attr("run");
         py::tuple outcome = run(arguments, engine_id, uuid);
         content = plain_ok(outcome[0]) ? Json{{"status", "ok"}} : to_json_via_python(outcome[0]);
@@ -88,11 +163,21 @@ void add_apply_handler(kernel::Kernel& kernel, const Registrar& registrar, std::
             metadata[name] = to_json_via_python(value);
           }
         }
-        for (const auto& item : py::list(outcome[2])) buffers.push_back(copy_buffer(item));
+        py::list results(outcome[2]);
+        std::size_t total = 0;
+        for (const auto& item : results) total += buffer_size(item);
+        for (const auto& item : results) {
+          if (total >= kShareResultsFrom) {
+            shared.push_back(share_buffer(item));
+          } else {
+            buffers.push_back(copy_buffer(item));
+          }
+        }
       } catch (const std::exception& error) {
         spdlog::error("apply_request failed inside the engine: {}", error.what());
         content = internal_error(error.what(), engine_id, uuid);
         buffers.clear();
+        shared.clear();
       }
     }
     if (!metadata.is_object()) metadata = Json::object();
@@ -101,7 +186,7 @@ void add_apply_handler(kernel::Kernel& kernel, const Registrar& registrar, std::
     metadata["started"] = started;
     metadata["completed"] = wire::now_iso8601();
     metadata["status"] = content.value("status", "error");
-    kernel.send_reply(request, std::move(content), std::move(metadata), std::move(buffers));
+    kernel.send_reply(request, std::move(content), std::move(metadata), std::move(buffers), std::move(shared));
     return nullptr;
   });
 }
