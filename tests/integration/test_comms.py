@@ -84,3 +84,25 @@ def test_ipywidget_opens_a_comm_and_takes_state_from_the_client(kernel):
     assert kernel.eval_plain("slider.value") == "7"
     comms = kernel.shell_request("comm_info_request", {"target_name": "jupyter.widget"})["content"]["comms"]
     assert comm_id in comms
+
+
+def test_comm_buffers_reach_the_target_in_order_small_and_large(kernel):
+    # a message of more than 64 KiB of buffers is received without copying them
+    # (they stay in their ZeroMQ frames); the comm target still sees every one, in order
+    target = "sizes"
+    res = kernel.execute(
+        "get_ipython().kernel.comm_manager.register_target(%r, lambda comm, msg: comm.send("
+        "{'sizes': [len(bytes(b)) for b in msg['buffers']], 'heads': [bytes(b)[:1].decode() for b in msg['buffers']]}))"
+        % target
+    )
+    assert res.status == "ok", res.content
+    comm_id = uuid.uuid4().hex
+    start = len(kernel.iopub_log)
+    # the channel's send() takes no buffers: the session sends on its socket
+    kernel.kc.session.send(kernel.kc.shell_channel.socket, "comm_open",
+                           {"comm_id": comm_id, "target_name": target, "data": {}},
+                           buffers=[b"a" * 10, b"b" * 200_000, b"c" * 3])
+    echoed = kernel.wait_iopub(lambda m: is_comm_msg(comm_id, "comm_msg")(m) and "sizes" in m["content"]["data"]
+                               and len(m["content"]["data"]["sizes"]) == 3, timeout=10, start=start)
+    assert echoed["content"]["data"] == {"sizes": [10, 200_000, 3], "heads": ["a", "b", "c"]}
+    kernel.assert_healthy()
