@@ -48,7 +48,7 @@ _LAZY.update({name: "error" for name in (
     "DependencyTimeout", "InvalidDependency", "RemoteError", "TaskRejectError",
     "CompositeError", "collect_exceptions", "wrap_exception", "unwrap_exception")})
 
-_SUBMODULES = {"error", "serialize", "client", "util"}
+_SUBMODULES = {"error", "serialize", "client", "util", "datapub"}
 
 
 def __getattr__(name):

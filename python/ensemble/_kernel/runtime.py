@@ -33,7 +33,10 @@ class StdinNotImplementedError(RuntimeError):
 
 
 class KernelRuntime:
+    instance = None  # the process's one runtime, once the C++ kernel has made it
+
     def __init__(self, bridge):
+        KernelRuntime.instance = self
         self.bridge = bridge
         self.namespace = {"__name__": "__main__", "__builtins__": builtins, "__doc__": None}
         self.namespace_module = types.ModuleType("__main__")
