@@ -1,8 +1,9 @@
 #include "io_loop.hpp"
 
+#include "socket_setup.hpp"
+
 #include <malloc.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <chrono>
 
@@ -19,47 +20,6 @@ zmq::message_t to_frame(std::string&& text) {
   auto* owned = new std::string(std::move(text));
   return zmq::message_t(
       owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
-}
-
-wire::Status bind_socket(zmq::socket_t& socket, wire::ConnectionInfo& info, wire::Channel channel) {
-  if (info.transport == "ipc" && info.port(channel) == 0) {
-    // As jupyter_client does: the first free "<ip>-<n>" path.
-    for (int n = 1; n < 65536; ++n) {
-      struct stat existing {};
-      if (::stat((info.ip + "-" + std::to_string(n)).c_str(), &existing) != 0) {
-        info.set_port(channel, n);
-        break;
-      }
-    }
-  }
-  std::string endpoint = info.endpoint(channel);
-  try {
-    socket.bind(endpoint);
-  } catch (const zmq::error_t& error) {
-    return wire::Status::Error(wire::StatusCode::kIoError, "cannot bind " + endpoint + ": " + error.what());
-  }
-  if (info.transport == "tcp") {
-    std::string last = socket.get(zmq::sockopt::last_endpoint);
-    info.set_port(channel, std::stoi(last.substr(last.rfind(':') + 1)));
-  }
-  return wire::Status::Ok();
-}
-
-void configure_curve_server(zmq::socket_t& socket, const std::string& secret_key) {
-  if (secret_key.empty()) return;
-  socket.set(zmq::sockopt::curve_server, 1);
-  socket.set(zmq::sockopt::curve_secretkey, secret_key);
-  socket.set(zmq::sockopt::zap_domain, "ensemble");
-}
-
-void configure_router(zmq::socket_t& socket, std::size_t max_message_bytes) {
-  // Long enough for the last replies to leave at shutdown, short enough that
-  // a vanished client never holds the process.
-  socket.set(zmq::sockopt::linger, 500);
-  // A hard cap against memory exhaustion; messages between the soft limit
-  // (checked on decode, answered with an error) and this are refused politely.
-  auto cap = static_cast<int64_t>(std::min<std::size_t>(max_message_bytes * 4, std::size_t{1} << 40));
-  socket.set(zmq::sockopt::maxmsgsize, cap);
 }
 
 }  // namespace
@@ -377,32 +337,6 @@ void IoLoop::publish_status(const char* state, const wire::Json& parent) {
   wire::Message message = session_.make("status", wire::Json{{"execution_state", state}}, parent);
   message.identities = {"kernel." + session_.id() + ".status"};
   send(iopub_, message);
-}
-
-Heartbeat::Heartbeat(zmq::context_t& context) : socket_(context, zmq::socket_type::router) {
-  socket_.set(zmq::sockopt::linger, 0);
-}
-
-void Heartbeat::enable_curve(const std::string& secret_key) { configure_curve_server(socket_, secret_key); }
-
-Heartbeat::~Heartbeat() {
-  // The owner shuts the context down first, which ends the proxy.
-  if (thread_.joinable()) thread_.join();
-}
-
-wire::Status Heartbeat::bind(wire::ConnectionInfo& info) {
-  return bind_socket(socket_, info, wire::Channel::kHeartbeat);
-}
-
-void Heartbeat::start() {
-  thread_ = std::jthread([this] {
-    try {
-      zmq::proxy(socket_, socket_);
-    } catch (const zmq::error_t& error) {
-      if (error.num() != ETERM) spdlog::error("heartbeat stopped: {}", error.what());
-    }
-    socket_.close();
-  });
 }
 
 }  // namespace ensemble::kernel
