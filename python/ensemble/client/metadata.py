@@ -15,11 +15,12 @@ class Metadata(dict):
     )
 
     def __init__(self, *args, **kwargs):
-        dict.__init__(self)
-        for key in self._KEYS:
-            dict.__setitem__(self, key, None)
-        dict.update(self, stdout="", stderr="", outputs=[], data={})
-        self.update(dict(*args, **kwargs))
+        # from a template: one per request, so it is on every task's path
+        dict.__init__(self, _TEMPLATE)
+        dict.__setitem__(self, "outputs", [])
+        dict.__setitem__(self, "data", {})
+        if args or kwargs:
+            self.update(*args, **kwargs)
 
     def update(self, *args, **kwargs):
         for key, value in dict(*args, **kwargs).items():
@@ -39,6 +40,10 @@ class Metadata(dict):
         if key not in self:
             raise KeyError(key)
         dict.__setitem__(self, key, value)
+
+
+_TEMPLATE = dict.fromkeys(Metadata._KEYS)
+_TEMPLATE.update(stdout="", stderr="")
 
 
 class ExecuteReply(RichOutput):
