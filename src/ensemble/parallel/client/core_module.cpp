@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ensemble/parallel/cluster_connection.hpp"
+#include "../parked_buffers.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -28,36 +29,7 @@ struct Frame {
   zmq::message_t message;
 };
 
-// Python buffers that ZeroMQ has finished sending, waiting for the GIL.
-class ReleaseQueue {
- public:
-  static ReleaseQueue& instance() {
-    static auto* queue = new ReleaseQueue();  // never destroyed: ZeroMQ may call back at exit
-    return *queue;
-  }
-  void park(Py_buffer* view) {
-    std::lock_guard lock(mutex_);
-    parked_.push_back(view);
-  }
-  // With the GIL held.
-  void release_parked() {
-    std::vector<Py_buffer*> parked;
-    {
-      std::lock_guard lock(mutex_);
-      parked.swap(parked_);
-    }
-    for (Py_buffer* view : parked) {
-      PyBuffer_Release(view);
-      delete view;
-    }
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<Py_buffer*> parked_;
-};
-
-void park_buffer(void* /*data*/, void* hint) { ReleaseQueue::instance().park(static_cast<Py_buffer*>(hint)); }
+void park_buffer(void* /*data*/, void* hint) { ParkedBuffers::instance().park(static_cast<Py_buffer*>(hint)); }
 
 zmq::message_t frame_from(const py::handle& object) {
   auto* view = new Py_buffer;
@@ -153,7 +125,7 @@ class Connection {
 
   std::string send(const std::string& msg_type, const std::string& content, const std::string& metadata,
                    const py::iterable& buffers, int target, const std::string& channel, std::string msg_id) {
-    ReleaseQueue::instance().release_parked();
+    ParkedBuffers::instance().release_parked();
     if (channel != "shell" && channel != "control" && channel != "task" && channel != "broadcast") {
       throw py::value_error("channel must be 'shell', 'control', 'task' or 'broadcast'");
     }
@@ -167,7 +139,7 @@ class Connection {
   }
 
   py::object next_event(double timeout) {
-    ReleaseQueue::instance().release_parked();
+    ParkedBuffers::instance().release_parked();
     ClusterConnection& connection = live();
     PyThreadState* state = PyEval_SaveThread();
     std::optional<ClusterEvent> event = connection.next_event(std::chrono::milliseconds(static_cast<long>(timeout * 1000)));
@@ -183,7 +155,7 @@ class Connection {
   // status messages, most of the traffic, come pre-parsed (parsed here with
   // the GIL released) as ("status", engine_id, parent_msg_id, state, date).
   py::list next_events(double timeout) {
-    ReleaseQueue::instance().release_parked();
+    ParkedBuffers::instance().release_parked();
     ClusterConnection& connection = live();
     PyThreadState* state = PyEval_SaveThread();
     std::vector<ClusterEvent> events =
@@ -205,7 +177,7 @@ class Connection {
       connection_->close();
     }
     connection_.reset();
-    ReleaseQueue::instance().release_parked();
+    ParkedBuffers::instance().release_parked();
   }
 
  private:

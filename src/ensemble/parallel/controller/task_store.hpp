@@ -34,7 +34,7 @@ class TaskStore {
     std::string msg_type;
     std::string request_header;
     bool done = false;
-    std::string reply;  // StoredReply::serialize()
+    std::string reply;  // pack_frames() of the reply, from "<IDS|MSG>" on
   };
 
   // One task as db_query and resubmit read it. The blobs are pack_frames():

@@ -52,22 +52,6 @@ void StoredReply::clear() {
   std::vector<zmq::message_t>().swap(large_);
 }
 
-std::string StoredReply::serialize() const {
-  std::vector<std::string_view> frames;
-  frames.reserve(sizes_.size());
-  std::size_t offset = 0, next_large = 0;
-  for (auto size : sizes_) {
-    if (size < kSharedFrom) {
-      frames.emplace_back(bytes_.data() + offset, size);
-      offset += size;
-    } else {
-      const zmq::message_t& large = large_.at(next_large++);
-      frames.emplace_back(static_cast<const char*>(large.data()), large.size());
-    }
-  }
-  return pack_frames(frames);
-}
-
 StoredReply StoredReply::deserialize(const std::string& blob) {
   StoredReply reply;
   auto frames = unpack_frames(blob);

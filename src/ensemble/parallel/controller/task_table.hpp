@@ -29,8 +29,7 @@ class StoredReply {
   // The frames again (small ones copied, large ones shared), for a send.
   Parts frames();
   bool empty() const { return sizes_.empty(); }
-  // One string for the task store: pack_frames() of the frames.
-  std::string serialize() const;
+  // From the task store's blob (pack_frames() of the frames); empty if damaged.
   static StoredReply deserialize(const std::string& blob);
   void clear();
 

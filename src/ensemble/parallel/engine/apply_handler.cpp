@@ -3,10 +3,10 @@
 #include <pybind11/embed.h>
 #include <spdlog/spdlog.h>
 
-#include <mutex>
 #include <vector>
 
 #include "ensemble/parallel/engine.hpp"
+#include "../parked_buffers.hpp"
 #include "ensemble/wire/ids.hpp"
 
 namespace py = pybind11;
@@ -58,37 +58,8 @@ void register_buffer_types() {
 }
 
 // Result buffers sent without a copy: each pins its Python object (a
-// Py_buffer) until ZeroMQ has sent it. ZeroMQ lets go on its own thread,
-// which must not touch Python, so the views wait here for the next apply,
-// which releases them holding the GIL.
-class ReleaseQueue {
- public:
-  void park(Py_buffer* view) {
-    std::lock_guard lock(mutex_);
-    parked_.push_back(view);
-  }
-  void release_parked() {  // with the GIL
-    std::vector<Py_buffer*> parked;
-    {
-      std::lock_guard lock(mutex_);
-      parked.swap(parked_);
-    }
-    for (Py_buffer* view : parked) {
-      PyBuffer_Release(view);
-      delete view;
-    }
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<Py_buffer*> parked_;
-};
-
-ReleaseQueue& release_queue() {
-  static auto* queue = new ReleaseQueue();  // never destroyed: ZeroMQ may let go at exit
-  return *queue;
-}
-
+// Py_buffer) until ZeroMQ has sent it, then waits in ParkedBuffers for the
+// next apply, which releases it holding the GIL.
 wire::SharedBuffer share_buffer(const py::handle& object) {
   auto* view = new Py_buffer;
   if (PyObject_GetBuffer(object.ptr(), view, PyBUF_C_CONTIGUOUS) != 0) {
@@ -96,7 +67,7 @@ wire::SharedBuffer share_buffer(const py::handle& object) {
     throw py::error_already_set();
   }
   std::shared_ptr<const void> keeper(view, [](const void* parked) {
-    release_queue().park(static_cast<Py_buffer*>(const_cast<void*>(parked)));
+    ParkedBuffers::instance().park(static_cast<Py_buffer*>(const_cast<void*>(parked)));
   });
   return {keeper, static_cast<const char*>(view->buf), static_cast<std::size_t>(view->len)};
 }
@@ -148,7 +119,7 @@ void add_apply_handler(kernel::Kernel& kernel, const Registrar& registrar, std::
     {
       py::gil_scoped_acquire gil;
       try {
-        release_queue().release_parked();
+        ParkedBuffers::instance().release_parked();
         register_buffer_types();
         py::list arguments;
         // Moved or kept, not copied: arrays the call keeps (push) outlive this request.
