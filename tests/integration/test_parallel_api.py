@@ -1,18 +1,14 @@
-"""The ipyparallel-compatible API (``import ensemble as ipp``) end to end: clusters started and
-stopped from Python, Clients, DirectViews and errors, against real controllers and engines."""
+"""The ipyparallel-compatible API (``import ensemble as ipp``) end to end: Clients and
+DirectViews against real controllers and engines (clusters and errors: test_parallel_cluster.py)."""
 
-import asyncio
-import os
-import signal
 import time
 
 import numpy as np
 import pytest
 
 import ensemble as ipp
-from cluster_util import LocalCluster, running, wait_until
-from parallel_fixtures import (cluster_info, cluster_pids, dv, left_running, own_cluster,  # noqa: F401
-                               rc, started)
+from cluster_util import wait_until
+from parallel_fixtures import dv, rc, started  # noqa: F401
 
 pytestmark = pytest.mark.ensemble_only
 
@@ -21,91 +17,6 @@ def getpid():
     import os
 
     return os.getpid()
-
-
-# -- clusters -----------------------------------------------------------------
-
-
-@pytest.mark.deadline(60)
-def test_cluster_start_and_connect_sync_runs_one_process_per_engine_and_stop_leaves_none(own_cluster):
-    c = own_cluster(n=2)
-    client = c.cluster.start_and_connect_sync()
-    info = cluster_info(c.profile_dir, c.cluster_id)
-    assert info["n"] == 2 and len(info["engine_pids"]) == 2
-    assert client.ids == [0, 1]
-    assert sorted(client[:].apply_sync(getpid)) == sorted(info["engine_pids"])
-    pids = cluster_pids(info)
-    assert all(running(p) for p in pids)
-    client.close()
-    c.cluster.stop_cluster_sync()
-    assert not left_running(pids), "stop_cluster_sync left processes behind"
-    assert not os.path.exists(c.client_file)
-
-
-@pytest.mark.deadline(60)
-def test_cluster_as_a_context_manager_connects_and_stops_on_exit(own_cluster):
-    c = own_cluster(n=1)
-    with c.cluster as client:
-        pids = c.remember_pids()
-        assert client.ids == [0]
-        assert client[0].apply_sync(lambda x: x * 2, 21) == 42
-    assert not left_running(pids)
-    assert not os.path.exists(c.client_file)
-
-
-@pytest.mark.deadline(60)
-def test_cluster_as_an_async_context_manager_and_async_methods(own_cluster):
-    c = own_cluster(n=2)
-
-    async def main():
-        async with c.cluster as client:
-            pids = c.remember_pids()
-            value = await client[:].apply_async(lambda: "async")
-            return pids, client.ids, value
-
-    pids, ids, value = asyncio.run(main())
-    assert ids == [0, 1] and value == ["async", "async"]
-    assert not left_running(pids)
-
-    async def step_by_step():
-        await c.cluster.start_cluster()
-        client = await c.cluster.connect_client()
-        client.wait_for_engines(2, timeout=20)
-        pids = c.remember_pids()
-        result = await client[1].apply_async(getpid)
-        client.close()
-        await c.cluster.stop_cluster()
-        return pids, result
-
-    pids, result = asyncio.run(step_by_step())
-    assert result in pids[1:], "engine 1 runs in a process the cluster file names"
-    assert not left_running(pids)
-
-
-@pytest.mark.deadline(60)
-def test_cluster_from_file_reattaches_to_a_cluster_started_from_the_shell(tmp_path, kernel_target):
-    shell_cluster = LocalCluster(tmp_path / "w", 2, cluster_id="shell")
-    try:
-        cluster = ipp.Cluster.from_file(profile_dir=str(shell_cluster.profile_dir), cluster_id="shell")
-        assert cluster.cluster_id == "shell"
-        client = cluster.connect_client_sync()
-        client.wait_for_engines(2, timeout=20)
-        assert sorted(client[:].apply_sync(getpid)) == sorted(shell_cluster.info["engine_pids"])
-        client.close()
-        cluster.stop_cluster_sync()
-        assert not left_running(shell_cluster.pids())
-    finally:
-        shell_cluster.stop()
-
-
-@pytest.mark.deadline(60)
-def test_shutdown_with_hub_stops_the_controller_and_every_engine(own_cluster):
-    c = own_cluster(n=2)
-    client = c.start_and_connect()
-    client.shutdown(hub=True)
-    assert not left_running(c.pids), "rc.shutdown(hub=True) left processes behind"
-    with pytest.raises(RuntimeError):
-        client[:].apply_sync(getpid)  # the client was closed by the shutdown
 
 
 # -- clients ------------------------------------------------------------------
@@ -433,79 +344,3 @@ def test_view_executor_is_a_concurrent_futures_executor(rc):
     assert list(executor.map(lambda x: x + 1, range(5))) == [1, 2, 3, 4, 5]
     done, _ = concurrent.futures.wait([executor.submit(abs, -i) for i in range(3)], timeout=10)
     assert len(done) == 3
-
-
-# -- errors ---------------------------------------------------------------------------
-
-
-def fails_on_purpose(x):
-    local_marker = x * 3
-    return local_marker / 0
-
-
-@pytest.mark.deadline(30)
-def test_remote_error_carries_the_engines_exception(rc):
-    with pytest.raises(ipp.RemoteError) as info:
-        rc[1].apply_sync(fails_on_purpose, 5)
-    err = info.value
-    assert err.ename == "ZeroDivisionError"
-    assert err.evalue == "division by zero"
-    assert err.engine_info["engine_id"] == 1 and err.engine_info["method"] == "apply"
-    assert err.engine_info["engine_uuid"] == rc._engines[1]["uuid"]
-    traceback = err.traceback if isinstance(err.traceback, str) else "\n".join(err.traceback)
-    assert "fails_on_purpose" in traceback and "ZeroDivisionError" in traceback
-    assert "ZeroDivisionError" in str(err)
-
-
-@pytest.mark.deadline(30)
-def test_a_failure_on_several_engines_is_a_composite_error(rc):
-    with pytest.raises(ipp.CompositeError) as info:
-        rc[:].apply_sync(fails_on_purpose, 1)
-    err = info.value
-    assert isinstance(err, ipp.RemoteError)
-    assert len(err.elist) == 2 and {e[0] for e in err.elist} == {"ZeroDivisionError"}
-    with pytest.raises(ipp.RemoteError) as first:
-        err.raise_exception(0)
-    assert first.value.ename == "ZeroDivisionError"
-    assert "[0:apply]" in str(err) and "[1:apply]" in str(err)
-    mixed = rc[:].map(lambda x: 1 / x, [0, 1], block=False, return_exceptions=True)
-    results = mixed.get(10)
-    assert isinstance(results[0], ipp.RemoteError) and results[1] == 1.0
-
-
-@pytest.mark.deadline(60)
-def test_a_sigkilled_engine_fails_its_task_with_engine_error_and_the_other_keeps_working(tmp_path):
-    shell_cluster = LocalCluster(tmp_path / "w", 2, cluster_id="kill", heartbeat_ms=100)
-    client = None
-    try:
-        client = ipp.Client(url_file=str(shell_cluster.file("ipcontroller-client")))
-        client.wait_for_engines(2, timeout=20)
-        victim = client[1].apply_sync(getpid)
-        stuck = client[1].apply_async(time.sleep, 60)
-        time.sleep(0.3)
-        os.kill(victim, signal.SIGKILL)
-        with pytest.raises(ipp.EngineError) as info:
-            stuck.get(15)
-        assert isinstance(info.value, ipp.RemoteError) and info.value.ename == "EngineError"
-        assert wait_until(lambda: client.ids == [0], 10), client.ids
-        assert client[0].apply_sync(lambda: "still here") == "still here"
-        assert client[:].apply_sync(lambda: 1) == [1]
-    finally:
-        if client is not None:
-            client.close()
-        shell_cluster.stop()
-
-
-@pytest.mark.deadline(30)
-def test_send_signal_sigint_interrupts_a_running_apply_and_execute(rc):
-    for start in (lambda: rc[1].apply_async(time.sleep, 20), lambda: rc[1].execute("import time; time.sleep(20)")):
-        ar = start()
-        assert wait_until(lambda: rc.queue_status()[1]["queue"] == 1, 5)
-        time.sleep(0.3)  # the request is running, not only queued
-        began = time.monotonic()
-        rc.send_signal(signal.SIGINT, targets=[1], block=True)
-        with pytest.raises(ipp.RemoteError) as info:
-            ar.get(5)
-        assert info.value.ename == "KeyboardInterrupt"
-        assert time.monotonic() - began < 2
-    assert rc[1].apply_sync(lambda: "interrupted, not dead") == "interrupted, not dead"
