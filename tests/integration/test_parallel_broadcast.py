@@ -73,3 +73,9 @@ def test_a_target_that_is_not_registered_gets_an_engine_error_and_the_rest_run(r
     assert unknown.wait(10)
     assert isinstance(unknown.result(), ipp.RemoteError)
     assert unknown.result().ename == "EngineError"
+
+
+def test_a_broadcast_without_a_list_of_targets_is_dropped_and_the_controller_keeps_serving(rc):
+    for metadata in ('{"targets": "all"}', '{}', '{"targets": [0.5, "x", null]}'):
+        rc._conn.send("execute_request", '{"code": "pass"}', metadata, [], -1, "broadcast", "bad-%d" % len(metadata))
+    assert rc.broadcast_view().apply_sync(lambda: "still serving") == ["still serving"] * len(rc.ids)

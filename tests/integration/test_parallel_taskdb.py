@@ -95,6 +95,11 @@ def test_a_bad_query_is_a_clear_remote_error_and_the_controller_keeps_serving(rc
     with pytest.raises(ipp.RemoteError) as bad_op:
         rc.db_query({"msg_id": {"$near": 1}})
     assert "$near" in str(bad_op.value)
+    with pytest.raises(ipp.RemoteError) as not_a_dict:
+        rc.db_query(["msg_id"])
+    assert not_a_dict.value.ename == "ValueError"
+    reply = rc._send_recv("resubmit_request", {"msg_ids": "not a list"})
+    assert reply["content"]["status"] == "error"
     assert rc[0].apply_sync(lambda: "still here") == "still here"
 
 
