@@ -170,8 +170,7 @@ void TaskStore::finished(const std::string& msg_id, int engine, Parts reply) {
 }
 
 void TaskStore::output(const std::string& msg_id, Output kind, std::string text) {
-  Record record{msg_id, {}, -1, {}, {}, false, std::move(text)};
-  push({Op::Kind::kOutput, std::move(record), {}, std::string(1, static_cast<char>(kind))});
+  push({Op::Kind::kOutput, Record{msg_id, {}, -1, {}, {}, false, {}}, {}, std::move(text), 0, kind});
 }
 
 void TaskStore::resubmitted(const std::string& msg_id, const std::string& as) {
@@ -276,10 +275,10 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
         bind_text(stmt, 4, r.msg_id);
         break;
       case Op::Kind::kOutput: {
-        auto column_index = static_cast<std::size_t>(op.extra.at(0));
+        auto column_index = static_cast<std::size_t>(op.column);
         stmt = column_index < outputs.size() ? outputs[column_index].stmt : nullptr;
         if (stmt == nullptr) break;
-        bind_text(stmt, 1, r.reply);
+        bind_text(stmt, 1, op.extra);
         bind_text(stmt, 2, r.msg_id);
         break;
       }

@@ -94,8 +94,9 @@ class TaskStore {
     enum class Kind { kSubmitted, kAssigned, kFinished, kOutput, kResubmitted, kPurged } kind;
     Record record;
     Parts frames;  // kSubmitted: the request's; kFinished: the reply's
-    std::string extra;  // the queue, the time received, the output's column, the new msg_id
-    std::uint64_t left_out = 0;  // kSubmitted: bytes of buffers not in `request`
+    std::string extra;  // the queue, the time received, the output's text, the new msg_id
+    std::uint64_t left_out = 0;  // kSubmitted: bytes of buffers not in `frames`
+    Output column = Output::kStdout;  // kOutput
   };
   void push(Op op);
   void writer(std::stop_token stop);
