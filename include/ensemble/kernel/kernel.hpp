@@ -17,6 +17,7 @@
 
 #include "ensemble/kernel/interpreter.hpp"
 #include "ensemble/kernel/shell_dispatcher.hpp"
+#include "ensemble/kernel/uplink.hpp"
 #include "ensemble/wire/connection_file.hpp"
 #include "ensemble/wire/status.hpp"
 
@@ -54,6 +55,9 @@ class Kernel {
   void request_shutdown();
   // For the collaboration layer: refuse requests before their handler runs.
   void set_gate(RequestGate gate);
+  // For engines: also serve requests arriving on `uplink` (uplink.hpp), whose
+  // calls run on the I/O thread. Before bind().
+  void set_uplink(std::shared_ptr<Uplink> uplink);
   // For engines: serve another shell request type (see ShellDispatcher). Before bind().
   void add_handler(std::string msg_type, ShellDispatcher::RequestHandler handler);
   // From inside such a handler (main thread): a reply with metadata and

@@ -1,57 +1,77 @@
-// What makes a kernel an engine (docs/parallel-protocol.md): registration
-// and heartbeats with the controller, and apply_request.
+// What makes a kernel an engine (docs/parallel-protocol.md): its one
+// connection to the controller, and apply_request.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include <zmq.hpp>
 
 #include "ensemble/kernel/kernel.hpp"
+#include "ensemble/kernel/uplink.hpp"
 #include "ensemble/parallel/cluster_files.hpp"
 #include "ensemble/wire/message.hpp"
 #include "ensemble/wire/signer.hpp"
 
 namespace ensemble::parallel {
 
-// Registers an engine with its controller and keeps it alive there.
+// An engine's one connection to its controller (a kernel::Uplink): it
+// registers (resending with back-off until the controller answers), then
+// heartbeats, and carries the controller's shell and control requests in and
+// their replies and the engine's iopub out. A new controller that does not
+// know the engine gets it registered again, asking for the same id.
 //
-// Threads: start() runs a thread of its own (SIGINT blocked) that owns the
-// registration socket; it never touches Python. engine_id() is thread-safe.
-// The destructor tells the controller the engine is leaving and joins.
-class Registrar {
+// Liveness: besides the heartbeat messages, ZeroMQ's own heartbeats run on
+// the connection, so a large result in flight (which holds back messages
+// behind it) still counts as a live engine.
+//
+// Threads: the kernel's I/O thread makes every Uplink call and owns the
+// socket. engine_id() is thread-safe.
+class ControllerLink final : public kernel::Uplink {
  public:
-  // `registration` is the registration_request content (uuid, session,
-  // connection, pid, hostname, connection_file).
-  Registrar(ControllerAddress controller, wire::Json registration);
-  ~Registrar();
-  Registrar(const Registrar&) = delete;
-  Registrar& operator=(const Registrar&) = delete;
+  // `identity` is the registration_request content without the engine's
+  // kernel ports (uuid, session, pid, hostname); open() adds them.
+  // `on_registered(id, kernel)` runs on the I/O thread each time the
+  // controller accepts the engine.
+  using OnRegistered = std::function<void(int id, const wire::ConnectionInfo& kernel)>;
+  ControllerLink(ControllerAddress controller, wire::Json identity, OnRegistered on_registered);
+  ~ControllerLink() override;
+  ControllerLink(const ControllerLink&) = delete;
+  ControllerLink& operator=(const ControllerLink&) = delete;
 
-  // Registers (resending with back-off until the controller answers), calls
-  // `on_registered(id)` on the registrar's thread, then heartbeats. A new
-  // controller that does not know the engine gets it registered again (asking
-  // for the same id), and `on_registered` is called again.
-  void start(std::function<void(int id)> on_registered);
   // -1 until registered.
   int engine_id() const { return engine_id_.load(); }
 
+  zmq::socket_t& open(zmq::context_t& context, const wire::ConnectionInfo& bound) override;
+  Clock::time_point next_timer() const override { return next_timer_; }
+  void on_timer() override;
+  void on_message(std::vector<zmq::message_t>& parts) override;
+  bool ready() const override { return registered_; }
+  void close() override;
+
  private:
-  void loop(std::stop_token stop, std::function<void(int)> on_registered);
-  bool heartbeat(std::stop_token& stop, zmq::socket_t& socket, const wire::Signer& signer,
-                 const std::function<void(const std::string&, wire::Json)>& send_message,
-                 std::chrono::milliseconds period);
+  void send_message(const std::string& msg_type, wire::Json content);
+  void on_registration_reply(const wire::Json& content);
+
   ControllerAddress controller_;
   wire::Json registration_;
+  OnRegistered on_registered_;
+  wire::Signer signer_;
+  std::string session_;
+  wire::ConnectionInfo kernel_;
+  std::unique_ptr<zmq::socket_t> socket_;
   std::atomic<int> engine_id_{-1};
-  std::jthread thread_;
+  int wanted_id_ = -1;  // the id we had, asked for again when a new controller takes over
+  bool registered_ = false;
+  std::chrono::milliseconds retry_;
+  std::chrono::milliseconds period_;
+  Clock::time_point next_timer_ = Clock::time_point::max();
 };
 
 // Serves apply_request on `kernel` by calling ensemble._engine.apply.run
-// under the GIL (main thread). `registrar` supplies the engine id.
-void add_apply_handler(kernel::Kernel& kernel, const Registrar& registrar, std::string engine_uuid);
+// under the GIL (main thread). `link` supplies the engine id.
+void add_apply_handler(kernel::Kernel& kernel, const ControllerLink& link, std::string engine_uuid);
 
 }  // namespace ensemble::parallel

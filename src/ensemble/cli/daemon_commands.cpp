@@ -138,45 +138,38 @@ int run_engine(const EngineArgs& args) {
 
   python::PythonRuntime runtime({package_paths(), {executable_path(), "--engine"}});
   python::PythonInterpreter interpreter;
-  std::string connection_file;
+  std::string connection_file;  // touched on the kernel's I/O thread until the kernel is gone
   {
     kernel::Kernel kernel(std::move(options), interpreter);
+    wire::Json identity{
+        {"uuid", uuid},
+        {"session", kernel.session_id()},
+        {"pid", static_cast<int>(::getpid())},
+        {"hostname", hostname()},
+    };
+    std::string security = controller.security_dir.empty() ? std::filesystem::path(path).parent_path().string()
+                                                           : controller.security_dir;
+    auto link = std::make_shared<parallel::ControllerLink>(
+        controller, identity, [&connection_file, security, cluster_id = controller.cluster_id](
+                                  int id, const wire::ConnectionInfo& info) {
+          // For `ensemble console --engine ID`: this engine as an ordinary kernel.
+          std::string file = security + "/" + parallel::engine_file_name(cluster_id, id);
+          if (!connection_file.empty() && connection_file != file) {
+            std::error_code ignored;
+            std::filesystem::remove(connection_file, ignored);  // registered again under another id
+          }
+          connection_file = file;
+          if (auto status = wire::write_connection_file(connection_file, info); !status.ok()) {
+            spdlog::warn("{}", status.to_string());
+          }
+        });
+    kernel.set_uplink(link);
+    parallel::add_apply_handler(kernel, *link, uuid);
     auto bound = kernel.bind();
     if (!bound.ok()) {
       spdlog::error("{}", bound.status().to_string());
       return 1;
     }
-    const wire::ConnectionInfo& info = bound.value();
-    wire::Json registration{
-        {"uuid", uuid},
-        {"session", kernel.session_id()},
-        {"pid", static_cast<int>(::getpid())},
-        {"hostname", hostname()},
-        {"connection",
-         {{"transport", info.transport},
-          {"ip", info.ip},
-          {"shell_port", info.shell_port},
-          {"control_port", info.control_port},
-          {"iopub_port", info.iopub_port},
-          {"stdin_port", info.stdin_port},
-          {"hb_port", info.hb_port}}},
-    };
-    parallel::Registrar registrar(controller, registration);
-    parallel::add_apply_handler(kernel, registrar, uuid);
-    std::string security = controller.security_dir.empty() ? std::filesystem::path(path).parent_path().string()
-                                                           : controller.security_dir;
-    registrar.start([&, info, security](int id) {
-      // For `ensemble console --engine ID`: this engine as an ordinary kernel.
-      std::string path = security + "/" + parallel::engine_file_name(controller.cluster_id, id);
-      if (!connection_file.empty() && connection_file != path) {
-        std::error_code ignored;
-        std::filesystem::remove(connection_file, ignored);  // registered again under another id
-      }
-      connection_file = path;
-      if (auto status = wire::write_connection_file(connection_file, info); !status.ok()) {
-        spdlog::warn("{}", status.to_string());
-      }
-    });
     kernel.run();
   }
   if (!connection_file.empty()) {

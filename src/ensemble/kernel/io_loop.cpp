@@ -77,15 +77,23 @@ void IoLoop::stop() {
 
 void IoLoop::loop(std::stop_token stop) {
   publish_status("starting", wire::Json::object());
+  if (uplink_) open_uplink();
   zmq::pollitem_t items[] = {{shell_.handle(), 0, ZMQ_POLLIN, 0},
                              {control_.handle(), 0, ZMQ_POLLIN, 0},
                              {stdin_.handle(), 0, ZMQ_POLLIN, 0},
-                             {nullptr, outbox_.fd(), ZMQ_POLLIN, 0}};
+                             {nullptr, outbox_.fd(), ZMQ_POLLIN, 0},
+                             {uplink_socket_ ? uplink_socket_->handle() : nullptr, -1, ZMQ_POLLIN, 0}};
+  const int polled = uplink_socket_ ? 5 : 4;
+  auto wait_until = [](std::chrono::steady_clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    return std::max<long>(0, left.count() + 1);
+  };
   while (!stop.stop_requested()) {
     long timeout_ms = -1;
-    if (auto deadline = outbox_.next_deadline()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - QueueOutbox::Clock::now());
-      timeout_ms = std::max<long>(0, left.count() + 1);
+    if (auto deadline = outbox_.next_deadline()) timeout_ms = wait_until(*deadline);
+    if (uplink_) {
+      long uplink_ms = wait_until(uplink_->next_timer());
+      if (timeout_ms < 0 || uplink_ms < timeout_ms) timeout_ms = uplink_ms;
     }
     if (bytes_since_trim_ > kTrimAfterBytes && (timeout_ms < 0 || timeout_ms > kTrimWhenQuietMs)) {
       timeout_ms = kTrimWhenQuietMs;
@@ -93,7 +101,7 @@ void IoLoop::loop(std::stop_token stop) {
     if (roster_ != nullptr && (timeout_ms < 0 || timeout_ms > kRosterCheckMs)) timeout_ms = kRosterCheckMs;
     int ready = 0;
     try {
-      ready = zmq::poll(items, 4, std::chrono::milliseconds(timeout_ms));
+      ready = zmq::poll(items, polled, std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& error) {
       if (error.num() == ETERM) break;
       if (error.num() != EINTR) spdlog::error("poll failed: {}", error.what());
@@ -104,6 +112,10 @@ void IoLoop::loop(std::stop_token stop) {
     if (items[0].revents & ZMQ_POLLIN) on_shell(shell_);
     if (items[2].revents & ZMQ_POLLIN) on_stdin();
     if (items[3].revents & ZMQ_POLLIN) outbox_.drain_notifications();
+    if (uplink_) {
+      if (items[4].revents & ZMQ_POLLIN) on_uplink();
+      if (std::chrono::steady_clock::now() >= uplink_->next_timer()) uplink_->on_timer();
+    }
     send_due(false);
     if (roster_ != nullptr && roster_->revocations() != revocations_seen_) rebind_iopub_after_revocation();
     if (ready == 0 && bytes_since_trim_ > kTrimAfterBytes) {
@@ -114,11 +126,16 @@ void IoLoop::loop(std::stop_token stop) {
     }
   }
   send_due(true);
+  if (uplink_) uplink_->close();
 }
 
 std::optional<wire::Message> IoLoop::receive(zmq::socket_t& socket, const char* channel) {
+  std::string user_id;
+  return decode_parts(read_parts(socket, user_id), socket, channel, user_id, false);
+}
+
+std::vector<zmq::message_t> IoLoop::read_parts(zmq::socket_t& socket, std::string& user_id) {
   std::vector<zmq::message_t> parts;
-  std::string user_id;  // the sender's public key, from the ZAP handler
   do {
     zmq::message_t part;
     if (!socket.recv(part, zmq::recv_flags::dontwait)) break;
@@ -127,6 +144,11 @@ std::optional<wire::Message> IoLoop::receive(zmq::socket_t& socket, const char* 
     }
     parts.push_back(std::move(part));
   } while (parts.back().more());
+  return parts;
+}
+
+std::optional<wire::Message> IoLoop::decode_parts(std::vector<zmq::message_t> parts, zmq::socket_t& socket,
+                                                  const char* channel, const std::string& user_id, bool trusted) {
   std::size_t total = 0, delimiter = parts.size();
   for (std::size_t i = 0; i < parts.size(); ++i) {
     total += parts[i].size();
@@ -165,7 +187,7 @@ std::optional<wire::Message> IoLoop::receive(zmq::socket_t& socket, const char* 
   }
   auto decoded = wire::decode(std::move(frames), signer_, &replay_guard_, limits_);
   if (decoded.ok()) {
-    if (roster_ != nullptr && !authenticate(user_id, decoded.value(), channel)) return std::nullopt;
+    if (roster_ != nullptr && !trusted && !authenticate(user_id, decoded.value(), channel)) return std::nullopt;
     decoded.value().shared_buffers = std::move(kept);
     return std::move(decoded).value();
   }
@@ -236,49 +258,51 @@ void IoLoop::on_stdin() {
 
 void IoLoop::on_control() {
   while (control_.get(zmq::sockopt::events) & ZMQ_POLLIN) {
-    auto request = receive(control_, "control");
-    if (!request) continue;
-    const std::string& msg_type = request->header.msg_type;
-    wire::Json parent = request->header.to_json();
-    publish_status("busy", parent);
-    wire::Json content;
-    std::optional<bool> shutdown;
-    auto role = role_from_string(request->role);
-    if (role && !permits(*role, "control", msg_type)) {
-      spdlog::warn("control: refused {} from '{}' ({})", msg_type, request->header.username, request->role);
-      content = {{"status", "error"},
-                 {"ename", "PermissionError"},
-                 {"evalue", "the " + request->role + " role may not send " + msg_type},
-                 {"traceback", wire::Json::array()}};
-    } else if (msg_type == "kernel_info_request") {
-      content = kernel_info_;
-    } else if (msg_type == "interrupt_request") {
-      if (hooks_.interrupt) hooks_.interrupt();
-      content = {{"status", "ok"}};
-    } else if (msg_type == "abort_request") {
-      std::vector<std::string> ids;
-      if (auto listed = request->content.find("msg_ids"); listed != request->content.end() && listed->is_array()) {
-        for (const auto& id : *listed) {
-          if (id.is_string()) ids.push_back(id.get<std::string>());
-        }
-      }
-      if (hooks_.abort) hooks_.abort(ids);
-      content = {{"status", "ok"}};
-    } else if (msg_type == "shutdown_request") {
-      auto restart = request->content.find("restart");
-      shutdown = restart != request->content.end() && restart->is_boolean() && restart->get<bool>();
-      content = {{"status", "ok"}, {"restart", *shutdown}};
-    } else {
-      spdlog::warn("control: unknown message type '{}'", msg_type);
-      content = {{"status", "error"},
-                 {"ename", "UnknownMessageType"},
-                 {"evalue", "the kernel does not handle '" + msg_type + "'"},
-                 {"traceback", wire::Json::array()}};
-    }
-    send(control_, session_.reply(*request, std::move(content)));
-    publish_status("idle", parent);
-    if (shutdown && hooks_.on_shutdown) hooks_.on_shutdown(*shutdown);
+    if (auto request = receive(control_, "control")) answer_control(std::move(*request));
   }
+}
+
+void IoLoop::answer_control(wire::Message request) {
+  const std::string& msg_type = request.header.msg_type;
+  wire::Json parent = request.header.to_json();
+  publish_status("busy", parent);
+  wire::Json content;
+  std::optional<bool> shutdown;
+  auto role = role_from_string(request.role);
+  if (role && !permits(*role, "control", msg_type)) {
+    spdlog::warn("control: refused {} from '{}' ({})", msg_type, request.header.username, request.role);
+    content = {{"status", "error"},
+               {"ename", "PermissionError"},
+               {"evalue", "the " + request.role + " role may not send " + msg_type},
+               {"traceback", wire::Json::array()}};
+  } else if (msg_type == "kernel_info_request") {
+    content = kernel_info_;
+  } else if (msg_type == "interrupt_request") {
+    if (hooks_.interrupt) hooks_.interrupt();
+    content = {{"status", "ok"}};
+  } else if (msg_type == "abort_request") {
+    std::vector<std::string> ids;
+    if (auto listed = request.content.find("msg_ids"); listed != request.content.end() && listed->is_array()) {
+      for (const auto& id : *listed) {
+        if (id.is_string()) ids.push_back(id.get<std::string>());
+      }
+    }
+    if (hooks_.abort) hooks_.abort(ids);
+    content = {{"status", "ok"}};
+  } else if (msg_type == "shutdown_request") {
+    auto restart = request.content.find("restart");
+    shutdown = restart != request.content.end() && restart->is_boolean() && restart->get<bool>();
+    content = {{"status", "ok"}, {"restart", *shutdown}};
+  } else {
+    spdlog::warn("control: unknown message type '{}'", msg_type);
+    content = {{"status", "error"},
+               {"ename", "UnknownMessageType"},
+               {"evalue", "the kernel does not handle '" + msg_type + "'"},
+               {"traceback", wire::Json::array()}};
+  }
+  send(control_, session_.reply(request, std::move(content)));
+  publish_status("idle", parent);
+  if (shutdown && hooks_.on_shutdown) hooks_.on_shutdown(*shutdown);
 }
 
 void IoLoop::send_due(bool everything) {
@@ -288,33 +312,38 @@ void IoLoop::send_due(bool everything) {
         case Route::kShell: send(shell_, std::move(routed->message)); break;
         case Route::kControl: send(control_, routed->message); break;
         case Route::kStdin: send(stdin_, routed->message); break;
-        case Route::kIopub: send(iopub_, routed->message); break;
+        case Route::kIopub: publish(routed->message); break;
       }
     } else {
       auto& chunk = std::get<StreamChunk>(entry);
       wire::Message message =
           session_.make("stream", wire::Json{{"name", chunk.name}, {"text", std::move(chunk.text)}}, *chunk.parent);
       message.identities = {"kernel." + session_.id() + ".stream"};
-      send(iopub_, message);
+      publish(message);
     }
   }
 }
 
 void IoLoop::send(zmq::socket_t& socket, const wire::Message& message) {
-  send_frames(socket, wire::encode(message, signer_), message.shared_buffers, message.header.msg_type);
+  wire::Frames frames = wire::encode(message, signer_);
+  zmq::socket_t& target = route(socket, frames);
+  send_frames(target, std::move(frames), message.shared_buffers, message.header.msg_type);
 }
 
 void IoLoop::send(zmq::socket_t& socket, wire::Message&& message) {
   std::string msg_type = message.header.msg_type;
   std::vector<wire::SharedBuffer> shared = std::move(message.shared_buffers);
-  send_frames(socket, wire::encode(std::move(message), signer_), shared, msg_type);
+  wire::Frames frames = wire::encode(std::move(message), signer_);
+  zmq::socket_t& target = route(socket, frames);
+  send_frames(target, std::move(frames), shared, msg_type);
 }
 
 void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::vector<wire::SharedBuffer>& shared,
-                         const std::string& msg_type) {
+                         const std::string& msg_type, const char* lead) {
   for (const auto& frame : frames) bytes_since_trim_ += frame.size();
   std::size_t count = frames.size() + shared.size();
   try {
+    if (lead != nullptr) socket.send(zmq::buffer(std::string_view(lead)), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     for (std::size_t i = 0; i < frames.size(); ++i) {
       auto flags = i + 1 < count ? zmq::send_flags::sndmore : zmq::send_flags::none;
       // ROUTER drops messages to vanished peers; PUB drops past its high-water mark.
@@ -336,7 +365,7 @@ void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::
 void IoLoop::publish_status(const char* state, const wire::Json& parent) {
   wire::Message message = session_.make("status", wire::Json{{"execution_state", state}}, parent);
   message.identities = {"kernel." + session_.id() + ".status"};
-  send(iopub_, message);
+  publish(message);
 }
 
 }  // namespace ensemble::kernel

@@ -1,8 +1,8 @@
 // Private: the kernel's I/O thread. It owns the shell, control, stdin and
-// iopub sockets, decodes and verifies everything that arrives, answers the
-// control channel itself (so a busy cell never blocks it), forwards shell
-// requests and input replies to the main thread, and sends whatever the
-// Outbox holds. It never touches Python.
+// iopub sockets (and an Uplink's socket, if it has one), decodes and verifies
+// everything that arrives, answers the control channel itself (so a busy cell
+// never blocks it), forwards shell requests and input replies to the main
+// thread, and sends whatever the Outbox holds. It never touches Python.
 #pragma once
 
 #include <functional>
@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 
 #include "ensemble/kernel/roster.hpp"
+#include "ensemble/kernel/uplink.hpp"
 #include "ensemble/kernel/session.hpp"
 #include "ensemble/wire/codec.hpp"
 #include "ensemble/wire/connection_file.hpp"
@@ -38,6 +39,12 @@ class IoLoop {
   // Binds shell, control, stdin and iopub; ports given as 0 are chosen and
   // written back into `info`. Errors: kIoError naming the endpoint.
   wire::Status bind(wire::ConnectionInfo& info);
+  // Serves requests arriving on `uplink` too (uplink.hpp); `bound` is the
+  // kernel's connection, every port chosen. Before start().
+  void set_uplink(std::shared_ptr<Uplink> uplink, const wire::ConnectionInfo& bound) {
+    uplink_ = std::move(uplink);
+    bound_ = bound;
+  }
   // Starts the thread. `kernel_info` answers kernel_info_request on control.
   void start(wire::Json kernel_info, IoLoopHooks hooks);
   // Sends what is still queued and stops the thread.
@@ -47,18 +54,33 @@ class IoLoop {
   void loop(std::stop_token stop);
   void on_shell(zmq::socket_t& socket);
   void on_control();
+  void answer_control(wire::Message request);
+  // io_loop_uplink.cpp: what arrives on the uplink, and the tags that send replies back there.
+  void open_uplink();
+  void on_uplink();
+  // `socket`, or the uplink when `frames` answer a request that came from it (its tag is taken off).
+  zmq::socket_t& route(zmq::socket_t& socket, wire::Frames& frames);
+  // Sends on iopub, and a copy on the uplink once it is ready.
+  void publish(const wire::Message& message);
   void on_stdin();
   void send_due(bool everything);
   void send(zmq::socket_t& socket, const wire::Message& message);
   void send(zmq::socket_t& socket, wire::Message&& message);  // moves large buffers, no copy
   // `frames` (encoded), then `shared` as further frames, sent without a copy.
+  // `lead`, when given, goes first (the uplink's channel frame).
   void send_frames(zmq::socket_t& socket, wire::Frames frames, const std::vector<wire::SharedBuffer>& shared,
-                   const std::string& msg_type);
+                   const std::string& msg_type, const char* lead = nullptr);
   void publish_status(const char* state, const wire::Json& parent);
   // Stamps the authenticated user on `message`; false if the sender has no access (any more).
   bool authenticate(const std::string& public_key, wire::Message& message, const char* channel);
   void rebind_iopub_after_revocation();
   std::optional<wire::Message> receive(zmq::socket_t& socket, const char* channel);
+  // Reads one multipart message; `user_id` is the sender's public key under CurveZMQ.
+  std::vector<zmq::message_t> read_parts(zmq::socket_t& socket, std::string& user_id);
+  // Decodes and verifies; a message over the limit is answered (on `socket`) and dropped.
+  // `trusted` senders (the uplink) skip the roster.
+  std::optional<wire::Message> decode_parts(std::vector<zmq::message_t> parts, zmq::socket_t& socket,
+                                            const char* channel, const std::string& user_id, bool trusted);
 
   zmq::context_t& context_;
   wire::Signer& signer_;
@@ -81,6 +103,12 @@ class IoLoop {
   std::size_t bytes_since_trim_ = 0;
   static constexpr long kRosterCheckMs = 500;
   IoLoopHooks hooks_;
+  wire::ConnectionInfo bound_;
+  std::shared_ptr<Uplink> uplink_;
+  zmq::socket_t* uplink_socket_ = nullptr;  // owned by uplink_
+  // Leads the first identity of a request from the uplink: a NUL byte and a
+  // random secret, so no peer on shell can have its replies sent there.
+  std::string uplink_tag_;
   std::jthread thread_;
 };
 

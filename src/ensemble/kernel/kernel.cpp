@@ -47,6 +47,7 @@ struct Kernel::Impl {
   HistoryStore history;
   zmq::context_t context;
   std::unique_ptr<IoLoop> io;
+  std::shared_ptr<Uplink> uplink;
   std::unique_ptr<Heartbeat> heartbeat;
   std::unique_ptr<ShellDispatcher> dispatcher;
   std::unique_ptr<RosterFile> roster;      // only when encrypted
@@ -98,6 +99,10 @@ void Kernel::request_shutdown() {
   begin_shutdown(false);
 }
 
+void Kernel::set_uplink(std::shared_ptr<Uplink> uplink) {
+  impl_->uplink = std::move(uplink);
+}
+
 void Kernel::add_handler(std::string msg_type, ShellDispatcher::RequestHandler handler) {
   impl_->dispatcher->add_handler(std::move(msg_type), std::move(handler));
 }
@@ -138,6 +143,7 @@ wire::Result<wire::ConnectionInfo> Kernel::bind() {
   }
   if (auto status = k.io->bind(info); !status.ok()) return status;
   if (auto status = k.heartbeat->bind(info); !status.ok()) return status;
+  if (k.uplink) k.io->set_uplink(k.uplink, info);
 
   IoLoopHooks hooks;
   hooks.interrupt = [main = k.main_thread] { pthread_kill(main, SIGINT); };

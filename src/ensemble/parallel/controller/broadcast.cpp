@@ -29,7 +29,7 @@ void Controller::Impl::forward_broadcast(const std::string& rid, Json header) {
       continue;
     }
     Engine* engine = engines.find(id);
-    if (engine == nullptr || !engine->ready) {
+    if (engine == nullptr) {
       send_to_client(rid, "e" + std::to_string(id),
                      message(wire::reply_type_for(msg_type),
                              error_content("EngineError", "engine " + std::to_string(id) + " is not registered"),
@@ -54,10 +54,7 @@ void Controller::Impl::forward_broadcast(const std::string& rid, Json header) {
     engine->queue.insert(sub_id);
     balancer.note_direct(sub_id);
     ++messages_since_trim;
-    try {
-      send(engine_shell, out);
-    } catch (const zmq::error_t& error) {
-      spdlog::warn("could not reach engine {}: {}", id, error.what());
+    if (!send_to_engine(out)) {
       engine->queue.erase(sub_id);
       answer_task(sub_id, id, "EngineError", "could not reach engine " + std::to_string(id));
       balancer.on_reply(sub_id, id, "error", "EngineError");

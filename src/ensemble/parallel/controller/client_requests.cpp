@@ -62,7 +62,7 @@ void Controller::Impl::forward_to_engine() {
   bool to_shell = route_id(route, 'e') >= 0;
   int id = to_shell ? route_id(route, 'e') : route_id(route, 'c');
   Engine* engine = id >= 0 ? engines.find(id) : nullptr;
-  if (engine == nullptr || !engine->ready) {
+  if (engine == nullptr) {
     spdlog::warn("client: {} for engine route '{}', which is not registered", msg_type, route);
     send_to_client(rid, route,
                    message(wire::reply_type_for(msg_type),
@@ -78,10 +78,7 @@ void Controller::Impl::forward_to_engine() {
     balancer.note_direct(msg_id);
   }
   ++messages_since_trim;
-  try {
-    send(to_shell ? engine_shell : engine_control, parts);
-  } catch (const zmq::error_t& error) {
-    spdlog::warn("could not reach engine {}: {}", id, error.what());
+  if (!send_to_engine(parts)) {
     if (to_shell) {
       engine->queue.erase(msg_id);
       answer_task(msg_id, id, "EngineError", "could not reach engine " + std::to_string(id));
@@ -91,13 +88,7 @@ void Controller::Impl::forward_to_engine() {
 }
 
 bool Controller::Impl::send_task(Parts& out) {
-  try {
-    send(engine_shell, out);
-    return true;
-  } catch (const zmq::error_t& error) {
-    spdlog::warn("could not reach an engine: {}", error.what());
-    return false;
-  }
+  return send_to_engine(out);
 }
 
 // Answers a request no engine will answer (a dead engine, an impossible or
@@ -178,7 +169,7 @@ void Controller::Impl::handle_controller_request() {
 Json Controller::Impl::connection_reply() {
   Json listing = Json::object();
   for (auto& [id, engine] : engines.all()) {
-    if (engine.ready) listing[std::to_string(id)] = engine.describe();
+    listing[std::to_string(id)] = engine.describe();
   }
   return Json{{"status", "ok"}, {"engines", listing}, {"cluster_id", options.cluster_id}};
 }
@@ -190,7 +181,7 @@ Json Controller::Impl::queue_reply(const Json& request) {
     targets = request["targets"].get<std::vector<int>>();
   } else {
     for (auto& [id, engine] : engines.all()) {
-      if (engine.ready) targets.push_back(id);
+      targets.push_back(id);
     }
   }
   Json reply{{"status", "ok"}, {"unassigned", balancer.unassigned()}};
@@ -249,13 +240,7 @@ Json Controller::Impl::abort_reply(const Json& request) {
   for (auto& [id, listed] : per_engine) {
     Engine* engine = engines.find(id);
     if (engine == nullptr) continue;
-    wire::Message abort = message("abort_request", Json{{"msg_ids", listed}});
-    abort.identities = {engine->control_route()};
-    try {
-      send(engine_control, wire::encode(abort, signer));
-    } catch (const zmq::error_t& error) {
-      spdlog::debug("abort to engine {}: {}", id, error.what());
-    }
+    send_to_control(*engine, wire::encode(message("abort_request", Json{{"msg_ids", listed}}), signer));
   }
   return Json{{"status", "ok"}};
 }

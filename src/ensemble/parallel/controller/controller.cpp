@@ -146,12 +146,13 @@ wire::Result<ControllerAddress> Controller::bind() {
 void Controller::run() {
   Impl& c = *impl_;
   Clock::duration heartbeat_tick = c.options.heartbeat_period / 2;
-  auto next_tick = Clock::now() + kProbeInterval;
+  auto next_tick = Clock::now() + heartbeat_tick;
   zmq::pollitem_t items[] = {
-      {c.clients.handle(), 0, ZMQ_POLLIN, 0},        {c.engine_shell.handle(), 0, ZMQ_POLLIN, 0},
-      {c.engine_control.handle(), 0, ZMQ_POLLIN, 0}, {c.engine_iopub.handle(), 0, ZMQ_POLLIN, 0},
-      {c.registration.handle(), 0, ZMQ_POLLIN, 0},   {c.iopub.handle(), 0, ZMQ_POLLIN, 0},
-      {nullptr, c.stop_fd, ZMQ_POLLIN, 0},          {c.shell_monitor.handle(), 0, ZMQ_POLLIN, 0},
+      {c.clients.handle(), 0, ZMQ_POLLIN, 0},
+      {c.registration.handle(), 0, ZMQ_POLLIN, 0},
+      {c.iopub.handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, c.stop_fd, ZMQ_POLLIN, 0},
+      {c.connection_monitor.handle(), 0, ZMQ_POLLIN, 0},
   };
   while (true) {
     auto now = Clock::now();
@@ -166,34 +167,30 @@ void Controller::run() {
       if (error.num() != EINTR) throw;
       continue;  // a stop signal: its handler has written to stop_fd
     }
-    if (items[6].revents & ZMQ_POLLIN) {
+    if (items[3].revents & ZMQ_POLLIN) {
       uint64_t value = 0;
       (void)!::read(c.stop_fd, &value, sizeof value);
       if (!c.stopping) c.begin_shutdown();
     }
-    // Replies first: they free clients waiting on results.
-    if (items[1].revents & ZMQ_POLLIN) c.on_engine_shell(c.engine_shell, 'e');
-    if (items[2].revents & ZMQ_POLLIN) c.on_engine_shell(c.engine_control, 'c');
-    if (items[3].revents & ZMQ_POLLIN) c.on_engine_iopub();
-    if (items[4].revents & ZMQ_POLLIN) c.on_registration();
-    if (items[5].revents & ZMQ_POLLIN) c.on_subscription();
+    // Engines first: their replies free clients waiting on results.
+    if (items[1].revents & ZMQ_POLLIN) c.on_registration();
+    if (items[2].revents & ZMQ_POLLIN) c.on_subscription();
     if (items[0].revents & ZMQ_POLLIN) c.on_client();
-    if (items[7].revents & ZMQ_POLLIN) c.on_shell_disconnect();
+    if (items[4].revents & ZMQ_POLLIN) c.on_engine_disconnect();
     if (auto deadline = c.balancer.next_deadline(); deadline && Clock::now() >= *deadline) {
       c.balancer.tick(Clock::now());
     }
     if (Clock::now() >= next_tick) {
       c.on_tick();
-      bool watching = c.unready > 0 || !c.dying.empty();
-      next_tick = Clock::now() + (watching ? std::min<Clock::duration>(kProbeInterval, heartbeat_tick) : heartbeat_tick);
-    } else if (c.unready > 0 || !c.dying.empty()) {
-      next_tick = std::min<Clock::time_point>(next_tick, Clock::now() + kProbeInterval);
+      next_tick = Clock::now() + (c.dying.empty() ? heartbeat_tick : std::min<Clock::duration>(kDyingCheck, heartbeat_tick));
+    } else if (!c.dying.empty()) {
+      next_tick = std::min<Clock::time_point>(next_tick, Clock::now() + kDyingCheck);
     }
   }
-  // The engines are gone: what is still queued for them (a probe, a shutdown
-  // sent as one left) would hold the exit for the whole linger period while
-  // ZeroMQ tries to reconnect. Clients keep the linger, for their last replies.
-  for (zmq::socket_t* s : {&c.engine_shell, &c.engine_control, &c.engine_iopub}) s->set(zmq::sockopt::linger, 0);
+  // The engines are gone: what is still queued for one that did not say
+  // goodbye would hold the exit for the whole linger period. Clients keep
+  // the linger, for their last replies.
+  c.registration.set(zmq::sockopt::linger, 0);
 }
 
 void Controller::request_stop() {

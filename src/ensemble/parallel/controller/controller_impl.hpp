@@ -25,9 +25,10 @@ namespace ensemble::parallel {
 
 using wire::Json;
 
-inline constexpr auto kProbeInterval = std::chrono::milliseconds(20);  // while an engine's iopub is unproven
+// How often an engine whose connection closed is looked at (process gone? reconnected?).
+inline constexpr auto kDyingCheck = std::chrono::milliseconds(20);
 inline constexpr auto kShutdownLinger = std::chrono::milliseconds(500);
-// How long an engine whose shell disconnected is watched for its process to end.
+// At least this long an engine whose connection closed may reconnect before it counts as gone.
 inline constexpr auto kDyingWatch = std::chrono::seconds(2);
 
 Json error_content(const std::string& ename, const std::string& evalue);
@@ -45,21 +46,28 @@ struct Controller::Impl {
                         const std::string& evalue) { answer_task(msg_id, -1, ename, evalue); }) {
     stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (stop_fd < 0) throw std::runtime_error("eventfd failed");
-    for (zmq::socket_t* s : {&clients, &iopub, &registration, &engine_shell, &engine_control, &engine_iopub}) {
+    for (zmq::socket_t* s : {&clients, &iopub, &registration}) {
       // Nothing is dropped for a slow peer: results are only lost when purged.
       s->set(zmq::sockopt::sndhwm, 0);
       s->set(zmq::sockopt::rcvhwm, 0);
       s->set(zmq::sockopt::linger, 1000);
     }
     iopub.set(zmq::sockopt::xpub_verbose, 1);
-    engine_iopub.set(zmq::sockopt::subscribe, "");
-    engine_shell.set(zmq::sockopt::router_mandatory, 1);
-    engine_control.set(zmq::sockopt::router_mandatory, 1);
-    std::string monitor = "inproc://engine-shells-" + session;
-    if (zmq_socket_monitor(engine_shell.handle(), monitor.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
-      throw std::runtime_error("cannot monitor the engine sockets");
+    // Each engine's one connection (its uplink, kernel/uplink.hpp). ZeroMQ's
+    // heartbeats keep it honest: a silent peer is cut off after the allowed
+    // misses, and a large message in flight still counts as life.
+    registration.set(zmq::sockopt::router_mandatory, 1);
+    registration.set(zmq::sockopt::router_handover, 1);  // a reconnecting engine takes its routing id back
+    int period = static_cast<int>(std::max<long>(options.heartbeat_period.count(), 10));
+    int allowed = period * std::max(options.heartbeat_misses, 1);
+    registration.set(zmq::sockopt::heartbeat_ivl, period);
+    registration.set(zmq::sockopt::heartbeat_timeout, allowed);
+    registration.set(zmq::sockopt::heartbeat_ttl, std::min(allowed, 6553500));
+    std::string monitor = "inproc://engine-connections-" + session;
+    if (zmq_socket_monitor(registration.handle(), monitor.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
+      throw std::runtime_error("cannot monitor the engine connections");
     }
-    shell_monitor.connect(monitor);
+    connection_monitor.connect(monitor);
     char name[256] = {};
     hostname = ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string();
   }
@@ -69,13 +77,10 @@ struct Controller::Impl {
   zmq::context_t context{1};
   zmq::socket_t clients{context, zmq::socket_type::router};
   zmq::socket_t iopub{context, zmq::socket_type::xpub};
+  // Registration, heartbeats, and all traffic with the engines: one connection each.
   zmq::socket_t registration{context, zmq::socket_type::router};
-  zmq::socket_t engine_shell{context, zmq::socket_type::router};
-  zmq::socket_t engine_control{context, zmq::socket_type::router};
-  zmq::socket_t engine_iopub{context, zmq::socket_type::sub};
-  // Disconnects of engine shells: a local engine whose process is gone is
-  // dead at once, without waiting for its missed heartbeats.
-  zmq::socket_t shell_monitor{context, zmq::socket_type::pair};
+  // Closed engine connections: a local engine whose process is gone is dead at once.
+  zmq::socket_t connection_monitor{context, zmq::socket_type::pair};
   std::string hostname;
   int stop_fd = -1;
   wire::Signer signer;
@@ -88,9 +93,8 @@ struct Controller::Impl {
   TaskTable tasks;
   LoadBalancer balancer;
   std::size_t messages_since_trim = 0;  // glibc keeps freed heap unless asked to return it
-  int unready = 0;  // registered engines whose iopub is not yet proven: probe fast while any
-  // Local engines whose shell disconnected while their process still looked
-  // alive, and until when to look again (every kProbeInterval).
+  // Engines whose connection closed, and until when they may reconnect
+  // (looked at every kDyingCheck).
   std::vector<std::pair<int, Clock::time_point>> dying;
   bool stopping = false;
   Clock::time_point stop_deadline{};
@@ -124,21 +128,29 @@ struct Controller::Impl {
   Json resubmit_reply(const std::string& rid, const Json& request);
 
   // engines
+  // Everything engines send: registration messages, and their shell and
+  // control replies and iopub, each led by its channel frame.
   void on_registration();
+  void on_registration_message();
   void register_engine(const wire::Message& msg);
-  // A kernel_info_request to the engine's shell: once its busy/idle reaches
-  // our iopub subscription, the engine's outputs cannot be lost.
-  void send_probe(Engine& engine);
-  void on_engine_shell(zmq::socket_t& socket, char kind);
+  void reply_to_engine(const wire::Message& request, Json content);
+  // Sends `parts` ([route, client, <IDS|MSG>, ...], route "e<id>" for shell
+  // or "c<id>" for control) to that engine; false if it cannot be reached.
+  bool send_to_engine(Parts& parts);
+  // `frames` (an encoded message without identities) to `engine`'s control.
+  void send_to_control(const Engine& engine, const wire::Frames& frames);
+  // `parts`: [route, client, <IDS|MSG>, ...] from engine `id`; `kind` 'e' (shell) or 'c' (control).
+  void on_engine_reply(int id, char kind);
   // False when the reply is not for the client (a task that moves to another engine).
   bool record_reply(int engine_id);
-  void on_engine_iopub();
+  // `parts`: [topic, <IDS|MSG>, ...] published by `engine`.
+  void on_engine_iopub(const Engine& engine);
   void record_output();
   void on_subscription();
   // Fails what the engine still owed, forgets it, and tells the clients.
   void engine_gone(int id, const std::string& why);
   void on_tick();
-  void on_shell_disconnect();
+  void on_engine_disconnect();
   void check_dying();
   void begin_shutdown();
 };

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -9,6 +10,7 @@
 #include <unordered_set>
 
 #include "controller_impl.hpp"
+#include "ensemble/kernel/uplink.hpp"
 
 namespace ensemble::parallel {
 
@@ -29,43 +31,83 @@ std::string_view msg_type_of(std::string_view header) {
 
 void Controller::Impl::on_registration() {
   while (receive(registration, parts)) {
-    // Heartbeats, N a period, take a short path: signature and msg_type only,
-    // no JSON parsed (the per-engine cost the scale benchmark showed).
-    if (parts.size() == 7 && view(parts[1]) == wire::kDelimiter && msg_type_of(view(parts[3])) == "heartbeat" &&
-        verified(parts, 1, signer)) {
-      if (Engine* engine = engines.by_registration_rid(std::string(view(parts[0])))) {
-        engine->last_seen = Clock::now();
-        continue;
-      }
-    }
-    auto decoded = wire::decode(to_frames(parts), signer, nullptr);
-    if (!decoded.ok() || decoded.value().identities.size() != 1) {
-      spdlog::warn("registration: dropped a message: {}",
-                   decoded.ok() ? std::string("wrong routing") : decoded.status().to_string());
+    if (parts.size() < 2) continue;
+    std::string_view lead = view(parts[1]);
+    if (lead == wire::kDelimiter) {
+      on_registration_message();
       continue;
     }
-    wire::Message msg = std::move(decoded).value();
-    const std::string& type = msg.header.msg_type;
-    if (type == "heartbeat") {
-      if (Engine* engine = engines.by_registration_rid(msg.identities[0])) {
-        engine->last_seen = Clock::now();
-      } else {
-        // An engine of a controller that stopped (or one given up for dead): it registers again.
-        wire::Message reply = message("registration_reply", error_content("UnknownEngine", "register again"),
-                                      msg.header.to_json());
-        reply.identities = msg.identities;
-        send(registration, wire::encode(reply, signer));
-      }
-    } else if (type == "registration_request") {
-      register_engine(msg);
-    } else if (type == "unregistration_request") {
-      if (Engine* engine = engines.by_registration_rid(msg.identities[0])) {
-        spdlog::info("engine {} is leaving", engine->id);
-        engine_gone(engine->id, "left the cluster");
-      }
-    } else {
-      spdlog::warn("registration: unknown message type '{}'", type);
+    Engine* engine = engines.by_registration_rid(view(parts[0]));
+    if (engine == nullptr) {
+      // An engine this controller does not know (yet): its heartbeat is told to register.
+      spdlog::debug("dropped '{}' traffic from an unregistered peer", lead.substr(0, 16));
+      continue;
     }
+    engine->last_seen = Clock::now();
+    engines.note_connection(*engine, zmq_msg_get(parts[1].handle(), ZMQ_SRCFD));
+    bool shell = lead == kernel::kUplinkShell;
+    if (shell || lead == kernel::kUplinkControl) {
+      // [rid, channel, client, <IDS|MSG>, ...] -> [route, client, <IDS|MSG>, ...]
+      parts.erase(parts.begin());
+      std::string route = shell ? engine->shell_route() : engine->control_route();
+      parts[0].rebuild(route.data(), route.size());
+      on_engine_reply(engine->id, shell ? 'e' : 'c');
+    } else if (lead == kernel::kUplinkIopub) {
+      parts.erase(parts.begin(), parts.begin() + 2);  // [topic, <IDS|MSG>, ...]
+      on_engine_iopub(*engine);
+    } else {
+      spdlog::warn("engine {}: dropped a message on an unknown channel", engine->id);
+    }
+  }
+}
+
+void Controller::Impl::on_registration_message() {
+  // Heartbeats, N a period, take a short path: signature and msg_type only,
+  // no JSON parsed (the per-engine cost the scale benchmark showed).
+  // The connection it came on; the routing id frame, made up here, does not say.
+  int fd = zmq_msg_get(parts[1].handle(), ZMQ_SRCFD);
+  if (parts.size() == 7 && msg_type_of(view(parts[3])) == "heartbeat" && verified(parts, 1, signer)) {
+    if (Engine* engine = engines.by_registration_rid(view(parts[0]))) {
+      engine->last_seen = Clock::now();
+      engines.note_connection(*engine, fd);
+      return;
+    }
+  }
+  auto decoded = wire::decode(to_frames(parts), signer, nullptr);
+  if (!decoded.ok() || decoded.value().identities.size() != 1) {
+    spdlog::warn("registration: dropped a message: {}",
+                 decoded.ok() ? std::string("wrong routing") : decoded.status().to_string());
+    return;
+  }
+  wire::Message msg = std::move(decoded).value();
+  const std::string& type = msg.header.msg_type;
+  if (type == "heartbeat") {
+    if (Engine* engine = engines.by_registration_rid(msg.identities[0])) {
+      engine->last_seen = Clock::now();
+    } else {
+      // An engine of a controller that stopped (or one given up for dead): it registers again.
+      reply_to_engine(msg, error_content("UnknownEngine", "register again"));
+    }
+  } else if (type == "registration_request") {
+    register_engine(msg);
+    if (Engine* engine = engines.by_registration_rid(msg.identities[0])) engines.note_connection(*engine, fd);
+  } else if (type == "unregistration_request") {
+    if (Engine* engine = engines.by_registration_rid(msg.identities[0])) {
+      spdlog::info("engine {} is leaving", engine->id);
+      engine_gone(engine->id, "left the cluster");
+    }
+  } else {
+    spdlog::warn("registration: unknown message type '{}'", type);
+  }
+}
+
+void Controller::Impl::reply_to_engine(const wire::Message& request, Json content) {
+  wire::Message reply = message("registration_reply", std::move(content), request.header.to_json());
+  reply.identities = request.identities;
+  try {
+    send(registration, wire::encode(reply, signer));
+  } catch (const zmq::error_t& error) {
+    spdlog::debug("registration reply: {}", error.what());  // the engine is gone already
   }
 }
 
@@ -74,35 +116,21 @@ void Controller::Impl::register_engine(const wire::Message& msg) {
   try {
     const Json& c = msg.content;
     std::string uuid = c.at("uuid").get<std::string>();
-    const Json& conn = c.at("connection");
-    std::string transport = conn.value("transport", std::string("tcp"));
-    std::string ip = conn.at("ip").get<std::string>();
-    auto endpoint = [&](const char* port) {
-      int p = conn.at(port).get<int>();
-      return transport == "ipc" ? "ipc://" + ip + "-" + std::to_string(p)
-                                : transport + "://" + ip + ":" + std::to_string(p);
-    };
     bool is_new = false;
-    Engine& engine = engines.register_engine(uuid, is_new, c.contains("id") && c["id"].is_number_integer() ? c["id"].get<int>() : -1);
+    int wanted = c.contains("id") && c["id"].is_number_integer() ? c["id"].get<int>() : -1;
+    Engine& engine = engines.register_engine(uuid, is_new, wanted);
     if (is_new) {
-      engine.kernel_session = c.at("session").get<std::string>();
       engine.pid = c.value("pid", 0);
       engine.hostname = c.value("hostname", std::string());
       engine.connection_file = options.security_dir + "/" + engine_file_name(options.cluster_id, engine.id);
       engine.registration_rid = msg.identities[0];
-      engine.shell_endpoint = endpoint("shell_port");
-      engine.control_endpoint = endpoint("control_port");
-      engine.iopub_endpoint = endpoint("iopub_port");
       engine.last_seen = Clock::now();
-      engines.index_session(engine);
-      engine_shell.set(zmq::sockopt::connect_routing_id, engine.shell_route());
-      engine_shell.connect(engine.shell_endpoint);
-      engine_control.set(zmq::sockopt::connect_routing_id, engine.control_route());
-      engine_control.connect(engine.control_endpoint);
-      engine_iopub.connect(engine.iopub_endpoint);
+      engines.index_registration(engine);
       spdlog::info("engine {} registered: pid {} on {}", engine.id, engine.pid, engine.hostname);
-      ++unready;
-      send_probe(engine);
+      // Its iopub comes on the connection the reply goes out on, after the
+      // reply: nothing it publishes for a client's first request can be lost.
+      balancer.engine_ready(engine.id);
+      publish("registration_notification", Json{{"id", engine.id}, {"uuid", engine.uuid}});
     }
     reply_content = Json{{"status", "ok"},
                          {"id", engine.id},
@@ -112,38 +140,49 @@ void Controller::Impl::register_engine(const wire::Message& msg) {
     spdlog::warn("registration: refused a malformed request: {}", error.what());
     reply_content = error_content("InvalidRequest", error.what());
   }
-  wire::Message reply = message("registration_reply", std::move(reply_content), msg.header.to_json());
-  reply.identities = msg.identities;
-  send(registration, wire::encode(reply, signer));
+  reply_to_engine(msg, std::move(reply_content));
 }
 
-// A kernel_info_request to the engine's shell: once its busy/idle reaches
-// our iopub subscription, the engine's outputs cannot be lost.
-void Controller::Impl::send_probe(Engine& engine) {
-  wire::Message probe = message("kernel_info_request", Json::object());
-  engine.probe_msg_id = probe.header.msg_id;
-  engine.probe_sent = Clock::now();
-  probe.identities = {engine.shell_route()};
+bool Controller::Impl::send_to_engine(Parts& out) {
+  std::string_view route = view(out[0]);
+  bool shell = !route.empty() && route[0] == 'e';
+  Engine* engine = engines.find(route_id(route, shell ? 'e' : 'c'));
+  if (engine == nullptr) return false;
+  std::string_view channel = shell ? kernel::kUplinkShell : kernel::kUplinkControl;
   try {
-    send(engine_shell, wire::encode(probe, signer));
+    // Unreachable (router_mandatory) fails on the first frame, before anything is queued.
+    registration.send(zmq::buffer(engine->registration_rid), zmq::send_flags::sndmore);
+    registration.send(zmq::buffer(channel), zmq::send_flags::sndmore);
+    for (std::size_t i = 1; i < out.size(); ++i) {
+      registration.send(out[i], i + 1 < out.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+    return true;
   } catch (const zmq::error_t& error) {
-    spdlog::debug("probe for engine {}: {}", engine.id, error.what());
+    spdlog::warn("could not reach engine {}: {}", engine->id, error.what());
+    return false;
   }
 }
 
-void Controller::Impl::on_engine_shell(zmq::socket_t& socket, char kind) {
-  while (receive(socket, parts)) {
-    std::size_t d = find_delimiter(parts);
-    int id = parts.empty() ? -1 : route_id(view(parts[0]), kind);
-    if (d == 1 || id < 0) continue;  // a reply to the controller's own probe or shutdown
-    if (d != 2 || parts.size() < d + 6) {
-      spdlog::warn("engine {}: dropped a reply with {} frame(s)", id, parts.size());
-      continue;
-    }
-    std::swap(parts[0], parts[1]);  // [client, route, <IDS|MSG>, ...]
-    if (kind == 'e' && !record_reply(id)) continue;
-    send(clients, parts);
+void Controller::Impl::send_to_control(const Engine& engine, const wire::Frames& frames) {
+  try {
+    registration.send(zmq::buffer(engine.registration_rid), zmq::send_flags::sndmore);
+    registration.send(zmq::buffer(std::string_view(kernel::kUplinkControl)), zmq::send_flags::sndmore);
+    send(registration, frames);
+  } catch (const zmq::error_t& error) {
+    spdlog::debug("control message to engine {}: {}", engine.id, error.what());
   }
+}
+
+void Controller::Impl::on_engine_reply(int id, char kind) {
+  std::size_t d = find_delimiter(parts);
+  if (d == 1) return;  // a reply to the controller's own request (abort, shutdown)
+  if (d != 2 || parts.size() < d + 6) {
+    spdlog::warn("engine {}: dropped a reply with {} frame(s)", id, parts.size());
+    return;
+  }
+  std::swap(parts[0], parts[1]);  // [client, route, <IDS|MSG>, ...]
+  if (kind == 'e' && !record_reply(id)) return;
+  send(clients, parts);
 }
 
 // False when the reply is not for the client (a task that moves to another engine).
@@ -177,30 +216,15 @@ bool Controller::Impl::record_reply(int engine_id) {
   return true;
 }
 
-void Controller::Impl::on_engine_iopub() {
-  while (receive(engine_iopub, parts)) {
-    if (parts.size() < 7 || view(parts[1]) != wire::kDelimiter) continue;
-    std::string_view topic = view(parts[0]);
-    if (!topic.starts_with("kernel.")) continue;
-    std::string_view session = topic.substr(7, topic.find('.', 7) - 7);
-    Engine* engine = engines.by_kernel_session(session);
-    if (engine == nullptr) continue;
-    if (!engine->ready) {
-      Json parent = parse_or_null(view(parts[4]));
-      if (parent.is_object() && parent.value("msg_id", std::string()) == engine->probe_msg_id) {
-        engine->ready = true;
-        --unready;
-        balancer.engine_ready(engine->id);
-        spdlog::info("engine {} is ready", engine->id);
-        publish("registration_notification", Json{{"id", engine->id}, {"uuid", engine->uuid}});
-      }
-      continue;
-    }
-    if (store.enabled()) record_output();
-    std::string tagged = "engine." + std::to_string(engine->id);
-    parts[0].rebuild(tagged.data(), tagged.size());
-    send(iopub, parts);
+void Controller::Impl::on_engine_iopub(const Engine& engine) {
+  if (parts.size() < 7 || view(parts[1]) != wire::kDelimiter) {
+    spdlog::warn("engine {}: dropped an iopub message with {} frame(s)", engine.id, parts.size());
+    return;
   }
+  if (store.enabled()) record_output();
+  std::string tagged = "engine." + std::to_string(engine.id);
+  parts[0].rebuild(tagged.data(), tagged.size());
+  send(iopub, parts);
 }
 
 
@@ -250,18 +274,9 @@ void Controller::Impl::engine_gone(int id, const std::string& why) {
                 "Engine " + std::to_string(id) + " " + why + " while running task " + msg_id);
     balancer.on_reply(msg_id, id, "error", "EngineError");
   }
-  try {
-    engine_shell.disconnect(engine->shell_endpoint);
-    engine_control.disconnect(engine->control_endpoint);
-    engine_iopub.disconnect(engine->iopub_endpoint);
-  } catch (const zmq::error_t& error) {
-    spdlog::debug("disconnecting engine {}: {}", id, error.what());
-  }
-  bool was_visible = engine->ready;
-  if (!was_visible) --unready;
   std::string uuid = engine->uuid;
   engines.remove(id);
-  if (was_visible) publish("unregistration_notification", Json{{"id", id}, {"uuid", uuid}});
+  publish("unregistration_notification", Json{{"id", id}, {"uuid", uuid}});
 }
 
 namespace {
@@ -277,40 +292,44 @@ bool process_alive(int pid) {
 
 }  // namespace
 
-void Controller::Impl::on_shell_disconnect() {
+void Controller::Impl::on_engine_disconnect() {
   Parts event;
-  while (receive(shell_monitor, event)) {
-    if (event.size() < 2) continue;
-    std::string endpoint(view(event[1]));
-    for (auto& [id, engine] : engines.all()) {
-      // A remote engine may come back (ZeroMQ reconnects): its heartbeats decide.
-      if (engine.shell_endpoint != endpoint || engine.hostname != hostname) continue;
-      if (!process_alive(engine.pid)) {
-        spdlog::warn("engine {} (pid {}) is gone", id, engine.pid);
-        engine_gone(id, "died");
-      } else {
-        // A killed process closes its sockets before it is a zombie: look again shortly.
-        dying.emplace_back(id, Clock::now() + kDyingWatch);
-      }
-      break;
+  while (receive(connection_monitor, event)) {
+    if (event.empty() || event[0].size() < 6) continue;
+    uint32_t fd = 0;
+    std::memcpy(&fd, static_cast<const char*>(event[0].data()) + 2, sizeof fd);
+    Engine* engine = engines.by_connection(static_cast<int>(fd));
+    if (engine == nullptr) continue;
+    engine->disconnected = Clock::now();
+    if (engine->hostname == hostname && !process_alive(engine->pid)) {
+      spdlog::warn("engine {} (pid {}) is gone", engine->id, engine->pid);
+      engine_gone(engine->id, "died");
+      continue;
     }
+    // A killed process closes its sockets before it is a zombie, and a remote
+    // engine may reconnect (ZeroMQ does that by itself): watch it for a while.
+    auto allowed = options.heartbeat_period * options.heartbeat_misses;
+    dying.emplace_back(engine->id, Clock::now() + std::max<Clock::duration>(kDyingWatch, allowed));
   }
 }
 
 void Controller::Impl::check_dying() {
   auto now = Clock::now();
-  std::vector<int> dead;
+  std::vector<std::pair<int, const char*>> dead;
   std::erase_if(dying, [&](const std::pair<int, Clock::time_point>& entry) {
     Engine* engine = engines.find(entry.first);
     if (engine == nullptr) return true;
-    if (!process_alive(engine->pid)) {
-      dead.push_back(entry.first);
+    if (engine->last_seen > engine->disconnected) return true;  // it reconnected
+    if (engine->hostname == hostname && !process_alive(engine->pid)) {
+      dead.emplace_back(entry.first, "died");
       return true;
     }
-    return now >= entry.second;  // alive after all: its heartbeats decide
+    if (now < entry.second) return false;
+    dead.emplace_back(entry.first, "lost its connection");
+    return true;
   });
-  for (int id : dead) {
-    spdlog::warn("engine {} is gone", id);
+  for (auto [id, why] : dead) {
+    spdlog::warn("engine {} {}", id, why);
     engine_gone(id, "died");
   }
 }
@@ -321,33 +340,13 @@ void Controller::Impl::on_tick() {
     ::malloc_trim(0);
     messages_since_trim = 0;
   }
-  auto now = Clock::now();
-  balancer.tick(now);
-  auto allowed = options.heartbeat_period * options.heartbeat_misses;
-  std::vector<int> dead;
-  for (auto& [id, engine] : engines.all()) {
-    if (now - engine.last_seen > allowed) {
-      dead.push_back(id);
-    } else if (!engine.ready && now - engine.probe_sent >= kProbeInterval) {
-      send_probe(engine);
-    }
-  }
-  for (int id : dead) {
-    spdlog::warn("engine {} missed {} heartbeats; unregistering it", id, options.heartbeat_misses);
-    engine_gone(id, "died");
-  }
+  balancer.tick(Clock::now());
 }
 
 void Controller::Impl::begin_shutdown() {
   spdlog::info("shutting down the cluster");
   for (auto& [id, engine] : engines.all()) {
-    wire::Message request = message("shutdown_request", Json{{"restart", false}});
-    request.identities = {engine.control_route()};
-    try {
-      send(engine_control, wire::encode(request, signer));
-    } catch (const zmq::error_t& error) {
-      spdlog::debug("shutdown to engine {}: {}", id, error.what());
-    }
+    send_to_control(engine, wire::encode(message("shutdown_request", Json{{"restart", false}}), signer));
   }
   stopping = true;
   stop_deadline = Clock::now() + kShutdownLinger;

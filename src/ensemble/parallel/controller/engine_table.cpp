@@ -23,9 +23,20 @@ Engine& EngineTable::register_engine(const std::string& uuid, bool& is_new, int 
   return engine;
 }
 
-void EngineTable::index_session(Engine& engine) {
-  by_session_[engine.kernel_session] = engine.id;
+void EngineTable::index_registration(Engine& engine) {
   by_registration_[engine.registration_rid] = engine.id;
+}
+
+void EngineTable::note_connection(Engine& engine, int fd) {
+  if (engine.fd == fd || fd < 0) return;
+  if (auto old = by_fd_.find(engine.fd); old != by_fd_.end() && old->second == engine.id) by_fd_.erase(old);
+  engine.fd = fd;
+  by_fd_[fd] = engine.id;
+}
+
+Engine* EngineTable::by_connection(int fd) {
+  auto it = by_fd_.find(fd);
+  return it == by_fd_.end() ? nullptr : find(it->second);
 }
 
 Engine* EngineTable::find(int id) {
@@ -33,12 +44,7 @@ Engine* EngineTable::find(int id) {
   return it == engines_.end() ? nullptr : &it->second;
 }
 
-Engine* EngineTable::by_kernel_session(std::string_view session) {
-  auto it = by_session_.find(session);
-  return it == by_session_.end() ? nullptr : find(it->second);
-}
-
-Engine* EngineTable::by_registration_rid(const std::string& rid) {
+Engine* EngineTable::by_registration_rid(std::string_view rid) {
   auto it = by_registration_.find(rid);
   return it == by_registration_.end() ? nullptr : find(it->second);
 }
@@ -47,8 +53,10 @@ void EngineTable::remove(int id) {
   auto it = engines_.find(id);
   if (it == engines_.end()) return;
   by_uuid_.erase(it->second.uuid);
-  by_session_.erase(it->second.kernel_session);
-  by_registration_.erase(it->second.registration_rid);
+  if (auto fd = by_fd_.find(it->second.fd); fd != by_fd_.end() && fd->second == id) by_fd_.erase(fd);
+  if (auto rid = by_registration_.find(it->second.registration_rid); rid != by_registration_.end() && rid->second == id) {
+    by_registration_.erase(rid);
+  }
   engines_.erase(it);
 }
 

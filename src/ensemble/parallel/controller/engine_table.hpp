@@ -1,4 +1,4 @@
-// The controller's engines: ids, addresses, liveness and their queues.
+// The controller's engines: ids, connections, liveness and their queues.
 // Owned by the controller's one thread; not thread-safe.
 #pragma once
 
@@ -18,16 +18,13 @@ using Clock = std::chrono::steady_clock;
 struct Engine {
   int id = -1;
   std::string uuid;
-  std::string kernel_session;  // names the engine in its iopub topics
   std::string hostname;
   std::string connection_file;
   int pid = 0;
-  std::string registration_rid;  // routing id of its registration socket
-  std::string shell_endpoint, control_endpoint, iopub_endpoint;
-  bool ready = false;        // its iopub is known to reach us
-  std::string probe_msg_id;  // the kernel_info_request that proves it
-  Clock::time_point probe_sent{};
-  Clock::time_point last_seen{};
+  std::string registration_rid;  // routing id of its one connection (the engine's uplink)
+  int fd = -1;                   // that connection's file descriptor here, to match disconnects
+  Clock::time_point last_seen{};     // its last message
+  Clock::time_point disconnected{};  // when its connection last closed
   std::unordered_set<std::string> queue;  // msg_ids sent, not yet answered
   std::vector<std::string> completed;     // msg_ids answered, until purged
 
@@ -50,9 +47,11 @@ class EngineTable {
   // (`wanted`), which it gets if it is free.
   Engine& register_engine(const std::string& uuid, bool& is_new, int wanted = -1);
   Engine* find(int id);
-  Engine* by_kernel_session(std::string_view session);
-  Engine* by_registration_rid(const std::string& rid);
-  void index_session(Engine& engine);
+  Engine* by_registration_rid(std::string_view rid);
+  Engine* by_connection(int fd);
+  void index_registration(Engine& engine);
+  // Records the connection `fd` a message of `engine` came on (a reconnect changes it).
+  void note_connection(Engine& engine, int fd);
   void remove(int id);
   std::map<int, Engine>& all() { return engines_; }
 
@@ -60,8 +59,8 @@ class EngineTable {
   int next_id_ = 0;
   std::map<int, Engine> engines_;
   std::unordered_map<std::string, int> by_uuid_;
-  std::unordered_map<std::string, int, StringHash, std::equal_to<>> by_session_;
-  std::unordered_map<std::string, int> by_registration_;
+  std::unordered_map<std::string, int, StringHash, std::equal_to<>> by_registration_;
+  std::unordered_map<int, int> by_fd_;
 };
 
 }  // namespace ensemble::parallel

@@ -102,16 +102,16 @@ Json internal_error(const std::string& what, int engine_id, const std::string& u
 
 }  // namespace
 
-void add_apply_handler(kernel::Kernel& kernel, const Registrar& registrar, std::string engine_uuid) {
+void add_apply_handler(kernel::Kernel& kernel, const ControllerLink& link, std::string engine_uuid) {
   {
     // The engine's Python side, now rather than at the first apply: it also
     // makes `ipyparallel.datapub` this engine's publish_data, for execute too.
     py::gil_scoped_acquire gil;
     py::module_::import("ensemble._engine");
   }
-  kernel.add_handler("apply_request", [&kernel, &registrar, uuid = std::move(engine_uuid)](
+  kernel.add_handler("apply_request", [&kernel, &link, uuid = std::move(engine_uuid)](
                                           wire::Message& request) -> Json {
-    int engine_id = registrar.engine_id();
+    int engine_id = link.engine_id();
     std::string started = wire::now_iso8601();
     Json content, metadata = Json::object();
     std::vector<std::string> buffers;

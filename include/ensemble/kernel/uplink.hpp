@@ -1,0 +1,47 @@
+// A second way into a kernel: one connection the kernel opens itself, rather
+// than sockets it binds. An engine uses it to reach its controller, so the
+// controller needs one connection per engine and never connects to engines.
+//
+// On that connection every message starts with a frame naming its channel:
+//   - "shell" and "control": requests coming in, and their replies going out;
+//   - "iopub": a copy of everything the kernel publishes, once ready() says so.
+// Anything else that arrives belongs to the uplink's owner (on_message).
+//
+// Threads: the kernel's I/O thread calls every member and owns the socket
+// open() returns; nothing here may touch Python. Ownership: the kernel keeps
+// the uplink (a shared_ptr) until its I/O thread has stopped.
+#pragma once
+
+#include <chrono>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "ensemble/wire/connection_file.hpp"
+
+namespace ensemble::kernel {
+
+inline constexpr const char* kUplinkShell = "shell";
+inline constexpr const char* kUplinkControl = "control";
+inline constexpr const char* kUplinkIopub = "iopub";
+
+class Uplink {
+ public:
+  using Clock = std::chrono::steady_clock;
+  virtual ~Uplink() = default;
+
+  // Creates and connects the socket in `context`, once, as the I/O thread
+  // starts. `bound` is the kernel's own connection (its ports are chosen).
+  virtual zmq::socket_t& open(zmq::context_t& context, const wire::ConnectionInfo& bound) = 0;
+  // When on_timer() wants to run next.
+  virtual Clock::time_point next_timer() const = 0;
+  virtual void on_timer() = 0;
+  // A message whose first frame names no channel (the owner's own traffic).
+  virtual void on_message(std::vector<zmq::message_t>& parts) = 0;
+  // Whether the peer should get iopub now.
+  virtual bool ready() const = 0;
+  // The I/O thread is stopping: last words, then the socket may close.
+  virtual void close() = 0;
+};
+
+}  // namespace ensemble::kernel

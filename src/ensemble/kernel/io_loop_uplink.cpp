@@ -1,0 +1,58 @@
+// The I/O loop's side of an Uplink (uplink.hpp): requests that arrive on it,
+// and how their replies and the kernel's iopub find their way back.
+#include <spdlog/spdlog.h>
+
+#include "ensemble/wire/ids.hpp"
+#include "io_loop.hpp"
+
+namespace ensemble::kernel {
+
+void IoLoop::open_uplink() {
+  uplink_tag_ = std::string(1, '\0') + wire::random_hex(8) + ":";
+  uplink_socket_ = &uplink_->open(context_, bound_);
+}
+
+void IoLoop::on_uplink() {
+  // Bounded batch per wake-up, as for shell: the other sockets get their turn.
+  for (int i = 0; i < 256; ++i) {
+    if (!(uplink_socket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) return;
+    std::string user_id;
+    std::vector<zmq::message_t> parts = read_parts(*uplink_socket_, user_id);
+    std::string_view lead = parts.empty() ? std::string_view() : parts[0].to_string_view();
+    bool shell = lead == kUplinkShell;
+    if (!shell && lead != kUplinkControl) {
+      uplink_->on_message(parts);
+      continue;
+    }
+    // The channel frame becomes a first identity no other peer can have,
+    // so the reply (which repeats the identities) comes back here.
+    std::string tag = uplink_tag_ + std::string(lead);
+    parts[0].rebuild(tag.data(), tag.size());
+    auto message = decode_parts(std::move(parts), shell_, shell ? "uplink shell" : "uplink control", user_id, true);
+    if (!message) continue;
+    if (shell) {
+      inbox_.push(Incoming{Incoming::Kind::kShellRequest, std::move(*message), false});
+    } else {
+      answer_control(std::move(*message));
+    }
+  }
+}
+
+zmq::socket_t& IoLoop::route(zmq::socket_t& socket, wire::Frames& frames) {
+  if (uplink_socket_ == nullptr || frames.empty() || !frames[0].starts_with(uplink_tag_)) return socket;
+  // An input_request for a request from the uplink has nobody to answer it
+  // there (as with any requester not on stdin): stdin drops it.
+  if (&socket == &stdin_) return socket;
+  frames[0].erase(0, uplink_tag_.size());
+  return *uplink_socket_;
+}
+
+void IoLoop::publish(const wire::Message& message) {
+  wire::Frames frames = wire::encode(message, signer_);
+  if (uplink_socket_ != nullptr && uplink_->ready()) {
+    send_frames(*uplink_socket_, frames, message.shared_buffers, message.header.msg_type, kUplinkIopub);
+  }
+  send_frames(iopub_, std::move(frames), message.shared_buffers, message.header.msg_type);
+}
+
+}  // namespace ensemble::kernel
