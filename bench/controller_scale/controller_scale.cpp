@@ -8,24 +8,19 @@
 // - The N engines are fakes, hosted by forked worker processes
 //   (--engines-per-worker each, so that no process of ours runs out of fds):
 //   they register like real engines (signed registration_request, heartbeats
-//   at the controller's period), answer the controller's probe (a
-//   kernel_info_reply and busy/idle on iopub with the probe as parent), and
-//   answer every apply_request at once with a signed apply_reply (status ok,
-//   metadata with engine_id/engine_uuid/started/completed, parent = the
-//   request's header, a pickled None as result). No Python anywhere.
-//   Endpoints are ipc:// ("transport": "ipc"), so no TCP ports run out.
-//   Sockets per fake engine: a registration DEALER, one ROUTER that the
-//   controller's shell and control both connect to, and a PUB for iopub
-//   (--shared-iopub: one PUB per worker instead; the controller's SUB then
-//   holds one connection per worker, not per engine). See fake_engines.cpp.
+//   at the controller's period) and answer every apply_request at once with a
+//   signed apply_reply (status ok, metadata with engine_id/engine_uuid/
+//   started/completed, parent = the request's header, a pickled None as
+//   result). No Python anywhere. Each fake engine has one socket, a DEALER
+//   connected to the controller, as a real engine's uplink: everything goes
+//   over it (--status-per-task adds busy/idle on iopub). See fake_engines.cpp.
 // - This process is the client, built as Ensemble's client core is: a DEALER
 //   "<session>.tx" that sends, a DEALER "<session>" that receives, and a SUB
 //   on the controller's iopub. It keeps --window tasks in flight: load-balanced
 //   (routing frame "t") and direct (routing frame "e<N>", engines in turn).
-// - The controller's fds bound N: it holds a registration, a shell, a control
-//   and (unless shared) an iopub connection per engine, against a hard
-//   RLIMIT_NOFILE here of 20,000. An N that does not fit is still tried and
-//   reported as failed, with the controller's fd count and log.
+// - The controller's fds bound N: it holds one connection per engine, against
+//   a hard RLIMIT_NOFILE here of 20,000. An N that does not fit is still tried
+//   and reported as failed, with the controller's fd count and log.
 #include <signal.h>
 #include <unistd.h>
 
@@ -67,7 +62,6 @@ struct Options {
   std::string json_path;
   int engines_per_worker = 1000;
   int heartbeat_period_ms = 1000;
-  bool shared_iopub = false;
   bool status_per_task = false;
   bool direct = true;
   double idle_seconds = 3;
@@ -77,7 +71,7 @@ struct Options {
 void usage() {
   std::cerr << "usage: controller_scale_bench --ensemble PATH [--engines 10,100,1000] [--tasks 20000]\n"
                "  [--warmup 2000] [--window 64] [--json PATH] [--engines-per-worker 1000]\n"
-               "  [--heartbeat-period MS] [--shared-iopub] [--status-per-task] [--no-direct]\n"
+               "  [--heartbeat-period MS] [--status-per-task] [--no-direct]\n"
                "  [--idle-seconds 3] [--stall-seconds 30]\n";
 }
 
@@ -100,7 +94,6 @@ Options parse(int argc, char** argv) {
     else if (arg == "--json") o.json_path = value();
     else if (arg == "--engines-per-worker") o.engines_per_worker = std::max(1, std::stoi(value()));
     else if (arg == "--heartbeat-period") o.heartbeat_period_ms = std::stoi(value());
-    else if (arg == "--shared-iopub") o.shared_iopub = true;
     else if (arg == "--status-per-task") o.status_per_task = true;
     else if (arg == "--no-direct") o.direct = false;
     else if (arg == "--idle-seconds") o.idle_seconds = std::stod(value());
@@ -259,8 +252,7 @@ std::string log_tail(const std::string& path, std::size_t lines) {
 // it starts is ended before it returns.
 Json run_one(const Options& o, int engines) {
   Json result{{"engines", engines}, {"status", "failed"}};
-  int connections_per_engine = o.shared_iopub ? 3 : 4;
-  result["controller_fds_needed_estimate"] = engines * connections_per_engine + 40;
+  result["controller_fds_needed_estimate"] = engines + 40;  // one connection per engine
   char pattern[] = "/tmp/csb-XXXXXX";
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   std::string dir = pattern;
@@ -278,11 +270,9 @@ Json run_one(const Options& o, int engines) {
       bench::WorkerPlan plan;
       plan.worker = w;
       plan.engine_count = std::min(o.engines_per_worker, engines - w * o.engines_per_worker);
-      plan.ipc_prefix = dir + "/w" + std::to_string(w);
       plan.registration_endpoint = registration;
       plan.key = engine_file.at("key").get<std::string>();
       plan.heartbeat_period_ms = engine_file.value("heartbeat_period_ms", o.heartbeat_period_ms);
-      plan.iopub_per_engine = !o.shared_iopub;
       plan.status_per_task = o.status_per_task;
       pid_t pid = ::fork();
       if (pid < 0) throw std::runtime_error("fork failed");
@@ -385,7 +375,6 @@ int main(int argc, char** argv) {
                 {"warmup", o.warmup},
                 {"window", o.window},
                 {"heartbeat_period_ms", o.heartbeat_period_ms},
-                {"iopub", o.shared_iopub ? "shared per worker" : "per engine"},
                 {"status_per_task", o.status_per_task},
                 {"runs", Json::array()}};
   std::cerr << "fd limit " << fd_limit << "; " << o.tasks << " tasks per mode after " << o.warmup << " warm-up\n";

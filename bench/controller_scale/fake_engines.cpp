@@ -1,11 +1,8 @@
 // A worker process of fake engines (see the design note in controller_scale.cpp).
 //
-// Per engine: a DEALER to the controller's registration port (registration,
-// heartbeats), one bound ROUTER that the controller's shell and control
-// sockets both connect to (each connection is its own pipe, so replies go
-// back on the one the request came from), and a bound PUB for iopub (or one
-// PUB shared by the worker's engines: the controller's SUB connects to an
-// endpoint only once, so every engine naming it costs one connection).
+// Per engine: one DEALER to the controller's registration port, as a real
+// engine's uplink (kernel/uplink.hpp): registration and heartbeats, shell
+// requests in and replies out led by "shell", status on iopub led by "iopub".
 // Thousands of sockets are watched with one epoll set over their ZMQ_FD
 // mailboxes, so a task costs the worker O(1) whatever the engine count.
 #include "fake_engines.hpp"
@@ -58,20 +55,14 @@ struct FakeEngine {
   std::string status_topic = "kernel." + session + ".status";
   int id = -1;                           // given by the controller
   Clock::time_point registration_sent{};
-  std::unique_ptr<zmq::socket_t> registration;  // DEALER
-  std::unique_ptr<zmq::socket_t> shell;         // ROUTER: shell and control
-  zmq::socket_t* iopub = nullptr;               // its own PUB or the worker's
+  std::unique_ptr<zmq::socket_t> link;  // DEALER: its one connection to the controller
 };
-
-enum class SocketKind : std::uint64_t { kShell = 0, kRegistration = 1 };
 
 class Worker {
  public:
   explicit Worker(const WorkerPlan& plan) : plan_(plan), signer_(plan.key) {
-    // Two sockets per engine (three with its own PUB) in this context alone.
-    context_.set(zmq::ctxopt::max_sockets, 3 * plan.engine_count + 64);
+    context_.set(zmq::ctxopt::max_sockets, plan.engine_count + 64);
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (!plan.iopub_per_engine) shared_iopub_ = bound_pub(0);
     engines_.resize(plan.engine_count);
     for (int i = 0; i < plan.engine_count; ++i) build(i);
   }
@@ -93,8 +84,8 @@ class Worker {
       while (!heartbeats.empty() && heartbeats.front().first <= now) {
         int i = heartbeats.front().second;
         heartbeats.pop_front();
-        send_signed(*engines_[i].registration, {}, "heartbeat", engines_[i].session, "{}", "{}", "{}");
-        drain(i, SocketKind::kRegistration);
+        send_signed(*engines_[i].link, {}, "heartbeat", engines_[i].session, "{}", "{}", "{}");
+        drain(i);
         heartbeats.emplace_back(now + period, i);
       }
       if (now - last_retry_scan_ > kRegistrationRetry) {  // a lost registration: ask again
@@ -104,70 +95,36 @@ class Worker {
         }
       }
       int count = ::epoll_wait(epoll_, events, std::size(events), 10);
-      for (int e = 0; e < count; ++e) {
-        int index = static_cast<int>(events[e].data.u64 >> 1);
-        auto kind = static_cast<SocketKind>(events[e].data.u64 & 1);
-        drain(index, kind);
-      }
+      for (int e = 0; e < count; ++e) drain(static_cast<int>(events[e].data.u64));
     }
   }
 
  private:
-  std::string endpoint(int port) const { return "ipc://" + plan_.ipc_prefix + "-" + std::to_string(port); }
-
-  std::unique_ptr<zmq::socket_t> bound_pub(int port) {
-    auto pub = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pub);
-    pub->set(zmq::sockopt::sndhwm, 0);
-    pub->set(zmq::sockopt::linger, 0);
-    pub->bind(endpoint(port));
-    return pub;
-  }
-
-  void watch(zmq::socket_t& socket, int index, SocketKind kind) {
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.u64 = (static_cast<std::uint64_t>(index) << 1) | static_cast<std::uint64_t>(kind);
-    int fd = socket.get(zmq::sockopt::fd);
-    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0) std::perror("epoll_ctl");
-  }
-
-  // Ports: shell and control share 1..n; own iopub PUBs n+1..2n; a shared PUB 0.
   void build(int i) {
     FakeEngine& engine = engines_[i];
-    engine.shell = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::router);
-    engine.shell->set(zmq::sockopt::sndhwm, 0);
-    engine.shell->set(zmq::sockopt::rcvhwm, 0);
-    engine.shell->set(zmq::sockopt::linger, 0);
-    engine.shell->bind(endpoint(1 + i));
-    watch(*engine.shell, i, SocketKind::kShell);
-    drain(i, SocketKind::kShell);
-    if (plan_.iopub_per_engine) {
-      own_iopub_.push_back(bound_pub(1 + plan_.engine_count + i));
-      engine.iopub = own_iopub_.back().get();
-    } else {
-      engine.iopub = shared_iopub_.get();
-    }
-    engine.registration = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
-    engine.registration->set(zmq::sockopt::linger, 0);
-    engine.registration->set(zmq::sockopt::sndhwm, 0);
-    engine.registration->connect(plan_.registration_endpoint);
-    watch(*engine.registration, i, SocketKind::kRegistration);
+    engine.link = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    engine.link->set(zmq::sockopt::routing_id, "engine-" + engine.uuid);
+    engine.link->set(zmq::sockopt::linger, 0);
+    engine.link->set(zmq::sockopt::sndhwm, 0);
+    engine.link->set(zmq::sockopt::rcvhwm, 0);
+    engine.link->connect(plan_.registration_endpoint);
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = static_cast<std::uint64_t>(i);
+    int fd = engine.link->get(zmq::sockopt::fd);
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0) std::perror("epoll_ctl");
   }
 
   void send_registration(int i) {
     FakeEngine& engine = engines_[i];
-    Json connection{{"transport", "ipc"},
-                    {"ip", plan_.ipc_prefix},
-                    {"shell_port", 1 + i},
-                    {"control_port", 1 + i},
-                    {"iopub_port", plan_.iopub_per_engine ? 1 + plan_.engine_count + i : 0},
-                    {"stdin_port", 0},
-                    {"hb_port", 0}};
+    // Its kernel's own ports (for a console) are not needed here: none are bound.
+    Json connection{{"transport", "tcp"}, {"ip", "127.0.0.1"}, {"shell_port", 0}, {"control_port", 0},
+                    {"iopub_port", 0},    {"stdin_port", 0},   {"hb_port", 0}};
     Json content{{"uuid", engine.uuid}, {"session", engine.session}, {"pid", ::getpid()},
-                 {"hostname", "fake-engine"}, {"connection", connection}, {"connection_file", ""}};
+                 {"hostname", "fake-engine"}, {"connection", connection}};
     engine.registration_sent = Clock::now();
-    send_signed(*engine.registration, {}, "registration_request", engine.session, "{}", "{}", content.dump());
-    drain(i, SocketKind::kRegistration);
+    send_signed(*engine.link, {}, "registration_request", engine.session, "{}", "{}", content.dump());
+    drain(i);
   }
 
   // Sends [prefix..., <IDS|MSG>, signature, header, parent, metadata, content, extra...] under a fresh header.
@@ -188,28 +145,32 @@ class Worker {
     if (!extra.empty()) socket.send(zmq::buffer(extra), zmq::send_flags::none);
   }
 
+  // On the link, led by its channel frame, as a real engine copies its iopub there.
   void publish_status(const FakeEngine& engine, std::string_view parent, const char* state) {
     std::string content = std::string("{\"execution_state\":\"") + state + "\"}";
-    send_signed(*engine.iopub, {engine.status_topic}, "status", engine.session, parent, "{}", content);
+    send_signed(*engine.link, {"iopub", engine.status_topic}, "status", engine.session, parent, "{}", content);
   }
 
   // Reads everything the socket holds. ZMQ_FD only signals a change of state,
   // and a pipe the socket has never found empty raises none: so every use of
   // a socket (a send too) ends here, which leaves it waiting for a signal.
-  void drain(int index, SocketKind kind) {
+  void drain(int index) {
     FakeEngine& engine = engines_[index];
-    zmq::socket_t& socket = kind == SocketKind::kShell ? *engine.shell : *engine.registration;
+    zmq::socket_t& socket = *engine.link;
     while (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) {
       parts_.clear();
       do {
         parts_.emplace_back();
         (void)socket.recv(parts_.back(), zmq::recv_flags::none);
       } while (parts_.back().more());
-      if (kind == SocketKind::kShell) {
+      std::string_view lead = view(parts_[0]);
+      if (lead == "shell") {
         answer(engine, parts_);
-      } else if (engine.id < 0 && on_registration_reply(engine, parts_)) {
+      } else if (lead == wire::kDelimiter && engine.id < 0 && on_registration_reply(engine, parts_)) {
         just_registered_.push_back(index);
       }
+      // "control" (shutdown_request, abort_request) is ignored: the benchmark
+      // kills the controller and the workers itself.
     }
   }
 
@@ -227,7 +188,7 @@ class Worker {
     return engine.id >= 0;
   }
 
-  // One request from the controller's shell or control connection.
+  // One shell request: ["shell", client, <IDS|MSG>, ...]; the reply repeats the routing.
   void answer(FakeEngine& engine, const Parts& parts) {
     std::size_t d = 0;
     while (d < parts.size() && view(parts[d]) != wire::kDelimiter) ++d;
@@ -236,34 +197,22 @@ class Worker {
     for (std::size_t i = 0; i < d; ++i) routing.push_back(view(parts[i]));
     std::string_view request_header = view(parts[d + 2]);
     std::string_view type = msg_type_of(request_header);
-    if (type == "kernel_info_request") {
-      // The controller's probe: the reply, and busy/idle on iopub with the probe as parent.
-      publish_status(engine, request_header, "busy");
-      send_signed(*engine.shell, routing, "kernel_info_reply", engine.session, request_header, "{}",
-                  R"({"status":"ok","protocol_version":"5.4","implementation":"fake-engine",)"
-                  R"("implementation_version":"0","language_info":{"name":"python"},"banner":""})");
-      publish_status(engine, request_header, "idle");
-    } else if (type == "apply_request" || type == "execute_request") {
-      std::string started = wire::now_iso8601();
-      if (plan_.status_per_task) publish_status(engine, request_header, "busy");
-      Json metadata{{"engine_id", engine.id}, {"engine_uuid", engine.uuid}, {"started", started},
-                    {"completed", wire::now_iso8601()}, {"status", "ok"}};
-      bool apply = type == "apply_request";
-      send_signed(*engine.shell, routing, apply ? "apply_reply" : "execute_reply", engine.session, request_header,
-                  metadata.dump(), apply ? R"({"status":"ok"})" : R"({"status":"ok","execution_count":1})",
-                  apply ? kPickledNone : std::string_view());
-      if (plan_.status_per_task) publish_status(engine, request_header, "idle");
-    }
-    // Anything else (shutdown_request, abort_request on control) is ignored:
-    // the benchmark kills the controller and the workers itself.
+    if (type != "apply_request" && type != "execute_request") return;
+    std::string started = wire::now_iso8601();
+    if (plan_.status_per_task) publish_status(engine, request_header, "busy");
+    Json metadata{{"engine_id", engine.id}, {"engine_uuid", engine.uuid}, {"started", started},
+                  {"completed", wire::now_iso8601()}, {"status", "ok"}};
+    bool apply = type == "apply_request";
+    send_signed(*engine.link, routing, apply ? "apply_reply" : "execute_reply", engine.session, request_header,
+                metadata.dump(), apply ? R"({"status":"ok"})" : R"({"status":"ok","execution_count":1})",
+                apply ? kPickledNone : std::string_view());
+    if (plan_.status_per_task) publish_status(engine, request_header, "idle");
   }
 
   WorkerPlan plan_;
   wire::Signer signer_;
   zmq::context_t context_{1};
   int epoll_ = -1;
-  std::unique_ptr<zmq::socket_t> shared_iopub_;
-  std::vector<std::unique_ptr<zmq::socket_t>> own_iopub_;
   std::vector<FakeEngine> engines_;
   Parts parts_;
   std::vector<int> just_registered_;  // engines whose registration_reply came: they start heartbeating

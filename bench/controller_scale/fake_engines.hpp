@@ -10,12 +10,10 @@ namespace ensemble::bench {
 struct WorkerPlan {
   int worker = 0;                 // names this worker's engines (uuids, log lines)
   int engine_count = 0;           // engines this worker hosts
-  std::string ipc_prefix;         // endpoints are ipc://<ipc_prefix>-<port>, as the controller builds them
   std::string registration_endpoint;
   std::string key;                // the cluster key (HMAC-SHA256)
   int heartbeat_period_ms = 1000;
   int registration_window = 100;  // registrations in flight at once
-  bool iopub_per_engine = true;   // one PUB per engine (as real engines), or one PUB per worker
   bool status_per_task = false;   // publish busy/idle around every task, as a real engine does
 };
 

@@ -23,10 +23,6 @@ namespace ensemble::parallel {
 // their replies and the engine's iopub out. A new controller that does not
 // know the engine gets it registered again, asking for the same id.
 //
-// Liveness: besides the heartbeat messages, ZeroMQ's own heartbeats run on
-// the connection, so a large result in flight (which holds back messages
-// behind it) still counts as a live engine.
-//
 // Threads: the kernel's I/O thread makes every Uplink call and owns the
 // socket. engine_id() is thread-safe.
 class ControllerLink final : public kernel::Uplink {

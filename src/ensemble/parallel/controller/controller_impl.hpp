@@ -53,16 +53,11 @@ struct Controller::Impl {
       s->set(zmq::sockopt::linger, 1000);
     }
     iopub.set(zmq::sockopt::xpub_verbose, 1);
-    // Each engine's one connection (its uplink, kernel/uplink.hpp). ZeroMQ's
-    // heartbeats keep it honest: a silent peer is cut off after the allowed
-    // misses, and a large message in flight still counts as life.
+    // Each engine's one connection (its uplink, kernel/uplink.hpp). No ZeroMQ
+    // heartbeats on it: their timeout restarts only when a whole frame has
+    // arrived, so they would cut off an engine sending a large result.
     registration.set(zmq::sockopt::router_mandatory, 1);
     registration.set(zmq::sockopt::router_handover, 1);  // a reconnecting engine takes its routing id back
-    int period = static_cast<int>(std::max<long>(options.heartbeat_period.count(), 10));
-    int allowed = period * std::max(options.heartbeat_misses, 1);
-    registration.set(zmq::sockopt::heartbeat_ivl, period);
-    registration.set(zmq::sockopt::heartbeat_timeout, allowed);
-    registration.set(zmq::sockopt::heartbeat_ttl, std::min(allowed, 6553500));
     std::string monitor = "inproc://engine-connections-" + session;
     if (zmq_socket_monitor(registration.handle(), monitor.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
       throw std::runtime_error("cannot monitor the engine connections");

@@ -1,4 +1,9 @@
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -281,6 +286,18 @@ void Controller::Impl::engine_gone(int id, const std::string& why) {
 
 namespace {
 
+// Whether bytes arrived on connection `fd` within `within`.
+bool receiving(int fd, std::chrono::milliseconds within) {
+  if (fd < 0) return false;
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) == 0) {
+    return info.tcpi_last_data_recv < static_cast<std::uint32_t>(within.count());
+  }
+  int queued = 0;  // not TCP (ipc): bytes waiting to be read
+  return ::ioctl(fd, SIOCINQ, &queued) == 0 && queued > 0;
+}
+
 // Whether `pid` is a live process here (a zombie is not).
 bool process_alive(int pid) {
   if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)) return false;
@@ -340,7 +357,23 @@ void Controller::Impl::on_tick() {
     ::malloc_trim(0);
     messages_since_trim = 0;
   }
-  balancer.tick(Clock::now());
+  auto now = Clock::now();
+  balancer.tick(now);
+  auto allowed = options.heartbeat_period * options.heartbeat_misses;
+  std::vector<int> dead;
+  for (auto& [id, engine] : engines.all()) {
+    if (now - engine.last_seen <= allowed) continue;
+    // Silent, but bytes are arriving: one large message is on its way (its
+    // heartbeats queue behind it). Only while its connection is open: a closed
+    // one's fd may be another connection's by now (check_dying decides those).
+    bool open = engine.disconnected < engine.last_seen;
+    if (open && receiving(engine.fd, std::chrono::duration_cast<std::chrono::milliseconds>(allowed))) continue;
+    dead.push_back(id);
+  }
+  for (int id : dead) {
+    spdlog::warn("engine {} missed {} heartbeats; unregistering it", id, options.heartbeat_misses);
+    engine_gone(id, "died");
+  }
 }
 
 void Controller::Impl::begin_shutdown() {

@@ -44,10 +44,8 @@ zmq::socket_t& ControllerLink::open(zmq::context_t& context, const wire::Connect
   socket_->set(zmq::sockopt::routing_id, "engine-" + registration_.value("uuid", session_));
   socket_->set(zmq::sockopt::linger, 1000);
   socket_->set(zmq::sockopt::sndhwm, kHeldWhileAway);
+  socket_->set(zmq::sockopt::sndtimeo, 0);  // the I/O thread never waits for a controller that is away
   socket_->set(zmq::sockopt::rcvhwm, 0);
-  int allowed = std::max(controller_.heartbeat_period_ms, 10) * std::max(controller_.heartbeat_misses, 1);
-  socket_->set(zmq::sockopt::heartbeat_ivl, std::max(controller_.heartbeat_period_ms, 10));
-  socket_->set(zmq::sockopt::heartbeat_timeout, allowed);
   socket_->connect(controller_.endpoint(controller_.registration_port));
   next_timer_ = Clock::now();
   return *socket_;
