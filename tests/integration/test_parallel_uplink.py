@@ -2,13 +2,18 @@
 the controller holds one connection per engine and never connects to an engine, and a message
 that takes longer on the wire than the heartbeat allowance does not make its engine look dead."""
 
+import hashlib
+import hmac
 import json
 import os
+import subprocess
 import time
+import uuid
 
 import pytest
 
 from cluster_util import LocalCluster, wait_until
+from conftest import ENSEMBLE_BIN
 
 pytestmark = pytest.mark.ensemble_only
 
@@ -109,3 +114,118 @@ def test_a_result_in_flight_longer_than_the_heartbeat_allowance_keeps_its_engine
         assert "gone" not in c.controller_log() and "lost its connection" not in c.controller_log()
     finally:
         rc.close()
+
+
+def _signed(key, msg_type, content, parent=None):
+    """The signed frames of a message, from <IDS|MSG> on."""
+    header = json.dumps({"msg_id": uuid.uuid4().hex, "session": "fake", "username": "test", "msg_type": msg_type,
+                         "version": "5.3", "date": "2026-01-01T00:00:00.000000Z"}).encode()
+    parts = [header, json.dumps(parent or {}).encode(), b"{}", json.dumps(content).encode()]
+    signature = hmac.new(key.encode(), digestmod=hashlib.sha256)
+    for part in parts:
+        signature.update(part)
+    return [b"<IDS|MSG>", signature.hexdigest().encode(), *parts]
+
+
+def _frames_until(sock, predicate, timeout=10):
+    """Every multipart message `sock` receives until one satisfies `predicate` (then all of them)."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sock.poll(100):
+            seen.append(sock.recv_multipart())
+            if predicate(seen[-1]):
+                return seen
+    raise AssertionError("not received in %.0f s; saw %r" % (timeout, [m[:3] for m in seen]))
+
+
+@pytest.mark.deadline(60)
+def test_garbage_on_an_engine_connection_is_dropped_and_the_controller_keeps_serving(cluster):
+    zmq = pytest.importorskip("zmq")
+    c = cluster(n=1)
+    client = c.connect()
+    c.wait_for_engines(client, 1)
+    engine_file = json.loads(c.file("ipcontroller-engine").read_text())
+    fake = zmq.Context.instance().socket(zmq.DEALER)
+    fake.linger = 2000
+    fake.routing_id = b"engine-fake"
+    fake.connect("tcp://127.0.0.1:%d" % engine_file["registration_port"])
+    try:
+        # unregistered, channel-led traffic first; then registered, and malformed on every channel
+        fake.send_multipart([b"shell", b"someone", b"<IDS|MSG>"])
+        fake.send_multipart(_signed(engine_file["key"], "registration_request", {
+            "uuid": "fake", "pid": 1, "hostname": "elsewhere",
+            "connection": {"transport": "tcp", "ip": "127.0.0.1", "shell_port": 1, "control_port": 1,
+                           "iopub_port": 1, "stdin_port": 1, "hb_port": 1}}))
+        reply = _frames_until(fake, lambda m: m[0] == b"<IDS|MSG>")[-1]
+        assert json.loads(reply[-1])["status"] == "ok"
+        for frames in ([b"shell"], [b"shell", b"someone"], [b"shell", b"someone", b"<IDS|MSG>", b"sig"],
+                       [b"shell", b"someone", b"<IDS|MSG>", b"sig", b"{", b"[", b"1", b"\xff"],
+                       [b"control"], [b"control", b"<IDS|MSG>", b"x"], [b"iopub"], [b"iopub", b"topic"],
+                       [b"iopub", b"t", b"<IDS|MSG>", b"s", b"{", b"{", b"{", b"{"], [b"bogus", b"x"],
+                       [b"<IDS|MSG>", b"bad signature", b"{}", b"{}", b"{}", b"{}"], [b"\x00" * 300]):
+            fake.send_multipart(frames)
+        time.sleep(0.3)
+        assert c.info["controller_pid"] and client.execute("6 * 7", target=0)[2]["status"] == "ok"
+        assert "dropped" in c.controller_log()
+    finally:
+        fake.close()
+
+
+@pytest.mark.deadline(60)
+def test_an_engine_serves_its_uplink_in_order_and_survives_garbage_from_it(tmp_path):
+    """A fake controller: the engine registers, shrugs off malformed traffic, then answers a
+    request with busy, the reply and idle on the one connection, in that order."""
+    zmq = pytest.importorskip("zmq")
+    key = uuid.uuid4().hex
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.linger = 0
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    security = tmp_path / "security"
+    security.mkdir()
+    engine_file = security / "ipcontroller-engine.json"
+    engine_file.write_text(json.dumps({"transport": "tcp", "ip": "127.0.0.1", "registration_port": port,
+                                       "key": key, "signature_scheme": "hmac-sha256", "cluster_id": "",
+                                       "security_dir": str(security), "heartbeat_period_ms": 200}))
+    engine = subprocess.Popen([str(ENSEMBLE_BIN), "engine", "--file", str(engine_file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        request = _frames_until(router, lambda m: b"registration_request" in m[3])[-1]
+        rid = request[0]
+        assert rid.startswith(b"engine-")
+        router.send_multipart([rid, *_signed(key, "registration_reply", {"status": "ok", "id": 0},
+                                             json.loads(request[3]))])
+        for frames in ([b"shell"], [b"shell", b"me", b"<IDS|MSG>", b"bad", b"{}", b"{}", b"{}", b"{}"],
+                       [b"control", b"<IDS|MSG>"], [b"nonsense", b"x"], [b"<IDS|MSG>", b"garbage"],
+                       [b"shell", b"me", b"<IDS|MSG>", b"sig", b"{", b"{", b"{", b"{"]):
+            router.send_multipart([rid, *frames])
+        execute = _signed(key, "execute_request", {"code": "print('hi')", "silent": False, "store_history": True,
+                                                    "user_expressions": {}, "allow_stdin": False})
+        router.send_multipart([rid, b"shell", b"me", *execute])
+        seen = _frames_until(router, lambda m: m[1] == b"shell" and b"execute_reply" in m[5])
+        assert engine.poll() is None
+        parent_id = json.loads(execute[2])["msg_id"]
+
+        def kind(m):
+            if m[1] == b"shell":
+                assert m[2] == b"me", m[:4]  # the routing the request came with
+                return "reply"
+            if m[1] == b"iopub" and json.loads(m[6]).get("msg_id") == parent_id:
+                content = json.loads(m[8])
+                return content.get("execution_state") or content.get("text") or json.loads(m[5])["msg_type"]
+            return None
+
+        ours = [k for k in map(kind, seen) if k]
+        assert ours[0] == "busy" and "hi\n" in ours and ours[-1] == "reply", ours
+        after = _frames_until(router, lambda m: m[1] == b"iopub" and kind(m) == "idle")
+        assert [k for k in map(kind, after) if k] == ["idle"]
+        router.send_multipart([rid, b"control", *_signed(key, "shutdown_request", {"restart": False})])
+        goodbye = _frames_until(router, lambda m: len(m) > 3 and b"unregistration_request" in m[3])
+        assert any(m[1] == b"control" and b"shutdown_reply" in m[4] for m in goodbye)
+        assert engine.wait(10) == 0
+        assert b"dropped" in engine.stderr.read()
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+        router.close()
