@@ -271,6 +271,44 @@ def test_cluster_start_engines_grows_a_running_cluster_from_python(tmp_path):
     assert pids and not [pid for pid in pids if running(pid)]
 
 
+@pytest.mark.deadline(90)
+def test_cluster_stop_and_restart_engines_touch_one_engine_set_and_keep_the_controller(tmp_path):
+    import ensemble as ipp
+
+    cluster = ipp.Cluster(n=1, profile_dir=str(tmp_path / "p"), cluster_id="sets")
+    rc = cluster.start_and_connect_sync()
+    try:
+        first = list(cluster.engines)[0]
+        added = cluster.start_engines_sync(2)
+        rc.wait_for_engines(3, timeout=30)
+        added_pids = list(cluster.engines[added]["pids"])
+        assert len(added_pids) == 2
+
+        cluster.stop_engines_sync(added)
+        assert wait_until(lambda: rc.ids == [0], 10), rc.ids
+        assert not [pid for pid in added_pids if running(pid)]
+        assert list(cluster.engines) == [first] and running(cluster.controller["pid"])
+        assert rc[0].apply_sync(lambda: 6 * 7) == 42
+
+        old = list(cluster.engines[first]["pids"])
+        cluster.restart_engines_sync(first)
+        rc.wait_for_engines(1, timeout=30)
+        new = cluster.engines[first]["pids"]
+        assert len(new) == 1 and new != old and not running(old[0])
+        assert rc[:].apply_sync(os.getpid) == new
+
+        cluster.stop_engines_sync()
+        assert wait_until(lambda: rc.ids == [], 10), rc.ids
+        assert cluster.engines == {} and running(cluster.controller["pid"])
+        with pytest.raises(KeyError):
+            cluster.stop_engines_sync("no such set")
+    finally:
+        rc.close()
+        controller = cluster.controller["pid"] if cluster.controller else None
+        cluster.stop_cluster_sync()
+    assert controller and not running(controller)
+
+
 @pytest.mark.deadline(60)
 def test_a_local_engine_that_dies_is_noticed_at_once_not_after_missed_heartbeats(cluster):
     c = cluster(n=2, heartbeat_ms=2000)  # five missed heartbeats would take 10 s

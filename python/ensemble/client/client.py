@@ -175,6 +175,8 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
 
     def _build_targets(self, targets):
         """``(uuids, ids)`` for None/'all', an int, a slice or a collection."""
+        if self._closed:  # its engine list stopped changing when it closed: not "no engines"
+            raise RuntimeError("Client cannot be used after its sockets have been closed")
         ids = self._ids
         if not ids:
             raise error.NoEnginesRegistered("Can't build targets without any engines")

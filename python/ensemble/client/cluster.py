@@ -17,6 +17,7 @@ import inspect
 import json
 import os
 import random
+import signal
 import string
 import subprocess
 import threading
@@ -60,6 +61,37 @@ def _run_sync(coro_function, *args, **kwargs):
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+def _ours(pid):
+    """Whether ``pid`` is a live ensemble process (once a process is gone its pid may be
+    another program's)."""
+    try:
+        exe = os.readlink("/proc/%d/exe" % pid)
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and os.path.basename(exe.replace(" (deleted)", "")) == "ensemble"
+
+
+def _end_engines(pids, grace=5.0):
+    """SIGTERM, then SIGKILL for whatever is left after ``grace`` seconds."""
+    live = [pid for pid in pids if _ours(pid)]
+    for pid in live:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_ours(pid) for pid in live):
+        time.sleep(0.02)
+    for pid in live:
+        if _ours(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 class Cluster:
@@ -212,8 +244,10 @@ class Cluster:
         await self._run(self._cli("engines", "-n", str(n)))
         with open(self.cluster_file) as f:
             pids = json.load(f).get("engine_pids") or []
-        new_set = engine_set_id or str(len(self.engines))
-        self.engines[new_set] = {"n": n, "pids": [pid for pid in pids if pid not in known]}
+        numbered = [int(key) for key in self.engines if key.isdigit()]
+        new_set = engine_set_id or str(max(numbered, default=-1) + 1)
+        # the file also lists engines stopped earlier: only live ones are new
+        self.engines[new_set] = {"n": n, "pids": [pid for pid in pids if pid not in known and _ours(pid)]}
         return new_set
 
     async def connect_client(self, **client_kwargs):
@@ -252,11 +286,21 @@ class Cluster:
         await self.stop_cluster()
 
     async def stop_engines(self, engine_set_id=None):
-        """Engines stop with the controller (stop_cluster)."""
+        """Stop one engine set (default: every engine); the controller keeps running and the
+        engines leave its ``ids``."""
         if self.controller is None:
             self.engines = {}
             return
-        await self.stop_cluster()
+        if engine_set_id is None:
+            sets = list(self.engines)
+        elif engine_set_id in self.engines:
+            sets = [engine_set_id]
+        else:
+            raise KeyError("no engine set %r in %s" % (engine_set_id, list(self.engines)))
+        pids = [pid for name in sets for pid in self.engines[name].get("pids", ())]
+        await asyncio.to_thread(_end_engines, pids)
+        for name in sets:
+            del self.engines[name]
 
     async def signal_engines(self, signum, engine_set_id=None):
         import signal as signal_module
@@ -268,7 +312,13 @@ class Cluster:
                 os.kill(pid, signum)
 
     async def restart_engines(self, engine_set_id=None):
-        raise NotImplementedError("restarting engines is not supported yet")
+        """Stop one engine set (default: each) and start as many engines under its id."""
+        sets = list(self.engines) if engine_set_id is None else [engine_set_id]
+        for name in sets:
+            engine_set = self.engines[name]
+            n = engine_set.get("n") or len(engine_set.get("pids", ()))
+            await self.stop_engines(name)
+            await self.start_engines(n, engine_set_id=name)
 
     # -- context managers ----------------------------------------------------
 

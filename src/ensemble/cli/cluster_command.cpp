@@ -61,6 +61,21 @@ bool running(pid_t pid) {
   return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
 }
 
+// Whether `pid` runs this program: a pid in the cluster file whose process
+// ended (an engine stopped on its own) may be another program's by now.
+bool runs_ensemble(pid_t pid) {
+  std::error_code error;
+  auto name = [](std::filesystem::path exe) {
+    std::string text = exe.filename().string();
+    if (text.ends_with(" (deleted)")) text.resize(text.size() - 10);  // rebuilt while running
+    return text;
+  };
+  auto theirs = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", error);
+  if (error) return false;
+  auto ours = std::filesystem::read_symlink("/proc/self/exe", error);
+  return !error && name(theirs) == name(ours);
+}
+
 // Starts `argv` in a session of its own, output appended to `log`.
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
   posix_spawn_file_actions_t actions;
@@ -111,11 +126,13 @@ int stop_cluster(const ClusterArgs& args, const std::string& path) {
     std::cerr << "ensemble cluster: no cluster '" << args.cluster_id << "' (" << path << ")" << std::endl;
     return 1;
   }
-  std::vector<pid_t> pids;
+  std::vector<pid_t> pids;  // only those still running this program
   pid_t controller = cluster.value("controller_pid", 0);
-  if (controller > 0) pids.push_back(controller);
-  for (const auto& pid : cluster.value("engine_pids", Json::array())) pids.push_back(pid.get<pid_t>());
-  if (running(controller)) ::kill(controller, SIGTERM);
+  if (controller > 0 && runs_ensemble(controller)) pids.push_back(controller);
+  for (const auto& pid : cluster.value("engine_pids", Json::array())) {
+    if (runs_ensemble(pid.get<pid_t>())) pids.push_back(pid.get<pid_t>());
+  }
+  if (running(controller) && runs_ensemble(controller)) ::kill(controller, SIGTERM);
   auto deadline = Clock::now() + std::chrono::seconds(3);
   auto all_gone = [&] {
     for (pid_t pid : pids) {

@@ -1,0 +1,99 @@
+"""A function sent again is not pickled again while nothing it carries can have changed
+(ensemble._pickle_cache, used by serialize.pack_apply)."""
+
+import gc
+import math
+
+from ensemble import _pickle_cache, serialize
+
+SCALE = 3
+ITEMS = [1, 2]
+
+
+def scaled(x, offset=0):
+    return SCALE * x + offset + math.floor(0.5)
+
+
+def counted():
+    return len(ITEMS)
+
+
+def call(buffers, namespace=None):
+    f, args, kwargs = serialize.unpack_apply(buffers, namespace if namespace is not None else {})
+    return f(*args, **kwargs)
+
+
+def test_a_function_sent_again_reuses_its_pickle_and_still_runs():
+    first = serialize.pack_apply(scaled, (2,), {"offset": 1})
+    second = serialize.pack_apply(scaled, (5,), {})
+    assert call(first) == 7 and call(second) == 15
+    hit = _pickle_cache._cache[scaled.__code__][1]
+    assert hit.obj is None  # the cache does not keep the function alive
+    assert bytes(second[0]).count(hit._payload) == 1  # the same pickle, embedded
+
+
+def test_a_changed_global_or_default_is_pickled_afresh():
+    global SCALE
+    assert call(serialize.pack_apply(scaled, (1,), {})) == 3
+    SCALE = 10
+    try:
+        assert call(serialize.pack_apply(scaled, (1,), {})) == 10
+    finally:
+        SCALE = 3
+    scaled.__defaults__ = (100,)
+    try:
+        assert call(serialize.pack_apply(scaled, (1,), {})) == 103
+    finally:
+        scaled.__defaults__ = (0,)
+
+
+def test_a_function_carrying_a_mutable_value_is_never_cached():
+    assert serialize.pack_apply(counted, (), {}) and call(serialize.pack_apply(counted, (), {})) == 2
+    ITEMS.append(3)
+    try:
+        assert call(serialize.pack_apply(counted, (), {})) == 3  # the list as it is now
+    finally:
+        ITEMS.pop()
+    assert counted.__code__ not in _pickle_cache._cache
+
+
+def test_closures_and_function_attributes_are_not_cached():
+    k = 1
+
+    def add(x):
+        return x + k
+
+    assert call(serialize.pack_apply(add, (1,), {})) == 2
+    k = 5
+    assert call(serialize.pack_apply(add, (1,), {})) == 6
+    scaled.note = "attribute"
+    try:
+        assert _pickle_cache.cached(scaled, serialize.PrePickled) is scaled
+    finally:
+        del scaled.note
+
+
+def test_lambdas_made_in_a_loop_share_one_entry_that_goes_with_their_code():
+    before = len(_pickle_cache._cache)
+    results = [call(serialize.pack_apply(lambda x: x * SCALE, (i,), {})) for i in range(50)]
+    assert results == [i * 3 for i in range(50)]
+    assert len(_pickle_cache._cache) == before + 1
+    assert send_a_function_that_then_goes() == 2
+    gc.collect()
+    assert len(_pickle_cache._cache) == before + 1
+
+
+def send_a_function_that_then_goes():
+    f = eval(compile("lambda x: x + 1", "<gone>", "eval"))
+    assert f.__code__ not in _pickle_cache._cache
+    result = call(serialize.pack_apply(f, (1,), {}))
+    assert f.__code__ in _pickle_cache._cache
+    return result
+
+
+def test_arguments_that_need_cloudpickle_still_get_it():
+    buffers = serialize.pack_apply(scaled, (3,), {"offset": serialize.Reference("base")})
+    assert call(buffers, {"base": 4}) == 13
+    square = lambda v: v * v  # noqa: E731 (a function as an argument travels by value)
+    f, args, _ = serialize.unpack_apply(serialize.pack_apply(map, (square, [1, 2]), {}), {})
+    assert list(f(*args)) == [1, 4]
