@@ -3,6 +3,7 @@
 
 import gc
 import math
+import weakref
 
 from ensemble import _pickle_cache, serialize
 
@@ -74,21 +75,21 @@ def test_closures_and_function_attributes_are_not_cached():
 
 
 def test_lambdas_made_in_a_loop_share_one_entry_that_goes_with_their_code():
-    before = len(_pickle_cache._cache)
-    results = [call(serialize.pack_apply(lambda x: x * SCALE, (i,), {})) for i in range(50)]
+    made = [lambda x: x * SCALE for _ in range(50)]
+    results = [call(serialize.pack_apply(f, (i,), {})) for i, f in enumerate(made)]
     assert results == [i * 3 for i in range(50)]
-    assert len(_pickle_cache._cache) == before + 1
-    assert send_a_function_that_then_goes() == 2
+    (code,) = {f.__code__ for f in made}
+    assert code in _pickle_cache._cache
+    code_of_a_function_now_gone = send_a_function_that_then_goes()
     gc.collect()
-    assert len(_pickle_cache._cache) == before + 1
+    assert code_of_a_function_now_gone() is None  # the cache did not keep it alive
 
 
 def send_a_function_that_then_goes():
     f = eval(compile("lambda x: x + 1", "<gone>", "eval"))
-    assert f.__code__ not in _pickle_cache._cache
-    result = call(serialize.pack_apply(f, (1,), {}))
+    assert call(serialize.pack_apply(f, (1,), {})) == 2
     assert f.__code__ in _pickle_cache._cache
-    return result
+    return weakref.ref(f.__code__)
 
 
 def test_arguments_that_need_cloudpickle_still_get_it():

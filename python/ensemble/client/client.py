@@ -58,6 +58,7 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         # Session makes them; uuid4 per message costs a GIL release (os.urandom)
         self._msg_id_prefix = uuid.uuid4().hex[:16] + "_"
         self._msg_counter = itertools.count()
+        self._last_metadata = None  # (key, JSON) of the last request's metadata
         self._futures = {}
         self._reply_waiters = {}
         self.results = {}

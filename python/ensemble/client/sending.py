@@ -45,7 +45,7 @@ class SendingMixin:
             future = self._register(msg_id, engine_id, utcnow())
         try:
             # a task (channel "task") has no engine until the controller's scheduler picks one
-            self._conn.send(msg_type, json.dumps(content), json.dumps(metadata or {}),
+            self._conn.send(msg_type, json.dumps(content) if content else "{}", self._metadata_json(metadata),
                             list(buffers), -1 if engine_id is None else engine_id, channel, msg_id)
         except Exception:
             self._unregister([msg_id])
@@ -70,6 +70,19 @@ class SendingMixin:
             self._unregister(sub_ids)
             raise
         return futures
+
+    def _metadata_json(self, metadata):
+        # a view sends the same flags with every task: encode them once
+        if not metadata:
+            return "{}"
+        # typed: {"retries": True} and {"retries": 1} are equal dicts but not the same JSON
+        key = tuple((k, type(v), tuple(v) if type(v) is list else v) for k, v in metadata.items())
+        last = self._last_metadata
+        if last is not None and last[0] == key:
+            return last[1]
+        text = json.dumps(metadata)
+        self._last_metadata = (key, text)
+        return text
 
     def _new_msg_id(self):
         return self._msg_id_prefix + str(next(self._msg_counter))
