@@ -318,6 +318,7 @@ void Controller::Impl::on_engine_disconnect() {
     Engine* engine = engines.by_connection(static_cast<int>(fd));
     if (engine == nullptr) continue;
     engine->disconnected = Clock::now();
+    engines.forget_connection(*engine);
     if (engine->hostname == hostname && !process_alive(engine->pid)) {
       spdlog::warn("engine {} (pid {}) is gone", engine->id, engine->pid);
       engine_gone(engine->id, "died");

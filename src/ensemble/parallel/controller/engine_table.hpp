@@ -52,6 +52,8 @@ class EngineTable {
   void index_registration(Engine& engine);
   // Records the connection `fd` a message of `engine` came on (a reconnect changes it).
   void note_connection(Engine& engine, int fd);
+  // Its connection closed: the fd may soon be another connection's.
+  void forget_connection(Engine& engine);
   void remove(int id);
   std::map<int, Engine>& all() { return engines_; }
 
