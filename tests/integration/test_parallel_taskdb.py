@@ -170,3 +170,19 @@ def test_an_in_memory_store_answers_db_query_and_resubmit(tmp_path):
         if client is not None:
             client.close()
         local.stop()
+
+
+def test_results_the_controller_let_go_of_come_back_whole_from_the_store(rc, started):
+    # 12 results of 600 KB: past the 4 MiB of replies the controller keeps in memory beside
+    # the store's copy, so the first ones are read back from the SQLite file when asked for
+    ars = [rc[0].apply_async(lambda i: bytes([i]) * 600_000, i) for i in range(12)]
+    assert [ar.get(20)[:1] for ar in ars] == [bytes([i]) for i in range(12)]
+    time.sleep(1.5)  # the store writes in batches; the controller lets go at its next tick
+    other = ipp.Client(url_file=started.client_file)
+    try:
+        first = other.get_result(ars[0].msg_ids[0]).get(10)
+        assert first == bytes([0]) * 600_000
+        assert other.get_result(ars[-1].msg_ids[0]).get(10) == bytes([11]) * 600_000
+        assert other.result_status(ars[0].msg_ids)["completed"] == ars[0].msg_ids
+    finally:
+        other.close()

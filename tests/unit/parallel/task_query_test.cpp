@@ -222,6 +222,58 @@ TEST_F(TaskStoreFile, AnInMemoryStoreServesReadsAndSyncOnAClosedStoreSaysSo) {
   EXPECT_TRUE(off.rows(nullptr, false, false).empty());
 }
 
+// Finishes `id` with a reply of about `bytes` (one buffer frame).
+void finish_with_reply(TaskTable& table, const std::string& id, std::size_t bytes) {
+  Parts none;
+  Task& task = table.add(id, Task{"client", 0, "apply_request", "{}", false, {}, {}}, "mux", none, 0);
+  std::vector<std::string> frames = {"<IDS|MSG>", "sig", "{}", "{\"msg_id\":\"" + id + "\"}", "{}",
+                                     "{\"status\":\"ok\"}", std::string(bytes, 'r')};
+  Parts reply;
+  for (const auto& f : frames) reply.emplace_back(f.data(), f.size());
+  task.done = true;
+  task.reply.store(reply, 0);
+  table.finished(id, task);
+}
+
+TEST_F(TaskStoreFile, RepliesTheStoreHasWrittenLeaveMemoryOldestFirstAndReadBackWhole) {
+  TaskStore store;
+  ASSERT_TRUE(store.open(path_, [](TaskStore::Record&&) {}));
+  TaskTable table;
+  table.persist_to(&store);
+  constexpr std::size_t kReply = 512 * 1024;
+  for (int i = 0; i < 16; ++i) finish_with_reply(table, "t" + std::to_string(i), kReply);  // 8 MiB in all
+  ASSERT_TRUE(store.sync());
+  table.let_go_of_written_replies();
+  EXPECT_TRUE(table.find("t0")->reply_in_store && table.find("t0")->reply.empty());
+  EXPECT_FALSE(table.find("t15")->reply_in_store) << "the newest stay in memory";
+  std::size_t kept = 0;
+  for (int i = 0; i < 16; ++i) kept += table.find("t" + std::to_string(i))->reply.bytes();
+  EXPECT_LE(kept, kRepliesInMemory);
+  EXPECT_GT(kept, kRepliesInMemory - 2 * kReply);
+  std::vector<std::string> only = {"t0"};
+  auto rows = store.rows(&only, false, true);
+  ASSERT_EQ(rows.size(), 1u);
+  auto read_back = StoredReply::deserialize(rows[0].reply);
+  ASSERT_EQ(read_back.frames().size(), 7u);
+  EXPECT_EQ(read_back.frames().back().size(), kReply);
+}
+
+TEST_F(TaskStoreFile, WithoutAFileEveryReplyStaysInMemory) {
+  TaskStore memory;
+  ASSERT_TRUE(memory.open(":memory:", [](TaskStore::Record&&) {}));
+  TaskTable in_memory;
+  in_memory.persist_to(&memory);
+  for (int i = 0; i < 16; ++i) finish_with_reply(in_memory, "m" + std::to_string(i), 512 * 1024);
+  ASSERT_TRUE(memory.sync());
+  in_memory.let_go_of_written_replies();
+  EXPECT_FALSE(in_memory.find("m0")->reply_in_store) << "an in-memory store would only move it";
+  TaskTable no_store;
+  for (int i = 0; i < 16; ++i) finish_with_reply(no_store, "n" + std::to_string(i), 512 * 1024);
+  no_store.let_go_of_written_replies();
+  EXPECT_FALSE(no_store.find("n0")->reply_in_store);
+  EXPECT_FALSE(no_store.find("n0")->reply.empty());
+}
+
 TEST(TaskTable, HistoryKeepsSubmissionOrderAndForgetsPurgedFinishedTasksOnly) {
   TaskTable table;
   Parts none;

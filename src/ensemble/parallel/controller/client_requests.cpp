@@ -210,11 +210,18 @@ Json Controller::Impl::result_reply(const std::string& rid, const Json& request)
   for (const auto& id : ids) {
     Task& task = *tasks.find(id);
     if (task.done) {
+      StoredReply read_back;
+      StoredReply* reply = &task.reply;
+      if (task.reply_in_store) {
+        read_back = read_reply(id);
+        if (read_back.empty()) return error_content("KeyError", "the result of " + id + " cannot be read back from the task store");
+        reply = &read_back;
+      }
       Parts out;
       out.emplace_back(rid.data(), rid.size());
       std::string route = "e" + std::to_string(task.engine);
       out.emplace_back(route.data(), route.size());
-      for (auto& frame : task.reply.frames()) out.push_back(std::move(frame));
+      for (auto& frame : reply->frames()) out.push_back(std::move(frame));
       send(clients, out);
       completed.push_back(id);
     } else {

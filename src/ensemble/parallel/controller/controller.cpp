@@ -110,8 +110,8 @@ wire::Result<ControllerAddress> Controller::bind() {
     bool opened = c.store.open(c.options.db_path, [&](TaskStore::Record&& record) {
       Task task{record.client, record.engine, record.msg_type, record.request_header, true, {}, {}};
       if (record.done) {
-        task.reply = StoredReply::deserialize(record.reply);
-        if (task.reply.empty()) return;  // damaged
+        if (StoredReply::deserialize(record.reply).empty()) return;  // damaged
+        task.reply_in_store = true;  // read back when asked for, not all held in memory now
       }
       c.tasks.restore(record.msg_id, std::move(task));
       if (!record.done) {

@@ -114,6 +114,8 @@ struct Controller::Impl {
   Json connection_reply();
   Json queue_reply(const Json& request);
   Json result_reply(const std::string& rid, const Json& request);
+  // A finished task's reply that only the store still has; empty if it cannot be read.
+  StoredReply read_reply(const std::string& msg_id);
   // Tasks not yet on an engine are answered "aborted" here; those an engine
   // holds are passed to its control (it aborts them if they have not started).
   Json abort_reply(const Json& request);

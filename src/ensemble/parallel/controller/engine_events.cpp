@@ -358,6 +358,7 @@ void Controller::Impl::on_tick() {
     ::malloc_trim(0);
     messages_since_trim = 0;
   }
+  tasks.let_go_of_written_replies();
   auto now = Clock::now();
   balancer.tick(now);
   auto allowed = options.heartbeat_period * options.heartbeat_misses;

@@ -129,4 +129,17 @@ Json Controller::Impl::resubmit_reply(const std::string& rid, const Json& reques
   return Json{{"status", "ok"}, {"resubmitted", std::move(mapping)}};
 }
 
+
+StoredReply Controller::Impl::read_reply(const std::string& msg_id) {
+  // A reply is let go only once written, so even a store that has stopped
+  // writing since (sync() false) still has it.
+  store.sync();
+  std::vector<std::string> ids{msg_id};
+  for (auto& row : store.rows(&ids, false, true)) {
+    if (row.msg_id == msg_id && row.done) return StoredReply::deserialize(row.reply);
+  }
+  spdlog::error("task store {}: the reply of {} is missing", store.path(), msg_id);
+  return {};
+}
+
 }  // namespace ensemble::parallel

@@ -139,19 +139,21 @@ bool TaskStore::open(const std::string& path, const std::function<void(Record&&)
   return true;
 }
 
-void TaskStore::push(Op op) {
-  if (!enabled_ || degraded_.load()) return;
+std::uint64_t TaskStore::push(Op op) {
+  if (!enabled_ || degraded_.load()) return 0;
   bool was_empty;
+  std::uint64_t sequence;
   {
     std::lock_guard lock(mutex_);
     was_empty = ops_.empty();
     ops_.push_back(std::move(op));
-    ++pushed_;
+    sequence = ++pushed_;
   }
   // Only the first op of a batch wakes the writer: it then sleeps out the
   // batching delay, and a wake per op (several per task) would cost a context
   // switch each for nothing.
   if (was_empty) wake_.notify_one();
+  return sequence;
 }
 
 void TaskStore::submitted(const std::string& msg_id, const std::string& client, int engine,
@@ -165,8 +167,8 @@ void TaskStore::assigned(const std::string& msg_id, int engine) {
   push({Op::Kind::kAssigned, Record{msg_id, {}, engine, {}, {}, false, {}}, {}, {}});
 }
 
-void TaskStore::finished(const std::string& msg_id, int engine, Parts reply) {
-  push({Op::Kind::kFinished, Record{msg_id, {}, engine, {}, {}, true, {}}, std::move(reply), wire::now_iso8601()});
+std::uint64_t TaskStore::finished(const std::string& msg_id, int engine, Parts reply) {
+  return push({Op::Kind::kFinished, Record{msg_id, {}, engine, {}, {}, true, {}}, std::move(reply), wire::now_iso8601()});
 }
 
 void TaskStore::output(const std::string& msg_id, Output kind, std::string text) {
@@ -222,6 +224,7 @@ void TaskStore::writer(std::stop_token stop) {
     {
       std::lock_guard lock(mutex_);
       written_ += batch.size();
+      committed_ = written_;
       written_cv_.notify_all();
       if (stop.stop_requested() && ops_.empty()) return;
     }

@@ -73,7 +73,9 @@ class TaskStore {
                  std::uint64_t buffers_left_out = 0);
   void assigned(const std::string& msg_id, int engine);
   // `reply`: its frames from "<IDS|MSG>" on, shared; the writer packs them.
-  void finished(const std::string& msg_id, int engine, Parts reply);
+  // Returns the write's sequence number (0: not written): it is on disk once
+  // written() reaches it.
+  std::uint64_t finished(const std::string& msg_id, int engine, Parts reply);
   void output(const std::string& msg_id, Output kind, std::string text);
   void resubmitted(const std::string& msg_id, const std::string& as);
   void purged(const std::vector<std::string>& msg_ids);
@@ -86,6 +88,10 @@ class TaskStore {
   std::vector<Row> rows(const std::vector<std::string>* only, bool with_request, bool with_reply);
 
   bool enabled() const { return enabled_; }
+  // A file, not ":memory:": what it has written need not stay in memory too.
+  bool durable() const { return enabled_ && path_ != ":memory:"; }
+  // How many operations are committed (in push order). Any thread.
+  std::uint64_t written() const { return committed_.load(); }
   bool degraded() const { return degraded_.load(); }
   const std::string& path() const { return path_; }
 
@@ -98,7 +104,7 @@ class TaskStore {
     std::uint64_t left_out = 0;  // kSubmitted: bytes of buffers not in `frames`
     Output column = Output::kStdout;  // kOutput
   };
-  void push(Op op);
+  std::uint64_t push(Op op);
   void writer(std::stop_token stop);
   bool write_batch(void* db, const std::deque<Op>& batch);
 
@@ -112,6 +118,7 @@ class TaskStore {
   std::condition_variable_any written_cv_;
   std::uint64_t pushed_ = 0;   // GUARDED_BY(mutex_)
   std::uint64_t written_ = 0;  // GUARDED_BY(mutex_)
+  std::atomic<std::uint64_t> committed_{0};  // written_, readable without the lock
   bool urgent_ = false;        // GUARDED_BY(mutex_): a sync() waits, skip the batching delay
   std::jthread thread_;
 };

@@ -93,9 +93,36 @@ void TaskTable::assigned(const std::string& msg_id, const Task& task) {
   if (store_ != nullptr) store_->assigned(msg_id, task.engine);
 }
 
+std::size_t StoredReply::bytes() const {
+  std::size_t total = bytes_.size();
+  for (const auto& frame : large_) total += frame.size();
+  return total;
+}
+
 void TaskTable::finished(const std::string& msg_id, Task& task) {
+  if (store_ == nullptr) return;
   // shared, not packed: the store's writer packs it, off the controller's thread
-  if (store_ != nullptr) store_->finished(msg_id, task.engine, task.reply.frames());
+  std::uint64_t sequence = store_->finished(msg_id, task.engine, task.reply.frames());
+  if (sequence == 0 || !store_->durable()) return;
+  in_memory_.push_back({msg_id, sequence, task.reply.bytes()});
+  in_memory_bytes_ += in_memory_.back().bytes;
+  let_go_of_written_replies();
+}
+
+void TaskTable::let_go_of_written_replies() {
+  if (store_ == nullptr) return;
+  // Oldest first, and only what is on disk: a store that stopped writing (a
+  // full disk) leaves every reply here, as if there were no store.
+  std::uint64_t written = store_->written();
+  while (in_memory_bytes_ > kRepliesInMemory && !in_memory_.empty() && in_memory_.front().sequence <= written) {
+    InMemory oldest = std::move(in_memory_.front());
+    in_memory_.pop_front();
+    in_memory_bytes_ -= oldest.bytes;
+    Task* task = find(oldest.msg_id);
+    if (task == nullptr || !task->done || task->reply_in_store) continue;  // purged, or answered again
+    task->reply.clear();
+    task->reply_in_store = true;
+  }
 }
 
 Task* TaskTable::find(const std::string& msg_id) {

@@ -29,6 +29,7 @@ class StoredReply {
   // The frames again (small ones copied, large ones shared), for a send.
   Parts frames();
   bool empty() const { return sizes_.empty(); }
+  std::size_t bytes() const;
   // From the task store's blob (pack_frames() of the frames); empty if damaged.
   static StoredReply deserialize(const std::string& blob);
   void clear();
@@ -49,12 +50,19 @@ struct Task {
   bool done = false;
   StoredReply reply;                 // from "<IDS|MSG>" on, as the engine signed it
   std::vector<std::string> watchers;  // other clients waiting for the reply
+  bool reply_in_store = false;        // `reply` was let go: the store's copy is the one
 };
 
 // A request's buffers are kept in the store (for resubmit and db_query) up to
 // this many bytes. Past it, every push of a large array would also be written
 // to disk, beside the result store; such a record says how much it left out.
 inline constexpr std::uint64_t kLargestKeptRequestBuffers = 1u << 20;
+
+// Replies of finished tasks kept in memory besides the store's copy, newest
+// first: recent results are the ones fetched again. The rest is read back from
+// the store when asked for, so the controller's memory does not grow with the
+// number of tasks, nor with a large result, once the store has written it.
+inline constexpr std::size_t kRepliesInMemory = std::size_t{4} << 20;
 
 class TaskTable {
  public:
@@ -66,7 +74,11 @@ class TaskTable {
   Task& add(const std::string& msg_id, Task task, const char* queue, Parts& request, std::size_t from);
   // Call once a task has its engine (load-balanced) or its reply.
   void assigned(const std::string& msg_id, const Task& task);
+  // Keeps the reply in memory until the store has written it and more than
+  // kRepliesInMemory bytes of newer replies are kept; then lets it go.
   void finished(const std::string& msg_id, Task& task);
+  // Lets go of replies the store has written since (the controller's tick).
+  void let_go_of_written_replies();
   // A record read back from the store (no write).
   void restore(const std::string& msg_id, Task task);
   Task* find(const std::string& msg_id);
@@ -83,6 +95,14 @@ class TaskTable {
   // costs O(ids purged), amortized, not O(history).
   void compact_history_if_sparse();
   TaskStore* store_ = nullptr;
+  // Finished replies still in memory that the store will have, oldest first.
+  struct InMemory {
+    std::string msg_id;
+    std::uint64_t sequence;  // the store's write of it
+    std::size_t bytes;
+  };
+  std::deque<InMemory> in_memory_;
+  std::size_t in_memory_bytes_ = 0;
   std::unordered_map<std::string, Task> tasks_;
   std::deque<std::string> history_;  // submission order; may name purged ids until compacted
   std::size_t purged_in_history_ = 0;
