@@ -121,6 +121,8 @@ def measure(system, n, quick):
                 r.get(timeout=300)
             row["pipelined_apply_per_s"] = tasks / (time.perf_counter() - t)
             row["controller_rss_after_tasks_mib"] = rss_mib(cluster_pids(system, cluster)[0])
+            time.sleep(1.0)  # the same, once the controller has had a second to settle
+            row["controller_rss_settled_mib"] = rss_mib(cluster_pids(system, cluster)[0])
             row["tasks"] = tasks
 
             lview = rc.load_balanced_view()
@@ -200,6 +202,7 @@ COLUMNS = [
     ("local_copy_ms", "local copy of the array (ms)", "lower"),
     ("controller_rss_idle_mib", "controller RSS idle (MiB)", "lower"),
     ("controller_rss_after_tasks_mib", "controller RSS after the tasks (MiB)", "lower"),
+    ("controller_rss_settled_mib", "controller RSS 1 s after the tasks (MiB)", "lower"),
     ("controller_processes", "controller processes", "lower"),
     ("stop_s", "stop (s)", "lower"),
 ]

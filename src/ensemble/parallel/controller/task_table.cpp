@@ -74,7 +74,7 @@ Task& TaskTable::add(const std::string& msg_id, Task task, const char* queue, Pa
     std::uint64_t buffer_bytes = 0;
     for (std::size_t i = first_buffer; i < request.size(); ++i) buffer_bytes += request[i].size();
     bool keep_buffers = buffer_bytes <= kLargestKeptRequestBuffers;
-    Parts kept = share(request, from);
+    Parts kept = keep(request, from);
     if (!keep_buffers) kept.resize(first_buffer - from);
     store_->submitted(msg_id, task.client_rid, task.engine, task.msg_type, task.request_header, queue,
                       std::move(kept), keep_buffers ? 0 : buffer_bytes);
