@@ -182,9 +182,7 @@ void Controller::run() {
     }
     if (Clock::now() >= next_tick) {
       c.on_tick();
-      next_tick = Clock::now() + (c.dying.empty() ? heartbeat_tick : std::min<Clock::duration>(kDyingCheck, heartbeat_tick));
-    } else if (!c.dying.empty()) {
-      next_tick = std::min<Clock::time_point>(next_tick, Clock::now() + kDyingCheck);
+      next_tick = Clock::now() + heartbeat_tick;
     }
   }
   // The engines are gone: what is still queued for one that did not say

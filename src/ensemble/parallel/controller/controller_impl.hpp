@@ -25,11 +25,7 @@ namespace ensemble::parallel {
 
 using wire::Json;
 
-// How often an engine whose connection closed is looked at (process gone? reconnected?).
-inline constexpr auto kDyingCheck = std::chrono::milliseconds(20);
 inline constexpr auto kShutdownLinger = std::chrono::milliseconds(500);
-// At least this long an engine whose connection closed may reconnect before it counts as gone.
-inline constexpr auto kDyingWatch = std::chrono::seconds(2);
 
 Json error_content(const std::string& ename, const std::string& evalue);
 // "e3" -> 3 for kind 'e'; -1 if it is not a route of that kind.
@@ -88,9 +84,6 @@ struct Controller::Impl {
   TaskTable tasks;
   LoadBalancer balancer;
   std::size_t messages_since_trim = 0;  // glibc keeps freed heap unless asked to return it
-  // Engines whose connection closed, and until when they may reconnect
-  // (looked at every kDyingCheck).
-  std::vector<std::pair<int, Clock::time_point>> dying;
   bool stopping = false;
   Clock::time_point stop_deadline{};
   Parts parts;  // reused receive buffer
@@ -148,7 +141,6 @@ struct Controller::Impl {
   void engine_gone(int id, const std::string& why);
   void on_tick();
   void on_engine_disconnect();
-  void check_dying();
   void begin_shutdown();
 };
 

@@ -317,43 +317,16 @@ void Controller::Impl::on_engine_disconnect() {
     std::memcpy(&fd, static_cast<const char*>(event[0].data()) + 2, sizeof fd);
     Engine* engine = engines.by_connection(static_cast<int>(fd));
     if (engine == nullptr) continue;
-    engine->disconnected = Clock::now();
-    engines.forget_connection(*engine);
-    if (engine->hostname == hostname && !process_alive(engine->pid)) {
-      spdlog::warn("engine {} (pid {}) is gone", engine->id, engine->pid);
-      engine_gone(engine->id, "died");
-      continue;
-    }
-    // A killed process closes its sockets before it is a zombie, and a remote
-    // engine may reconnect (ZeroMQ does that by itself): watch it for a while.
-    auto allowed = options.heartbeat_period * options.heartbeat_misses;
-    dying.emplace_back(engine->id, Clock::now() + std::max<Clock::duration>(kDyingWatch, allowed));
-  }
-}
-
-void Controller::Impl::check_dying() {
-  auto now = Clock::now();
-  std::vector<std::pair<int, const char*>> dead;
-  std::erase_if(dying, [&](const std::pair<int, Clock::time_point>& entry) {
-    Engine* engine = engines.find(entry.first);
-    if (engine == nullptr) return true;
-    if (engine->last_seen > engine->disconnected) return true;  // it reconnected
-    if (engine->hostname == hostname && !process_alive(engine->pid)) {
-      dead.emplace_back(entry.first, "died");
-      return true;
-    }
-    if (now < entry.second) return false;
-    dead.emplace_back(entry.first, "lost its connection");
-    return true;
-  });
-  for (auto [id, why] : dead) {
-    spdlog::warn("engine {} {}", id, why);
-    engine_gone(id, "died");
+    // Whatever was on its way to the engine went with the connection, so its
+    // requests are failed (or retried) now. If the engine itself lives on (a
+    // network blip), its next heartbeat is told to register again.
+    bool dead = engine->hostname == hostname && !process_alive(engine->pid);
+    spdlog::warn("engine {} (pid {}) {}", engine->id, engine->pid, dead ? "is gone" : "lost its connection");
+    engine_gone(engine->id, dead ? "died" : "lost its connection");
   }
 }
 
 void Controller::Impl::on_tick() {
-  if (!dying.empty()) check_dying();
   if (messages_since_trim > 1000) {
     ::malloc_trim(0);
     messages_since_trim = 0;
@@ -366,10 +339,8 @@ void Controller::Impl::on_tick() {
   for (auto& [id, engine] : engines.all()) {
     if (now - engine.last_seen <= allowed) continue;
     // Silent, but bytes are arriving: one large message is on its way (its
-    // heartbeats queue behind it). Only while its connection is open: a closed
-    // one's fd may be another connection's by now (check_dying decides those).
-    bool open = engine.disconnected < engine.last_seen;
-    if (open && receiving(engine.fd, std::chrono::duration_cast<std::chrono::milliseconds>(allowed))) continue;
+    // heartbeats queue behind it).
+    if (receiving(engine.fd, std::chrono::duration_cast<std::chrono::milliseconds>(allowed))) continue;
     dead.push_back(id);
   }
   for (int id : dead) {

@@ -34,11 +34,6 @@ void EngineTable::note_connection(Engine& engine, int fd) {
   by_fd_[fd] = engine.id;
 }
 
-void EngineTable::forget_connection(Engine& engine) {
-  if (auto old = by_fd_.find(engine.fd); old != by_fd_.end() && old->second == engine.id) by_fd_.erase(old);
-  engine.fd = -1;
-}
-
 Engine* EngineTable::by_connection(int fd) {
   auto it = by_fd_.find(fd);
   return it == by_fd_.end() ? nullptr : find(it->second);

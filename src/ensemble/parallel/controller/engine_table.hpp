@@ -24,7 +24,6 @@ struct Engine {
   std::string registration_rid;  // routing id of its one connection (the engine's uplink)
   int fd = -1;                   // that connection's file descriptor here, to match disconnects
   Clock::time_point last_seen{};     // its last message
-  Clock::time_point disconnected{};  // when its connection last closed
   std::unordered_set<std::string> queue;  // msg_ids sent, not yet answered
   std::vector<std::string> completed;     // msg_ids answered, until purged
 
@@ -52,8 +51,6 @@ class EngineTable {
   void index_registration(Engine& engine);
   // Records the connection `fd` a message of `engine` came on (a reconnect changes it).
   void note_connection(Engine& engine, int fd);
-  // Its connection closed: the fd may soon be another connection's.
-  void forget_connection(Engine& engine);
   void remove(int id);
   std::map<int, Engine>& all() { return engines_; }
 

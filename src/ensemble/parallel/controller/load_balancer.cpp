@@ -98,8 +98,9 @@ void LoadBalancer::carry_out() {
     out[0].rebuild(route.data(), route.size());
     out[1].rebuild(task->client_rid.data(), task->client_rid.size());
     if (!send_(out)) {
+      // Its connection has just closed: the engine is about to be given up
+      // (engine_gone), which retries or fails what it holds, this task too.
       spdlog::warn("task {}: engine {} unreachable", decision.msg_id, decision.engine);
-      continue;
     }
     task->engine = decision.engine;
     tasks_.assigned(decision.msg_id, *task);
