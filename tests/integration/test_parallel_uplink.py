@@ -219,6 +219,11 @@ def test_an_engine_serves_its_uplink_in_order_and_survives_garbage_from_it(tmp_p
         assert ours[0] == "busy" and "hi\n" in ours and ours[-1] == "reply", ours
         after = _frames_until(router, lambda m: m[1] == b"iopub" and kind(m) == "idle")
         assert [k for k in map(kind, after) if k] == ["idle"]
+        # a controller that no longer knows it (restarted, or gave it up): it registers again, same id
+        router.send_multipart([rid, *_signed(key, "registration_reply",
+                                             {"status": "error", "ename": "UnknownEngine", "evalue": "again"})])
+        again = _frames_until(router, lambda m: m[1] == b"<IDS|MSG>" and b"registration_request" in m[3])[-1]
+        assert json.loads(again[-1])["id"] == 0 and again[0] == rid
         router.send_multipart([rid, b"control", *_signed(key, "shutdown_request", {"restart": False})])
         goodbye = _frames_until(router, lambda m: len(m) > 3 and b"unregistration_request" in m[3])
         assert any(m[1] == b"control" and b"shutdown_reply" in m[4] for m in goodbye)
