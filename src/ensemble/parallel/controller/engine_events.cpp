@@ -322,7 +322,7 @@ void Controller::Impl::on_engine_disconnect() {
     // network blip), its next heartbeat is told to register again.
     bool dead = engine->hostname == hostname && !process_alive(engine->pid);
     spdlog::warn("engine {} (pid {}) {}", engine->id, engine->pid, dead ? "is gone" : "lost its connection");
-    engine_gone(engine->id, dead ? "died" : "lost its connection");
+    engine_gone(engine->id, "died");  // ipyparallel's words, which users may match
   }
 }
 
