@@ -149,6 +149,8 @@ def test_result_status_reports_another_clients_tasks_as_pending_or_completed(rc,
         status = other.result_status(done.msg_ids + slow.msg_ids, status_only=False)
         assert status["completed"] == done.msg_ids and status["pending"] == slow.msg_ids
         assert status[done.msg_ids[0]] == 1
+        assert status["status"] == "ok"  # the controller was asked: its answer's status, as ipyparallel
+        assert "status" not in rc.result_status(done.msg_ids)  # known here: nobody was asked
     finally:
         other.close()
     slow.get(5)

@@ -307,6 +307,16 @@ def test_temp_flags_restore(rc):
     assert v.block is True
 
 
+def test_a_load_balanced_timeout_flag_is_a_float_as_ipyparallel_makes_it(rc):
+    lv = rc.load_balanced_view()
+    with lv.temp_flags(timeout=5):
+        assert lv.timeout == 5.0 and type(lv.timeout) is float
+    lv.set_flags(timeout=None)
+    assert lv.timeout is None
+    with pytest.raises(ValueError):
+        lv.set_flags(timeout=-1)
+
+
 def test_closed_client_refuses_work(rc):
     rc.close()
     with pytest.raises(RuntimeError):

@@ -49,6 +49,8 @@ class LoadBalancedView(View):
                 raise TypeError("Invalid type for timeout: %r" % type(t))
             if t is not None and t < 0:
                 raise ValueError("Invalid timeout: %s" % t)
+            if t is not None:
+                kwargs["timeout"] = float(t)  # a float, as ipyparallel's CFloat trait makes it
         super().set_flags(**kwargs)
 
     @staticmethod

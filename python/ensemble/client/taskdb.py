@@ -97,11 +97,15 @@ class TaskDbMixin:
         completed results are also keyed by msg_id."""
         theids = self._msg_ids_from_jobs(msg_ids)
         unknown = [m for m in theids if m not in self._futures]
+        status = {"pending": [], "completed": []}
+        if unknown or any(not self._futures[m].done() for m in theids if m not in unknown):
+            # ipyparallel asks the controller about every id without a local result, and
+            # returns its answer, which has a "status"
+            status["status"] = "ok"
         if unknown:
             # the controller sends the finished ones' replies before its answer,
             # so their futures are resolved by the time it returns
             self._fetch_from_hub(unknown)
-        status = {"pending": [], "completed": []}
         for msg_id in theids:
             future = self._futures[msg_id]
             done = future.done()
