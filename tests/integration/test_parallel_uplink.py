@@ -234,3 +234,32 @@ def test_an_engine_serves_its_uplink_in_order_and_survives_garbage_from_it(tmp_p
             engine.kill()
             engine.wait()
         router.close()
+
+
+@pytest.mark.deadline(60)
+def test_an_engine_whose_controller_is_on_another_host_binds_its_own_sockets_on_loopback(tmp_path):
+    # 192.0.2.1 is TEST-NET-1: never this host, never reachable. Such an engine used to fail at
+    # once, binding its kernel sockets on the controller's address; it only connects out now.
+    security = tmp_path / "security"
+    security.mkdir()
+    engine_file = security / "ipcontroller-engine.json"
+    engine_file.write_text(json.dumps({"transport": "tcp", "ip": "192.0.2.1", "registration_port": 9,
+                                       "key": "k", "signature_scheme": "hmac-sha256", "cluster_id": "",
+                                       "security_dir": str(security)}))
+    engine = subprocess.Popen([str(ENSEMBLE_BIN), "engine", "--file", str(engine_file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        def listening_on_loopback():
+            inodes = _socket_inodes(engine.pid)
+            ports = []
+            for line in open("/proc/net/tcp").read().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes and fields[1].startswith("0100007F:"):
+                    ports.append(int(fields[1].split(":")[1], 16))
+            return len(ports) >= 5 and ports  # shell, control, stdin, iopub, heartbeat
+
+        assert wait_until(listening_on_loopback, 20), engine.stderr.read1() if engine.poll() is not None else ""
+        assert engine.poll() is None
+    finally:
+        engine.kill()
+        engine.wait()

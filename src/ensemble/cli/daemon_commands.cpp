@@ -1,5 +1,7 @@
 // `ensemble controller` and `ensemble engine`: the two parallel daemons.
+#include <netdb.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -105,6 +107,25 @@ std::string hostname() {
   return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string("localhost");
 }
 
+// Whether this host has `ip` (a TCP socket can be bound there). ipc "addresses"
+// are paths, and always local.
+bool is_local_address(const std::string& transport, const std::string& ip) {
+  if (transport != "tcp" || ip == "*" || ip == "0.0.0.0") return true;
+  addrinfo hints{};
+  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(ip.c_str(), "0", &hints, &found) != 0) return false;
+  bool local = false;
+  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    local = ::bind(fd, found->ai_addr, found->ai_addrlen) == 0;
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return local;
+}
+
 // An engine may start before its controller: wait for the controller's file.
 wire::Result<parallel::ControllerAddress> await_controller(const std::string& path, double seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -130,7 +151,13 @@ int run_engine(const EngineArgs& args) {
 
   kernel::KernelOptions options;
   options.connection.transport = controller.transport;
-  options.connection.ip = args.ip.empty() ? controller.ip : args.ip;
+  // Its own kernel sockets (for consoles) go beside the controller's address
+  // when that is on this host; an engine on another host binds loopback unless
+  // told otherwise: the controller never connects to it.
+  options.connection.ip = args.ip;
+  if (options.connection.ip.empty()) {
+    options.connection.ip = is_local_address(controller.transport, controller.ip) ? controller.ip : "127.0.0.1";
+  }
   options.connection.key = controller.key;
   options.connection.kernel_name = "ensemble";
   options.history_path = ":memory:";  // many engines must not contend for one history file
@@ -205,7 +232,7 @@ Subcommand add_engine_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("engine", "Run one engine: a kernel that registers with a controller");
   args->where.add_to(sub);
   sub->add_option("--file", args->file, "The controller's engine file (default: from the cluster id and profile)");
-  sub->add_option("--ip", args->ip, "Address the engine's own kernel sockets bind (default: the controller's)");
+  sub->add_option("--ip", args->ip, "Address the engine's own kernel sockets bind (default: the controller's if it is on this host, else 127.0.0.1)");
   sub->add_option("--timeout", args->wait_seconds, "Seconds to wait for the controller's file (default: 60)");
   return {sub, [args] { return run_engine(*args); }};
 }
