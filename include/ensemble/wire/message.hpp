@@ -26,6 +26,9 @@ struct Header {
   std::string version = kProtocolVersion;
 
   Json to_json() const;
+  // to_json().dump(), byte for byte, without building a Json object: every
+  // message sent encodes its header, and that object cost a dozen allocations.
+  std::string to_text() const;
   // Requires msg_id and msg_type (strings); the other fields default to empty.
   static Result<Header> from_json(const Json& json);
 };

@@ -68,7 +68,7 @@ Frames encode(const Message& message, const Signer& signer) {
   frames.reserve(message.identities.size() + 6 + message.buffers.size());
   frames.insert(frames.end(), message.identities.begin(), message.identities.end());
   frames.emplace_back(kDelimiter);
-  std::string header = message.header.to_json().dump();
+  std::string header = message.header.to_text();
   std::string parent = message.parent_header.dump(-1, ' ', false, Json::error_handler_t::replace);
   std::string metadata = message.metadata.dump(-1, ' ', false, Json::error_handler_t::replace);
   std::string content = message.content.dump(-1, ' ', false, Json::error_handler_t::replace);

@@ -9,6 +9,34 @@ Json Header::to_json() const {
               {"date", date},     {"msg_type", msg_type}, {"version", version}};
 }
 
+std::string Header::to_text() const {
+  // Keys in the order nlohmann::json (a std::map) dumps them, so the text is
+  // the same bytes as to_json().dump().
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"date", &date},         {"msg_id", &msg_id},     {"msg_type", &msg_type},
+      {"session", &session},   {"username", &username}, {"version", &version}};
+  std::size_t size = 2;
+  for (const auto& [key, value] : fields) {
+    for (unsigned char c : *value) {
+      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return to_json().dump();  // needs escaping
+    }
+    size += std::char_traits<char>::length(key) + value->size() + 6;
+  }
+  std::string text;
+  text.reserve(size);
+  text += '{';
+  for (const auto& [key, value] : fields) {
+    if (text.size() > 1) text += ',';
+    text += '"';
+    text += key;
+    text += "\":\"";
+    text += *value;
+    text += '"';
+  }
+  text += '}';
+  return text;
+}
+
 namespace {
 // Copies an optional string field; a present field of another type is malformed.
 bool read_optional_string(const Json& json, const char* name, std::string& out) {

@@ -18,6 +18,17 @@ Message sample() {
   return message;
 }
 
+TEST(Codec, AHeaderIsWrittenAsItsJsonWouldDumpByteForByte) {
+  Header plain{"id-1", "session-9", "user", "2026-11-26T07:00:00.000000Z", "execute_request"};
+  EXPECT_EQ(plain.to_text(), plain.to_json().dump());
+  Header empty;
+  EXPECT_EQ(empty.to_text(), empty.to_json().dump());
+  // anything that needs escaping, or is not ASCII, takes nlohmann's path
+  Header odd{"a\"b", "back\\slash", "caf\xc3\xa9", "tab\there", "new\nline"};
+  EXPECT_EQ(odd.to_text(), odd.to_json().dump());
+  EXPECT_TRUE(Json::parse(odd.to_text()) == odd.to_json());
+}
+
 TEST(Codec, RoundTripsEveryPart) {
   Signer signer("k");
   Frames frames = encode(sample(), signer);
