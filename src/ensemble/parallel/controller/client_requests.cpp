@@ -8,7 +8,7 @@
 namespace ensemble::parallel {
 
 void Controller::Impl::on_client() {
-  while (receive(clients, parts)) {
+  for (int n = 0; n < kBatchPerWake && receive(clients, parts); ++n) {
     if (parts.size() < 2) {
       spdlog::warn("client: dropped a message of {} frame(s)", parts.size());
       continue;

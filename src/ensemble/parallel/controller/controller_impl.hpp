@@ -26,6 +26,11 @@ namespace ensemble::parallel {
 using wire::Json;
 
 inline constexpr auto kShutdownLinger = std::chrono::milliseconds(500);
+// Messages taken from one socket per wake-up: a flood on one (engines'
+// replies, a client's submissions) never holds up the others, or a closed
+// engine connection waiting to be noticed. ZeroMQ's poll wakes again at once
+// for what is left.
+inline constexpr int kBatchPerWake = 1024;
 
 Json error_content(const std::string& ename, const std::string& evalue);
 // "e3" -> 3 for kind 'e'; -1 if it is not a route of that kind.

@@ -35,7 +35,7 @@ std::string_view msg_type_of(std::string_view header) {
 }  // namespace
 
 void Controller::Impl::on_registration() {
-  while (receive(registration, parts)) {
+  for (int n = 0; n < kBatchPerWake && receive(registration, parts); ++n) {
     if (parts.size() < 2) continue;
     std::string_view lead = view(parts[1]);
     if (lead == wire::kDelimiter) {
