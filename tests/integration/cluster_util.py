@@ -7,6 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import ENSEMBLE_BIN
 
 EXECUTE = dict(silent=False, store_history=True, user_expressions={}, allow_stdin=False, stop_on_error=True)
@@ -29,6 +31,22 @@ def wait_until(predicate, timeout, interval=0.02):
             return value
         time.sleep(interval)
     return predicate()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A factory of LocalClusters private to one test, stopped at its end:
+    ``cluster(n=2, **LocalCluster's keyword arguments)``."""
+    made = []
+
+    def _make(n=2, **kwargs):
+        c = LocalCluster(tmp_path / ("c%d" % len(made)), n, **kwargs)
+        made.append(c)
+        return c
+
+    yield _make
+    for c in made:
+        c.stop()
 
 
 class LocalCluster:

@@ -12,24 +12,10 @@ import uuid
 
 import pytest
 
-from cluster_util import LocalCluster, wait_until
+from cluster_util import cluster, wait_until  # noqa: F401 (cluster: a fixture)
 from conftest import ENSEMBLE_BIN
 
 pytestmark = pytest.mark.ensemble_only
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    made = []
-
-    def _make(n=1, **kwargs):
-        c = LocalCluster(tmp_path / ("c%d" % len(made)), n, **kwargs)
-        made.append(c)
-        return c
-
-    yield _make
-    for c in made:
-        c.stop()
 
 
 def _socket_inodes(pid):
