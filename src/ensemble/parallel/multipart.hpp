@@ -74,16 +74,18 @@ inline Parts share(Parts& parts, std::size_t from = 0) {
   return copy;
 }
 
-// Frames to hold on to for a while (the task store's queue): a received small
-// frame points into ZeroMQ's 8 KiB receive buffer, and sharing it would pin
-// the whole buffer, so small frames are copied; large ones have buffers of
-// their own and are shared.
+// Frames kept for a while (the task store's queue, a stored reply) are copied
+// below this size and shared from it on: a received small frame points into
+// ZeroMQ's 8 KiB receive buffer, and sharing it would pin the whole buffer;
+// large frames have buffers of their own.
+inline constexpr std::size_t kSharedFrameFrom = 64 * 1024;
+
+// `parts` from index `from`, small frames copied and large ones shared.
 inline Parts keep(Parts& parts, std::size_t from = 0) {
-  constexpr std::size_t kSharedFrom = 64 * 1024;
   Parts kept;
   kept.reserve(parts.size() - from);
   for (std::size_t i = from; i < parts.size(); ++i) {
-    if (parts[i].size() < kSharedFrom) {
+    if (parts[i].size() < kSharedFrameFrom) {
       kept.emplace_back(parts[i].data(), parts[i].size());
     } else {
       kept.emplace_back();

@@ -11,11 +11,11 @@ void StoredReply::store(Parts& parts, std::size_t from) {
   clear();
   std::size_t small = 0;
   for (std::size_t i = from; i < parts.size(); ++i) {
-    if (parts[i].size() < kSharedFrom) small += parts[i].size();
+    if (parts[i].size() < kSharedFrameFrom) small += parts[i].size();
   }
   bytes_.reserve(small);
   for (std::size_t i = from; i < parts.size(); ++i) {
-    if (parts[i].size() < kSharedFrom) {
+    if (parts[i].size() < kSharedFrameFrom) {
       append(parts[i].data(), parts[i].size());
     } else {
       large_.emplace_back();
@@ -35,7 +35,7 @@ Parts StoredReply::frames() {
   parts.reserve(sizes_.size());
   std::size_t offset = 0, next_large = 0;
   for (auto size : sizes_) {
-    if (size < kSharedFrom) {
+    if (size < kSharedFrameFrom) {
       parts.emplace_back(bytes_.data() + offset, size);
       offset += size;
     } else {
@@ -57,7 +57,7 @@ StoredReply StoredReply::deserialize(const std::string& blob) {
   auto frames = unpack_frames(blob);
   if (!frames) return reply;  // damaged: treat as absent
   for (auto frame : *frames) {
-    if (frame.size() < kSharedFrom) {
+    if (frame.size() < kSharedFrameFrom) {
       reply.append(frame.data(), frame.size());
     } else {
       reply.large_.emplace_back(frame.data(), frame.size());

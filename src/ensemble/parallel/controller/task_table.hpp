@@ -35,7 +35,6 @@ class StoredReply {
   void clear();
 
  private:
-  static constexpr std::size_t kSharedFrom = 64 * 1024;
   void append(const void* data, std::size_t size);
   std::string bytes_;                  // the small frames, back to back
   std::vector<std::uint32_t> sizes_;   // every frame's size
