@@ -150,6 +150,9 @@ def test_result_status_reports_another_clients_tasks_as_pending_or_completed(rc,
         assert status["completed"] == done.msg_ids and status["pending"] == slow.msg_ids
         assert status[done.msg_ids[0]] == 1
         assert status["status"] == "ok"  # the controller was asked: its answer's status, as ipyparallel
+        # its owner let go of the result, so the controller is asked, as in ipyparallel...
+        assert rc.result_status(done.msg_ids)["status"] == "ok"
+        assert rc.get_result(done.msg_ids, owner=False).get(5) == [1]  # ...until it is kept here
         assert "status" not in rc.result_status(done.msg_ids)  # known here: nobody was asked
     finally:
         other.close()

@@ -14,7 +14,7 @@ from queue import Queue
 
 from .. import error
 from .display import OutputDisplay
-from .futures import OutputSignal, multi_future
+from .futures import LightFuture, OutputSignal, multi_future
 from .util import compare_datetimes, progress, utcnow
 
 _FOREVER = threading.TIMEOUT_MAX
@@ -24,13 +24,14 @@ def _timeout(timeout):
     return None if timeout is None or timeout < 0 else timeout
 
 
-class AsyncResult(Future, OutputDisplay):
+class AsyncResult(LightFuture, OutputDisplay):
     """Results of a non-blocking call; see ipyparallel's AsyncResult."""
 
     msg_ids = None
     _targets = None
     _single_result = False
     owner = False
+    _view_outstanding = None  # the recording view's ``outstanding`` (View._record)
 
     def __init__(self, client, children, fname="unknown", targets=None, owner=False,
                  return_exceptions=False):
@@ -84,9 +85,14 @@ class AsyncResult(Future, OutputDisplay):
             self._success, self._ready = True, True
             self.set_result(value)
         if self.owner:
-            for msg_id in self.msg_ids:
-                self._client.results.pop(msg_id, None)
-                self._client.metadata.pop(msg_id, None)
+            client = self._client
+            for msg_id, child in zip(self.msg_ids, self._children):
+                client.results.pop(msg_id, None)
+                client.metadata.pop(msg_id, None)
+                client._forget_when_complete(child)
+        # read after set_result: View._record checks done() after setting it
+        if self._view_outstanding is not None:
+            self._view_outstanding.difference_update(self.msg_ids)
 
     def _collect_exceptions(self, results):
         if self._return_exceptions:

@@ -23,6 +23,7 @@ from .taskdb import TaskDbMixin
 from .waiting import WaitMixin
 from .events import EventThread
 from .metadata import Metadata
+from .util import running_ipython
 
 
 def _make_connection(client_file_json, timeout):
@@ -111,11 +112,7 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
             return f.read()
 
     def _activate_magics_if_first(self):
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return
-        ip = get_ipython()
+        ip = running_ipython()
         if ip is not None and "px" not in ip.magics_manager.magics["line"]:
             self.activate()
 
@@ -237,7 +234,7 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
                 self._finish(future, error.remote_error(
                     "EngineError", "Engine %r died while running task %r" % (eid, msg_id), "",
                     {"engine_id": eid}))
-                future.output.done() or future.output.set_result(None)
+                self._output_complete(future)
 
     def _on_lost(self):
         """The controller went away: fail everything pending (event thread)."""
@@ -251,8 +248,7 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         for future in list(self._futures.values()):
             if not future.done():
                 self._finish(future, lost)
-            if not future.output.done():
-                future.output.set_result(None)
+            self._output_complete(future)
         for callback in list(self._registration_callbacks):
             try:
                 callback({"event": "lost"})

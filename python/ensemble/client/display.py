@@ -5,13 +5,11 @@ import sys
 from contextlib import contextmanager
 from functools import partial
 
+from .util import running_ipython
+
 
 def _get_ipython():
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    return get_ipython()
+    return running_ipython()
 
 
 def _raw_text(text):
@@ -61,14 +59,13 @@ class OutputDisplay:
         registered = []
         for child in self._children:
             callback = partial(self._on_streamed_message, child)
-            child.iopub_callbacks.append(callback)
+            child.add_iopub_callback(callback)
             registered.append((child, callback))
         try:
             yield
         finally:
             for child, callback in registered:
-                if callback in child.iopub_callbacks:
-                    child.iopub_callbacks.remove(callback)
+                child.remove_iopub_callback(callback)
 
     def _on_streamed_message(self, child, msg):
         msg_type = msg["header"].get("msg_type")

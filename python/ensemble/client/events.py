@@ -67,6 +67,9 @@ class EventThread(threading.Thread):
             if kind == "status":  # pre-parsed by _core: (kind, engine_id, parent msg_id, state, date)
                 self.on_status(event[1], event[2], event[3], event[4], None)
                 return
+            if kind == "applied":  # pre-parsed by _core, see on_applied
+                self.on_applied(*event[1:])
+                return
             if kind == "lost":
                 # pending results are failed; the sockets reconnect by themselves if a
                 # controller comes back (ensemble controller --restore)
@@ -104,28 +107,12 @@ class EventThread(threading.Thread):
         future = client._futures.get(msg_id)
         if future is None or future.done():
             return
-        content, header, reply_md = msg["content"], msg["header"], msg["metadata"]
-        md = future.metadata
-        if future.engine_id is None and engine_id >= 0:
-            future.engine_id = engine_id
-        md.update(
-            received=utcnow(),
-            completed=parse_date(header.get("date")),
-            status=content.get("status"),
-            engine_id=future.engine_id,
-            engine_uuid=reply_md.get("engine_uuid")
-            or client._engines.get(future.engine_id, {}).get("uuid"),
-        )
-        if reply_md.get("started"):
-            md["started"] = parse_date(reply_md["started"])
-        if md["submitted"] is None and msg["parent_header"].get("date"):
-            md["submitted"] = parse_date(msg["parent_header"]["date"])
-        if getattr(future, "from_hub", False) and md["completed"] is not None:
-            # another client's request: it reached the controller when the engine replied (as
-            # ipyparallel's hub records it), not when this client fetched it
-            md["received"] = md["completed"]
+        content, reply_md = msg["content"], msg["metadata"]
         status = content.get("status")
-        expect_output = not getattr(future, "from_hub", False)
+        md = self._record_reply(future, engine_id, status, msg["header"].get("date"),
+                                reply_md.get("started"), reply_md.get("engine_uuid"),
+                                msg["parent_header"].get("date"))
+        expect_output = not future.from_hub
         if status == "ok":
             result = self._ok_result(msg_id, msg, md)
         elif status == "aborted":
@@ -140,17 +127,58 @@ class EventThread(threading.Thread):
             result = error.unwrap_exception(content)
             if content.get("ename") == "EngineError" or engine_id < 0:
                 expect_output = False  # the controller answered: no engine ran it
-        client._finish(future, result)
+        self._finish(future, result, expect_output)
+
+    def on_applied(self, engine_id, msg_id, date, started, engine_uuid, parent_date, buffers):
+        """An engine's ``apply_reply`` with status ok, its fields read by _core
+        (the GIL released): most replies, taken without building a message."""
+        client = self.client
+        future = client._futures.get(msg_id)
+        if msg_id in client._reply_waiters or future is None or future.done():
+            if msg_id in client._reply_waiters:
+                self.on_reply(engine_id, _applied_message(msg_id, date, started, engine_uuid,
+                                                           parent_date, buffers))
+            return
+        md = self._record_reply(future, engine_id, "ok", date, started, engine_uuid, parent_date)
+        self._finish(future, self._unpacked(buffers, md), not future.from_hub)
+
+    def _record_reply(self, future, engine_id, status, date, started, engine_uuid, parent_date):
+        """Fill a request's metadata from its reply; returns it."""
+        md = future.metadata
+        if future.engine_id is None and engine_id >= 0:
+            future.engine_id = engine_id
+        completed = parse_date(date)
+        md.update(
+            received=completed if future.from_hub and completed is not None else utcnow(),
+            completed=completed,
+            status=status,
+            engine_id=future.engine_id,
+            engine_uuid=engine_uuid or self.client._engines.get(future.engine_id, {}).get("uuid"),
+        )
+        # another client's request (from_hub) reached the controller when the engine replied
+        # (as ipyparallel's hub records it), not when this client fetched it: "received" above
+        if started:
+            md["started"] = parse_date(started)
+        if md["submitted"] is None and parent_date:
+            md["submitted"] = parse_date(parent_date)
+        return md
+
+    def _finish(self, future, result, expect_output):
+        self.client._finish(future, result)
         if expect_output and not future.output.done():
-            self._output_deadlines[msg_id] = time.monotonic() + OUTPUT_GRACE_SECONDS
+            self._output_deadlines[future.msg_id] = time.monotonic() + OUTPUT_GRACE_SECONDS
         else:
-            _resolve(future.output)
+            self.client._output_complete(future)
 
     def _ok_result(self, msg_id, msg, md):
         if msg["msg_type"] == "execute_reply":
             return ExecuteReply(msg_id, msg["content"], md)
+        return self._unpacked(msg["buffers"], md)
+
+    @staticmethod
+    def _unpacked(buffers, md):
         try:
-            return serialize.unpack_result(msg["buffers"]) if msg["buffers"] else None
+            return serialize.unpack_result(buffers) if buffers else None
         except Exception as exc:  # e.g. a class the client cannot import
             return error.RemoteError(type(exc).__name__, "cannot unpickle the result: %s" % exc,
                                      "", {"engine_id": md["engine_id"], "method": "apply"})
@@ -167,7 +195,7 @@ class EventThread(threading.Thread):
             del waits[msg_id]
             future = self.client._futures.get(msg_id)
             if future is not None and not future.output.done():
-                _resolve(future.output)
+                self.client._output_complete(future)
 
     # -- iopub -------------------------------------------------------------
 
@@ -216,7 +244,7 @@ class EventThread(threading.Thread):
             md["started"] = parse_date(date)
         elif state == "idle":
             self._output_deadlines.pop(msg_id, None)
-            _resolve(future.output)
+            self.client._output_complete(future)
         if future.iopub_callbacks:
             if msg is None:
                 msg = {"msg_type": "status", "header": {"msg_type": "status", "date": date},
@@ -232,16 +260,18 @@ class EventThread(threading.Thread):
                 log.exception("iopub callback failed")
 
 
+def _applied_message(msg_id, date, started, engine_uuid, parent_date, buffers):
+    """The message on_applied's fields came from, for the rare reader of the
+    whole message (a waiter of a reply)."""
+    return {"msg_type": "apply_reply",
+            "header": {"msg_type": "apply_reply", "date": date},
+            "parent_header": {"msg_id": msg_id, "date": parent_date},
+            "metadata": {"started": started, "engine_uuid": engine_uuid, "status": "ok"},
+            "content": {"status": "ok"}, "buffers": buffers}
+
+
 def _method(reply_type):
     return reply_type[: -len("_reply")] if reply_type.endswith("_reply") else reply_type
-
-
-def _resolve(future):
-    if not future.done():
-        try:
-            future.set_result(None)
-        except Exception:  # resolved concurrently
-            pass
 
 
 def _apply_carriage_returns(text):

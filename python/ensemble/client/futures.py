@@ -1,11 +1,13 @@
 """Futures for single messages and groups of them.
 
 Every request gets one of each, so they are kept light: a MessageFuture is a
-plain Future, and its ``output`` is an OutputSignal that makes an Event only
+LightFuture, and its ``output`` is an OutputSignal that makes an Event only
 if someone waits on it (most never do).
 """
 
+from _thread import RLock, allocate_lock
 from concurrent.futures import Future, TimeoutError as FutureTimeout
+from concurrent.futures._base import PENDING
 from threading import Event, Lock
 
 _signal_lock = Lock()  # one for all signals: each holds it for a few instructions
@@ -65,7 +67,94 @@ class OutputSignal:
         self.result(timeout)
 
 
-class MessageFuture(Future):
+class _Condition:
+    """The part of ``threading.Condition`` that ``Future`` and the module
+    functions of ``concurrent.futures`` use, as one object. A Condition holds
+    five bound methods and a deque, which made each Future 11 objects for the
+    garbage collector to scan; with thousands of tasks outstanding, full
+    collections cost more than submitting the tasks."""
+
+    __slots__ = ("_lock", "_waiters")
+
+    def __init__(self):
+        self._lock = RLock()
+        self._waiters = None
+
+    def acquire(self, *args):
+        return self._lock.acquire(*args)
+
+    def release(self):
+        self._lock.release()
+
+    def __enter__(self):
+        return self._lock.acquire()
+
+    def __exit__(self, *exc):
+        self._lock.release()
+
+    def wait(self, timeout=None):
+        """As Condition.wait: call with the lock held."""
+        waiter = allocate_lock()
+        waiter.acquire()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        saved = self._lock._release_save()
+        got = False
+        try:
+            if timeout is None:
+                got = waiter.acquire()
+            elif timeout > 0:
+                got = waiter.acquire(True, timeout)
+            else:
+                got = waiter.acquire(False)
+            return got
+        finally:
+            self._lock._acquire_restore(saved)
+            if not got:
+                try:
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    pass
+
+    def notify_all(self):
+        """Wake every waiter: call with the lock held."""
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            waiter.release()
+
+    notifyAll = notify_all
+
+
+class LightFuture(Future):
+    """A ``concurrent.futures.Future`` made of 4 objects instead of 11 (see
+    _Condition); its done-callback list is made when a callback is added."""
+
+    _done_callbacks = ()
+
+    def __init__(self):
+        self._condition = _Condition()
+        self._state = PENDING
+        self._result = None
+        self._exception = None
+        self._waiters = []
+
+    def add_done_callback(self, fn):
+        with self._condition:
+            if not self._done_callbacks:
+                self._done_callbacks = []
+        super().add_done_callback(fn)
+
+    def _invoke_callbacks(self):
+        # Let go of them once called: a callback is usually a bound method of
+        # the AsyncResult that holds this future, and that cycle would keep both
+        # alive until a full collection. Once done, add_done_callback calls new
+        # callbacks at once instead of storing them.
+        super()._invoke_callbacks()
+        self._done_callbacks = ()
+
+
+class MessageFuture(LightFuture):
     """The reply to one request sent to one engine.
 
     Resolves with the request's result (an exception instance for a remote
@@ -81,7 +170,17 @@ class MessageFuture(Future):
         self.metadata = metadata
         self.engine_id = engine_id
         self.output = OutputSignal(metadata)
-        self.iopub_callbacks = []
+
+    # made when the first is added: most requests never have one
+    iopub_callbacks = ()
+    from_hub = False  # another client's request, fetched from the controller (Client._fetch_from_hub)
+    forget = False  # drop from the client's table once outputs are in (Client._forget_when_complete)
+
+    def add_iopub_callback(self, callback):
+        self.iopub_callbacks = list(self.iopub_callbacks) + [callback]
+
+    def remove_iopub_callback(self, callback):
+        self.iopub_callbacks = [c for c in self.iopub_callbacks if c is not callback]
 
     def wait(self, timeout=None):
         if self.done():

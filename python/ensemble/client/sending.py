@@ -98,6 +98,27 @@ class SendingMixin:
         if not future.done():
             future.set_result(result)
 
+    def _output_complete(self, future):
+        """A request's outputs are all in: resolve its output signal, and let
+        go of it if its owner has its result (see _forget_when_complete)."""
+        if not future.output.done():
+            try:
+                future.output.set_result(None)
+            except Exception:  # resolved concurrently
+                pass
+        if future.forget:  # read after resolving: _forget_when_complete sets it first
+            self._futures.pop(future.msg_id, None)
+
+    def _forget_when_complete(self, future):
+        """Its owning AsyncResult has the result: nothing here needs the
+        future once its outputs are in too. Clients run for days, and every
+        live future is scanned by each full garbage collection; a later
+        get_result() for it asks the controller, as ipyparallel does once an
+        owner has popped a result."""
+        future.forget = True
+        if future.output.done():  # read after setting: _output_complete reads it after resolving
+            self._futures.pop(future.msg_id, None)
+
     def _discard(self, msg_id):
         future = self._futures.pop(msg_id, None)
         self.metadata.pop(msg_id, None)

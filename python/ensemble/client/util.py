@@ -25,6 +25,14 @@ def execute_content(code, silent=True):
             "user_expressions": {}, "allow_stdin": False, "stop_on_error": not silent}
 
 
+def running_ipython():
+    """The running IPython shell, or None. Looked up without importing
+    IPython: no shell can run if it is not imported yet, and importing it
+    costs a client 0.15 s and 40k objects for the garbage collector."""
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
+
+
 def utcnow():
     return datetime.now(timezone.utc)
 
@@ -55,9 +63,7 @@ def progress(*args, widget=None, **kwargs):
     if widget is None:
         widget = False
         try:
-            from IPython import get_ipython
-
-            ip = get_ipython()
+            ip = running_ipython()
             if ip is not None and getattr(ip, "kernel", None) is not None:
                 import ipywidgets  # noqa: F401
 

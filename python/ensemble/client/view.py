@@ -66,7 +66,11 @@ class View:
     def _record(self, ar):
         self.history.extend(ar.msg_ids)
         self.outstanding.update(ar.msg_ids)
-        ar.add_done_callback(lambda f: self.outstanding.difference_update(ar.msg_ids))
+        # not a done-callback (a closure per task): _resolve does it, or we do
+        # if it resolved before this line (it reads the attribute after set_result)
+        ar._view_outstanding = self.outstanding
+        if ar.done():
+            self.outstanding.difference_update(ar.msg_ids)
         return ar
 
     def _really_apply(self, f, args=None, kwargs=None, block=None, **options):

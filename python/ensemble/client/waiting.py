@@ -7,7 +7,7 @@ from concurrent.futures import Future
 from .. import error
 from .asyncresult import AsyncResult
 from .futures import multi_future
-from .util import progress
+from .util import progress, running_ipython
 
 
 class WaitMixin:
@@ -53,12 +53,7 @@ class WaitMixin:
         """
         future = Future()
         if interactive is None:
-            try:
-                from IPython import get_ipython
-
-                interactive = get_ipython() is not None
-            except ImportError:
-                interactive = False
+            interactive = running_ipython() is not None
         bar = progress(widget=widget, initial=len(self._ids), total=n, unit="engine") \
             if interactive and len(self._ids) < n else None
 

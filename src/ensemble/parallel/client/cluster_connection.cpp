@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <cstring>
 
 #include "../multipart.hpp"
 #include <stdexcept>
 #include "ensemble/wire/ids.hpp"
+#include "ensemble/wire/json_scan.hpp"
 #include "ensemble/wire/message.hpp"
 
 namespace ensemble::parallel {
@@ -34,10 +36,9 @@ int engine_of(std::string_view route) {
 }
 
 std::string msg_type_of(std::string_view header) {
-  Json parsed = Json::parse(header, nullptr, false);
-  if (!parsed.is_object()) return {};
-  auto type = parsed.find("msg_type");
-  return type != parsed.end() && type->is_string() ? type->get<std::string>() : std::string();
+  static constexpr std::array<std::string_view, 1> kNames{"msg_type"};
+  std::array<std::string, 1> type;
+  return wire::scan_string_members(header, kNames, type) ? std::move(type[0]) : std::string();
 }
 
 }  // namespace
@@ -147,9 +148,8 @@ std::string ClusterConnection::submit(const std::string& msg_type, const std::st
                                       const std::string& metadata_json, std::vector<zmq::message_t> buffers,
                                       int target, Route route, std::string msg_id) {
   if (msg_id.empty()) msg_id = wire::new_id();
-  Json header{{"msg_id", msg_id},   {"msg_type", msg_type},         {"session", session_},
-              {"username", username_}, {"date", wire::now_iso8601()}, {"version", wire::kProtocolVersion}};
-  std::string header_text = header.dump();
+  wire::Header header{msg_id, session_, username_, wire::now_iso8601(), msg_type};
+  std::string header_text = header.to_text();
   static const std::string kEmpty = "{}";
   std::string signature = signer_.sign(header_text, kEmpty, metadata_json, content_json);
   std::lock_guard lock(tx_mutex_);

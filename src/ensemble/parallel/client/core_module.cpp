@@ -9,11 +9,14 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <mutex>
 #include <optional>
+#include <variant>
 #include <vector>
 
 #include "ensemble/parallel/cluster_connection.hpp"
+#include "ensemble/wire/json_scan.hpp"
 #include "../parked_buffers.hpp"
 
 namespace py = pybind11;
@@ -58,45 +61,81 @@ py::str text_of(const zmq::message_t& frame) {
 // duties (output deadlines) now and then under a flood.
 constexpr std::size_t kMostEventsAtOnce = 256;
 
+// Fields of the two most common events, read here with the GIL released so
+// that the event thread's Python neither decodes nor parses them:
+// an engine's iopub `status`, and an `apply_reply` with status ok.
 struct StatusFields {
   std::string parent_msg_id, state, date;
 };
+struct AppliedFields {
+  std::string parent_msg_id, date, started, engine_uuid, parent_date;
+};
+using Fields = std::variant<std::monostate, StatusFields, AppliedFields>;
 
-// The fields of an engine's iopub `status` that the client uses; nullopt for
-// any other event (or a status it cannot read, which then goes the long way).
-std::optional<StatusFields> status_fields(const ClusterEvent& event) {
-  if (event.kind != ClusterEvent::Kind::kIopub || event.msg_type != "status" || event.engine_id < 0 ||
-      event.frames.size() < 4) {
-    return std::nullopt;
-  }
-  auto parse = [](const zmq::message_t& frame) {
-    return wire::Json::parse(static_cast<const char*>(frame.data()), static_cast<const char*>(frame.data()) + frame.size(),
-                             nullptr, false);
-  };
-  wire::Json header = parse(event.frames[0]), parent = parse(event.frames[1]), content = parse(event.frames[3]);
-  if (!header.is_object() || !parent.is_object() || !content.is_object()) return std::nullopt;
-  auto text = [](const wire::Json& object, const char* key) {
-    auto it = object.find(key);
-    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  return StatusFields{text(parent, "msg_id"), text(content, "execution_state"), text(header, "date")};
+std::string_view text_view(const zmq::message_t& frame) {
+  return {static_cast<const char*>(frame.data()), frame.size()};
 }
 
-py::object to_python(ClusterEvent& event, const std::optional<StatusFields>& status) {
+// Reads `names` from a frame holding a JSON object (wire/json_scan.hpp).
+template <std::size_t N>
+bool read_members(const zmq::message_t& frame, const std::array<std::string_view, N>& names,
+                  std::array<std::string, N>& values) {
+  return wire::scan_string_members(text_view(frame), names, values);
+}
+
+// Any other event, or one that cannot be read, is monostate and goes the long way.
+Fields fields_of(const ClusterEvent& event) {
+  if (event.engine_id < 0 || event.frames.size() < 4) return {};
+  bool status = event.kind == ClusterEvent::Kind::kIopub && event.msg_type == "status";
+  bool applied = event.kind == ClusterEvent::Kind::kShell && event.msg_type == "apply_reply";
+  if (!status && !applied) return {};
+  std::array<std::string, 1> date, state;
+  std::array<std::string, 2> parent;  // msg_id, date
+  if (!read_members(event.frames[0], std::array<std::string_view, 1>{"date"}, date) ||
+      !read_members(event.frames[1], std::array<std::string_view, 2>{"msg_id", "date"}, parent)) {
+    return {};
+  }
+  if (status) {
+    if (!read_members(event.frames[3], std::array<std::string_view, 1>{"execution_state"}, state)) return {};
+    return StatusFields{std::move(parent[0]), std::move(state[0]), std::move(date[0])};
+  }
+  std::array<std::string, 2> metadata;  // started, engine_uuid
+  std::array<std::string, 1> outcome;
+  if (!read_members(event.frames[2], std::array<std::string_view, 2>{"started", "engine_uuid"}, metadata) ||
+      !read_members(event.frames[3], std::array<std::string_view, 1>{"status"}, outcome) || outcome[0] != "ok") {
+    return {};
+  }
+  return AppliedFields{std::move(parent[0]), std::move(date[0]), std::move(metadata[0]), std::move(metadata[1]),
+                       std::move(parent[1])};
+}
+
+py::list buffers_of(ClusterEvent& event) {
+  py::list buffers;
+  for (std::size_t i = 4; i < event.frames.size(); ++i) {
+    py::object frame = py::cast(Frame{std::move(event.frames[i])});
+    buffers.append(py::memoryview(frame));
+  }
+  return buffers;
+}
+
+py::object to_python(ClusterEvent& event, const Fields& fields) {
   if (event.kind == ClusterEvent::Kind::kLost || event.kind == ClusterEvent::Kind::kReconnected) {
     const char* kind = event.kind == ClusterEvent::Kind::kLost ? "lost" : "reconnected";
     return py::make_tuple(kind, -1, "", "", "", "", "", py::list());
   }
-  if (status) return py::make_tuple("status", event.engine_id, status->parent_msg_id, status->state, status->date);
-  auto& f = event.frames;
-  py::list buffers;
-  for (std::size_t i = 4; i < f.size(); ++i) {
-    py::object frame = py::cast(Frame{std::move(f[i])});
-    buffers.append(py::memoryview(frame));
+  if (const auto* status = std::get_if<StatusFields>(&fields)) {
+    return py::make_tuple("status", event.engine_id, status->parent_msg_id, status->state, status->date);
   }
+  if (const auto* applied = std::get_if<AppliedFields>(&fields)) {
+    auto optional = [](const std::string& text) { return text.empty() ? py::object(py::none()) : py::str(text); };
+    return py::make_tuple("applied", event.engine_id, applied->parent_msg_id, optional(applied->date),
+                          optional(applied->started), optional(applied->engine_uuid), optional(applied->parent_date),
+                          buffers_of(event));
+  }
+  auto& f = event.frames;
   const char* kind = event.kind == ClusterEvent::Kind::kShell ? "shell" : "iopub";
   return py::make_tuple(kind, event.engine_id, event.msg_type, text_of(f.at(0)), text_of(f.at(1)), text_of(f.at(2)),
-                        text_of(f.at(3)), buffers);
+                        text_of(f.at(3)), buffers_of(event));
 }
 
 class Connection {
@@ -148,25 +187,27 @@ class Connection {
     while (_Py_IsFinalizing()) ::pause();
     PyEval_RestoreThread(state);
     if (!event) return py::none();
-    return to_python(*event, std::nullopt);  // always the full form
+    return to_python(*event, Fields{});  // always the full form
   }
 
-  // Every event that has arrived (a list, empty after `timeout`). iopub
-  // status messages, most of the traffic, come pre-parsed (parsed here with
-  // the GIL released) as ("status", engine_id, parent_msg_id, state, date).
+  // Every event that has arrived (a list, empty after `timeout`). Most of the
+  // traffic comes pre-parsed (see fields_of): iopub status messages as
+  // ("status", engine_id, parent_msg_id, state, date), and apply replies with
+  // status ok as ("applied", engine_id, parent_msg_id, date, started,
+  // engine_uuid, parent_date, buffers), absent fields None.
   py::list next_events(double timeout) {
     ParkedBuffers::instance().release_parked();
     ClusterConnection& connection = live();
     PyThreadState* state = PyEval_SaveThread();
     std::vector<ClusterEvent> events =
         connection.next_events(std::chrono::milliseconds(static_cast<long>(timeout * 1000)), kMostEventsAtOnce);
-    std::vector<std::optional<StatusFields>> statuses;
-    statuses.reserve(events.size());
-    for (const auto& event : events) statuses.push_back(status_fields(event));
+    std::vector<Fields> fields;
+    fields.reserve(events.size());
+    for (const auto& event : events) fields.push_back(fields_of(event));
     while (_Py_IsFinalizing()) ::pause();
     PyEval_RestoreThread(state);
     py::list out;
-    for (std::size_t i = 0; i < events.size(); ++i) out.append(to_python(events[i], statuses[i]));
+    for (std::size_t i = 0; i < events.size(); ++i) out.append(to_python(events[i], fields[i]));
     return out;
   }
 
