@@ -109,10 +109,15 @@ def measure(system, n, quick):
                 dview.apply_sync(noop)
                 samples.append(time.perf_counter() - t)
             row["dview_apply_rtt_us"] = statistics.median(samples) * 1e6
-            t = time.perf_counter()
-            result = dview.map_sync(lambda x: x * 2, range(2000))
-            row["map_items_per_s"] = 2000 / (time.perf_counter() - t)
-            assert result[-1] == 3998
+            # the median of 5 maps: one map is a millisecond or a few, and a single sample
+            # of that on this shared machine measured mostly its noise
+            samples = []
+            for _ in range(5):
+                t = time.perf_counter()
+                result = dview.map_sync(lambda x: x * 2, range(2000))
+                samples.append(time.perf_counter() - t)
+                assert result[-1] == 3998
+            row["map_items_per_s"] = 2000 / statistics.median(samples)
 
             tasks = 2000 if quick else 10000
             t = time.perf_counter()

@@ -327,11 +327,14 @@ void Controller::Impl::on_engine_disconnect() {
 }
 
 void Controller::Impl::on_tick() {
-  if (messages_since_trim > 1000) {
+  // Trimmed after letting go, so what that frees goes back to the system now
+  // rather than after the next thousand messages (there may be none: a burst
+  // ends, and the replies the store has written since are let go here).
+  bool let_go = tasks.let_go_of_written_replies() > 0;
+  if (messages_since_trim > 1000 || let_go) {
     ::malloc_trim(0);
     messages_since_trim = 0;
   }
-  tasks.let_go_of_written_replies();
   auto now = Clock::now();
   balancer.tick(now);
   auto allowed = options.heartbeat_period * options.heartbeat_misses;

@@ -109,8 +109,9 @@ void TaskTable::finished(const std::string& msg_id, Task& task) {
   let_go_of_written_replies();
 }
 
-void TaskTable::let_go_of_written_replies() {
-  if (store_ == nullptr) return;
+std::size_t TaskTable::let_go_of_written_replies() {
+  if (store_ == nullptr) return 0;
+  std::size_t before = in_memory_bytes_;
   // Oldest first, and only what is on disk: a store that stopped writing (a
   // full disk) leaves every reply here, as if there were no store.
   std::uint64_t written = store_->written();
@@ -123,6 +124,7 @@ void TaskTable::let_go_of_written_replies() {
     task->reply.clear();
     task->reply_in_store = true;
   }
+  return before - in_memory_bytes_;
 }
 
 Task* TaskTable::find(const std::string& msg_id) {

@@ -77,7 +77,7 @@ class TaskTable {
   // kRepliesInMemory bytes of newer replies are kept; then lets it go.
   void finished(const std::string& msg_id, Task& task);
   // Lets go of replies the store has written since (the controller's tick).
-  void let_go_of_written_replies();
+  std::size_t let_go_of_written_replies();  // the bytes let go of
   // A record read back from the store (no write).
   void restore(const std::string& msg_id, Task task);
   Task* find(const std::string& msg_id);
