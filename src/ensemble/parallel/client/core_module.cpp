@@ -50,11 +50,17 @@ zmq::message_t frame_from(const py::handle& object) {
   return zmq::message_t(view->buf, size, park_buffer, view);
 }
 
-py::str text_of(const zmq::message_t& frame) {
-  PyObject* text = PyUnicode_DecodeUTF8(static_cast<const char*>(frame.data()),
-                                        static_cast<Py_ssize_t>(frame.size()), "replace");
+// Bad UTF-8 from a peer becomes U+FFFD rather than an exception that would
+// end the event thread's batch.
+py::str decoded(const char* data, std::size_t size) {
+  PyObject* text = PyUnicode_DecodeUTF8(data, static_cast<Py_ssize_t>(size), "replace");
   if (text == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::str>(text);
+}
+py::str decoded(const std::string& text) { return decoded(text.data(), text.size()); }
+
+py::str text_of(const zmq::message_t& frame) {
+  return decoded(static_cast<const char*>(frame.data()), frame.size());
 }
 
 // Bounds one next_events() batch, so the event thread returns to its other
@@ -124,11 +130,12 @@ py::object to_python(ClusterEvent& event, const Fields& fields) {
     return py::make_tuple(kind, -1, "", "", "", "", "", py::list());
   }
   if (const auto* status = std::get_if<StatusFields>(&fields)) {
-    return py::make_tuple("status", event.engine_id, status->parent_msg_id, status->state, status->date);
+    return py::make_tuple("status", event.engine_id, decoded(status->parent_msg_id), decoded(status->state),
+                          decoded(status->date));
   }
   if (const auto* applied = std::get_if<AppliedFields>(&fields)) {
-    auto optional = [](const std::string& text) { return text.empty() ? py::object(py::none()) : py::str(text); };
-    return py::make_tuple("applied", event.engine_id, applied->parent_msg_id, optional(applied->date),
+    auto optional = [](const std::string& text) { return text.empty() ? py::object(py::none()) : decoded(text); };
+    return py::make_tuple("applied", event.engine_id, decoded(applied->parent_msg_id), optional(applied->date),
                           optional(applied->started), optional(applied->engine_uuid), optional(applied->parent_date),
                           buffers_of(event));
   }
