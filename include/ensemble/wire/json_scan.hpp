@@ -22,4 +22,8 @@ namespace ensemble::wire {
 bool scan_string_members(std::string_view text, std::span<const std::string_view> names,
                          std::span<std::string> values);
 
+// One top-level string member (say a header's "msg_type"); empty when absent,
+// not a string, or `text` is not an object.
+std::string string_member(std::string_view text, std::string_view name);
+
 }  // namespace ensemble::wire

@@ -46,6 +46,13 @@ _TEMPLATE = dict.fromkeys(Metadata._KEYS)
 _TEMPLATE.update(stdout="", stderr="")
 
 
+def _mime_repr(mime):
+    """An IPython ``_repr_*_`` method showing the result's ``mime`` part."""
+    def method(self):
+        return self._repr_mime_(mime)
+    return method
+
+
 class ExecuteReply:
     """What ``view.execute`` returns per engine: the execution count and the
     ``execute_result`` (if any), displayable like the engine's output.
@@ -88,26 +95,13 @@ class ExecuteReply:
             return self.data[mime], self._metadata[mime]
         return self.data[mime]
 
-    def _repr_html_(self):
-        return self._repr_mime_("text/html")
-
-    def _repr_latex_(self):
-        return self._repr_mime_("text/latex")
-
-    def _repr_json_(self):
-        return self._repr_mime_("application/json")
-
-    def _repr_javascript_(self):
-        return self._repr_mime_("application/javascript")
-
-    def _repr_png_(self):
-        return self._repr_mime_("image/png")
-
-    def _repr_jpeg_(self):
-        return self._repr_mime_("image/jpeg")
-
-    def _repr_svg_(self):
-        return self._repr_mime_("image/svg+xml")
+    _repr_html_ = _mime_repr("text/html")
+    _repr_latex_ = _mime_repr("text/latex")
+    _repr_json_ = _mime_repr("application/json")
+    _repr_javascript_ = _mime_repr("application/javascript")
+    _repr_png_ = _mime_repr("image/png")
+    _repr_jpeg_ = _mime_repr("image/jpeg")
+    _repr_svg_ = _mime_repr("image/svg+xml")
 
     def _repr_mimebundle_(self, *args, **kwargs):
         data = dict(self.data)

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
+
 namespace ensemble::wire {
 namespace {
 
@@ -159,6 +161,12 @@ bool scan_string_members(std::string_view text, std::span<const std::string_view
   }
   c.skip_space();
   return c.at_end();
+}
+
+std::string string_member(std::string_view text, std::string_view name) {
+  std::array<std::string_view, 1> names{name};
+  std::array<std::string, 1> value;
+  return scan_string_members(text, names, value) ? std::move(value[0]) : std::string();
 }
 
 }  // namespace ensemble::wire

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <cstring>
 
 #include "../multipart.hpp"
@@ -33,12 +32,6 @@ int engine_of(std::string_view route) {
     id = id * 10 + (c - '0');
   }
   return id;
-}
-
-std::string msg_type_of(std::string_view header) {
-  static constexpr std::array<std::string_view, 1> kNames{"msg_type"};
-  std::array<std::string, 1> type;
-  return wire::scan_string_members(header, kNames, type) ? std::move(type[0]) : std::string();
 }
 
 }  // namespace
@@ -226,7 +219,7 @@ void ClusterConnection::on_reply(Parts& parts) {
   ClusterEvent event;
   event.kind = ClusterEvent::Kind::kShell;
   event.engine_id = d == 1 ? engine_of(view(parts[0])) : -1;
-  event.msg_type = msg_type_of(view(parts[d + 2]));
+  event.msg_type = wire::string_member(view(parts[d + 2]), "msg_type");
   for (std::size_t i = d + 2; i < parts.size(); ++i) event.frames.push_back(std::move(parts[i]));
   pending_.push_back(std::move(event));
 }
@@ -239,7 +232,7 @@ void ClusterConnection::on_iopub(Parts& parts) {
   ClusterEvent event;
   event.kind = ClusterEvent::Kind::kIopub;
   event.engine_id = engine_of(view(parts[0]));
-  event.msg_type = msg_type_of(view(parts[3]));
+  event.msg_type = wire::string_member(view(parts[3]), "msg_type");
   if (event.engine_id < 0 && event.msg_type == "iopub_welcome") {
     welcomed_ = true;
     return;

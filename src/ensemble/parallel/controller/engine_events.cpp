@@ -16,21 +16,15 @@
 
 #include "controller_impl.hpp"
 #include "ensemble/kernel/uplink.hpp"
+#include "ensemble/wire/json_scan.hpp"
 
 namespace ensemble::parallel {
 
 namespace {
 
-// The msg_type in a header's JSON text, found without parsing the header:
+// The msg_type in a header's JSON text, read without building a document:
 // most iopub traffic is status messages, which the store does not keep.
-std::string_view msg_type_of(std::string_view header) {
-  std::size_t key = header.find("\"msg_type\"");
-  if (key == std::string_view::npos) return {};
-  std::size_t open = header.find('"', header.find(':', key + 10));
-  if (open == std::string_view::npos) return {};
-  std::size_t close = header.find('"', open + 1);
-  return close == std::string_view::npos ? std::string_view() : header.substr(open + 1, close - open - 1);
-}
+std::string msg_type_of(std::string_view header) { return wire::string_member(header, "msg_type"); }
 
 }  // namespace
 
@@ -237,7 +231,7 @@ void Controller::Impl::on_engine_iopub(const Engine& engine) {
 // execute_result and error record fields) in the store; `parts` is an iopub
 // message from an engine: [topic, <IDS|MSG>, signature, header, parent, metadata, content].
 void Controller::Impl::record_output() {
-  std::string_view type = msg_type_of(view(parts[3]));
+  std::string type = msg_type_of(view(parts[3]));
   if (type != "stream" && type != "execute_input" && type != "execute_result" && type != "error") return;
   Json parent = parse_or_null(view(parts[4]));
   if (!parent.is_object() || !parent.contains("msg_id") || !parent["msg_id"].is_string()) return;
