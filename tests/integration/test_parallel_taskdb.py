@@ -178,7 +178,7 @@ def test_an_in_memory_store_answers_db_query_and_resubmit(tmp_path):
 
 
 def test_results_the_controller_let_go_of_come_back_whole_from_the_store(rc, started):
-    # 12 results of 600 KB: past the 4 MiB of replies the controller keeps in memory beside
+    # 12 results of 600 KB: past the 2 MiB of replies the controller keeps in memory beside
     # the store's copy, so the first ones are read back from the SQLite file when asked for
     ars = [rc[0].apply_async(lambda i: bytes([i]) * 600_000, i) for i in range(12)]
     assert [ar.get(20)[:1] for ar in ars] == [bytes([i]) for i in range(12)]

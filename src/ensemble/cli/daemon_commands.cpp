@@ -1,4 +1,5 @@
 // `ensemble controller` and `ensemble engine`: the two parallel daemons.
+#include <malloc.h>
 #include <netdb.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -55,7 +56,18 @@ struct ControllerArgs {
 
 parallel::Controller* running_controller = nullptr;
 
+// Fixed thresholds rather than glibc's adaptive ones: once a large frame (a
+// push) has been freed, glibc raises both to its size, so the next large frames
+// land in a ZeroMQ thread's arena, whose free top is never trimmed below
+// twice that. The controller only passes large frames through: each gets a
+// mapping of its own, returned when the frame goes.
+void return_large_frames_to_the_system() {
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  ::mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
+}
+
 int run_controller(const ControllerArgs& args) {
+  return_large_frames_to_the_system();
   parallel::ControllerOptions options;
   options.ip = args.ip;
   options.cluster_id = args.where.cluster_id;

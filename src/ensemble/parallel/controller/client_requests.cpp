@@ -258,7 +258,7 @@ Json Controller::Impl::purge_reply(const Json& request) {
       if (Task* task = tasks.find(id); task != nullptr && task->done) balancer.forget(id);
     }
     tasks.purge_all();
-    messages_since_trim += 1001;
+    ++messages_since_trim;  // the next tick returns what the purge freed
     for (auto& [id, engine] : engines.all()) engine.completed.clear();
     return Json{{"status", "ok"}};
   }

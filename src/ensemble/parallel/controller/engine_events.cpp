@@ -44,6 +44,7 @@ void Controller::Impl::on_registration() {
     }
     engine->last_seen = Clock::now();
     engines.note_connection(*engine, zmq_msg_get(parts[1].handle(), ZMQ_SRCFD));
+    ++messages_since_trim;
     bool shell = lead == kernel::kUplinkShell;
     if (shell || lead == kernel::kUplinkControl) {
       // [rid, channel, client, <IDS|MSG>, ...] -> [route, client, <IDS|MSG>, ...]
@@ -321,11 +322,12 @@ void Controller::Impl::on_engine_disconnect() {
 }
 
 void Controller::Impl::on_tick() {
-  // Trimmed after letting go, so what that frees goes back to the system now
-  // rather than after the next thousand messages (there may be none: a burst
-  // ends, and the replies the store has written since are let go here).
+  // Trimmed at every tick that follows traffic (twice a second at most), and
+  // after letting go: glibc keeps what a burst freed (ZeroMQ's receive buffers,
+  // forwarded requests) unless asked, and the end of a burst may bring no more
+  // messages to ask at. An idle controller (heartbeats only) does not trim.
   bool let_go = tasks.let_go_of_written_replies() > 0;
-  if (messages_since_trim > 1000 || let_go) {
+  if (messages_since_trim > 0 || let_go) {
     ::malloc_trim(0);
     messages_since_trim = 0;
   }

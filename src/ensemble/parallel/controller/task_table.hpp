@@ -61,7 +61,7 @@ inline constexpr std::uint64_t kLargestKeptRequestBuffers = 1u << 20;
 // first: recent results are the ones fetched again. The rest is read back from
 // the store when asked for, so the controller's memory does not grow with the
 // number of tasks, nor with a large result, once the store has written it.
-inline constexpr std::size_t kRepliesInMemory = std::size_t{4} << 20;
+inline constexpr std::size_t kRepliesInMemory = std::size_t{2} << 20;
 
 class TaskTable {
  public:
