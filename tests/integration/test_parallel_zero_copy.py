@@ -69,7 +69,7 @@ def rss_mib(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
-def test_the_controller_returns_what_a_burst_of_pushes_freed_once_it_is_quiet(rc, started):
+def test_the_controller_returns_the_memory_of_large_frames_it_passed_on(rc, started):
     # Frames that shrink: once the first has raised glibc's adaptive mmap threshold, the
     # others came from a ZeroMQ thread's arena, whose top glibc never trimmed (22 MiB kept).
     controller = started.pids[0]
