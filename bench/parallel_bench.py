@@ -160,6 +160,14 @@ def measure(system, n, quick):
                         failed += 1
                 row[label] = time.perf_counter() - t
                 row[label.replace("_s", "_failed")] = failed
+            if system == "ensemble" and row["fault_s"] > 2 * row["fault_free_s"]:
+                # how the controller learnt of the death (connection closed, or heartbeats
+                # missed) is in its log, which goes with the profile directory
+                log = os.path.join(profile_dir, "log", "ensemble-bench-controller.log")
+                with open(log, errors="replace") as f:
+                    row["fault_log"] = [line.rstrip() for line in f if "[warning]" in line][-10:]
+                print("slow fault run; the controller said:", *row["fault_log"], sep="\n  ",
+                      file=sys.stderr)
             size = (32 if quick else 128) << 20
             arr = np.random.random(size // 8)
             t = time.perf_counter()
