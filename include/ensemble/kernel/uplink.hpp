@@ -4,7 +4,10 @@
 //
 // On that connection every message starts with a frame naming its channel:
 //   - "shell" and "control": requests coming in, and their replies going out;
-//   - "iopub": a copy of everything the kernel publishes, once ready() says so.
+//   - "iopub": a copy of everything the kernel publishes, once ready() says so,
+//     except the busy and idle of a request the uplink calls quiet (below)
+//     that published nothing else: its reply says so instead, with
+//     metadata "outputs": "none".
 // Anything else that arrives belongs to the uplink's owner (on_message).
 //
 // Threads: the kernel's I/O thread calls every member and owns the socket
@@ -13,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <string_view>
 #include <vector>
 
 #include <zmq.hpp>
@@ -40,6 +44,15 @@ class Uplink {
   virtual void on_message(std::vector<zmq::message_t>& parts) = 0;
   // Whether the peer should get iopub now.
   virtual bool ready() const = 0;
+  // Whether requests of this type are quiet: their busy goes up only before
+  // their first other iopub message (and then their idle too). Most requests
+  // of a parallel engine publish nothing, and two status messages each were a
+  // fifth of a whole cluster's work per task. The kernel's own iopub socket
+  // still gets every status.
+  virtual bool quiet(std::string_view request_type) const {
+    (void)request_type;
+    return false;
+  }
   // The I/O thread is stopping: last words, then the socket may close.
   virtual void close() = 0;
 };

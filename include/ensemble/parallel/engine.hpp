@@ -45,6 +45,8 @@ class ControllerLink final : public kernel::Uplink {
   void on_timer() override;
   void on_message(std::vector<zmq::message_t>& parts) override;
   bool ready() const override { return registered_; }
+  // apply_request: most publish nothing, and clients learn that from the reply.
+  bool quiet(std::string_view request_type) const override { return request_type == "apply_request"; }
   void close() override;
 
  private:

@@ -7,8 +7,10 @@ dispatches:
   msg_id) or a waiter of a controller/control request;
 * ``iopub`` messages fill the request's Metadata (stdout, stderr, outputs,
   execute_result, error, ``started`` from ``status: busy``) and
-  ``status: idle`` completes its outputs; controller notifications update the
-  engine list;
+  ``status: idle`` completes its outputs, or the reply does when its metadata
+  says ``"outputs": "none"`` (an engine's apply that published nothing sends
+  no busy or idle: docs/parallel-protocol.md); controller notifications
+  update the engine list;
 * ``lost`` fails everything pending with an EngineError: nothing waits forever.
 
 Futures are resolved on this thread, so their callbacks run here.
@@ -112,7 +114,7 @@ class EventThread(threading.Thread):
         md = self._record_reply(future, engine_id, status, msg["header"].get("date"),
                                 reply_md.get("started"), reply_md.get("engine_uuid"),
                                 msg["parent_header"].get("date"))
-        expect_output = not future.from_hub
+        expect_output = not future.from_hub and reply_md.get("outputs") != "none"
         if status == "ok":
             result = self._ok_result(msg_id, msg, md)
         elif status == "aborted":
@@ -129,7 +131,7 @@ class EventThread(threading.Thread):
                 expect_output = False  # the controller answered: no engine ran it
         self._finish(future, result, expect_output)
 
-    def on_applied(self, engine_id, msg_id, date, started, engine_uuid, parent_date, buffers):
+    def on_applied(self, engine_id, msg_id, date, started, engine_uuid, parent_date, outputs, buffers):
         """An engine's ``apply_reply`` with status ok, its fields read by _core
         (the GIL released): most replies, taken without building a message."""
         client = self.client
@@ -137,10 +139,10 @@ class EventThread(threading.Thread):
         if msg_id in client._reply_waiters or future is None or future.done():
             if msg_id in client._reply_waiters:
                 self.on_reply(engine_id, _applied_message(msg_id, date, started, engine_uuid,
-                                                           parent_date, buffers))
+                                                           parent_date, outputs, buffers))
             return
         md = self._record_reply(future, engine_id, "ok", date, started, engine_uuid, parent_date)
-        self._finish(future, self._unpacked(buffers, md), not future.from_hub)
+        self._finish(future, self._unpacked(buffers, md), not future.from_hub and outputs != "none")
 
     def _record_reply(self, future, engine_id, status, date, started, engine_uuid, parent_date):
         """Fill a request's metadata from its reply; returns it."""
@@ -260,13 +262,14 @@ class EventThread(threading.Thread):
                 log.exception("iopub callback failed")
 
 
-def _applied_message(msg_id, date, started, engine_uuid, parent_date, buffers):
+def _applied_message(msg_id, date, started, engine_uuid, parent_date, outputs, buffers):
     """The message on_applied's fields came from, for the rare reader of the
     whole message (a waiter of a reply)."""
     return {"msg_type": "apply_reply",
             "header": {"msg_type": "apply_reply", "date": date},
             "parent_header": {"msg_id": msg_id, "date": parent_date},
-            "metadata": {"started": started, "engine_uuid": engine_uuid, "status": "ok"},
+            "metadata": {"started": started, "engine_uuid": engine_uuid, "status": "ok",
+                         **({"outputs": outputs} if outputs else {})},
             "content": {"status": "ok"}, "buffers": buffers}
 
 

@@ -331,6 +331,7 @@ void IoLoop::send(zmq::socket_t& socket, const wire::Message& message) {
 }
 
 void IoLoop::send(zmq::socket_t& socket, wire::Message&& message) {
+  note_quiet_reply(message);
   std::string msg_type = message.header.msg_type;
   std::vector<wire::SharedBuffer> shared = std::move(message.shared_buffers);
   wire::Frames frames = wire::encode(std::move(message), signer_);

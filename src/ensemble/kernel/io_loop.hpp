@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <zmq.hpp>
@@ -62,6 +63,10 @@ class IoLoop {
   zmq::socket_t& route(zmq::socket_t& socket, wire::Frames& frames);
   // Sends on iopub, and a copy on the uplink once it is ready.
   void publish(const wire::Message& message);
+  // The uplink's copy, less the busy and idle of a quiet request (uplink.hpp).
+  void publish_on_uplink(const wire::Message& message, const wire::Frames& frames);
+  // Marks a reply going up the uplink whose quiet request published nothing.
+  void note_quiet_reply(wire::Message& reply);
   void on_stdin();
   void send_due(bool everything);
   void send(zmq::socket_t& socket, const wire::Message& message);
@@ -109,6 +114,13 @@ class IoLoop {
   // Leads the first identity of a request from the uplink: a NUL byte and a
   // random secret, so no peer on shell can have its replies sent there.
   std::string uplink_tag_;
+  // The busy of the quiet request now running, not (yet) sent on the uplink.
+  struct HeldBusy {
+    std::string request_id;
+    wire::Frames frames;
+    bool sent = false;  // its request published something: busy went up before it
+  };
+  std::optional<HeldBusy> held_busy_;
   std::jthread thread_;
 };
 

@@ -49,10 +49,48 @@ zmq::socket_t& IoLoop::route(zmq::socket_t& socket, wire::Frames& frames) {
 
 void IoLoop::publish(const wire::Message& message) {
   wire::Frames frames = wire::encode(message, signer_);
-  if (uplink_socket_ != nullptr && uplink_->ready()) {
-    send_frames(*uplink_socket_, frames, message.shared_buffers, message.header.msg_type, kUplinkIopub);
-  }
+  if (uplink_socket_ != nullptr && uplink_->ready()) publish_on_uplink(message, frames);
   send_frames(iopub_, std::move(frames), message.shared_buffers, message.header.msg_type);
+}
+
+namespace {
+
+std::string_view string_in(const wire::Json& object, const char* name) {
+  auto it = object.find(name);
+  return it != object.end() && it->is_string() ? std::string_view(it->get_ref<const std::string&>()) : "";
+}
+
+}  // namespace
+
+// Requests run one at a time, so one held busy is enough: a quiet request's
+// busy, outputs, reply and idle leave this thread in that order.
+void IoLoop::publish_on_uplink(const wire::Message& message, const wire::Frames& frames) {
+  std::string_view parent_id = string_in(message.parent_header, "msg_id");
+  bool held_request = held_busy_ && !parent_id.empty() && held_busy_->request_id == parent_id;
+  if (message.header.msg_type == "status") {
+    std::string_view state = string_in(message.content, "execution_state");
+    if (state == "busy" && !parent_id.empty() && uplink_->quiet(string_in(message.parent_header, "msg_type"))) {
+      held_busy_ = HeldBusy{std::string(parent_id), frames};
+      return;
+    }
+    if (state == "idle" && held_request) {
+      bool sent = held_busy_->sent;
+      held_busy_.reset();
+      if (!sent) return;  // neither busy nor idle went up: the reply said "outputs": "none"
+    }
+  } else if (held_request && !held_busy_->sent) {
+    send_frames(*uplink_socket_, std::move(held_busy_->frames), {}, "status", kUplinkIopub);
+    held_busy_->sent = true;
+  }
+  send_frames(*uplink_socket_, frames, message.shared_buffers, message.header.msg_type, kUplinkIopub);
+}
+
+void IoLoop::note_quiet_reply(wire::Message& reply) {
+  if (!held_busy_ || held_busy_->sent || reply.identities.empty() || !reply.identities[0].starts_with(uplink_tag_)) {
+    return;
+  }
+  if (string_in(reply.parent_header, "msg_id") != held_busy_->request_id || !reply.metadata.is_object()) return;
+  reply.metadata["outputs"] = "none";
 }
 
 }  // namespace ensemble::kernel

@@ -74,7 +74,7 @@ struct StatusFields {
   std::string parent_msg_id, state, date;
 };
 struct AppliedFields {
-  std::string parent_msg_id, date, started, engine_uuid, parent_date;
+  std::string parent_msg_id, date, started, engine_uuid, parent_date, outputs;
 };
 using Fields = std::variant<std::monostate, StatusFields, AppliedFields>;
 
@@ -105,14 +105,14 @@ Fields fields_of(const ClusterEvent& event) {
     if (!read_members(event.frames[3], std::array<std::string_view, 1>{"execution_state"}, state)) return {};
     return StatusFields{std::move(parent[0]), std::move(state[0]), std::move(date[0])};
   }
-  std::array<std::string, 2> metadata;  // started, engine_uuid
+  std::array<std::string, 3> metadata;  // started, engine_uuid, outputs
   std::array<std::string, 1> outcome;
-  if (!read_members(event.frames[2], std::array<std::string_view, 2>{"started", "engine_uuid"}, metadata) ||
+  if (!read_members(event.frames[2], std::array<std::string_view, 3>{"started", "engine_uuid", "outputs"}, metadata) ||
       !read_members(event.frames[3], std::array<std::string_view, 1>{"status"}, outcome) || outcome[0] != "ok") {
     return {};
   }
-  return AppliedFields{std::move(parent[0]), std::move(date[0]), std::move(metadata[0]), std::move(metadata[1]),
-                       std::move(parent[1])};
+  return AppliedFields{std::move(parent[0]),   std::move(date[0]),   std::move(metadata[0]),
+                       std::move(metadata[1]), std::move(parent[1]), std::move(metadata[2])};
 }
 
 py::list buffers_of(ClusterEvent& event) {
@@ -137,7 +137,7 @@ py::object to_python(ClusterEvent& event, const Fields& fields) {
     auto optional = [](const std::string& text) { return text.empty() ? py::object(py::none()) : decoded(text); };
     return py::make_tuple("applied", event.engine_id, decoded(applied->parent_msg_id), optional(applied->date),
                           optional(applied->started), optional(applied->engine_uuid), optional(applied->parent_date),
-                          buffers_of(event));
+                          optional(applied->outputs), buffers_of(event));
   }
   auto& f = event.frames;
   const char* kind = event.kind == ClusterEvent::Kind::kShell ? "shell" : "iopub";
@@ -201,7 +201,7 @@ class Connection {
   // traffic comes pre-parsed (see fields_of): iopub status messages as
   // ("status", engine_id, parent_msg_id, state, date), and apply replies with
   // status ok as ("applied", engine_id, parent_msg_id, date, started,
-  // engine_uuid, parent_date, buffers), absent fields None.
+  // engine_uuid, parent_date, outputs, buffers), absent fields None.
   py::list next_events(double timeout) {
     ParkedBuffers::instance().release_parked();
     ClusterConnection& connection = live();
