@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -183,6 +184,31 @@ TEST_F(TaskStoreFile, SyncMakesEveryPushedRecordReadableWithItsRequestOutputsAnd
   std::vector<std::string> only = {"missing", "m1"};
   EXPECT_EQ(store.rows(&only, false, false).size(), 1u);
   EXPECT_TRUE(store.rows(&only, false, false)[0].request.empty()) << "blobs only when asked for";
+}
+
+TEST_F(TaskStoreFile, AssignmentsFoldedIntoTheirTasksInsertLeaveTheSameEnginesAsWritingEachInTurn) {
+  TaskStore store;
+  ASSERT_TRUE(store.open(path_, [](TaskStore::Record&&) {}));
+  auto request = [&](const char* id) {
+    return parts_of({std::string("{\"msg_id\":\"") + id + "\"}", "{}", "{}", "{}"});
+  };
+  auto reply = [&] { return parts_of({"<IDS|MSG>", "s", "{}", "{}", "{}", "{}"}); };
+  store.submitted("assigned", "c", -1, "apply_request", "{}", "task", request("assigned"));
+  store.assigned("assigned", 3);
+  store.submitted("reassigned", "c", -1, "apply_request", "{}", "task", request("reassigned"));
+  store.assigned("reassigned", 1);
+  store.assigned("reassigned", 2);
+  store.submitted("assigned-after-reply", "c", -1, "apply_request", "{}", "task", request("assigned-after-reply"));
+  store.finished("assigned-after-reply", 1, reply());
+  store.assigned("assigned-after-reply", 4);
+  store.submitted("unassigned", "c", -1, "apply_request", "{}", "task", request("unassigned"));
+  ASSERT_TRUE(store.sync());
+  store.assigned("unassigned", 5);  // a later batch: an UPDATE of the row written before
+  ASSERT_TRUE(store.sync());
+  std::map<std::string, int> engines;
+  for (const auto& row : store.rows(nullptr, false, false)) engines[row.msg_id] = row.engine;
+  EXPECT_EQ(engines, (std::map<std::string, int>{
+                         {"assigned", 3}, {"reassigned", 2}, {"assigned-after-reply", 4}, {"unassigned", 5}}));
 }
 
 TEST_F(TaskStoreFile, AStoreFromBeforeTheLaterColumnsOpensAndGainsThem) {

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
+#include <unordered_map>
 
 #include "ensemble/wire/ids.hpp"
 #include "frame_blob.hpp"
@@ -231,6 +233,39 @@ void TaskStore::writer(std::stop_token stop) {
   }
 }
 
+namespace {
+
+constexpr int kWrittenAtInsert = std::numeric_limits<int>::min();
+
+}  // namespace
+
+// A load-balanced task is usually assigned an engine in the same batch that
+// submits it: its INSERT then carries that engine, and the UPDATE is skipped
+// (one statement of three per task). Returns, per op: for a kSubmitted, the
+// engine its INSERT writes; for a kAssigned folded into one, kWrittenAtInsert.
+// An assignment after the task's reply (or a later resubmission of the same
+// msg_id) is not folded, so the order of the writes' effects is kept.
+std::vector<int> TaskStore::engines_known_at_insert(const std::deque<Op>& batch) {
+  std::vector<int> engines(batch.size(), 0);
+  std::unordered_map<std::string_view, std::size_t> inserted_at;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const Op& op = batch[i];
+    std::string_view msg_id = op.record.msg_id;
+    if (op.kind == Op::Kind::kSubmitted) {
+      engines[i] = op.record.engine;
+      inserted_at[msg_id] = i;
+    } else if (op.kind == Op::Kind::kAssigned) {
+      if (auto it = inserted_at.find(msg_id); it != inserted_at.end()) {
+        engines[it->second] = op.record.engine;
+        engines[i] = kWrittenAtInsert;
+      }
+    } else if (op.kind == Op::Kind::kFinished || op.kind == Op::Kind::kPurged) {
+      inserted_at.erase(msg_id);
+    }
+  }
+  return engines;
+}
+
 bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
   sqlite3* db = handle(connection);
   Statement insert(db, "INSERT OR REPLACE INTO tasks (msg_id, client, engine, msg_type, request_header, done, "
@@ -248,9 +283,11 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
                       " WHERE msg_id = ?";
     outputs.emplace_back(db, sql.c_str());
   }
+  std::vector<int> engine_at_insert = engines_known_at_insert(batch);
   int rc = sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-  for (const Op& op : batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
     if (rc != SQLITE_OK && rc != SQLITE_DONE) return false;
+    const Op& op = batch[i];
     const Record& r = op.record;
     sqlite3_stmt* stmt = nullptr;
     switch (op.kind) {
@@ -258,7 +295,7 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
         stmt = insert.stmt;
         bind_text(stmt, 1, r.msg_id);
         sqlite3_bind_blob(stmt, 2, r.client.data(), static_cast<int>(r.client.size()), SQLITE_TRANSIENT);
-        sqlite3_bind_int(stmt, 3, r.engine);
+        sqlite3_bind_int(stmt, 3, engine_at_insert[i]);
         bind_text(stmt, 4, r.msg_type);
         bind_text(stmt, 5, r.request_header);
         bind_text(stmt, 6, op.extra);
@@ -266,6 +303,7 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
         sqlite3_bind_int64(stmt, 8, static_cast<sqlite3_int64>(op.left_out));
         break;
       case Op::Kind::kAssigned:
+        if (engine_at_insert[i] == kWrittenAtInsert) continue;
         stmt = assign.stmt;
         sqlite3_bind_int(stmt, 1, r.engine);
         bind_text(stmt, 2, r.msg_id);

@@ -107,6 +107,7 @@ class TaskStore {
   std::uint64_t push(Op op);
   void writer(std::stop_token stop);
   bool write_batch(void* db, const std::deque<Op>& batch);
+  static std::vector<int> engines_known_at_insert(const std::deque<Op>& batch);
 
   std::string path_;
   bool enabled_ = false;
