@@ -12,6 +12,7 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -195,7 +196,23 @@ def measure(system, n, quick):
             row["stop_s"] = time.perf_counter() - t
         time.sleep(1.0)
         row["left_behind"] = sorted(p for p in pids if alive(p))
+        # What a stop left behind (ipyparallel's nannies and engines) is killed before the next
+        # measurement: such processes kept running for seconds, and in earlier sessions the
+        # run after them (Ensemble with 8 engines) took their noise as its own.
+        end_left_behind(row["left_behind"])
     return row
+
+
+def end_left_behind(pids):
+    """SIGKILL `pids` (processes this benchmark started) and wait up to 5 s for them to go."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 5
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 COLUMNS = [
