@@ -265,8 +265,8 @@ def markdown(rows):
 
 def measure_in_a_process_of_its_own(system, n, quick):
     """measure() in a fresh interpreter. In one process, the run after ipyparallel's carried
-    its leftovers: its client keeps every result and metadata (2.7 million objects after its
-    14k tasks), and a full garbage collection over them in the middle of the next system's
+    its leftovers: 2.7 million objects after its 14k tasks, and a full garbage collection
+    over them in the middle of the next system's
     run stalled it for seconds (Ensemble's lview with 8 engines: 935 tasks/s with a 1 ms
     submit in one run, 7,300/s alone)."""
     command = [sys.executable, os.path.abspath(__file__), "--one", "%s,%d" % (system, n)]
