@@ -23,12 +23,17 @@ def reset_peak(pid):
         f.write("5")
 
 
-def peak_mib(pid):
+def status_mib(pid, field):
+    """A size field of /proc/PID/status (VmHWM, VmRSS) in MiB."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM for %d" % pid)
+    raise AssertionError("no %s for %d" % (field, pid))
+
+
+def peak_mib(pid):
+    return status_mib(pid, "VmHWM")
 
 
 @pytest.fixture
@@ -62,11 +67,7 @@ def test_a_pulled_array_is_sent_from_its_own_memory(engine):
 
 
 def rss_mib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS for %d" % pid)
+    return status_mib(pid, "VmRSS")
 
 
 def test_the_controller_returns_the_memory_of_large_frames_it_passed_on(rc, started):
