@@ -72,10 +72,10 @@ def _plain(value, plain_types):
         return True
     if kind is list or kind is tuple:
         return all(type(item) in _ATOMS for item in value)
-    return False
+    return kind is range  # a map's partition of a range is a range
 
 
 def plain(args, kwargs, plain_types=()):
     """Whether the standard pickler makes of ``args`` and ``kwargs`` what cloudpickle would:
-    scalars, lists and tuples of scalars, and instances of ``plain_types``."""
+    scalars, lists and tuples of scalars, ranges, and instances of ``plain_types``."""
     return all(_plain(a, plain_types) for a in args) and all(_plain(v, plain_types) for v in kwargs.values())

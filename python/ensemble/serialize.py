@@ -211,10 +211,18 @@ def pack_apply(f, args, kwargs):
     """The buffers of an apply_request for ``f(*args, **kwargs)``."""
     f = _pickle_cache.cached(f, PrePickled)
     args, kwargs = tuple(args), dict(kwargs)
-    if type(f) is PrePickled and len(f.buffers) == 1 and _pickle_cache.plain(args, kwargs, (Reference,)):
+    # a map's function comes pickled already, as an argument of every chunk
+    plain_types = (Reference, PrePickled) if _in_band(args) else (Reference,)
+    if type(f) is PrePickled and len(f.buffers) == 1 and _pickle_cache.plain(args, kwargs, plain_types):
         # nothing left that needs cloudpickle: the standard (C) pickler is several times faster
         return [pickle.dumps((f, args, kwargs), protocol=5)]
     return _dumps((f, args, kwargs))
+
+
+def _in_band(values):
+    """Whether every PrePickled among ``values`` is one in-band pickle (one with
+    out-of-band buffers goes through cloudpickle, which keeps them out of band)."""
+    return all(len(v.buffers) == 1 for v in values if type(v) is PrePickled)
 
 
 def unpack_apply(buffers, namespace):

@@ -5,6 +5,8 @@ import gc
 import math
 import weakref
 
+import numpy
+
 from ensemble import _pickle_cache, serialize
 
 SCALE = 3
@@ -98,3 +100,24 @@ def test_arguments_that_need_cloudpickle_still_get_it():
     square = lambda v: v * v  # noqa: E731 (a function as an argument travels by value)
     f, args, _ = serialize.unpack_apply(serialize.pack_apply(map, (square, [1, 2]), {}), {})
     assert list(f(*args)) == [1, 4]
+
+
+def test_a_map_chunk_of_a_range_skips_cloudpickle_and_still_runs(monkeypatch):
+    from ensemble._engine.namespace import map_items
+
+    chunk_function = serialize.PrePickled(lambda v: v * SCALE)  # as ParallelFunction sends it
+    pack = lambda: serialize.pack_apply(map_items, (chunk_function, range(4, 6)), {})  # noqa: E731
+    expected = call(pack())
+    with_buffers = serialize.PrePickled(numpy.zeros(50_000))  # out-of-band: cloudpickle's job
+
+    def no_cloudpickle():
+        raise AssertionError("cloudpickle was used")
+
+    monkeypatch.setattr(serialize, "_pickler", no_cloudpickle)
+    assert call(pack()) == expected == [12, 15]
+    try:
+        serialize.pack_apply(map_items, (with_buffers, range(2)), {})
+    except AssertionError as refused:
+        assert "cloudpickle" in str(refused)
+    else:
+        raise AssertionError("a PrePickled with out-of-band buffers skipped cloudpickle")
