@@ -1,5 +1,6 @@
 """``@remote`` and ``@parallel``: functions whose calls run on a view."""
 
+import contextlib
 import warnings
 from inspect import signature
 
@@ -100,16 +101,23 @@ class ParallelFunction(RemoteFunction):
         # pickled once for every chunk (a chunk per item by default in a balanced map)
         func = serialize.PrePickled(self.func) if nparts > 1 else self.func
         futures = []
-        for index, target in enumerate(targets):
-            parts = [self.mapObject.getPartition(seq, index, nparts, maxlen) for seq in sequences]
-            if sum(len(p) for p in parts) == 0:
-                continue
-            f, args = (_map, [func] + parts) if mapping else (func, parts)
-            view = self.view if balanced else client[target]
-            with view.temp_flags(block=False, **self.flags):
-                ar = view.apply(f, *args)
-            ar.owner = False
-            futures.extend(ar._children)
+        # a balanced map's chunks all go through one view: its flags are set once, not per chunk
+        with contextlib.ExitStack() as flagged:
+            if balanced:
+                flagged.enter_context(self.view.temp_flags(block=False, **self.flags))
+            for index, target in enumerate(targets):
+                parts = [self.mapObject.getPartition(seq, index, nparts, maxlen) for seq in sequences]
+                if sum(len(p) for p in parts) == 0:
+                    continue
+                f, args = (_map, [func] + parts) if mapping else (func, parts)
+                if balanced:
+                    ar = self.view.apply(f, *args)
+                else:
+                    view = client[target]
+                    with view.temp_flags(block=False, **self.flags):
+                        ar = view.apply(f, *args)
+                ar.owner = False
+                futures.extend(ar._children)
         result = AsyncMapResult(client, futures, self.mapObject, fname=getname(self.func),
                                 ordered=self.ordered, return_exceptions=self.return_exceptions)
         return result.get() if self.block else result
