@@ -2,6 +2,7 @@
 // kernel's own session id. Immutable after construction; thread-safe.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "ensemble/wire/message.hpp"
@@ -15,6 +16,10 @@ class Session {
   wire::Message make(const std::string& msg_type, wire::Json content, wire::Json parent_header) const;
   // A reply to `request`, routed back to the same client.
   wire::Message reply(const wire::Message& request, wire::Json content) const;
+  // The same, with the request's header already made into `parent` and its
+  // text (wire::Message::parent_text), shared by the request's messages.
+  wire::Message reply(const wire::Message& request, wire::Json content, wire::Json parent,
+                      std::shared_ptr<const std::string> parent_text) const;
 
  private:
   std::string id_;

@@ -80,7 +80,9 @@ class ShellDispatcher final : public KernelContext {
   Json handle_comm_info(const wire::Message& request);
   Json handle_shutdown(const wire::Message& request);
 
-  void publish_status(const char* state, const Json& parent);
+  void publish_status(const char* state, const Json& parent, std::shared_ptr<const std::string> parent_text = nullptr);
+  // A reply to `request`: the current request's reuses its header, made once.
+  wire::Message reply_to(const wire::Message& request, Json content) const;
   void send_reply(const wire::Message& request, Json content);
   void abort_queued();
   std::optional<Incoming> next_incoming();
@@ -105,6 +107,8 @@ class ShellDispatcher final : public KernelContext {
   mutable std::mutex current_mutex_;
   ParentPtr current_parent_;                        // GUARDED_BY(current_mutex_)
   const wire::Message* current_request_ = nullptr;  // main thread only
+  // The current request's header as text, for each message it parents.
+  std::shared_ptr<const std::string> current_parent_text_;  // main thread only
   bool allow_stdin_ = false;                        // main thread only
 };
 

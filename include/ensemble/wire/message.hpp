@@ -46,6 +46,10 @@ struct Message {
   std::vector<std::string> identities;  // ROUTER routing prefix, echoed on replies
   Header header;
   Json parent_header = Json::object();
+  // parent_header as JSON text, when the sender wrote it once for several
+  // messages (a request's busy, reply and idle): encode() sends it instead of
+  // dumping parent_header, which must describe the same header. Null: dump.
+  std::shared_ptr<const std::string> parent_text;
   Json metadata = Json::object();
   Json content = Json::object();
   std::vector<std::string> buffers;

@@ -11,8 +11,13 @@ wire::Message Session::make(const std::string& msg_type, wire::Json content, wir
 }
 
 wire::Message Session::reply(const wire::Message& request, wire::Json content) const {
-  wire::Message message =
-      make(wire::reply_type_for(request.header.msg_type), std::move(content), request.header.to_json());
+  return reply(request, std::move(content), request.header.to_json(), nullptr);
+}
+
+wire::Message Session::reply(const wire::Message& request, wire::Json content, wire::Json parent,
+                             std::shared_ptr<const std::string> parent_text) const {
+  wire::Message message = make(wire::reply_type_for(request.header.msg_type), std::move(content), std::move(parent));
+  message.parent_text = std::move(parent_text);
   message.identities = request.identities;
   return message;
 }

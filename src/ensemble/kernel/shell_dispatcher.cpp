@@ -64,7 +64,11 @@ void ShellDispatcher::add_handler(std::string msg_type, RequestHandler handler) 
 
 void ShellDispatcher::set_current(const wire::Message* request) {
   current_request_ = request;
-  if (request == nullptr) return;
+  if (request == nullptr) {
+    current_parent_text_.reset();
+    return;
+  }
+  current_parent_text_ = std::make_shared<const std::string>(request->header.to_text());
   auto parent = std::make_shared<const Json>(request->header.to_json());
   std::lock_guard lock(current_mutex_);
   current_parent_ = std::move(parent);
@@ -98,21 +102,29 @@ void ShellDispatcher::flush_streams() {
   outbox_.flush_streams();
 }
 
-void ShellDispatcher::publish_status(const char* state, const Json& parent) {
+void ShellDispatcher::publish_status(const char* state, const Json& parent,
+                                     std::shared_ptr<const std::string> parent_text) {
   wire::Message message = session_.make("status", Json{{"execution_state", state}}, parent);
+  message.parent_text = std::move(parent_text);
   message.identities = {"kernel." + session_.id() + ".status"};
   outbox_.enqueue(Route::kIopub, std::move(message));
 }
 
 // Replies and statuses are enqueued; the flush() that ends each request (or
 // the next publish) wakes the I/O thread once for all of them.
+wire::Message ShellDispatcher::reply_to(const wire::Message& request, Json content) const {
+  if (&request != current_request_ || !current_parent_text_) return session_.reply(request, std::move(content));
+  std::lock_guard lock(current_mutex_);
+  return session_.reply(request, std::move(content), *current_parent_, current_parent_text_);
+}
+
 void ShellDispatcher::send_reply(const wire::Message& request, Json content) {
-  outbox_.enqueue(Route::kShell, session_.reply(request, std::move(content)));
+  outbox_.enqueue(Route::kShell, reply_to(request, std::move(content)));
 }
 
 void ShellDispatcher::send_reply(const wire::Message& request, Json content, Json metadata,
                                  std::vector<std::string> buffers, std::vector<wire::SharedBuffer> shared) {
-  wire::Message reply = session_.reply(request, std::move(content));
+  wire::Message reply = reply_to(request, std::move(content));
   reply.metadata = std::move(metadata);
   reply.buffers = std::move(buffers);
   reply.shared_buffers = std::move(shared);
@@ -161,9 +173,15 @@ bool ShellDispatcher::run() {
 
 void ShellDispatcher::dispatch(wire::Message& request) {
   const std::string& msg_type = request.header.msg_type;
-  Json parent = request.header.to_json();
   set_current(&request);
-  publish_status("busy", parent);
+  ParentPtr parent;
+  {
+    std::lock_guard lock(current_mutex_);
+    parent = current_parent_;
+  }
+  // One header, as JSON and as text, for the busy, the reply and the idle.
+  std::shared_ptr<const std::string> parent_text = current_parent_text_;
+  publish_status("busy", *parent, parent_text);
   if (is_comm_message(msg_type)) {
     try {
       interpreter_.handle_comm(request);
@@ -193,7 +211,7 @@ void ShellDispatcher::dispatch(wire::Message& request) {
     // A null content means the handler replied itself (execute, before aborting the queue).
     if (!content.is_null()) send_reply(request, std::move(content));
   }
-  publish_status("idle", parent);
+  publish_status("idle", *parent, std::move(parent_text));
   outbox_.flush();
   set_current(nullptr);
 }

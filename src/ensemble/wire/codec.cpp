@@ -69,7 +69,8 @@ Frames encode(const Message& message, const Signer& signer) {
   frames.insert(frames.end(), message.identities.begin(), message.identities.end());
   frames.emplace_back(kDelimiter);
   std::string header = message.header.to_text();
-  std::string parent = message.parent_header.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string parent = message.parent_text ? *message.parent_text
+                                            : message.parent_header.dump(-1, ' ', false, Json::error_handler_t::replace);
   std::string metadata = message.metadata.dump(-1, ' ', false, Json::error_handler_t::replace);
   std::string content = message.content.dump(-1, ' ', false, Json::error_handler_t::replace);
   frames.push_back(signer.sign(header, parent, metadata, content));

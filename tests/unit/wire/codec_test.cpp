@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 namespace ensemble::wire {
 namespace {
 
@@ -42,6 +44,21 @@ TEST(Codec, RoundTripsEveryPart) {
   EXPECT_EQ(message.header.username, "alice");
   EXPECT_EQ(message.content["code"], "1+1");
   EXPECT_EQ(message.buffers.at(0), std::string("\0\1\2", 3));
+}
+
+TEST(Codec, AParentWrittenOnceIsSentAsWrittenAndSignedWithTheRest) {
+  Signer signer("k");
+  Message reply = sample();
+  Header request{"req-1", "s0", "bob", "2026-01-01T00:00:00.000000Z", "apply_request"};
+  reply.parent_header = request.to_json();
+  reply.parent_text = std::make_shared<const std::string>(request.to_text());
+  Frames frames = encode(reply, signer);
+  EXPECT_EQ(frames[4], *reply.parent_text);
+  auto decoded = decode(frames, signer, nullptr);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
+  EXPECT_EQ(decoded.value().parent_header, request.to_json());
+  reply.parent_text.reset();
+  EXPECT_EQ(encode(reply, signer)[4], frames[4]) << "the same bytes as dumping parent_header";
 }
 
 TEST(Codec, BadSignatureIsRefused) {
