@@ -3,8 +3,8 @@
 import json
 import os
 import pwd
-import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -18,31 +18,23 @@ OWNER = pwd.getpwuid(os.getuid()).pw_name
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
 
-def free_ports(ip: str, n: int = len(PORTS)):
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind((ip, 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 class EncryptedKernel:
     """One ``ensemble kernel -f FILE`` process, its files and its clients."""
 
-    def __init__(self, workdir: Path, env: dict, ip="127.0.0.1", curve=True, args=(), pick_ports=True,
+    def __init__(self, workdir: Path, env: dict, ip="127.0.0.1", curve=True, args=(), wait_for_ports=True,
                  launcher=()):
-        """``launcher`` prefixes the command line (``ip netns exec NS`` runs the kernel on another "host")."""
+        """``launcher`` prefixes the command line (``ip netns exec NS`` runs the kernel on another "host").
+
+        The kernel binds port 0 and writes the ports it got back into its file: a port picked here and
+        freed before the kernel binds it can be taken by anything else in between (a CI run lost a test
+        to that). ``wait_for_ports`` waits for them, unless the kernel exits first."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.env = env
         public, secret = zmq.curve_keypair()
         self.public, self.secret = public.decode(), secret.decode()
         self.path = workdir / "kernel-collab.json"
-        ports = free_ports(ip) if pick_ports else [0] * len(PORTS)
         self.conn = dict(transport="tcp", ip=ip, key=uuid.uuid4().hex,
-                         signature_scheme="hmac-sha256", kernel_name="ensemble", **dict(zip(PORTS, ports)))
+                         signature_scheme="hmac-sha256", kernel_name="ensemble", **{p: 0 for p in PORTS})
         if curve:
             self.conn.update(curve_publickey=self.public, curve_secretkey=self.secret)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -53,6 +45,23 @@ class EncryptedKernel:
         with open(workdir / "kernel.stdout", "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen([*launcher, str(ENSEMBLE_BIN), "kernel", *args, "-f", str(self.path)],
                                          stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        if wait_for_ports:
+            self.read_back_ports()
+
+    def read_back_ports(self, timeout=30) -> dict:
+        """The connection file once the kernel has written its ports in, or ``{}`` if it exited first."""
+        deadline = time.monotonic() + timeout
+        while self.alive() and time.monotonic() < deadline:
+            try:
+                data = json.loads(self.path.read_text())
+            except ValueError:  # caught mid-write
+                data = {}
+            if all(data.get(p) for p in PORTS):
+                self.conn.update({p: data[p] for p in PORTS})
+                return data
+            time.sleep(0.05)
+        assert not self.alive(), "the kernel never wrote its ports back\n" + self.stderr()
+        return {}
 
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -259,18 +259,9 @@ def test_non_loopback_bind_without_keys_is_refused_unless_insecure(make_kernel):
 
 @pytest.mark.deadline(60)
 def test_ports_chosen_by_the_kernel_are_written_back_with_the_curve_keys(make_kernel):
-    ek = make_kernel(pick_ports=False)
-    deadline = time.monotonic() + 30
-    while ek.alive() and time.monotonic() < deadline:
-        try:
-            data = json.loads(ek.path.read_text())
-        except ValueError:  # caught mid-write
-            data = {}
-        if all(data.get(p) for p in PORTS):
-            break
-        time.sleep(0.2)
+    ek = make_kernel(wait_for_ports=False)
+    data = ek.read_back_ports()
     assert all(data.get(p) for p in PORTS), "ports never written back\n" + ek.stderr()
     assert (data.get("curve_publickey"), data.get("curve_secretkey")) == (ek.public, ek.secret)
-    ek.conn.update({p: data[p] for p in PORTS})
     ek.owner()
     assert ek.join("collaborator", "alice").execute("1")["content"]["status"] == "ok"

@@ -125,7 +125,7 @@ def _wait_for_ports(path, timeout=20):
 @pytest.mark.deadline(120)
 def test_two_consoles_on_another_host_share_an_encrypted_kernel(make_kernel, two_hosts):  # noqa: F811
     kernel_ns, kernel_ip, console_ns = two_hosts
-    k = make_kernel(ip=kernel_ip, pick_ports=False, launcher=("ip", "netns", "exec", kernel_ns))
+    k = make_kernel(ip=kernel_ip, launcher=("ip", "netns", "exec", kernel_ns))
     conn = _wait_for_ports(k.path)
     assert conn["ip"] == kernel_ip and conn["curve_publickey"]
     alice_file = k.path.with_name("invite-alice.json")
