@@ -10,6 +10,8 @@ object) or an immutable scalar (the same value). Anything else is pickled afresh
 
 import types
 import weakref
+from itertools import repeat
+from operator import is_
 
 try:  # the names a code object reads from its globals, as cloudpickle collects them
     from cloudpickle.cloudpickle import _extract_code_globals
@@ -53,17 +55,54 @@ def _fingerprint(f):
 def cached(f, prepickle):
     """``f`` pickled once (``prepickle(f)``, a PrePickled that does not keep ``f``) and
     reused while that is safe; otherwise ``f`` itself."""
+    global _last
     if type(f) is not types.FunctionType:
         return f
+    last = _last
+    if last is not None and last[0]() is f and _same_as_when_fingerprinted(f, last):
+        return last[4]
     fingerprint = _fingerprint(f)
     if fingerprint is None:
         return f
     hit = _cache.get(f.__code__)
     if hit is not None and hit[0] == fingerprint:
-        return hit[1]
-    pickled = prepickle(f, keep=False)
-    _cache[f.__code__] = (fingerprint, pickled)
+        pickled = hit[1]
+    else:
+        pickled = prepickle(f, keep=False)
+        _cache[f.__code__] = (fingerprint, pickled)
+    names = tuple(_extract_code_globals(f.__code__))
+    _last = (weakref.ref(f, _forget_last), _identities(f), names, _global_values(f, names), pickled)
     return pickled
+
+
+# The function last returned pickled, with the objects its fingerprint was made from: a loop
+# sending one function compares those by identity (0.5 µs) instead of fingerprinting (2.4 µs).
+# (weakref to it, _identities, names of its globals, their values, its PrePickled); it goes
+# with the function, so it keeps nothing alive that the function would not.
+_last = None
+
+
+def _forget_last(ref):
+    global _last
+    last = _last
+    if last is not None and last[0] is ref:
+        _last = None
+
+
+def _identities(f):
+    return (f.__code__, f.__defaults__, f.__kwdefaults__, f.__name__, f.__qualname__, f.__module__, f.__doc__,
+            f.__globals__)
+
+
+def _global_values(f, names):
+    return tuple(map(f.__globals__.get, names, repeat(_MISSING)))
+
+
+def _same_as_when_fingerprinted(f, last):
+    # by identity: equal values can pickle differently (a default of 1 or of True);
+    # the annotations dict can change in place, so only a function without any gets here
+    return (not f.__dict__ and not f.__annotations__ and all(map(is_, _identities(f), last[1]))
+            and all(map(is_, _global_values(f, last[2]), last[3])))
 
 
 def _plain(value, plain_types):

@@ -50,6 +50,30 @@ def test_a_changed_global_or_default_is_pickled_afresh():
         scaled.__defaults__ = (0,)
 
 
+FLAG = 1
+
+
+def kinds(x=1):
+    return type(FLAG).__name__, type(x).__name__
+
+
+def test_a_global_or_default_changed_to_an_equal_value_of_another_type_is_pickled_afresh():
+    # a loop sending one function takes a shortcut (identities, not the fingerprint): 1 == True
+    # there must still count as a change
+    global FLAG
+    for _ in range(2):
+        assert call(serialize.pack_apply(kinds, (), {})) == ("int", "int")
+    FLAG = True
+    try:
+        assert call(serialize.pack_apply(kinds, (), {})) == ("bool", "int")
+        kinds.__defaults__ = (True,)
+        assert call(serialize.pack_apply(kinds, (), {})) == ("bool", "bool")
+    finally:
+        FLAG = 1
+        kinds.__defaults__ = (1,)
+    assert call(serialize.pack_apply(kinds, (), {})) == ("int", "int")
+
+
 def test_a_function_carrying_a_mutable_value_is_never_cached():
     assert serialize.pack_apply(counted, (), {}) and call(serialize.pack_apply(counted, (), {})) == 2
     ITEMS.append(3)

@@ -9,6 +9,7 @@ import asyncio
 import threading
 import time
 from concurrent.futures import CancelledError, Future, TimeoutError as FutureTimeout
+from concurrent.futures._base import FINISHED
 from datetime import datetime
 from queue import Queue
 
@@ -63,8 +64,12 @@ class AsyncResult(LightFuture, OutputDisplay):
     # -- resolution (runs on whichever thread finishes the last child) ------
 
     def _resolve_one(self, child):
-        exc = child.exception()
-        self._resolve([exc if exc is not None else child.result()])
+        # a done-callback: a finished child's fields are read without its lock
+        if child._state != FINISHED:
+            exc = child.exception()  # cancelled: raises, as it always did
+        else:
+            exc = child._exception
+        self._resolve([exc if exc is not None else child._result])
 
     def _resolve_result(self, f):
         self._resolve(f.result())

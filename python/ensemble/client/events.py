@@ -150,7 +150,9 @@ class EventThread(threading.Thread):
         if future.engine_id is None and engine_id >= 0:
             future.engine_id = engine_id
         completed = parse_date(date)
-        md.update(
+        # dict.update: every key is one of Metadata's, and Metadata.update checks each in Python
+        dict.update(
+            md,
             received=completed if future.from_hub and completed is not None else utcnow(),
             completed=completed,
             status=status,
@@ -160,9 +162,9 @@ class EventThread(threading.Thread):
         # another client's request (from_hub) reached the controller when the engine replied
         # (as ipyparallel's hub records it), not when this client fetched it: "received" above
         if started:
-            md["started"] = parse_date(started)
+            dict.__setitem__(md, "started", parse_date(started))
         if md["submitted"] is None and parent_date:
-            md["submitted"] = parse_date(parent_date)
+            dict.__setitem__(md, "submitted", parse_date(parent_date))
         return md
 
     def _finish(self, future, result, expect_output):

@@ -7,9 +7,10 @@ if someone waits on it (most never do).
 
 from _thread import RLock, allocate_lock
 from concurrent.futures import Future, TimeoutError as FutureTimeout
-from concurrent.futures._base import PENDING
+from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, LOGGER, PENDING
 from threading import Event, Lock
 
+_DONE_STATES = (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED)
 _signal_lock = Lock()  # one for all signals: each holds it for a few instructions
 
 
@@ -140,10 +141,18 @@ class LightFuture(Future):
         self._waiters = []
 
     def add_done_callback(self, fn):
+        # Future.add_done_callback's behaviour, taking the lock once: every task adds one
         with self._condition:
-            if not self._done_callbacks:
-                self._done_callbacks = []
-        super().add_done_callback(fn)
+            if self._state not in _DONE_STATES:
+                if self._done_callbacks:
+                    self._done_callbacks.append(fn)
+                else:
+                    self._done_callbacks = [fn]
+                return
+        try:
+            fn(self)
+        except Exception:
+            LOGGER.exception("exception calling callback for %r", self)
 
     def _invoke_callbacks(self):
         # Let go of them once called: a callback is usually a bound method of

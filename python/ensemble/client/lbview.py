@@ -4,6 +4,7 @@ start --scheme lru --hwm 4``) and enforces ``after``/``follow`` dependencies,
 ``targets``, ``timeout`` and ``retries`` (docs/parallel-protocol.md)."""
 
 import concurrent.futures
+import json
 from collections import deque
 
 from .. import serialize
@@ -79,14 +80,31 @@ class LoadBalancedView(View):
         after = self.after if after is None else after
         follow = self.follow if follow is None else follow
         timeout = self.timeout if timeout is None else timeout
-        metadata = dict(after=self._render_dependency(after), follow=self._render_dependency(follow),
-                        timeout=timeout or None, retries=retries,
-                        targets=self.client._build_targets(targets)[1] if targets is not None else [])
+        if after is None and follow is None and targets is None:
+            metadata = self._plain_flags_json(timeout or None, retries)
+        else:
+            metadata = dict(after=self._render_dependency(after), follow=self._render_dependency(follow),
+                            timeout=timeout or None, retries=retries,
+                            targets=self.client._build_targets(targets)[1] if targets is not None else [])
         buffers = serialize.pack_apply(f, args, kwargs)
         future = self.client.send_task(buffers, metadata)
         ar = self._record(AsyncResult(self.client, future, fname=getname(f), targets=None,
                                       owner=True))
         return ar.get() if block else ar
+
+    _plain_flags = None  # (flags, their JSON) of the last task without dependencies or targets
+
+    def _plain_flags_json(self, timeout, retries):
+        """The metadata of a task without dependencies or targets, as JSON: a view
+        sends the same with every task, so it is made once."""
+        # typed: retries=True and retries=1 are equal but not the same JSON
+        key = (timeout, type(timeout), retries, type(retries))
+        last = self._plain_flags
+        if last is not None and last[0] == key:
+            return last[1]
+        text = json.dumps(dict(after=[], follow=[], timeout=timeout, retries=retries, targets=[]))
+        self._plain_flags = (key, text)
+        return text
 
     def map(self, f, *sequences, block=None, chunksize=1, ordered=True,
             return_exceptions=False):

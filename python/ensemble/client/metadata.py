@@ -46,6 +46,14 @@ _TEMPLATE = dict.fromkeys(Metadata._KEYS)
 _TEMPLATE.update(stdout="", stderr="")
 
 
+def request_metadata(msg_id, submitted, engine_uuid):
+    """A new request's Metadata: as ``Metadata(msg_id=..., ...)``, made in one
+    C-level update (one per request sent)."""
+    md = dict.__new__(Metadata)
+    dict.update(md, _TEMPLATE, msg_id=msg_id, submitted=submitted, engine_uuid=engine_uuid, outputs=[], data={})
+    return md
+
+
 def _mime_repr(mime):
     """An IPython ``_repr_*_`` method showing the result's ``mime`` part."""
     def method(self):

@@ -6,7 +6,7 @@ from concurrent.futures import Future
 
 from .. import error
 from .futures import MessageFuture
-from .metadata import Metadata
+from .metadata import request_metadata
 from .util import execute_content, utcnow
 
 
@@ -20,8 +20,8 @@ class SendingMixin:
     def _register(self, msg_id, engine_id, submitted):
         """A MessageFuture for a request about to be sent (call with _lock held)."""
         # engine_id stays None until the reply comes (as in ipyparallel); the future knows it
-        md = Metadata(msg_id=msg_id, submitted=submitted,
-                      engine_uuid=self._engines.get(engine_id, {}).get("uuid"))
+        engine = self._engines.get(engine_id) if engine_id is not None else None
+        md = request_metadata(msg_id, submitted, engine.get("uuid") if engine else None)
         future = MessageFuture(msg_id, md, engine_id)
         self.metadata[msg_id] = md
         self._futures[msg_id] = future
@@ -45,7 +45,8 @@ class SendingMixin:
             future = self._register(msg_id, engine_id, utcnow())
         try:
             # a task (channel "task") has no engine until the controller's scheduler picks one
-            self._conn.send(msg_type, json.dumps(content) if content else "{}", self._metadata_json(metadata),
+            self._conn.send(msg_type, json.dumps(content) if content else "{}",
+                            metadata if type(metadata) is str else self._metadata_json(metadata),
                             list(buffers), -1 if engine_id is None else engine_id, channel, msg_id)
         except Exception:
             self._unregister([msg_id])
@@ -158,7 +159,7 @@ class SendingMixin:
     def send_task(self, buffers, metadata):
         """Send one apply_request to the controller's scheduler, which picks the
         engine; ``metadata`` holds ipyparallel's flags (targets, after, follow,
-        timeout, retries)."""
+        timeout, retries), as a dict or as its JSON."""
         return self._send_request("apply_request", {}, None, buffers=buffers, channel="task",
                                   metadata=metadata)
 
