@@ -49,7 +49,6 @@ class AsyncResult(LightFuture, OutputDisplay):
         self._targets = targets
         self.owner = owner
         self._return_exceptions = return_exceptions
-        self._metadata = [f.metadata for f in children]
         self._ready = False
         self._success = None
         self._raw_results = None
@@ -60,6 +59,11 @@ class AsyncResult(LightFuture, OutputDisplay):
             self._output_signal = OutputSignal()
             multi_future([f.output for f in children]).add_done_callback(self._output_signal.set_result)
             multi_future(children).add_done_callback(self._resolve_result)
+
+    @property
+    def _metadata(self):
+        # made when read, not kept: one object fewer per request for the garbage collector
+        return [f.metadata for f in self._children]
 
     # -- resolution (runs on whichever thread finishes the last child) ------
 

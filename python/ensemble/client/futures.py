@@ -7,7 +7,7 @@ if someone waits on it (most never do).
 
 from _thread import RLock, allocate_lock
 from concurrent.futures import Future, TimeoutError as FutureTimeout
-from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, LOGGER, PENDING
+from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, LOGGER, PENDING, InvalidStateError
 from threading import Event, Lock
 
 _DONE_STATES = (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED)
@@ -68,6 +68,12 @@ class OutputSignal:
         self.result(timeout)
 
 
+# One lock under every future's condition: a lock each was one more object per request for
+# every garbage collection to scan, and each is held for a few instructions at a time. It is
+# re-entrant, as concurrent.futures.wait holds the conditions of all its futures at once.
+_futures_lock = RLock()
+
+
 class _Condition:
     """The part of ``threading.Condition`` that ``Future`` and the module
     functions of ``concurrent.futures`` use, as one object. A Condition holds
@@ -78,7 +84,7 @@ class _Condition:
     __slots__ = ("_lock", "_waiters")
 
     def __init__(self):
-        self._lock = RLock()
+        self._lock = _futures_lock
         self._waiters = None
 
     def acquire(self, *args):
@@ -128,17 +134,47 @@ class _Condition:
 
 
 class LightFuture(Future):
-    """A ``concurrent.futures.Future`` made of 4 objects instead of 11 (see
-    _Condition); its done-callback list is made when a callback is added."""
+    """A ``concurrent.futures.Future`` made of 2 objects instead of 11 (see
+    _Condition); its done-callback and waiter lists are made when first needed."""
 
     _done_callbacks = ()
+    _waiter_list = ()  # made when concurrent.futures.wait or as_completed first waits on it
 
     def __init__(self):
         self._condition = _Condition()
         self._state = PENDING
         self._result = None
         self._exception = None
-        self._waiters = []
+
+    @property
+    def _waiters(self):
+        waiters = self._waiter_list
+        if type(waiters) is not list:
+            waiters = self._waiter_list = []
+        return waiters
+
+    # Future's set_result and set_exception, reading the waiter list without making it
+    def set_result(self, result):
+        with self._condition:
+            if self._state in _DONE_STATES:
+                raise InvalidStateError("{}: {!r}".format(self._state, self))
+            self._result = result
+            self._state = FINISHED
+            for waiter in self._waiter_list:
+                waiter.add_result(self)
+            self._condition.notify_all()
+        self._invoke_callbacks()
+
+    def set_exception(self, exception):
+        with self._condition:
+            if self._state in _DONE_STATES:
+                raise InvalidStateError("{}: {!r}".format(self._state, self))
+            self._exception = exception
+            self._state = FINISHED
+            for waiter in self._waiter_list:
+                waiter.add_exception(self)
+            self._condition.notify_all()
+        self._invoke_callbacks()
 
     def add_done_callback(self, fn):
         # Future.add_done_callback's behaviour, taking the lock once: every task adds one
