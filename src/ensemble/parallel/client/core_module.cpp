@@ -260,4 +260,14 @@ PYBIND11_MODULE(_core, m) {
       .def("next_event", &Connection::next_event, "timeout"_a)
       .def("next_events", &Connection::next_events, "timeout"_a)
       .def("close", &Connection::close);
+  // Call with the GIL held (as every pybind11 function is). See asyncresult.py, _untrack_finished.
+  m.def(
+      "untrack",
+      [](const py::args& objects) {
+        for (const py::handle& object : objects) {
+          if (PyObject_IS_GC(object.ptr()) && PyObject_GC_IsTracked(object.ptr())) PyObject_GC_UnTrack(object.ptr());
+        }
+      },
+      "Takes the given objects out of the cyclic garbage collector's view; they are still freed by reference "
+      "counting. Only for objects that can be in no reference cycle.");
 }
