@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <functional>
 #include <stdexcept>
 
 namespace ensemble::wire {
@@ -80,10 +81,11 @@ bool Signer::verify(std::string_view signature, std::string_view header, std::st
   return CRYPTO_memcmp(expected.data(), signature.data(), expected.size()) == 0;
 }
 
-bool ReplayGuard::admit(const std::string& signature) {
+bool ReplayGuard::admit(std::string_view signature) {
   if (signature.empty()) return true;
-  if (!seen_.insert(signature).second) return false;
-  order_.push_back(signature);
+  std::uint64_t key = std::hash<std::string_view>{}(signature);
+  if (!seen_.insert(key).second) return false;
+  order_.push_back(key);
   if (order_.size() > capacity_) {
     seen_.erase(order_.front());
     order_.pop_front();

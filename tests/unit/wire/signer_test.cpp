@@ -1,5 +1,8 @@
 #include "ensemble/wire/signer.hpp"
 
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace ensemble::wire {
@@ -46,6 +49,16 @@ TEST(ReplayGuard, ForgetsTheOldestBeyondCapacity) {
   EXPECT_TRUE(guard.admit("c"));
   EXPECT_TRUE(guard.admit("a"));
   EXPECT_FALSE(guard.admit("c"));
+}
+
+TEST(ReplayGuard, AdmitsEveryDistinctSignatureOfAFullWindowAndRejectsEachAgain) {
+  // it keeps hashes, not the signatures: no two real ones may be taken for each other
+  Signer signer("key");
+  ReplayGuard guard(1 << 16);
+  std::vector<std::string> signatures;
+  for (int i = 0; i < (1 << 16); ++i) signatures.push_back(signer.sign(std::to_string(i), "{}", "{}", "{}"));
+  for (const auto& signature : signatures) ASSERT_TRUE(guard.admit(signature));
+  for (const auto& signature : signatures) ASSERT_FALSE(guard.admit(signature));
 }
 
 TEST(ReplayGuard, NeverTracksEmptySignatures) {
