@@ -225,6 +225,10 @@ def test_the_untracked_parts_of_a_finished_task_go_with_it_and_a_failed_one_stay
     ar = rc.load_balanced_view().apply_async(abs, -3)
     assert ar.get(10) == 3
     child = ar._children[0]
+    # the event thread lets go of it just after resolving the AsyncResult that get() waits on
+    deadline = time.monotonic() + 10
+    while gc.is_tracked(child) and time.monotonic() < deadline:
+        time.sleep(0.001)
     parts = [weakref.ref(child), weakref.ref(child.metadata), weakref.ref(ar)]
     assert not gc.is_tracked(child) and not gc.is_tracked(child.metadata) and gc.is_tracked(ar)
     gc.disable()

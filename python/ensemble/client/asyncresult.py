@@ -66,10 +66,15 @@ class AsyncResult(LightFuture, OutputDisplay):
             multi_future([f.output for f in children]).add_done_callback(self._output_signal.set_result)
             multi_future(children).add_done_callback(self._resolve_result)
 
+    _metadata_list = None
+
     @property
     def _metadata(self):
-        # made when read, not kept: one object fewer per request for the garbage collector
-        return [f.metadata for f in self._children]
+        # made when first read: one object fewer per request for the garbage collector, as
+        # most are never read; then kept, so that ar.metadata is one list, as in ipyparallel
+        if self._metadata_list is None:
+            self._metadata_list = [f.metadata for f in self._children]
+        return self._metadata_list
 
     # -- resolution (runs on whichever thread finishes the last child) ------
 
