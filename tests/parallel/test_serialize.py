@@ -115,3 +115,33 @@ def test_payload_is_a_protocol_5_pickle():
     payload = bytes(serialize.pack_result({"a": 1})[0])
     assert payload[:2] == b"\x80\x05"
     assert pickle.loads(payload) == {"a": 1}
+
+
+def _main_function(source, name="f"):
+    main = sys.modules["__main__"].__dict__
+    exec(compile(source, "<main>", "exec"), main)
+    return main.pop(name)
+
+
+def test_a_main_function_sent_again_is_unpickled_once_and_each_call_gets_its_own():
+    f = _main_function("def f(x, scale=2):\n    return x * scale\n")
+    g1, args1, _ = serialize.unpack_apply(serialize.pack_apply(f, (3,), {}), {})
+    g2, args2, _ = serialize.unpack_apply(serialize.pack_apply(f, (4,), {}), {})
+    assert (g1(*args1), g2(*args2)) == (6, 8)
+    assert g1.__code__ is g2.__code__  # the engine's one copy, not unpickled again
+    assert g1 is not g2  # but a function of its own per call
+    g1.note = "set by one call"
+    assert not hasattr(g2, "note")
+
+
+def test_a_main_function_carrying_something_mutable_is_unpickled_for_every_call():
+    # a map sends its function pre-pickled whatever it carries
+    f = _main_function("def f(item, seen=[]):\n    seen.append(item)\n    return len(seen)\n")
+    sent = [serialize.pack_apply(map, (serialize.PrePickled(f), [i]), {}) for i in range(2)]
+    calls = [serialize.unpack_apply(buffers, {}) for buffers in sent]
+    assert [list(g(*args)) for g, args, _ in calls] == [[1], [1]]  # a fresh default each time
+    assert calls[0][1][0].__code__ is not calls[1][1][0].__code__
+    pure = _main_function("def pure(x):\n    return -x\n", "pure")
+    loaded = [serialize.unpack_apply(serialize.pack_apply(map, (serialize.PrePickled(pure), [i]), {}), {})
+              for i in range(2)]
+    assert loaded[0][1][0].__code__ is loaded[1][1][0].__code__  # the guard is what kept them apart
