@@ -145,3 +145,17 @@ def test_a_main_function_carrying_something_mutable_is_unpickled_for_every_call(
     loaded = [serialize.unpack_apply(serialize.pack_apply(map, (serialize.PrePickled(pure), [i]), {}), {})
               for i in range(2)]
     assert loaded[0][1][0].__code__ is loaded[1][1][0].__code__  # the guard is what kept them apart
+
+
+def test_a_plain_result_skips_cloudpickle_and_others_still_get_it(monkeypatch):
+    def no_cloudpickle():
+        raise AssertionError("cloudpickle was used")
+
+    monkeypatch.setattr(serialize, "_pickler", no_cloudpickle)
+    for value in (None, 3, 2.5, "text", b"bytes", [1, "a", None], (True, 2), range(3)):
+        assert serialize.unpack_result(serialize.pack_result(value)) == value
+    with pytest.raises(AssertionError, match="cloudpickle"):
+        serialize.pack_result(lambda: 1)
+    monkeypatch.undo()
+    arrays = serialize.pack_result([np.zeros(1000)])  # not plain: its array still goes out of band
+    assert len(arrays) == 2 and serialize.unpack_result(arrays)[0].shape == (1000,)
