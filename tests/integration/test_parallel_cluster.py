@@ -3,15 +3,18 @@ managers, async, re-attached from a file, and shut down from a client; and what 
 reach the client (remote errors, composite errors, a killed engine, signals)."""
 
 import asyncio
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
 import ensemble as ipp
 from cluster_util import LocalCluster, running, wait_until
-from parallel_fixtures import cluster_info, cluster_pids, left_running, own_cluster, rc, started  # noqa: F401
+from parallel_fixtures import cluster_info, cluster_pids, kill_left_over, left_running, own_cluster, rc, started  # noqa: F401
 
 pytestmark = pytest.mark.ensemble_only
 
@@ -39,6 +42,29 @@ def test_cluster_start_and_connect_sync_runs_one_process_per_engine_and_stop_lea
     c.cluster.stop_cluster_sync()
     assert not left_running(pids), "stop_cluster_sync left processes behind"
     assert not os.path.exists(c.client_file)
+
+
+@pytest.mark.deadline(90)
+def test_a_cluster_whose_profile_directory_was_deleted_is_still_stopped_at_exit(tmp_path):
+    # as a script does when an exception leaves its `with TemporaryDirectory()` before its stop
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import json, shutil, sys, tempfile\n"
+        "import ensemble as ipp\n"
+        "profile = tempfile.mkdtemp()\n"
+        "c = ipp.Cluster(n=1, profile_dir=profile, cluster_id='gone')\n"
+        "rc = c.start_and_connect_sync()\n"
+        "info = json.load(open(c.cluster_file))\n"
+        "print(json.dumps([info['controller_pid']] + info['engine_pids']), flush=True)\n"
+        "shutil.rmtree(profile)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    pids = json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        wait_until(lambda: not left_running(pids), 10)
+        assert not left_running(pids), "the cluster outlived its program"
+    finally:
+        kill_left_over(pids)
 
 
 @pytest.mark.deadline(60)

@@ -76,7 +76,8 @@ def _ours(pid):
 
 
 def _end_engines(pids, grace=5.0):
-    """SIGTERM, then SIGKILL for whatever is left after ``grace`` seconds."""
+    """SIGTERM, then SIGKILL for whatever is left after ``grace`` seconds (engines, or any
+    process of a cluster)."""
     live = [pid for pid in pids if _ours(pid)]
     for pid in live:
         try:
@@ -270,14 +271,25 @@ class Cluster:
         if self.controller or self.engines:
             subprocess.run(self._cli("stop"), stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, check=False)
-        self.controller = None
-        self.engines = {}
-        _running.discard(self)
+        self._end_what_is_left()
 
     async def stop_cluster(self):
         """Stop the engines and the controller."""
-        if self.controller or self.engines:
-            await self._run(self._cli("stop"))
+        try:
+            if self.controller or self.engines:
+                await self._run(self._cli("stop"))
+        finally:
+            await asyncio.to_thread(self._end_what_is_left)
+
+    def _end_what_is_left(self):
+        """Ends, by the pids this object recorded, whatever ``cluster stop`` could not reach.
+        It finds the cluster through its file, and a program that deleted the profile
+        directory first (a ``TemporaryDirectory`` left by an exception, then this object's
+        stop at exit) left the controller and its engines running for good."""
+        pids = [pid for engine_set in self.engines.values() for pid in engine_set.get("pids", ())]
+        if self.controller and self.controller.get("pid"):
+            pids.append(self.controller["pid"])
+        _end_engines(pids)
         self.controller = None
         self.engines = {}
         _running.discard(self)
