@@ -153,26 +153,21 @@ class LightFuture(Future):
             waiters = self._waiter_list = []
         return waiters
 
-    # Future's set_result and set_exception, reading the waiter list without making it
     def set_result(self, result):
-        with self._condition:
-            if self._state in _DONE_STATES:
-                raise InvalidStateError("{}: {!r}".format(self._state, self))
-            self._result = result
-            self._state = FINISHED
-            for waiter in self._waiter_list:
-                waiter.add_result(self)
-            self._condition.notify_all()
-        self._invoke_callbacks()
+        self._settle("_result", result, "add_result")
 
     def set_exception(self, exception):
+        self._settle("_exception", exception, "add_exception")
+
+    def _settle(self, field, value, tell_waiter):
+        # Future's set_result and set_exception, reading the waiter list without making it
         with self._condition:
             if self._state in _DONE_STATES:
                 raise InvalidStateError("{}: {!r}".format(self._state, self))
-            self._exception = exception
+            setattr(self, field, value)
             self._state = FINISHED
             for waiter in self._waiter_list:
-                waiter.add_exception(self)
+                getattr(waiter, tell_waiter)(self)
             self._condition.notify_all()
         self._invoke_callbacks()
 
