@@ -159,3 +159,13 @@ def test_a_plain_result_skips_cloudpickle_and_others_still_get_it(monkeypatch):
     monkeypatch.undo()
     arrays = serialize.pack_result([np.zeros(1000)])  # not plain: its array still goes out of band
     assert len(arrays) == 2 and serialize.unpack_result(arrays)[0].shape == (1000,)
+
+
+def test_a_reused_function_changed_by_whoever_got_it_is_unpickled_afresh():
+    tagged = _main_function("def tagged():\n    return 1\n", "tagged")
+    payload = serialize.pack_result(serialize.PrePickled(tagged))  # unpickled without rebind()
+    first = serialize.unpack_result(payload)
+    assert serialize.unpack_result(payload) is first
+    first.tag = "set on it"
+    again = serialize.unpack_result(payload)
+    assert again is not first and not hasattr(again, "tag")

@@ -14,15 +14,15 @@ from datetime import datetime
 from queue import Queue
 
 from .. import error
+from .display import OutputDisplay
+from .futures import LightFuture, OutputSignal, multi_future
+from .util import compare_datetimes, progress, utcnow
 
 try:
     from .._core import untrack as _untrack
 except ImportError:  # the sources without the built core, as tests/parallel import them: all stay tracked
     def _untrack(*objects):
         pass
-from .display import OutputDisplay
-from .futures import LightFuture, OutputSignal, multi_future
-from .util import compare_datetimes, progress, utcnow
 
 _FOREVER = threading.TIMEOUT_MAX
 
@@ -382,7 +382,7 @@ def _untrack_finished(ar):
     """Take a succeeded AsyncResult's own parts out of the garbage collector's view.
 
     A client keeps thousands of finished results, and each full collection walked
-    all ten objects of each again: 45-65 ms per collection at 10k tasks, twice per
+    all ten objects of each again: 45-85 ms per collection at 10k tasks, twice per
     10k submitted, with the GIL held. Once the result is in, these parts point
     only forward (to the result, the metadata, the shared lock), so none can be in
     a reference cycle: reference counting frees them. A failed one keeps its
