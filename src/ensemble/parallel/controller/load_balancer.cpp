@@ -72,7 +72,9 @@ void LoadBalancer::submit(Parts parts, const std::string& client, const Json& he
       }
     }
   }
-  tasks_.add(msg_id, Task{client, -1, header.at("msg_type").get<std::string>(), header.dump(), false, {}, {}},
+  // the header as the client wrote it (frame 4, as TaskTable::add reads it): not dumped again
+  std::string header_text = parts.size() > 4 ? std::string(view(parts[4])) : header.dump();
+  tasks_.add(msg_id, Task{client, -1, header.at("msg_type").get<std::string>(), std::move(header_text), false, {}, {}},
              "task", parts, 4);
   held_.emplace(msg_id, std::move(parts));
   scheduler_.submit(std::move(request));
