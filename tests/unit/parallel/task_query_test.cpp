@@ -162,7 +162,7 @@ class TaskStoreFile : public ::testing::Test {
 TEST_F(TaskStoreFile, SyncMakesEveryPushedRecordReadableWithItsRequestOutputsAndResubmission) {
   TaskStore store;
   ASSERT_TRUE(store.open(path_, [](TaskStore::Record&&) {}));
-  store.submitted("m1", "client", -1, "apply_request", "{}", "task", parts_of({"{\"msg_id\":\"m1\"}", "{}", "{}", "{}"}));
+  store.submitted("m1", "client", -1, "apply_request", "task", parts_of({"{\"msg_id\":\"m1\"}", "{}", "{}", "{}"}));
   store.output("m1", TaskStore::Output::kStdout, "one ");
   store.output("m1", TaskStore::Output::kStdout, "two");
   store.output("m1", TaskStore::Output::kError, R"({"ename":"E"})");
@@ -186,6 +186,23 @@ TEST_F(TaskStoreFile, SyncMakesEveryPushedRecordReadableWithItsRequestOutputsAnd
   EXPECT_TRUE(store.rows(&only, false, false)[0].request.empty()) << "blobs only when asked for";
 }
 
+TEST_F(TaskStoreFile, APendingTaskReadBackHasItsRequestsHeaderFrameAsItsHeader) {
+  // the parent of the reply a restarted controller makes up for it
+  const std::string header = R"({"msg_id":"pending","msg_type":"apply_request","date":"2026-11-26T16:40:00Z"})";
+  {
+    TaskStore store;
+    ASSERT_TRUE(store.open(path_, [](TaskStore::Record&&) {}));
+    store.submitted("pending", "client", 1, "apply_request", "mux", parts_of({header, "{}", "{}", "{}"}));
+    ASSERT_TRUE(store.sync());
+  }
+  std::vector<TaskStore::Record> restored;
+  TaskStore again;
+  ASSERT_TRUE(again.open(path_, [&](TaskStore::Record&& r) { restored.push_back(std::move(r)); }));
+  ASSERT_EQ(restored.size(), 1u);
+  EXPECT_EQ(restored[0].request_header, header);
+  EXPECT_FALSE(restored[0].done);
+}
+
 TEST_F(TaskStoreFile, AssignmentsFoldedIntoTheirTasksInsertLeaveTheSameEnginesAsWritingEachInTurn) {
   TaskStore store;
   ASSERT_TRUE(store.open(path_, [](TaskStore::Record&&) {}));
@@ -193,15 +210,15 @@ TEST_F(TaskStoreFile, AssignmentsFoldedIntoTheirTasksInsertLeaveTheSameEnginesAs
     return parts_of({std::string("{\"msg_id\":\"") + id + "\"}", "{}", "{}", "{}"});
   };
   auto reply = [&] { return parts_of({"<IDS|MSG>", "s", "{}", "{}", "{}", "{}"}); };
-  store.submitted("assigned", "c", -1, "apply_request", "{}", "task", request("assigned"));
+  store.submitted("assigned", "c", -1, "apply_request", "task", request("assigned"));
   store.assigned("assigned", 3);
-  store.submitted("reassigned", "c", -1, "apply_request", "{}", "task", request("reassigned"));
+  store.submitted("reassigned", "c", -1, "apply_request", "task", request("reassigned"));
   store.assigned("reassigned", 1);
   store.assigned("reassigned", 2);
-  store.submitted("assigned-after-reply", "c", -1, "apply_request", "{}", "task", request("assigned-after-reply"));
+  store.submitted("assigned-after-reply", "c", -1, "apply_request", "task", request("assigned-after-reply"));
   store.finished("assigned-after-reply", 1, reply());
   store.assigned("assigned-after-reply", 4);
-  store.submitted("unassigned", "c", -1, "apply_request", "{}", "task", request("unassigned"));
+  store.submitted("unassigned", "c", -1, "apply_request", "task", request("unassigned"));
   ASSERT_TRUE(store.sync());
   store.assigned("unassigned", 5);  // a later batch: an UPDATE of the row written before
   ASSERT_TRUE(store.sync());
@@ -240,7 +257,7 @@ TEST_F(TaskStoreFile, AStoreFromBeforeTheLaterColumnsOpensAndGainsThem) {
 TEST_F(TaskStoreFile, AnInMemoryStoreServesReadsAndSyncOnAClosedStoreSaysSo) {
   TaskStore memory;
   ASSERT_TRUE(memory.open(":memory:", [](TaskStore::Record&&) {}));
-  memory.submitted("m", "c", 0, "apply_request", "{}", "mux", parts_of({"{}", "{}", "{}", "{}"}));
+  memory.submitted("m", "c", 0, "apply_request", "mux", parts_of({"{}", "{}", "{}", "{}"}));
   ASSERT_TRUE(memory.sync());
   EXPECT_EQ(memory.rows(nullptr, false, false).size(), 1u);
   TaskStore off;

@@ -159,10 +159,11 @@ std::uint64_t TaskStore::push(Op op) {
 }
 
 void TaskStore::submitted(const std::string& msg_id, const std::string& client, int engine,
-                          const std::string& msg_type, const std::string& request_header, const char* queue,
-                          Parts request, std::uint64_t buffers_left_out) {
-  push({Op::Kind::kSubmitted, Record{msg_id, client, engine, msg_type, request_header, false, {}}, std::move(request),
-        queue, buffers_left_out});
+                          const std::string& msg_type, const char* queue, Parts request,
+                          std::uint64_t buffers_left_out) {
+  // The header is not copied here: it is the first of the shared frames.
+  push({Op::Kind::kSubmitted, Record{msg_id, client, engine, msg_type, {}, false, {}}, std::move(request), queue,
+        buffers_left_out});
 }
 
 void TaskStore::assigned(const std::string& msg_id, int engine) {
@@ -297,7 +298,12 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
         sqlite3_bind_blob(stmt, 2, r.client.data(), static_cast<int>(r.client.size()), SQLITE_TRANSIENT);
         sqlite3_bind_int(stmt, 3, engine_at_insert[i]);
         bind_text(stmt, 4, r.msg_type);
-        bind_text(stmt, 5, r.request_header);
+        if (op.frames.empty()) {
+          bind_text(stmt, 5, std::string());
+        } else {
+          sqlite3_bind_text(stmt, 5, static_cast<const char*>(op.frames[0].data()), static_cast<int>(op.frames[0].size()),
+                            SQLITE_TRANSIENT);
+        }
         bind_text(stmt, 6, op.extra);
         bind_blob(stmt, 7, pack_frames(op.frames), r.msg_id);
         sqlite3_bind_int64(stmt, 8, static_cast<sqlite3_int64>(op.left_out));

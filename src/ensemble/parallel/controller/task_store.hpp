@@ -66,11 +66,11 @@ class TaskStore {
   bool open(const std::string& path, const std::function<void(Record&&)>& restored);
 
   // `request` holds the request's frames from its header on, shared (not
-  // copied) with the frames that go to the engine; the writer packs them.
+  // copied) with the frames that go to the engine; the writer packs them, and
+  // writes the first (the header) as the record's request_header too.
   // `buffers_left_out`: the bytes of buffers not among them (0: all there).
   void submitted(const std::string& msg_id, const std::string& client, int engine, const std::string& msg_type,
-                 const std::string& request_header, const char* queue, Parts request,
-                 std::uint64_t buffers_left_out = 0);
+                 const char* queue, Parts request, std::uint64_t buffers_left_out = 0);
   void assigned(const std::string& msg_id, int engine);
   // `reply`: its frames from "<IDS|MSG>" on, shared; the writer packs them.
   // Returns the write's sequence number (0: not written): it is on disk once

@@ -76,8 +76,8 @@ Task& TaskTable::add(const std::string& msg_id, Task task, const char* queue, Pa
     bool keep_buffers = buffer_bytes <= kLargestKeptRequestBuffers;
     Parts kept = keep(request, from);
     if (!keep_buffers) kept.resize(first_buffer - from);
-    store_->submitted(msg_id, task.client_rid, task.engine, task.msg_type, task.request_header, queue,
-                      std::move(kept), keep_buffers ? 0 : buffer_bytes);
+    store_->submitted(msg_id, task.client_rid, task.engine, task.msg_type, queue, std::move(kept),
+                      keep_buffers ? 0 : buffer_bytes);
   }
   auto [it, inserted] = tasks_.insert_or_assign(msg_id, std::move(task));
   if (inserted) history_.push_back(msg_id);
