@@ -6,13 +6,18 @@
 
 namespace ensemble::wire::detail {
 
-inline std::string to_hex(const unsigned char* data, std::size_t size) {
+// Writes 2 * size characters at `out`.
+inline void write_hex(const unsigned char* data, std::size_t size, char* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(size * 2, '0');
   for (std::size_t i = 0; i < size; ++i) {
     out[2 * i] = kHex[data[i] >> 4];
     out[2 * i + 1] = kHex[data[i] & 0x0f];
   }
+}
+
+inline std::string to_hex(const unsigned char* data, std::size_t size) {
+  std::string out(size * 2, '0');
+  write_hex(data, size, out.data());
   return out;
 }
 

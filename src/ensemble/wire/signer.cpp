@@ -77,8 +77,9 @@ bool Signer::verify(std::string_view signature, std::string_view header, std::st
   if (signature.size() != kDigestSize * 2) return false;
   unsigned char out[kDigestSize];
   if (!digest(impl_->keyed, header, parent, metadata, content, out)) return false;
-  std::string expected = detail::to_hex(out, kDigestSize);
-  return CRYPTO_memcmp(expected.data(), signature.data(), expected.size()) == 0;
+  char expected[kDigestSize * 2];  // on the stack: every message received is verified
+  detail::write_hex(out, kDigestSize, expected);
+  return CRYPTO_memcmp(expected, signature.data(), sizeof expected) == 0;
 }
 
 bool ReplayGuard::admit(std::string_view signature) {
