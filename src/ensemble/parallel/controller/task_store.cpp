@@ -12,8 +12,14 @@
 
 #include "ensemble/wire/ids.hpp"
 #include "frame_blob.hpp"
+#include "task_store_sql.hpp"
 
 namespace ensemble::parallel {
+
+using store_sql::bind_text;
+using store_sql::column;
+using store_sql::handle;
+using store_sql::Statement;
 
 namespace {
 
@@ -34,27 +40,6 @@ const char* kLaterColumns[][2] = {
     {"buffers_left_out", "INTEGER"}};
 // TaskStore::Output -> its column.
 const char* kOutputColumns[] = {"stdout", "stderr", "execute_input", "execute_result", "error"};
-
-sqlite3* handle(void* db) { return static_cast<sqlite3*>(db); }
-
-// A statement prepared once per batch; finalized on scope exit.
-struct Statement {
-  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr); }
-  ~Statement() { sqlite3_finalize(stmt); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* stmt = nullptr;
-};
-
-void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
-  sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-}
-
-std::string column(sqlite3_stmt* stmt, int index) {
-  const void* data = sqlite3_column_blob(stmt, index);
-  int size = sqlite3_column_bytes(stmt, index);
-  return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), static_cast<std::size_t>(size));
-}
 
 void bind_blob(sqlite3_stmt* stmt, int index, const std::string& bytes, const std::string& msg_id) {
   if (bytes.size() > kLargestBlob) {
@@ -298,12 +283,7 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
         sqlite3_bind_blob(stmt, 2, r.client.data(), static_cast<int>(r.client.size()), SQLITE_TRANSIENT);
         sqlite3_bind_int(stmt, 3, engine_at_insert[i]);
         bind_text(stmt, 4, r.msg_type);
-        if (op.frames.empty()) {
-          bind_text(stmt, 5, std::string());
-        } else {
-          sqlite3_bind_text(stmt, 5, static_cast<const char*>(op.frames[0].data()), static_cast<int>(op.frames[0].size()),
-                            SQLITE_TRANSIENT);
-        }
+        bind_text(stmt, 5, op.frames.empty() ? std::string_view() : view(op.frames[0]));
         bind_text(stmt, 6, op.extra);
         bind_blob(stmt, 7, pack_frames(op.frames), r.msg_id);
         sqlite3_bind_int64(stmt, 8, static_cast<sqlite3_int64>(op.left_out));
@@ -347,57 +327,6 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
   }
   if (rc == SQLITE_OK || rc == SQLITE_DONE) rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   return rc == SQLITE_OK || rc == SQLITE_DONE;
-}
-
-std::vector<TaskStore::Row> TaskStore::rows(const std::vector<std::string>* only, bool with_request,
-                                            bool with_reply) {
-  std::vector<Row> found;
-  if (!enabled_) return found;
-  sqlite3* db = handle(db_);
-  std::string sql = std::string("SELECT msg_id, client, engine, msg_type, queue, done, received, resubmitted, "
-                                "stdout, stderr, execute_input, execute_result, error, buffers_left_out, ") +
-                    (with_request ? "request" : "NULL") + ", " + (with_reply ? "reply" : "NULL") + " FROM tasks" +
-                    (only != nullptr ? " WHERE msg_id = ?" : " ORDER BY seq");
-  Statement select(db, sql.c_str());
-  if (select.stmt == nullptr) {
-    spdlog::error("task store {}: {}", path_, sqlite3_errmsg(db));
-    return found;
-  }
-  auto read_rows = [&] {
-    int rc;
-    while ((rc = sqlite3_step(select.stmt)) == SQLITE_ROW) {
-      sqlite3_stmt* s = select.stmt;
-      Row row;
-      row.msg_id = column(s, 0);
-      row.client = column(s, 1);
-      row.engine = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 2);
-      row.msg_type = column(s, 3);
-      row.queue = column(s, 4);
-      row.done = sqlite3_column_int(s, 5) != 0;
-      row.received = column(s, 6);
-      row.resubmitted = column(s, 7);
-      row.stdout_text = column(s, 8);
-      row.stderr_text = column(s, 9);
-      row.execute_input = column(s, 10);
-      row.execute_result = column(s, 11);
-      row.error = column(s, 12);
-      row.buffers_left_out = static_cast<std::uint64_t>(sqlite3_column_int64(s, 13));
-      row.request = column(s, 14);
-      row.reply = column(s, 15);
-      found.push_back(std::move(row));
-    }
-    if (rc != SQLITE_DONE) spdlog::error("task store {}: {}", path_, sqlite3_errmsg(db));
-    sqlite3_reset(select.stmt);
-  };
-  if (only == nullptr) {
-    read_rows();
-  } else {
-    for (const auto& msg_id : *only) {
-      bind_text(select.stmt, 1, msg_id);
-      read_rows();
-    }
-  }
-  return found;
 }
 
 }  // namespace ensemble::parallel
