@@ -7,7 +7,12 @@
 //   - "iopub": a copy of everything the kernel publishes, once ready() says so,
 //     except the busy and idle of a request the uplink calls quiet (below)
 //     that published nothing else: its reply says so instead, with
-//     metadata "outputs": "none".
+//     metadata "outputs": "none";
+//   - "mirror-request" and "mirror-reply": copies going out of the requests
+//     that peers the uplink claims (mirrors()) sent to the kernel's own shell
+//     socket, as they arrive, and of their replies, once sent to the peer.
+//     The copies are the frames as signed (the request's identity first), so
+//     the uplink's peer can keep a record of work it did not route.
 // Anything else that arrives belongs to the uplink's owner (on_message).
 //
 // Threads: the kernel's I/O thread calls every member and owns the socket
@@ -28,6 +33,8 @@ namespace ensemble::kernel {
 inline constexpr const char* kUplinkShell = "shell";
 inline constexpr const char* kUplinkControl = "control";
 inline constexpr const char* kUplinkIopub = "iopub";
+inline constexpr const char* kUplinkMirrorRequest = "mirror-request";
+inline constexpr const char* kUplinkMirrorReply = "mirror-reply";
 
 class Uplink {
  public:
@@ -51,6 +58,14 @@ class Uplink {
   // still gets every status.
   virtual bool quiet(std::string_view request_type) const {
     (void)request_type;
+    return false;
+  }
+  // Whether requests on the kernel's shell socket from the peer with this
+  // routing identity are mirrored on the uplink (see above). Their replies
+  // also say "outputs": "none" like the uplink's own, as their busy and idle
+  // do not go up either when the request published nothing else.
+  virtual bool mirrors(std::string_view identity) const {
+    (void)identity;
     return false;
   }
   // The I/O thread is stopping: last words, then the socket may close.

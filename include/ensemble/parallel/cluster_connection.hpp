@@ -8,10 +8,18 @@
 // from whichever thread waits (the Python client's one event thread, with the
 // GIL released). The controller answers what "<session>.tx" sent to
 // "<session>". Nothing here touches Python.
+//
+// Direct sockets: a DEALER "<session>.direct" per engine whose kernel shell
+// the client can reach (connect_engine) carries that engine's shell requests
+// past the controller, and their replies back (docs/parallel-protocol.md,
+// "Direct requests"). Senders and the waiting thread share it under
+// direct_mutex_; the waiting thread polls its ZMQ_FD without the lock, and a
+// sender whose send took in a reply's arrival wakes it through wake_fd_.
 #pragma once
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -67,6 +75,13 @@ class ClusterConnection {
   // the first; empty after the timeout. One call per backlog instead of one
   // per message. Thread-safe.
   std::vector<ClusterEvent> next_events(std::chrono::milliseconds timeout, std::size_t max);
+  // From now on, shell requests for engine `id` go to `endpoint` (its kernel's
+  // shell socket) directly. Call before the first request for that engine, so
+  // that its requests keep their order. Errors: zmq::error_t for a bad
+  // endpoint. Thread-safe.
+  void connect_engine(int id, const std::string& endpoint);
+  // Engine `id` is gone: its direct socket closes. Thread-safe.
+  void forget_engine(int id);
   // Closes the sockets; pending events are dropped. Idempotent.
   void close();
 
@@ -78,6 +93,15 @@ class ClusterConnection {
   void on_reply(Parts& parts);
   void on_iopub(Parts& parts);
   void on_monitor(Parts& parts);
+  void on_direct_reply(Parts& parts, int engine_id);
+  void wake_poller();
+  // Sends on engine `target`'s direct socket; false if it has none.
+  bool send_direct(int target, const std::string& signature, const std::string& header_text,
+                   const std::string& metadata_json, const std::string& content_json,
+                   std::vector<zmq::message_t>& buffers);
+  // Receiving side; callers hold rx_mutex_ (and not direct_mutex_).
+  void drain_direct();
+  std::vector<zmq::pollitem_t> poll_items();
 
   ControllerAddress address_;
   std::string username_;
@@ -94,6 +118,16 @@ class ClusterConnection {
   bool welcomed_ = false;               // GUARDED_BY(rx_mutex_)
   bool lost_ = false;                   // GUARDED_BY(rx_mutex_)
   bool open_ = true;                    // GUARDED_BY(rx_mutex_ and tx_mutex_)
+
+  struct Direct {
+    zmq::socket_t socket;
+    int fd = -1;  // its ZMQ_FD, polled without the lock
+  };
+  std::mutex direct_mutex_;  // after rx_mutex_ when both are held
+  std::map<int, Direct> direct_;             // GUARDED_BY(direct_mutex_)
+  bool direct_open_ = true;                  // GUARDED_BY(direct_mutex_)
+  std::vector<zmq::socket_t> retired_;       // GUARDED_BY(direct_mutex_): closed where nobody polls them
+  int wake_fd_ = -1;                         // eventfd; see above
 };
 
 }  // namespace ensemble::parallel

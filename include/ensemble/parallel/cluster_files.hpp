@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ensemble/wire/message.hpp"
@@ -21,6 +22,12 @@ std::string security_dir(const std::string& profile, const std::string& profile_
 std::string cluster_file_name(const std::string& stem, const std::string& cluster_id);
 // An engine's own kernel connection file: "engine-<cluster_id>-<n>.json" ("engine-<n>.json").
 std::string engine_file_name(const std::string& cluster_id, int engine_id);
+
+// A client's socket for sending to one engine directly, past the controller,
+// has the routing id "<session>.direct" (docs/parallel-protocol.md, "Direct
+// requests"): the engine mirrors what comes from it to the controller, which
+// records it as the request of the client whose session that is.
+inline constexpr std::string_view kDirectIdentitySuffix = ".direct";
 
 // The controller's address and the cluster key, as a client or an engine reads them.
 struct ControllerAddress {

@@ -47,6 +47,8 @@ class ControllerLink final : public kernel::Uplink {
   bool ready() const override { return registered_; }
   // apply_request: most publish nothing, and clients learn that from the reply.
   bool quiet(std::string_view request_type) const override { return request_type == "apply_request"; }
+  // A cluster client's direct socket (cluster_files.hpp): the controller records its requests.
+  bool mirrors(std::string_view identity) const override { return identity.ends_with(kDirectIdentitySuffix); }
   void close() override;
 
  private:

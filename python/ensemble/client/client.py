@@ -9,7 +9,9 @@ rely on the GIL.
 
 import itertools
 import json
+import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -24,6 +26,34 @@ from .waiting import WaitMixin
 from .events import EventThread
 from .metadata import Metadata
 from .util import running_ipython
+
+log = logging.getLogger("ensemble.client")
+
+
+_LOOPBACK = ("127.", "localhost", "::1")
+
+
+def direct_endpoint(info, config):
+    """Where a client with this controller ``config`` (its client file) can
+    reach the kernel shell socket an engine registered (``info["shell"]``), or
+    None: not named, turned off (``ENSEMBLE_DIRECT=0``), or bound where only
+    its own host can reach it and this is another host."""
+    endpoint = info.get("shell")
+    if not endpoint or os.environ.get("ENSEMBLE_DIRECT", "1") == "0":
+        return None
+    same_host = info.get("hostname") == socket.gethostname()
+    if endpoint.startswith("ipc://"):
+        return endpoint if same_host else None
+    if not endpoint.startswith("tcp://"):
+        return None
+    host, _, port = endpoint[len("tcp://"):].rpartition(":")
+    if host in ("*", "0.0.0.0", ""):  # bound everywhere: reachable where the controller is
+        host = config.get("ip") or "127.0.0.1"
+        if host in ("*", "0.0.0.0"):
+            host = "127.0.0.1"
+    if host.startswith(_LOOPBACK) and not same_host:
+        return None
+    return "tcp://%s:%s" % (host, port)
 
 
 def _make_connection(client_file_json, timeout):
@@ -68,6 +98,7 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         self.history = []
         self._outstanding_dict = defaultdict(set)
         self._engines = {}
+        self._direct = {}  # engine id -> the endpoint its requests go to directly
         self._ids = []
         self._registration_callbacks = []
         self._lost = False
@@ -87,9 +118,11 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         if content.get("status") != "ok":
             self.close()
             raise error.unwrap_exception(content)
+        engines = {int(key): dict(info) for key, info in content.get("engines", {}).items()}
+        for eid, info in engines.items():
+            self._connect_direct(eid, info)
         with self._lock:
-            for key, info in content.get("engines", {}).items():
-                self._engines[int(key)] = dict(info)
+            self._engines.update(engines)
             self._ids = sorted(self._engines)
         self._activate_magics_if_first()
 
@@ -205,8 +238,10 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         """Controller notifications, on the event thread."""
         if msg_type == "registration_notification":
             eid = int(content["id"])
+            info = {k: v for k, v in content.items() if k != "id"}
+            self._connect_direct(eid, info)  # before any request can be made for it
             with self._lock:
-                self._engines[eid] = {"uuid": content.get("uuid")}
+                self._engines[eid] = info
                 self._ids = sorted(self._engines)
             event = dict(content, event="register")
         elif msg_type == "unregistration_notification":
@@ -214,6 +249,10 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
             with self._lock:
                 self._engines.pop(eid, None)
                 self._ids = sorted(self._engines)
+            self._direct.pop(eid, None)
+            forget = getattr(self._conn, "forget_engine", None)
+            if forget is not None:
+                forget(eid)
             self._fail_stranded(eid)
             event = dict(content, event="unregister")
         elif msg_type == "shutdown_notification":
@@ -226,6 +265,22 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
                 callback(event)
             except Exception:
                 pass
+
+    def _connect_direct(self, eid, info):
+        """Sends engine ``eid``'s requests straight to its kernel's shell socket
+        when this client can reach it (docs/parallel-protocol.md, "Direct
+        requests"); otherwise they keep going through the controller."""
+        endpoint = direct_endpoint(info, self._config)
+        connect = getattr(self._conn, "connect_engine", None)
+        if endpoint is None or connect is None or self._direct.get(eid) == endpoint:
+            return
+        try:
+            connect(eid, endpoint)
+        except Exception as exc:
+            log.warning("engine %s: not reachable directly at %s (%s); going through the controller",
+                        eid, endpoint, exc)
+            return
+        self._direct[eid] = endpoint
 
     def _fail_stranded(self, eid):
         for msg_id in list(self._outstanding_dict.get(eid, ())):

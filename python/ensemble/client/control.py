@@ -140,21 +140,28 @@ class ControlMixin:
 
     def _asyncresult_from_jobs(self, jobs=None, owner=False):
         single = not isinstance(jobs, (list, tuple, set, types.GeneratorType))
-        msg_ids = self._msg_ids_from_jobs(jobs)
-        missing = [m for m in msg_ids if m not in self._futures]
-        if missing:
-            self._fetch_from_hub(missing)
-        children = [self._futures[m] for m in msg_ids]
-        cls = AsyncHubResult if missing else AsyncResult
+        children, fetched = self._futures_for(self._msg_ids_from_jobs(jobs))
+        cls = AsyncHubResult if fetched else AsyncResult
         return cls(self, children[0] if single and len(children) == 1 else children,
                    owner=owner)
 
+    def _futures_for(self, msg_ids):
+        """The future of each msg_id, and whether any came from the controller
+        (for those this client holds none). Each is read once: a finished
+        one may be let go meanwhile, by the event thread."""
+        found = {m: self._futures.get(m) for m in msg_ids}
+        missing = [m for m, f in found.items() if f is None]
+        if missing:
+            found.update(self._fetch_from_hub(missing))
+        return [found[m] for m in msg_ids], bool(missing)
+
     def _fetch_from_hub(self, msg_ids):
-        """Futures for msg_ids sent by others, resolved by the controller
-        re-sending their replies (``result_request``)."""
+        """Futures for msg_ids sent by others (a dict), resolved by the
+        controller re-sending their replies (``result_request``)."""
+        fetched = {}
         for msg_id in msg_ids:
             md = Metadata(msg_id=msg_id)
-            future = MessageFuture(msg_id, md)
+            future = fetched[msg_id] = MessageFuture(msg_id, md)
             future.from_hub = True
             with self._lock:
                 self.metadata[msg_id] = md
@@ -168,7 +175,7 @@ class ControlMixin:
                 self.outstanding.discard(msg_id)
                 self.metadata.pop(msg_id, None)
             raise failure
-        return reply["content"]
+        return fetched
 
     def get_result(self, indices_or_msg_ids=None, block=None, owner=True):
         """An AsyncResult for earlier requests (history index, msg_id,

@@ -108,7 +108,7 @@ class SendingMixin:
             except Exception:  # resolved concurrently
                 pass
         if future.forget:  # read after resolving: _forget_when_complete sets it first
-            self._futures.pop(future.msg_id, None)
+            self._forget(future)
 
     def _forget_when_complete(self, future):
         """Its owning AsyncResult has the result: nothing here needs the
@@ -118,6 +118,12 @@ class SendingMixin:
         owner has popped a result."""
         future.forget = True
         if future.output.done():  # read after setting: _output_complete reads it after resolving
+            self._forget(future)
+
+    def _forget(self, future):
+        # Only this future: a get_result() since may have filed a new one
+        # (from the controller) under the same msg_id.
+        if self._futures.get(future.msg_id) is future:
             self._futures.pop(future.msg_id, None)
 
     def _discard(self, msg_id):

@@ -96,18 +96,15 @@ class TaskDbMixin:
         """``{"pending": [...], "completed": [...]}``; with status_only=False,
         completed results are also keyed by msg_id."""
         theids = self._msg_ids_from_jobs(msg_ids)
-        unknown = [m for m in theids if m not in self._futures]
         status = {"pending": [], "completed": []}
-        if unknown or any(not self._futures[m].done() for m in theids if m not in unknown):
+        # the controller sends the finished ones' replies before its answer,
+        # so fetched futures are resolved by the time this returns
+        futures, fetched = self._futures_for(theids)
+        if fetched or not all(f.done() for f in futures):
             # ipyparallel asks the controller about every id without a local result, and
             # returns its answer, which has a "status"
             status["status"] = "ok"
-        if unknown:
-            # the controller sends the finished ones' replies before its answer,
-            # so their futures are resolved by the time it returns
-            self._fetch_from_hub(unknown)
-        for msg_id in theids:
-            future = self._futures[msg_id]
+        for msg_id, future in zip(theids, futures):
             done = future.done()
             status["completed" if done else "pending"].append(msg_id)
             if done and not status_only:

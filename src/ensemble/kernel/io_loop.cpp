@@ -99,6 +99,10 @@ void IoLoop::loop(std::stop_token stop) {
       timeout_ms = kTrimWhenQuietMs;
     }
     if (roster_ != nullptr && (timeout_ms < 0 || timeout_ms > kRosterCheckMs)) timeout_ms = kRosterCheckMs;
+    if (mirror_deadline_) {
+      long mirror_ms = wait_until(*mirror_deadline_);
+      if (timeout_ms < 0 || mirror_ms < timeout_ms) timeout_ms = mirror_ms;
+    }
     int ready = 0;
     try {
       ready = zmq::poll(items, polled, std::chrono::milliseconds(timeout_ms));
@@ -117,6 +121,7 @@ void IoLoop::loop(std::stop_token stop) {
       if (std::chrono::steady_clock::now() >= uplink_->next_timer()) uplink_->on_timer();
     }
     send_due(false);
+    if (mirror_deadline_ && std::chrono::steady_clock::now() >= *mirror_deadline_) flush_mirrors();
     if (roster_ != nullptr && roster_->revocations() != revocations_seen_) rebind_iopub_after_revocation();
     if (ready == 0 && bytes_since_trim_ > kTrimAfterBytes) {
       // After large messages, and once things are quiet, give freed memory
@@ -126,6 +131,7 @@ void IoLoop::loop(std::stop_token stop) {
     }
   }
   send_due(true);
+  flush_mirrors();
   if (uplink_) uplink_->close();
 }
 
@@ -238,8 +244,12 @@ void IoLoop::on_shell(zmq::socket_t& socket) {
   // Bounded batch per wake-up so control and output are never starved.
   for (int i = 0; i < 256; ++i) {
     if (!(socket.get(zmq::sockopt::events) & ZMQ_POLLIN)) return;
-    if (auto message = receive(socket, "shell")) {
+    std::string user_id;
+    std::vector<zmq::message_t> parts = read_parts(socket, user_id);
+    std::vector<zmq::message_t> copy = mirror_of(parts);
+    if (auto message = decode_parts(std::move(parts), socket, "shell", user_id, false)) {
       inbox_.push(Incoming{Incoming::Kind::kShellRequest, std::move(*message), false});
+      if (!copy.empty()) hold_mirror(std::move(copy));
     }
   }
 }
@@ -336,7 +346,13 @@ void IoLoop::send(zmq::socket_t& socket, wire::Message&& message) {
   std::vector<wire::SharedBuffer> shared = std::move(message.shared_buffers);
   wire::Frames frames = wire::encode(std::move(message), signer_);
   zmq::socket_t& target = route(socket, frames);
+  std::optional<wire::Frames> copy;
+  if (&target == &shell_ && mirrored(frames)) copy = frames;
   send_frames(target, std::move(frames), shared, msg_type);
+  if (copy) {
+    flush_mirrors();  // its request's copy goes first
+    send_frames(*uplink_socket_, std::move(*copy), shared, msg_type, kUplinkMirrorReply);
+  }
 }
 
 void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::vector<wire::SharedBuffer>& shared,

@@ -65,7 +65,17 @@ class IoLoop {
   void publish(const wire::Message& message);
   // The uplink's copy, less the busy and idle of a quiet request (uplink.hpp).
   void publish_on_uplink(const wire::Message& message, const wire::Frames& frames);
-  // Marks a reply going up the uplink whose quiet request published nothing.
+  // Whether an encoded message (identities first) goes to a peer the uplink mirrors.
+  bool mirrored(const wire::Frames& frames) const;
+  // A copy of a request's `parts` for the uplink when its sender is mirrored; else empty.
+  std::vector<zmq::message_t> mirror_of(const std::vector<zmq::message_t>& parts) const;
+  void send_mirror(const char* channel, std::vector<zmq::message_t>& parts);
+  // A request's copy waits up to kMirrorDelay, or until its reply's copy goes:
+  // sent at once, it would cost the request's own round trip a wake-up of
+  // ZeroMQ's thread, and most requests are answered well within the delay.
+  void hold_mirror(std::vector<zmq::message_t> copy);
+  void flush_mirrors();
+  // Marks a reply going up the uplink (or to a mirrored peer) whose quiet request published nothing.
   void note_quiet_reply(wire::Message& reply);
   void on_stdin();
   void send_due(bool everything);
@@ -121,6 +131,9 @@ class IoLoop {
     bool sent = false;  // its request published something: busy went up before it
   };
   std::optional<HeldBusy> held_busy_;
+  static constexpr auto kMirrorDelay = std::chrono::milliseconds(1);
+  std::vector<std::vector<zmq::message_t>> held_mirrors_;
+  std::optional<std::chrono::steady_clock::time_point> mirror_deadline_;
   std::jthread thread_;
 };
 

@@ -78,17 +78,61 @@ void IoLoop::publish_on_uplink(const wire::Message& message, const wire::Frames&
       held_busy_.reset();
       if (!sent) return;  // neither busy nor idle went up: the reply said "outputs": "none"
     }
-  } else if (held_request && !held_busy_->sent) {
+  }
+  flush_mirrors();  // the requests go up before anything they published
+  if (message.header.msg_type != "status" && held_request && !held_busy_->sent) {  // status may have reset it
     send_frames(*uplink_socket_, std::move(held_busy_->frames), {}, "status", kUplinkIopub);
     held_busy_->sent = true;
   }
   send_frames(*uplink_socket_, frames, message.shared_buffers, message.header.msg_type, kUplinkIopub);
 }
 
-void IoLoop::note_quiet_reply(wire::Message& reply) {
-  if (!held_busy_ || held_busy_->sent || reply.identities.empty() || !reply.identities[0].starts_with(uplink_tag_)) {
-    return;
+bool IoLoop::mirrored(const wire::Frames& frames) const {
+  return uplink_socket_ != nullptr && frames.size() > 1 && frames[0] != wire::kDelimiter && uplink_->ready() &&
+         uplink_->mirrors(frames[0]);
+}
+
+std::vector<zmq::message_t> IoLoop::mirror_of(const std::vector<zmq::message_t>& parts) const {
+  std::vector<zmq::message_t> copy;
+  if (uplink_socket_ == nullptr || parts.size() < 2 || !uplink_->ready() ||
+      !uplink_->mirrors(parts[0].to_string_view())) {
+    return copy;
   }
+  copy.reserve(parts.size());
+  for (const auto& part : parts) {
+    copy.emplace_back();
+    copy.back().copy(const_cast<zmq::message_t&>(part));  // large frames: shared, not copied
+  }
+  return copy;
+}
+
+void IoLoop::send_mirror(const char* channel, std::vector<zmq::message_t>& parts) {
+  try {
+    uplink_socket_->send(zmq::buffer(std::string_view(channel)), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      auto flags = i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+      uplink_socket_->send(parts[i], flags | zmq::send_flags::dontwait);
+    }
+  } catch (const zmq::error_t& error) {
+    spdlog::debug("{} on the uplink: {}", channel, error.what());
+  }
+}
+
+void IoLoop::hold_mirror(std::vector<zmq::message_t> copy) {
+  if (!mirror_deadline_) mirror_deadline_ = std::chrono::steady_clock::now() + kMirrorDelay;
+  held_mirrors_.push_back(std::move(copy));
+}
+
+void IoLoop::flush_mirrors() {
+  for (auto& copy : held_mirrors_) send_mirror(kUplinkMirrorRequest, copy);
+  held_mirrors_.clear();
+  mirror_deadline_.reset();
+}
+
+void IoLoop::note_quiet_reply(wire::Message& reply) {
+  if (!held_busy_ || held_busy_->sent || reply.identities.empty()) return;
+  const std::string& identity = reply.identities[0];
+  if (!identity.starts_with(uplink_tag_) && !(uplink_socket_ != nullptr && uplink_->mirrors(identity))) return;
   if (string_in(reply.parent_header, "msg_id") != held_busy_->request_id || !reply.metadata.is_object()) return;
   reply.metadata["outputs"] = "none";
 }

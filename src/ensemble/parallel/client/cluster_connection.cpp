@@ -1,6 +1,8 @@
 #include "ensemble/parallel/cluster_connection.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -62,6 +64,8 @@ ClusterConnection::ClusterConnection(ControllerAddress address, std::string user
     throw zmq::error_t();
   }
   monitor_.connect(monitor_endpoint);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw zmq::error_t();
   iopub_.set(zmq::sockopt::subscribe, "");
   iopub_.connect(address_.endpoint(address_.iopub_port));
   std::string endpoint = address_.endpoint(address_.client_port);
@@ -126,15 +130,77 @@ bool ClusterConnection::await_ready(std::chrono::milliseconds timeout) {
   return false;
 }
 
-ClusterConnection::~ClusterConnection() { close(); }
+ClusterConnection::~ClusterConnection() {
+  close();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
 
 void ClusterConnection::close() {
-  std::scoped_lock lock(tx_mutex_, rx_mutex_);
+  std::scoped_lock lock(tx_mutex_, rx_mutex_, direct_mutex_);
   if (!open_) return;
   open_ = false;
   zmq_socket_monitor(rx_.handle(), nullptr, 0);
   for (zmq::socket_t* s : {&tx_, &rx_, &iopub_, &monitor_}) s->close();
+  direct_open_ = false;
+  direct_.clear();
+  retired_.clear();
   pending_.clear();
+}
+
+void ClusterConnection::wake_poller() {
+  uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+void ClusterConnection::connect_engine(int id, const std::string& endpoint) {
+  std::lock_guard lock(direct_mutex_);
+  if (!direct_open_) throw std::runtime_error("the connection is closed");
+  zmq::socket_t socket(context_, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::sndhwm, 0);
+  socket.set(zmq::sockopt::rcvhwm, 0);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::routing_id, session_ + std::string(kDirectIdentitySuffix));
+  socket.connect(endpoint);
+  int fd = static_cast<int>(socket.get(zmq::sockopt::fd));
+  if (auto known = direct_.find(id); known != direct_.end()) {
+    retired_.push_back(std::move(known->second.socket));
+    direct_.erase(known);
+  }
+  direct_.emplace(id, Direct{std::move(socket), fd});
+  wake_poller();  // its descriptor joins the poll
+}
+
+void ClusterConnection::forget_engine(int id) {
+  std::lock_guard lock(direct_mutex_);
+  auto known = direct_.find(id);
+  if (known == direct_.end()) return;
+  retired_.push_back(std::move(known->second.socket));
+  direct_.erase(known);
+  wake_poller();  // the poll lets go of its descriptor, then it closes
+}
+
+bool ClusterConnection::send_direct(int target, const std::string& signature, const std::string& header_text,
+                                    const std::string& metadata_json, const std::string& content_json,
+                                    std::vector<zmq::message_t>& buffers) {
+  static const std::string kEmpty = "{}";
+  std::lock_guard lock(direct_mutex_);
+  auto found = direct_.find(target);
+  if (found == direct_.end()) return false;
+  zmq::socket_t& socket = found->second.socket;
+  auto more = zmq::send_flags::sndmore;
+  socket.send(zmq::buffer(std::string_view(wire::kDelimiter)), more);
+  socket.send(zmq::buffer(signature), more);
+  socket.send(zmq::buffer(header_text), more);
+  socket.send(zmq::buffer(kEmpty), more);
+  socket.send(zmq::buffer(metadata_json), more);
+  socket.send(zmq::buffer(content_json), buffers.empty() ? zmq::send_flags::none : more);
+  for (std::size_t i = 0; i < buffers.size(); ++i) {
+    socket.send(buffers[i], i + 1 < buffers.size() ? more : zmq::send_flags::none);
+  }
+  // Sending may have taken in the news of a reply, which the poller's
+  // descriptor then no longer signals: tell the poller.
+  if (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) wake_poller();
+  return true;
 }
 
 std::string ClusterConnection::submit(const std::string& msg_type, const std::string& content_json,
@@ -145,6 +211,10 @@ std::string ClusterConnection::submit(const std::string& msg_type, const std::st
   std::string header_text = header.to_text();
   static const std::string kEmpty = "{}";
   std::string signature = signer_.sign(header_text, kEmpty, metadata_json, content_json);
+  if (route == Route::kShell && target >= 0 &&
+      send_direct(target, signature, header_text, metadata_json, content_json, buffers)) {
+    return msg_id;
+  }
   std::lock_guard lock(tx_mutex_);
   if (!open_) throw std::runtime_error("the connection is closed");
   auto more = zmq::send_flags::sndmore;
@@ -174,14 +244,14 @@ std::optional<ClusterEvent> ClusterConnection::next_event(std::chrono::milliseco
   while (pending_.empty()) {
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() < 0) return std::nullopt;
-    zmq::pollitem_t items[] = {
-        {rx_.handle(), 0, ZMQ_POLLIN, 0}, {iopub_.handle(), 0, ZMQ_POLLIN, 0}, {monitor_.handle(), 0, ZMQ_POLLIN, 0}};
+    std::vector<zmq::pollitem_t> items = poll_items();
     try {
-      zmq::poll(items, std::size(items), remaining);
+      zmq::poll(items.data(), items.size(), remaining);
     } catch (const zmq::error_t& error) {
       if (error.num() != EINTR) throw;
     }
     drain();
+    drain_direct();
   }
   ClusterEvent event = std::move(pending_.front());
   pending_.pop_front();
@@ -196,6 +266,7 @@ std::vector<ClusterEvent> ClusterConnection::next_events(std::chrono::millisecon
   std::lock_guard lock(rx_mutex_);
   if (!open_) return events;
   drain();  // whatever else arrived meanwhile, without waiting
+  drain_direct();
   while (!pending_.empty() && events.size() < max) {
     events.push_back(std::move(pending_.front()));
     pending_.pop_front();
@@ -208,6 +279,41 @@ void ClusterConnection::drain() {
   while (receive(rx_, parts)) on_reply(parts);
   while (receive(iopub_, parts)) on_iopub(parts);
   while (receive(monitor_, parts)) on_monitor(parts);
+}
+
+std::vector<zmq::pollitem_t> ClusterConnection::poll_items() {
+  std::vector<zmq::pollitem_t> items = {{rx_.handle(), 0, ZMQ_POLLIN, 0},
+                                        {iopub_.handle(), 0, ZMQ_POLLIN, 0},
+                                        {monitor_.handle(), 0, ZMQ_POLLIN, 0},
+                                        {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+  std::lock_guard lock(direct_mutex_);
+  retired_.clear();  // nobody polls them now
+  for (const auto& [id, direct] : direct_) items.push_back({nullptr, direct.fd, ZMQ_POLLIN, 0});
+  return items;
+}
+
+void ClusterConnection::drain_direct() {
+  uint64_t count = 0;
+  (void)!::read(wake_fd_, &count, sizeof count);
+  std::lock_guard lock(direct_mutex_);
+  Parts parts;
+  for (auto& [id, direct] : direct_) {
+    while (receive(direct.socket, parts)) on_direct_reply(parts, id);
+  }
+}
+
+void ClusterConnection::on_direct_reply(Parts& parts, int engine_id) {
+  // An engine's shell reply, as any kernel sends it: [<IDS|MSG>, signature, header, ...].
+  if (find_delimiter(parts) != 0 || !verified(parts, 0, signer_)) {
+    spdlog::warn("cluster client: dropped a reply from engine {} that is malformed or badly signed", engine_id);
+    return;
+  }
+  ClusterEvent event;
+  event.kind = ClusterEvent::Kind::kShell;
+  event.engine_id = engine_id;
+  event.msg_type = wire::string_member(view(parts[2]), "msg_type");
+  for (std::size_t i = 2; i < parts.size(); ++i) event.frames.push_back(std::move(parts[i]));
+  pending_.push_back(std::move(event));
 }
 
 void ClusterConnection::on_reply(Parts& parts) {

@@ -220,6 +220,12 @@ class Connection {
     return out;
   }
 
+  // Sends engine `id`'s shell requests straight to `endpoint` from now on.
+  void connect_engine(int id, const std::string& endpoint) { live()->connect_engine(id, endpoint); }
+  void forget_engine(int id) {
+    if (connection_) connection_->forget_engine(id);
+  }
+
   void close() {
     if (!connection_) return;
     {
@@ -259,6 +265,8 @@ PYBIND11_MODULE(_core, m) {
            "buffers"_a = py::tuple(), "target"_a = -1, "channel"_a = "shell", "msg_id"_a = "")
       .def("next_event", &Connection::next_event, "timeout"_a)
       .def("next_events", &Connection::next_events, "timeout"_a)
+      .def("connect_engine", &Connection::connect_engine, "engine_id"_a, "endpoint"_a)
+      .def("forget_engine", &Connection::forget_engine, "engine_id"_a)
       .def("close", &Connection::close);
   // Call with the GIL held (as every pybind11 function is). See asyncresult.py, _untrack_finished.
   m.def(

@@ -225,7 +225,8 @@ Json Controller::Impl::result_reply(const std::string& rid, const Json& request)
       send(clients, out);
       completed.push_back(id);
     } else {
-      if (rid != task.client_rid && std::find(task.watchers.begin(), task.watchers.end(), rid) == task.watchers.end()) {
+      bool gets_it_anyway = rid == task.client_rid && !task.direct;  // the controller forwards its reply
+      if (!gets_it_anyway && std::find(task.watchers.begin(), task.watchers.end(), rid) == task.watchers.end()) {
         task.watchers.push_back(rid);
       }
       pending.push_back(id);

@@ -138,6 +138,9 @@ struct Controller::Impl {
   void on_engine_reply(int id, char kind);
   // False when the reply is not for the client (a task that moves to another engine).
   bool record_reply(int engine_id);
+  // `parts`: [channel, client identity, <IDS|MSG>, ...], a copy of a request a
+  // client sent `engine` directly, or of its reply (mirrored_requests.cpp).
+  void on_mirrored(Engine& engine, bool request);
   // `parts`: [topic, <IDS|MSG>, ...] published by `engine`.
   void on_engine_iopub(const Engine& engine);
   void record_output();

@@ -26,6 +26,18 @@ namespace {
 // most iopub traffic is status messages, which the store does not keep.
 std::string msg_type_of(std::string_view header) { return wire::string_member(header, "msg_type"); }
 
+// The engine kernel's shell endpoint, from the "connection" of its
+// registration (its kernel's connection file); empty if it names none.
+std::string shell_endpoint_of(const Json& registration) {
+  auto connection = registration.find("connection");
+  if (connection == registration.end() || !connection->is_object()) return {};
+  std::string transport = connection->value("transport", "tcp");
+  std::string ip = connection->value("ip", "");
+  int port = connection->value("shell_port", 0);
+  if (ip.empty() || port <= 0 || (transport != "tcp" && transport != "ipc")) return {};
+  return transport == "tcp" ? "tcp://" + ip + ":" + std::to_string(port) : "ipc://" + ip + "-" + std::to_string(port);
+}
+
 }  // namespace
 
 void Controller::Impl::on_registration() {
@@ -52,6 +64,12 @@ void Controller::Impl::on_registration() {
       std::string route = shell ? engine->shell_route() : engine->control_route();
       parts[0].rebuild(route.data(), route.size());
       on_engine_reply(engine->id, shell ? 'e' : 'c');
+    } else if (lead == kernel::kUplinkMirrorRequest || lead == kernel::kUplinkMirrorReply) {
+      // [rid, channel, client identity, <IDS|MSG>, ...]: a client's request
+      // sent to the engine directly, or the engine's reply to it.
+      bool request = lead == kernel::kUplinkMirrorRequest;
+      parts.erase(parts.begin());
+      on_mirrored(*engine, request);
     } else if (lead == kernel::kUplinkIopub) {
       parts.erase(parts.begin(), parts.begin() + 2);  // [topic, <IDS|MSG>, ...]
       on_engine_iopub(*engine);
@@ -123,6 +141,7 @@ void Controller::Impl::register_engine(const wire::Message& msg) {
       engine.pid = c.value("pid", 0);
       engine.hostname = c.value("hostname", std::string());
       engine.connection_file = options.security_dir + "/" + engine_file_name(options.cluster_id, engine.id);
+      engine.shell_endpoint = shell_endpoint_of(c);
       engine.registration_rid = msg.identities[0];
       engine.last_seen = Clock::now();
       engines.index_registration(engine);
@@ -130,7 +149,9 @@ void Controller::Impl::register_engine(const wire::Message& msg) {
       // Its iopub comes on the connection the reply goes out on, after the
       // reply: nothing it publishes for a client's first request can be lost.
       balancer.engine_ready(engine.id);
-      publish("registration_notification", Json{{"id", engine.id}, {"uuid", engine.uuid}});
+      Json notice = engine.describe();
+      notice["id"] = engine.id;
+      publish("registration_notification", std::move(notice));
     }
     reply_content = Json{{"status", "ok"},
                          {"id", engine.id},

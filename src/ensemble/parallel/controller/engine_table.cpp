@@ -5,7 +5,9 @@
 namespace ensemble::parallel {
 
 wire::Json Engine::describe() const {
-  return wire::Json{{"uuid", uuid}, {"pid", pid}, {"hostname", hostname}, {"connection_file", connection_file}};
+  wire::Json described{{"uuid", uuid}, {"pid", pid}, {"hostname", hostname}, {"connection_file", connection_file}};
+  if (!shell_endpoint.empty()) described["shell"] = shell_endpoint;
+  return described;
 }
 
 Engine& EngineTable::register_engine(const std::string& uuid, bool& is_new, int wanted) {

@@ -20,6 +20,7 @@ struct Engine {
   std::string uuid;
   std::string hostname;
   std::string connection_file;
+  std::string shell_endpoint;  // its kernel's shell socket, where clients may send to it directly
   int pid = 0;
   std::string registration_rid;  // routing id of its one connection (the engine's uplink)
   int fd = -1;                   // that connection's file descriptor here, to match disconnects

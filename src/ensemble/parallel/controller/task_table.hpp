@@ -50,6 +50,10 @@ struct Task {
   StoredReply reply;                 // from "<IDS|MSG>" on, as the engine signed it
   std::vector<std::string> watchers;  // other clients waiting for the reply
   bool reply_in_store = false;        // `reply` was let go: the store's copy is the one
+  // Sent to its engine directly (mirrored_requests.cpp): the reply reached the
+  // client past the controller, so a client asking for it, even the one that
+  // sent it, is a watcher.
+  bool direct = false;
 };
 
 // A request's buffers are kept in the store (for resubmit and db_query) up to

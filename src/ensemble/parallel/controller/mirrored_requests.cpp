@@ -1,0 +1,55 @@
+// Requests that clients sent to an engine directly (docs/parallel-protocol.md,
+// "Direct requests"): the engine mirrors each, and its reply, on its uplink,
+// and the controller records them as if it had routed them, so that
+// queue_status, get_result, the task store and abort see every request.
+#include <spdlog/spdlog.h>
+
+#include <array>
+
+#include "controller_impl.hpp"
+#include "ensemble/wire/json_scan.hpp"
+
+namespace ensemble::parallel {
+
+void Controller::Impl::on_mirrored(Engine& engine, bool request) {
+  // parts: [channel, client identity, <IDS|MSG>, signature, header, parent, metadata, content, ...]
+  std::string_view identity = view(parts[1]);
+  if (parts.size() < 8 || !identity.ends_with(kDirectIdentitySuffix) || view(parts[2]) != wire::kDelimiter) {
+    spdlog::warn("engine {}: dropped a mirrored message that is malformed", engine.id);
+    return;
+  }
+  std::string client(identity.substr(0, identity.size() - kDirectIdentitySuffix.size()));
+  std::string route = engine.shell_route();
+  ++messages_since_trim;
+  if (!request) {
+    // Laid out as an engine's routed reply: [client, route, <IDS|MSG>, ...].
+    parts[0].rebuild(client.data(), client.size());
+    parts[1].rebuild(route.data(), route.size());
+    record_reply(engine.id);  // the client has it already; clients that asked for it get it now
+    return;
+  }
+  // Laid out as a routed request: [route, client, <IDS|MSG>, signature, header, ...].
+  parts[0].rebuild(route.data(), route.size());
+  parts[1].rebuild(client.data(), client.size());
+  if (!verified(parts, 2, signer)) {
+    spdlog::warn("engine {}: dropped a mirrored request with a bad signature", engine.id);
+    return;
+  }
+  static constexpr std::array<std::string_view, 2> kNames{"msg_id", "msg_type"};
+  std::array<std::string, 2> fields;  // msg_id, msg_type
+  if (!wire::scan_string_members(view(parts[4]), kNames, fields) || fields[0].empty() || fields[1].empty()) {
+    spdlog::warn("engine {}: dropped a mirrored request whose header is not valid", engine.id);
+    return;
+  }
+  if (tasks.find(fields[0]) != nullptr) {
+    spdlog::warn("engine {}: dropped a mirrored request whose msg_id {} is already known", engine.id, fields[0]);
+    return;
+  }
+  Task task{client, engine.id, fields[1], std::string(view(parts[4])), false, {}, {}};
+  task.direct = true;
+  tasks.add(fields[0], std::move(task), "mux", parts, 4);
+  engine.queue.insert(fields[0]);
+  balancer.note_direct(fields[0]);
+}
+
+}  // namespace ensemble::parallel
