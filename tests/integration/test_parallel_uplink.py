@@ -149,6 +149,11 @@ def test_garbage_on_an_engine_connection_is_dropped_and_the_controller_keeps_ser
                        [b"shell", b"someone", b"<IDS|MSG>", b"sig", b"{", b"[", b"1", b"\xff"],
                        [b"control"], [b"control", b"<IDS|MSG>", b"x"], [b"iopub"], [b"iopub", b"topic"],
                        [b"iopub", b"t", b"<IDS|MSG>", b"s", b"{", b"{", b"{", b"{"], [b"bogus", b"x"],
+                       [b"mirror-request"], [b"mirror-request", b"nobody", b"<IDS|MSG>"],
+                       [b"mirror-request", b"s.direct", b"<IDS|MSG>", b"sig", b"{", b"{", b"{", b"{"],
+                       [b"mirror-request", b"s.direct", *_signed(engine_file["key"], "apply_request", {})[:-1]],
+                       [b"mirror-reply", b"s.direct", b"<IDS|MSG>", b"s", b"{", b"[", b"1", b"\xff"],
+                       [b"mirror-reply", b"s.direct", b"<IDS|MSG>", b"s", b"{}", b"{}", b"{}", b"{}"],
                        [b"<IDS|MSG>", b"bad signature", b"{}", b"{}", b"{}", b"{}"], [b"\x00" * 300]):
             fake.send_multipart(frames)
         time.sleep(0.3)
