@@ -2,15 +2,18 @@
 shell requests straight to the engine's kernel, past the controller, and the controller still
 records every one from the engine's mirrored copies."""
 
+import json
 import os
 import signal
-import time
+import subprocess
+import uuid
 from contextlib import contextmanager
 
 import pytest
 
 import ensemble as ipp
 from cluster_util import cluster, wait_until  # noqa: F401 (cluster: a fixture)
+from conftest import ENSEMBLE_BIN
 
 pytestmark = pytest.mark.ensemble_only
 
@@ -107,3 +110,54 @@ def test_the_requests_of_one_client_to_an_engine_keep_their_order_across_views(c
             assert dview.pull(["ordered", "pushed"]).get(5) == [[i, i], [i, i]]
     finally:
         rc.close()
+
+
+@pytest.mark.deadline(60)
+def test_an_engine_mirrors_a_direct_request_and_its_reply_to_its_controller_and_drops_garbage(tmp_path):
+    """A fake controller: a client's "<session>.direct" socket on the engine's shell gets its
+    reply there, and the controller gets a copy of the request, then of the reply."""
+    zmq = pytest.importorskip("zmq")
+    from test_parallel_uplink import _frames_until, _signed
+    key = uuid.uuid4().hex
+    context = zmq.Context.instance()
+    router = context.socket(zmq.ROUTER)
+    router.linger = 0
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    security = tmp_path / "security"
+    security.mkdir()
+    engine_file = security / "ipcontroller-engine.json"
+    engine_file.write_text(json.dumps({"transport": "tcp", "ip": "127.0.0.1", "registration_port": port,
+                                       "key": key, "signature_scheme": "hmac-sha256", "cluster_id": "",
+                                       "security_dir": str(security), "heartbeat_period_ms": 200}))
+    engine = subprocess.Popen([str(ENSEMBLE_BIN), "engine", "--file", str(engine_file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    direct = context.socket(zmq.DEALER)
+    direct.linger = 0
+    direct.routing_id = b"someone.direct"
+    try:
+        request = _frames_until(router, lambda m: b"registration_request" in m[3])[-1]
+        rid = request[0]
+        registration = json.loads(request[-1])
+        assert registration["connection"]["shell_port"] > 0
+        router.send_multipart([rid, *_signed(key, "registration_reply", {"status": "ok", "id": 0},
+                                             json.loads(request[3]))])
+        direct.connect("tcp://127.0.0.1:%d" % registration["connection"]["shell_port"])
+        for frames in ([b"<IDS|MSG>"], [b"<IDS|MSG>", b"bad", b"{}", b"{}", b"{}", b"{}"], [b"garbage"]):
+            direct.send_multipart(frames)
+        execute = _signed(key, "execute_request", {"code": "6 * 7", "silent": False, "store_history": True,
+                                                    "user_expressions": {}, "allow_stdin": False})
+        direct.send_multipart(execute)
+        reply = _frames_until(direct, lambda m: b"execute_reply" in m[2])[-1]
+        assert json.loads(reply[5])["status"] == "ok"
+        seen = _frames_until(router, lambda m: m[1] == b"mirror-reply")
+        mirrored = [m[1:] for m in seen if m[1].startswith(b"mirror-")]
+        assert [m[0] for m in mirrored] == [b"mirror-request", b"mirror-reply"], [m[:2] for m in seen]
+        assert mirrored[0][1:] == [b"someone.direct", *execute]  # the request as the client signed it
+        assert mirrored[1][1] == b"someone.direct" and mirrored[1][2:] == reply
+        assert engine.poll() is None
+    finally:
+        direct.close()
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+        router.close()

@@ -13,11 +13,11 @@ namespace ensemble::parallel {
 
 void Controller::Impl::on_mirrored(Engine& engine, bool request) {
   // parts: [channel, client identity, <IDS|MSG>, signature, header, parent, metadata, content, ...]
-  std::string_view identity = view(parts[1]);
-  if (parts.size() < 8 || !identity.ends_with(kDirectIdentitySuffix) || view(parts[2]) != wire::kDelimiter) {
+  if (parts.size() < 8 || !view(parts[1]).ends_with(kDirectIdentitySuffix) || view(parts[2]) != wire::kDelimiter) {
     spdlog::warn("engine {}: dropped a mirrored message that is malformed", engine.id);
     return;
   }
+  std::string_view identity = view(parts[1]);
   std::string client(identity.substr(0, identity.size() - kDirectIdentitySuffix.size()));
   std::string route = engine.shell_route();
   ++messages_since_trim;
