@@ -110,8 +110,8 @@ class AsyncResult(LightFuture, OutputDisplay):
                 client.results.pop(msg_id, None)
                 client.metadata.pop(msg_id, None)
                 client._forget_when_complete(child)
-            if self._success:
-                _untrack_finished(self)
+        if self._success:  # owned or not (a map's chunks are not): the client may keep them
+            _untrack_finished(self)
         # read after set_result: View._record checks done() after setting it
         if self._view_outstanding is not None:
             self._view_outstanding.difference_update(self.msg_ids)
