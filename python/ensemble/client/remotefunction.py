@@ -112,6 +112,11 @@ class ParallelFunction(RemoteFunction):
                 f, args = (_map, [func] + parts) if mapping else (func, parts)
                 if balanced:
                     ar = self.view.apply(f, *args)
+                elif not self.flags:
+                    # what client[target].apply would send, without a view and an
+                    # AsyncResult per engine that nothing else sees
+                    futures.append(client.send_apply_request(serialize.pack_apply(f, args, {}), target))
+                    continue
                 else:
                     view = client[target]
                     with view.temp_flags(block=False, **self.flags):

@@ -121,6 +121,13 @@ TEST(TaskQuery, AnUnknownOperatorOrAMalformedOperandIsRefused) {
   EXPECT_THROW(record_matches(record, Json::array()), std::invalid_argument);
 }
 
+TEST(TaskQuery, ABadQueryIsRefusedWithoutARecordToTestItOn) {
+  EXPECT_THROW(check_query({{"n", {{"$near", 1}}}}), std::invalid_argument);
+  EXPECT_THROW(check_query({{"n", {{"$in", 7}}}}), std::invalid_argument);
+  EXPECT_THROW(check_query(Json::array()), std::invalid_argument);
+  EXPECT_NO_THROW(check_query({{"n", {{"$gt", 1}, {"$in", {1, 2}}}}, {"m", 3}}));
+}
+
 TEST(TaskQuery, MsgIdEqualityOrInPinsTheRowsToRead) {
   EXPECT_EQ(msg_ids_pinned_by({{"msg_id", "x"}}), std::vector<std::string>{"x"});
   EXPECT_EQ(msg_ids_pinned_by({{"msg_id", {{"$in", {"x", "y"}}}}}), (std::vector<std::string>{"x", "y"}));

@@ -30,6 +30,7 @@ Json Controller::Impl::db_reply(const Json& request, std::vector<std::string>& b
   std::set<std::string> keys = record_keys_for(request.value("keys", Json()));
   Json query = request.value("query", Json::object());
   if (!query.is_object()) throw std::invalid_argument("the query must be a dict");
+  check_query(query);
   std::set<std::string> fields = keys;  // what must be read: the keys asked for and the keys tested
   for (const auto& [key, test] : query.items()) {
     if (key == "buffers" || key == "result_buffers") throw std::invalid_argument("buffers cannot be queried");

@@ -190,6 +190,14 @@ bool record_matches(const Json& record, const Json& query) {
   return true;
 }
 
+void check_query(const Json& query) {
+  if (!query.is_object()) throw std::invalid_argument("a query is a dict of {key: test}");
+  for (const auto& [key, test] : query.items()) {
+    if (!test.is_object()) continue;
+    for (const auto& [op, operand] : test.items()) (void)passes(Json(), op, operand);
+  }
+}
+
 std::vector<std::string> msg_ids_pinned_by(const Json& query) {
   std::vector<std::string> ids;
   if (!query.is_object() || !query.contains("msg_id")) return ids;

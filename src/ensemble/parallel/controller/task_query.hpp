@@ -35,6 +35,11 @@ Json task_record(const TaskStore::Row& row, const std::set<std::string>& keys, c
 // unknown operator.
 bool record_matches(const Json& record, const Json& query);
 
+// Throws std::invalid_argument for what record_matches would refuse (an unknown
+// operator, an operand of the wrong shape), so that a bad query is refused
+// even when no record is there to test it on.
+void check_query(const Json& query);
+
 // The msg_ids a query pins down ({"msg_id": "x"} or {"msg_id": {"$in": [...]}}),
 // so that only those rows are read; empty when it pins none.
 std::vector<std::string> msg_ids_pinned_by(const Json& query);
