@@ -99,6 +99,9 @@ def test_history_and_hub_history_list_requests_in_submission_order(started, rc):
     ar = rc[:].apply_async(getpid)
     ar.get(10)
     assert rc.history[-2:] == ar.msg_ids
+    # requests sent to engines directly reach the controller's history from the engines, a
+    # moment after their replies reach the client (ipyparallel's own test sleeps 0.25 s here)
+    assert wait_until(lambda: set(ar.msg_ids) <= set(rc.hub_history()), 5)
     assert rc.hub_history()[-2:] == ar.msg_ids
     other = ipp.Client(url_file=started.client_file)
     try:

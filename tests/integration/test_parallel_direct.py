@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import subprocess
+import threading
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -78,6 +80,25 @@ def test_with_direct_requests_turned_off_a_request_waits_for_a_paused_controller
 
 
 @pytest.mark.deadline(60)
+def test_engines_past_the_clients_limit_of_direct_sockets_go_through_the_controller(cluster, monkeypatch):
+    monkeypatch.setenv("ENSEMBLE_DIRECT_ENGINES", "1")
+    c = cluster(n=2)
+    rc = _client(c)
+    try:
+        rc.wait_for_engines(2)
+        with _paused(c.info["controller_pid"]):
+            first = rc[1].apply_async(os.getpid)  # the first engine used gets the one direct socket
+            second = rc[0].apply_async(os.getpid)
+            assert first.get(5) != os.getpid()
+            with pytest.raises(ipp.TimeoutError):
+                second.get(0.5)
+        assert second.get(5) != first.get()
+        assert rc[1].apply_sync(os.getpid) == first.get() and rc[0].apply_sync(os.getpid) == second.get()
+    finally:
+        rc.close()
+
+
+@pytest.mark.deadline(60)
 def test_direct_requests_queued_on_an_engine_show_in_queue_status_and_a_second_client_gets_one(cluster):
     c = cluster(n=1)
     rc, other = _client(c), _client(c)
@@ -91,6 +112,29 @@ def test_direct_requests_queued_on_an_engine_show_in_queue_status_and_a_second_c
         fetched = other.get_result(queued.msg_ids[0], block=False)
         assert fetched.get(10) == "second" and running.get(10) == "first" and queued.get(10) == "second"
         assert wait_until(lambda: rc.queue_status()[0]["queue"] == 0, 5)
+    finally:
+        rc.close()
+        other.close()
+
+
+@pytest.mark.deadline(60)
+def test_a_client_asking_for_a_direct_request_before_the_controller_heard_of_it_gets_its_result(cluster):
+    c = cluster(n=1)
+    rc, other = _client(c), _client(c)
+    try:
+        rc.wait_for_engines(1)
+        engine_pid = rc[0].apply_sync(os.getpid)
+        asked = {}
+        with _paused(engine_pid):  # the request waits for the engine, and so does its copy
+            ar = rc[0].apply_async(_sleep_then, 0, "late")
+            asking = threading.Thread(target=lambda: asked.update(ar=other.get_result(ar.msg_ids[0], block=False)))
+            asking.start()
+            time.sleep(0.03)
+        asking.join(10)
+        assert asked["ar"].get(10) == "late" and ar.get(10) == "late"
+        with pytest.raises(ipp.RemoteError) as unknown:  # one that never comes is still a KeyError
+            other.get_result("no-such-msg-id")
+        assert unknown.value.ename == "KeyError"
     finally:
         rc.close()
         other.close()

@@ -75,11 +75,16 @@ class ClusterConnection {
   // the first; empty after the timeout. One call per backlog instead of one
   // per message. Thread-safe.
   std::vector<ClusterEvent> next_events(std::chrono::milliseconds timeout, std::size_t max);
-  // From now on, shell requests for engine `id` go to `endpoint` (its kernel's
-  // shell socket) directly. Call before the first request for that engine, so
-  // that its requests keep their order. Errors: zmq::error_t for a bad
-  // endpoint. Thread-safe.
+  // Shell requests for engine `id` go to `endpoint` (its kernel's shell
+  // socket) directly, on a socket opened at the first of them, while fewer
+  // than most_direct() are open; if none can be, they go through the
+  // controller for good. Call before the first request for that engine, so
+  // that its requests keep their order. Thread-safe.
   void connect_engine(int id, const std::string& endpoint);
+  // At most this many direct sockets (default kMostDirect): each costs two file
+  // descriptors and a connection, and a cluster may have thousands of engines.
+  void set_most_direct(std::size_t most);
+  static constexpr std::size_t kMostDirect = 128;
   // Engine `id` is gone: its direct socket closes. Thread-safe.
   void forget_engine(int id);
   // Closes the sockets; pending events are dropped. Idempotent.
@@ -94,6 +99,8 @@ class ClusterConnection {
   void on_iopub(Parts& parts);
   void on_monitor(Parts& parts);
   void on_direct_reply(Parts& parts, int engine_id);
+  struct Direct;
+  Direct* direct_for(int id);  // callers hold direct_mutex_
   void wake_poller();
   // Sends on engine `target`'s direct socket; false if it has none.
   bool send_direct(int target, const std::string& signature, const std::string& header_text,
@@ -124,7 +131,9 @@ class ClusterConnection {
     int fd = -1;  // its ZMQ_FD, polled without the lock
   };
   std::mutex direct_mutex_;  // after rx_mutex_ when both are held
-  std::map<int, Direct> direct_;             // GUARDED_BY(direct_mutex_)
+  std::map<int, Direct> direct_;             // GUARDED_BY(direct_mutex_): open sockets
+  std::map<int, std::string> reachable_;     // GUARDED_BY(direct_mutex_): endpoints not yet used
+  std::size_t most_direct_ = kMostDirect;    // GUARDED_BY(direct_mutex_)
   bool direct_open_ = true;                  // GUARDED_BY(direct_mutex_)
   std::vector<zmq::socket_t> retired_;       // GUARDED_BY(direct_mutex_): closed where nobody polls them
   int wake_fd_ = -1;                         // eventfd; see above

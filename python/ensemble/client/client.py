@@ -105,6 +105,7 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         text = self._read_connection_info(connection_info, cluster_id or "", timeout)
         self._config = json.loads(text)
         self._conn = _make_connection(text, timeout)
+        self._limit_direct_engines()
         self.session = getattr(self._conn, "session", "")
         self._closed = False
         self._events = EventThread(self)
@@ -265,6 +266,16 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
                 callback(event)
             except Exception:
                 pass
+
+    def _limit_direct_engines(self):
+        most = os.environ.get("ENSEMBLE_DIRECT_ENGINES")
+        if not most or not hasattr(self._conn, "set_most_direct"):
+            return
+        try:
+            self._conn.set_most_direct(int(most))
+        except ValueError:
+            self._conn.close()
+            raise ValueError("ENSEMBLE_DIRECT_ENGINES must be a whole number, not %r" % most) from None
 
     def _connect_direct(self, eid, info):
         """Sends engine ``eid``'s requests straight to its kernel's shell socket

@@ -337,5 +337,21 @@ TEST(TaskTable, HistoryKeepsSubmissionOrderAndForgetsPurgedFinishedTasksOnly) {
   EXPECT_EQ(table.history(), (std::vector<std::string>{"c", "e"}));
 }
 
+TEST(TaskTable, ARequestThatArrivesLateTakesItsPlaceInHistoryBySubmissionDate) {
+  TaskTable table;
+  Parts none;
+  auto header = [](const char* date) { return std::string(R"({"msg_id":"x","date":")") + date + "\"}"; };
+  auto add = [&](const char* id, const char* date) {
+    table.add(id, Task{"client", 0, "apply_request", header(date), false, {}, {}}, "mux", none, 0);
+  };
+  add("first", "2026-11-26T10:00:00.000001Z");
+  add("third", "2026-11-26T10:00:00.000003Z");
+  add("second", "2026-11-26T10:00:00.000002Z");  // a direct request's copy, from a slower engine
+  add("fourth", "2026-11-26T10:00:00.000004Z");
+  table.add("undated", Task{"client", 0, "apply_request", "{}", false, {}, {}}, "mux", none, 0);
+  add("zeroth", "2026-11-26T09:59:59.999999Z");  // older than all: but an undated one is not passed
+  EXPECT_EQ(table.history(), (std::vector<std::string>{"first", "second", "third", "fourth", "undated", "zeroth"}));
+}
+
 }  // namespace
 }  // namespace ensemble::parallel

@@ -142,6 +142,7 @@ void ClusterConnection::close() {
   zmq_socket_monitor(rx_.handle(), nullptr, 0);
   for (zmq::socket_t* s : {&tx_, &rx_, &iopub_, &monitor_}) s->close();
   direct_open_ = false;
+  reachable_.clear();
   direct_.clear();
   retired_.clear();
   pending_.clear();
@@ -155,23 +156,17 @@ void ClusterConnection::wake_poller() {
 void ClusterConnection::connect_engine(int id, const std::string& endpoint) {
   std::lock_guard lock(direct_mutex_);
   if (!direct_open_) throw std::runtime_error("the connection is closed");
-  zmq::socket_t socket(context_, zmq::socket_type::dealer);
-  socket.set(zmq::sockopt::sndhwm, 0);
-  socket.set(zmq::sockopt::rcvhwm, 0);
-  socket.set(zmq::sockopt::linger, 0);
-  socket.set(zmq::sockopt::routing_id, session_ + std::string(kDirectIdentitySuffix));
-  socket.connect(endpoint);
-  int fd = static_cast<int>(socket.get(zmq::sockopt::fd));
-  if (auto known = direct_.find(id); known != direct_.end()) {
-    retired_.push_back(std::move(known->second.socket));
-    direct_.erase(known);
-  }
-  direct_.emplace(id, Direct{std::move(socket), fd});
-  wake_poller();  // its descriptor joins the poll
+  reachable_[id] = endpoint;
+}
+
+void ClusterConnection::set_most_direct(std::size_t most) {
+  std::lock_guard lock(direct_mutex_);
+  most_direct_ = most;
 }
 
 void ClusterConnection::forget_engine(int id) {
   std::lock_guard lock(direct_mutex_);
+  reachable_.erase(id);
   auto known = direct_.find(id);
   if (known == direct_.end()) return;
   retired_.push_back(std::move(known->second.socket));
@@ -179,14 +174,41 @@ void ClusterConnection::forget_engine(int id) {
   wake_poller();  // the poll lets go of its descriptor, then it closes
 }
 
+// Opens engine `id`'s direct socket at its first request, if it has an
+// endpoint and fewer than most_direct_ are open; otherwise that engine's
+// requests go through the controller, for good (so they keep their order).
+ClusterConnection::Direct* ClusterConnection::direct_for(int id) {
+  if (auto open = direct_.find(id); open != direct_.end()) return &open->second;
+  auto endpoint = reachable_.find(id);
+  if (endpoint == reachable_.end()) return nullptr;
+  std::string address = std::move(endpoint->second);
+  reachable_.erase(endpoint);
+  if (direct_.size() >= most_direct_) return nullptr;
+  zmq::socket_t socket(context_, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::sndhwm, 0);
+  socket.set(zmq::sockopt::rcvhwm, 0);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::routing_id, session_ + std::string(kDirectIdentitySuffix));
+  try {
+    socket.connect(address);
+  } catch (const zmq::error_t& error) {
+    spdlog::warn("cluster client: engine {} not reachable at {} ({}); going through the controller", id, address,
+                 error.what());
+    return nullptr;
+  }
+  int fd = static_cast<int>(socket.get(zmq::sockopt::fd));
+  wake_poller();  // its descriptor joins the poll
+  return &direct_.emplace(id, Direct{std::move(socket), fd}).first->second;
+}
+
 bool ClusterConnection::send_direct(int target, const std::string& signature, const std::string& header_text,
                                     const std::string& metadata_json, const std::string& content_json,
                                     std::vector<zmq::message_t>& buffers) {
   static const std::string kEmpty = "{}";
   std::lock_guard lock(direct_mutex_);
-  auto found = direct_.find(target);
-  if (found == direct_.end()) return false;
-  zmq::socket_t& socket = found->second.socket;
+  Direct* direct = direct_for(target);
+  if (direct == nullptr) return false;
+  zmq::socket_t& socket = direct->socket;
   auto more = zmq::send_flags::sndmore;
   socket.send(zmq::buffer(std::string_view(wire::kDelimiter)), more);
   socket.send(zmq::buffer(signature), more);

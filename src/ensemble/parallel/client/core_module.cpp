@@ -222,6 +222,7 @@ class Connection {
 
   // Sends engine `id`'s shell requests straight to `endpoint` from now on.
   void connect_engine(int id, const std::string& endpoint) { live()->connect_engine(id, endpoint); }
+  void set_most_direct(std::size_t most) { live()->set_most_direct(most); }
   void forget_engine(int id) {
     if (connection_) connection_->forget_engine(id);
   }
@@ -267,6 +268,7 @@ PYBIND11_MODULE(_core, m) {
       .def("next_events", &Connection::next_events, "timeout"_a)
       .def("connect_engine", &Connection::connect_engine, "engine_id"_a, "endpoint"_a)
       .def("forget_engine", &Connection::forget_engine, "engine_id"_a)
+      .def("set_most_direct", &Connection::set_most_direct, "most"_a)
       .def("close", &Connection::close);
   // Call with the GIL held (as every pybind11 function is). See asyncresult.py, _untrack_finished.
   m.def(

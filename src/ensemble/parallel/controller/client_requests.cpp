@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <unordered_set>
 
@@ -137,6 +138,7 @@ void Controller::Impl::handle_controller_request() {
     } else if (type == "queue_request") {
       content = queue_reply(request.content);
     } else if (type == "result_request") {
+      if (hold_if_unknown(rid, request)) return;
       content = result_reply(rid, request.content);
     } else if (type == "purge_request") {
       content = purge_reply(request.content);
@@ -161,9 +163,57 @@ void Controller::Impl::handle_controller_request() {
                             error.what());
     buffers.clear();
   }
-  wire::Message reply = message(wire::reply_type_for(type), std::move(content), request.header.to_json());
+  answer(rid, request, std::move(content), std::move(buffers));
+}
+
+void Controller::Impl::answer(const std::string& rid, const wire::Message& request, Json content,
+                              std::vector<std::string> buffers) {
+  wire::Message reply = message(wire::reply_type_for(request.header.msg_type), std::move(content),
+                                request.header.to_json());
   reply.buffers = std::move(buffers);
   send_to_client(rid, "", std::move(reply));
+}
+
+namespace {
+
+bool names_an_unknown_id(const Json& content, TaskTable& tasks) {
+  auto listed = content.find("msg_ids");
+  if (listed == content.end() || !listed->is_array()) return false;  // malformed: answered now
+  return std::any_of(listed->begin(), listed->end(),
+                     [&](const Json& id) { return id.is_string() && tasks.find(id.get_ref<const std::string&>()) == nullptr; });
+}
+
+}  // namespace
+
+bool Controller::Impl::hold_if_unknown(const std::string& rid, const wire::Message& request) {
+  if (!names_an_unknown_id(request.content, tasks)) return false;
+  held_result_requests.push_back({rid, request, Clock::now() + kUnknownIdGrace});
+  return true;
+}
+
+void Controller::Impl::answer_held_result_requests() {
+  if (held_result_requests.empty()) return;
+  auto now = Clock::now();
+  std::vector<HeldResultRequest> due;
+  std::erase_if(held_result_requests, [&](HeldResultRequest& held) {
+    if (now < held.deadline && names_an_unknown_id(held.request.content, tasks)) return false;
+    due.push_back(std::move(held));
+    return true;
+  });
+  for (auto& held : due) {
+    Json content;
+    try {
+      content = result_reply(held.rid, held.request.content);  // KeyError for an id still unknown
+    } catch (const std::exception& error) {
+      content = error_content("InvalidRequest", error.what());
+    }
+    answer(held.rid, held.request, std::move(content), {});
+  }
+}
+
+std::optional<Clock::time_point> Controller::Impl::next_held_deadline() const {
+  if (held_result_requests.empty()) return std::nullopt;
+  return held_result_requests.front().deadline;  // held in arrival order, with one grace each
 }
 
 Json Controller::Impl::connection_reply() {

@@ -160,6 +160,7 @@ void Controller::run() {
     if (c.stopping && (now >= c.stop_deadline || c.engines.all().empty())) break;
     auto wake = next_tick;
     if (auto deadline = c.balancer.next_deadline()) wake = std::min(wake, *deadline);
+    if (auto deadline = c.next_held_deadline()) wake = std::min(wake, *deadline);
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now);
     try {
       zmq::poll(items, std::size(items), std::max(wait, std::chrono::milliseconds(0)));
@@ -177,6 +178,9 @@ void Controller::run() {
     if (items[2].revents & ZMQ_POLLIN) c.on_subscription();
     if (items[0].revents & ZMQ_POLLIN) c.on_client();
     if (items[4].revents & ZMQ_POLLIN) c.on_engine_disconnect();
+    if (auto deadline = c.next_held_deadline(); deadline && Clock::now() >= *deadline) {
+      c.answer_held_result_requests();
+    }
     if (auto deadline = c.balancer.next_deadline(); deadline && Clock::now() >= *deadline) {
       c.balancer.tick(Clock::now());
     }

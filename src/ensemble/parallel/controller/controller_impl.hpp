@@ -93,6 +93,25 @@ struct Controller::Impl {
   Clock::time_point stop_deadline{};
   Parts parts;  // reused receive buffer
 
+  // result_requests that name a msg_id not known yet: a direct request's copy
+  // may still be on its way from its engine (mirrored_requests.cpp), while the
+  // client that sent it has already told another its msg_id. Each is answered
+  // once every id it names is known, or after kUnknownIdGrace (KeyError then).
+  struct HeldResultRequest {
+    std::string rid;
+    wire::Message request;
+    Clock::time_point deadline;
+  };
+  std::vector<HeldResultRequest> held_result_requests;
+  static constexpr auto kUnknownIdGrace = std::chrono::milliseconds(100);
+  // Holds `request` if it names an unknown msg_id; false if it is to be answered now.
+  bool hold_if_unknown(const std::string& rid, const wire::Message& request);
+  // Answers the held requests whose ids are all known now, and those past their deadline.
+  void answer_held_result_requests();
+  std::optional<Clock::time_point> next_held_deadline() const;
+  // Sends the reply to a controller request (`content`, `buffers`) to client `rid`.
+  void answer(const std::string& rid, const wire::Message& request, Json content, std::vector<std::string> buffers);
+
 
   // sending
   wire::Message message(const std::string& msg_type, Json content, Json parent = Json::object()) const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ensemble/wire/json_scan.hpp"
 #include "frame_blob.hpp"
 
 namespace ensemble::parallel {
@@ -79,14 +80,26 @@ Task& TaskTable::add(const std::string& msg_id, Task task, const char* queue, Pa
     store_->submitted(msg_id, task.client_rid, task.engine, task.msg_type, queue, std::move(kept),
                       keep_buffers ? 0 : buffer_bytes);
   }
+  std::string date = wire::string_member(task.request_header, "date");
   auto [it, inserted] = tasks_.insert_or_assign(msg_id, std::move(task));
-  if (inserted) history_.push_back(msg_id);
+  if (inserted) place_in_history(msg_id, std::move(date));
   return it->second;
+}
+
+void TaskTable::place_in_history(const std::string& msg_id, std::string date) {
+  std::size_t later = 0;  // recent entries submitted after it (ISO 8601 dates compare as text)
+  while (!date.empty() && later < recent_dates_.size() && recent_dates_[recent_dates_.size() - 1 - later] > date) {
+    ++later;
+  }
+  history_.insert(history_.end() - static_cast<std::ptrdiff_t>(later), msg_id);
+  recent_dates_.insert(recent_dates_.end() - static_cast<std::ptrdiff_t>(later), std::move(date));
+  if (recent_dates_.size() > kOrderedWindow) recent_dates_.pop_front();
 }
 
 void TaskTable::restore(const std::string& msg_id, Task task) {
   auto [it, inserted] = tasks_.insert_or_assign(msg_id, std::move(task));
   if (inserted) history_.push_back(msg_id);
+  recent_dates_.clear();  // no longer aligned with the end of history_
 }
 
 void TaskTable::assigned(const std::string& msg_id, const Task& task) {
@@ -179,6 +192,7 @@ void TaskTable::compact_history_if_sparse() {
   }
   history_ = std::move(kept);
   purged_in_history_ = 0;
+  recent_dates_.clear();  // no longer aligned with the end of history_
 }
 
 }  // namespace ensemble::parallel

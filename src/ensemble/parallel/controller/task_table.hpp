@@ -109,6 +109,13 @@ class TaskTable {
   std::unordered_map<std::string, Task> tasks_;
   std::deque<std::string> history_;  // submission order; may name purged ids until compacted
   std::size_t purged_in_history_ = 0;
+  // The request dates of the last entries of history_ (aligned with its end),
+  // so that a request that arrives late (a direct one's copy, from its engine)
+  // still takes its place in submission order, as ipyparallel's hub_history
+  // promises; later ones arrive within a few milliseconds.
+  static constexpr std::size_t kOrderedWindow = 64;
+  std::deque<std::string> recent_dates_;
+  void place_in_history(const std::string& msg_id, std::string date);
 };
 
 }  // namespace ensemble::parallel
