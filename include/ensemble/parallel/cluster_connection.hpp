@@ -107,8 +107,12 @@ class ClusterConnection {
                    const std::string& metadata_json, const std::string& content_json,
                    std::vector<zmq::message_t>& buffers);
   // Receiving side; callers hold rx_mutex_ (and not direct_mutex_).
-  void drain_direct();
-  std::vector<zmq::pollitem_t> poll_items();
+  // Every direct socket (and the wake-up is reset), or those of `only` these engines.
+  void drain_direct(const std::vector<int>* only = nullptr);
+  // rx, iopub, monitor, the wake-up eventfd (kWakeItem), then the direct
+  // sockets' descriptors, for `engines` in that order.
+  std::vector<zmq::pollitem_t> poll_items(std::vector<int>& engines);
+  static constexpr std::size_t kWakeItem = 3;
 
   ControllerAddress address_;
   std::string username_;

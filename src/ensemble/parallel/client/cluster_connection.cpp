@@ -184,21 +184,21 @@ ClusterConnection::Direct* ClusterConnection::direct_for(int id) {
   std::string address = std::move(endpoint->second);
   reachable_.erase(endpoint);
   if (direct_.size() >= most_direct_) return nullptr;
-  zmq::socket_t socket(context_, zmq::socket_type::dealer);
-  socket.set(zmq::sockopt::sndhwm, 0);
-  socket.set(zmq::sockopt::rcvhwm, 0);
-  socket.set(zmq::sockopt::linger, 0);
-  socket.set(zmq::sockopt::routing_id, session_ + std::string(kDirectIdentitySuffix));
   try {
+    zmq::socket_t socket(context_, zmq::socket_type::dealer);
+    socket.set(zmq::sockopt::sndhwm, 0);
+    socket.set(zmq::sockopt::rcvhwm, 0);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::routing_id, session_ + std::string(kDirectIdentitySuffix));
     socket.connect(address);
-  } catch (const zmq::error_t& error) {
+    int fd = static_cast<int>(socket.get(zmq::sockopt::fd));
+    wake_poller();  // its descriptor joins the poll
+    return &direct_.emplace(id, Direct{std::move(socket), fd}).first->second;
+  } catch (const zmq::error_t& error) {  // a bad endpoint, or out of sockets or descriptors
     spdlog::warn("cluster client: engine {} not reachable at {} ({}); going through the controller", id, address,
                  error.what());
     return nullptr;
   }
-  int fd = static_cast<int>(socket.get(zmq::sockopt::fd));
-  wake_poller();  // its descriptor joins the poll
-  return &direct_.emplace(id, Direct{std::move(socket), fd}).first->second;
 }
 
 bool ClusterConnection::send_direct(int target, const std::string& signature, const std::string& header_text,
@@ -266,14 +266,24 @@ std::optional<ClusterEvent> ClusterConnection::next_event(std::chrono::milliseco
   while (pending_.empty()) {
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() < 0) return std::nullopt;
-    std::vector<zmq::pollitem_t> items = poll_items();
+    std::vector<int> polled_engines;
+    std::vector<zmq::pollitem_t> items = poll_items(polled_engines);
     try {
       zmq::poll(items.data(), items.size(), remaining);
     } catch (const zmq::error_t& error) {
       if (error.num() != EINTR) throw;
     }
     drain();
-    drain_direct();
+    // Only the direct sockets whose descriptors fired, unless a sender asked for all.
+    if (items[kWakeItem].revents & ZMQ_POLLIN) {
+      drain_direct();
+    } else {
+      std::vector<int> fired;
+      for (std::size_t i = 0; i < polled_engines.size(); ++i) {
+        if (items[kWakeItem + 1 + i].revents & ZMQ_POLLIN) fired.push_back(polled_engines[i]);
+      }
+      if (!fired.empty()) drain_direct(&fired);
+    }
   }
   ClusterEvent event = std::move(pending_.front());
   pending_.pop_front();
@@ -303,24 +313,36 @@ void ClusterConnection::drain() {
   while (receive(monitor_, parts)) on_monitor(parts);
 }
 
-std::vector<zmq::pollitem_t> ClusterConnection::poll_items() {
+std::vector<zmq::pollitem_t> ClusterConnection::poll_items(std::vector<int>& engines) {
   std::vector<zmq::pollitem_t> items = {{rx_.handle(), 0, ZMQ_POLLIN, 0},
                                         {iopub_.handle(), 0, ZMQ_POLLIN, 0},
                                         {monitor_.handle(), 0, ZMQ_POLLIN, 0},
                                         {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
   std::lock_guard lock(direct_mutex_);
   retired_.clear();  // nobody polls them now
-  for (const auto& [id, direct] : direct_) items.push_back({nullptr, direct.fd, ZMQ_POLLIN, 0});
+  for (const auto& [id, direct] : direct_) {
+    items.push_back({nullptr, direct.fd, ZMQ_POLLIN, 0});
+    engines.push_back(id);
+  }
   return items;
 }
 
-void ClusterConnection::drain_direct() {
-  uint64_t count = 0;
-  (void)!::read(wake_fd_, &count, sizeof count);
+void ClusterConnection::drain_direct(const std::vector<int>* only) {
+  if (only == nullptr) {
+    uint64_t count = 0;
+    (void)!::read(wake_fd_, &count, sizeof count);
+  }
   std::lock_guard lock(direct_mutex_);
   Parts parts;
-  for (auto& [id, direct] : direct_) {
+  auto drain_one = [&](int id, Direct& direct) {
     while (receive(direct.socket, parts)) on_direct_reply(parts, id);
+  };
+  if (only == nullptr) {
+    for (auto& [id, direct] : direct_) drain_one(id, direct);
+    return;
+  }
+  for (int id : *only) {
+    if (auto found = direct_.find(id); found != direct_.end()) drain_one(id, found->second);  // may have left since
   }
 }
 
