@@ -51,6 +51,20 @@ def test_tasks_spread_over_every_engine_and_map_keeps_order(cluster):
 
 
 @pytest.mark.deadline(60)
+def test_a_maps_chunks_are_in_the_views_history_and_outstanding_until_the_map_is_done(cluster):
+    rc = cluster(n=2)
+    lv = rc.load_balanced_view()
+    ar = lv.map_async(time.sleep, [0.2] * 4)
+    assert lv.history[-4:] == ar.msg_ids and set(ar.msg_ids) <= lv.outstanding
+    assert lv.wait(timeout=10) and ar.ready()
+    assert ar.get() == [None] * 4 and not lv.outstanding
+    with lv.temp_flags(retries=1):  # the flags a map's chunks go with are the view's
+        assert lv.map_sync(lambda x: -x, range(3)) == [0, -1, -2]
+    records = rc.db_query({"msg_id": {"$in": lv.history[-3:]}}, keys=["metadata"])
+    assert len(records) == 3 and all(r["metadata"]["retries"] == 1 for r in records), records
+
+
+@pytest.mark.deadline(60)
 def test_after_waits_for_its_dependency_and_follow_runs_where_it_ran(cluster):
     rc = cluster(n=2)
     lv = rc.load_balanced_view()

@@ -73,6 +73,14 @@ class LoadBalancedView(View):
         args = [] if args is None else args
         kwargs = {} if kwargs is None else kwargs
         block = self.block if block is None else block
+        future = self._send_task(f, args, kwargs, after, follow, timeout, targets, retries)
+        ar = self._record(AsyncResult(self.client, future, fname=getname(f), targets=None,
+                                      owner=True))
+        return ar.get() if block else ar
+
+    def _send_task(self, f, args, kwargs, after=None, follow=None, timeout=None, targets=None,
+                   retries=None):
+        """Sends one task with this view's flags (those given override them); its MessageFuture."""
         retries = self.retries if retries is None else retries
         if not isinstance(retries, int):
             raise TypeError("retries must be int, not %r" % type(retries))
@@ -86,11 +94,17 @@ class LoadBalancedView(View):
             metadata = dict(after=self._render_dependency(after), follow=self._render_dependency(follow),
                             timeout=timeout or None, retries=retries,
                             targets=self.client._build_targets(targets)[1] if targets is not None else [])
-        buffers = serialize.pack_apply(f, args, kwargs)
-        future = self.client.send_task(buffers, metadata)
-        ar = self._record(AsyncResult(self.client, future, fname=getname(f), targets=None,
-                                      owner=True))
-        return ar.get() if block else ar
+        return self.client.send_task(serialize.pack_apply(f, args, kwargs), metadata)
+
+    def _send_map_chunk(self, f, args):
+        """One chunk of a map (remotefunction.py): sent as apply would send it, its
+        msg_id in this view's history and outstanding, but without an AsyncResult of
+        its own; the map's AsyncMapResult is the one."""
+        _check_callable(f)
+        future = self._send_task(f, args, {})
+        self.history.append(future.msg_id)
+        self.outstanding.add(future.msg_id)
+        return future
 
     _plain_flags = None  # (flags, their JSON) of the last task without dependencies or targets
 

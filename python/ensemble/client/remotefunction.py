@@ -110,6 +110,9 @@ class ParallelFunction(RemoteFunction):
                 if sum(len(p) for p in parts) == 0:
                     continue
                 f, args = (_map, [func] + parts) if mapping else (func, parts)
+                if balanced and hasattr(self.view, "_send_map_chunk"):
+                    futures.append(self.view._send_map_chunk(f, args))  # flags set above
+                    continue
                 if balanced:
                     ar = self.view.apply(f, *args)
                 elif not self.flags:
@@ -125,6 +128,11 @@ class ParallelFunction(RemoteFunction):
                 futures.extend(ar._children)
         result = AsyncMapResult(client, futures, self.mapObject, fname=getname(self.func),
                                 ordered=self.ordered, return_exceptions=self.return_exceptions)
+        if balanced and hasattr(self.view, "_send_map_chunk"):
+            # its chunks leave the view's outstanding when the map is done
+            result._view_outstanding = self.view.outstanding
+            if result.done():
+                self.view.outstanding.difference_update(result.msg_ids)
         return result.get() if self.block else result
 
     def map(self, *sequences):
