@@ -420,3 +420,22 @@ def test_unwritable_history_location_does_not_prevent_work(start_kernel):
         k.assert_healthy()
     finally:
         k.close()
+
+
+@pytest.mark.ensemble_only  # ipykernel's shell drops replies past ZeroMQ's default high-water mark
+@pytest.mark.deadline(120)
+def test_a_client_that_reads_its_replies_late_still_gets_every_one(kernel):
+    late = RawShell(kernel)
+    try:
+        sent = set()
+        for _ in range(10000):  # sending only: replies pile up past every high-water mark on the way
+            msg_id, frames = late.request("kernel_info_request", {})
+            late.send(frames)
+            sent.add(msg_id)
+        received = set()
+        while len(received) < len(sent):
+            received.add(late.recv(20)["parent_header"]["msg_id"])
+        assert received == sent
+    finally:
+        late.close()
+    kernel.assert_healthy()

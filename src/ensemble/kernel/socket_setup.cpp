@@ -42,6 +42,11 @@ void configure_router(zmq::socket_t& socket, std::size_t max_message_bytes) {
   // Long enough for the last replies to leave at shutdown, short enough that
   // a vanished client never holds the process.
   socket.set(zmq::sockopt::linger, 500);
+  // A ROUTER drops what it cannot queue for a peer at its high-water mark
+  // (1,000 by default): a client that sends thousands of requests before it
+  // reads (an ipyparallel client pipelining applies) lost replies. No limit:
+  // every reply waits for its reader.
+  socket.set(zmq::sockopt::sndhwm, 0);
   // A hard cap against memory exhaustion; messages between the soft limit
   // (checked on decode, answered with an error) and this are refused politely.
   auto cap = static_cast<int64_t>(std::min<std::size_t>(max_message_bytes * 4, std::size_t{1} << 40));
