@@ -148,83 +148,6 @@ void ClusterConnection::close() {
   pending_.clear();
 }
 
-void ClusterConnection::wake_poller() {
-  uint64_t one = 1;
-  (void)!::write(wake_fd_, &one, sizeof one);
-}
-
-void ClusterConnection::connect_engine(int id, const std::string& endpoint) {
-  std::lock_guard lock(direct_mutex_);
-  if (!direct_open_) throw std::runtime_error("the connection is closed");
-  reachable_[id] = endpoint;
-}
-
-void ClusterConnection::set_most_direct(std::size_t most) {
-  std::lock_guard lock(direct_mutex_);
-  most_direct_ = most;
-}
-
-void ClusterConnection::forget_engine(int id) {
-  std::lock_guard lock(direct_mutex_);
-  reachable_.erase(id);
-  auto known = direct_.find(id);
-  if (known == direct_.end()) return;
-  retired_.push_back(std::move(known->second.socket));
-  direct_.erase(known);
-  wake_poller();  // the poll lets go of its descriptor, then it closes
-}
-
-// Opens engine `id`'s direct socket at its first request, if it has an
-// endpoint and fewer than most_direct_ are open; otherwise that engine's
-// requests go through the controller, for good (so they keep their order).
-ClusterConnection::Direct* ClusterConnection::direct_for(int id) {
-  if (auto open = direct_.find(id); open != direct_.end()) return &open->second;
-  auto endpoint = reachable_.find(id);
-  if (endpoint == reachable_.end()) return nullptr;
-  std::string address = std::move(endpoint->second);
-  reachable_.erase(endpoint);
-  if (direct_.size() >= most_direct_) return nullptr;
-  try {
-    zmq::socket_t socket(context_, zmq::socket_type::dealer);
-    socket.set(zmq::sockopt::sndhwm, 0);
-    socket.set(zmq::sockopt::rcvhwm, 0);
-    socket.set(zmq::sockopt::linger, 0);
-    socket.set(zmq::sockopt::routing_id, session_ + std::string(kDirectIdentitySuffix));
-    socket.connect(address);
-    int fd = static_cast<int>(socket.get(zmq::sockopt::fd));
-    wake_poller();  // its descriptor joins the poll
-    return &direct_.emplace(id, Direct{std::move(socket), fd}).first->second;
-  } catch (const zmq::error_t& error) {  // a bad endpoint, or out of sockets or descriptors
-    spdlog::warn("cluster client: engine {} not reachable at {} ({}); going through the controller", id, address,
-                 error.what());
-    return nullptr;
-  }
-}
-
-bool ClusterConnection::send_direct(int target, const std::string& signature, const std::string& header_text,
-                                    const std::string& metadata_json, const std::string& content_json,
-                                    std::vector<zmq::message_t>& buffers) {
-  static const std::string kEmpty = "{}";
-  std::lock_guard lock(direct_mutex_);
-  Direct* direct = direct_for(target);
-  if (direct == nullptr) return false;
-  zmq::socket_t& socket = direct->socket;
-  auto more = zmq::send_flags::sndmore;
-  socket.send(zmq::buffer(std::string_view(wire::kDelimiter)), more);
-  socket.send(zmq::buffer(signature), more);
-  socket.send(zmq::buffer(header_text), more);
-  socket.send(zmq::buffer(kEmpty), more);
-  socket.send(zmq::buffer(metadata_json), more);
-  socket.send(zmq::buffer(content_json), buffers.empty() ? zmq::send_flags::none : more);
-  for (std::size_t i = 0; i < buffers.size(); ++i) {
-    socket.send(buffers[i], i + 1 < buffers.size() ? more : zmq::send_flags::none);
-  }
-  // Sending may have taken in the news of a reply, which the poller's
-  // descriptor then no longer signals: tell the poller.
-  if (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) wake_poller();
-  return true;
-}
-
 std::string ClusterConnection::submit(const std::string& msg_type, const std::string& content_json,
                                       const std::string& metadata_json, std::vector<zmq::message_t> buffers,
                                       int target, Route route, std::string msg_id) {
@@ -325,39 +248,6 @@ std::vector<zmq::pollitem_t> ClusterConnection::poll_items(std::vector<int>& eng
     engines.push_back(id);
   }
   return items;
-}
-
-void ClusterConnection::drain_direct(const std::vector<int>* only) {
-  if (only == nullptr) {
-    uint64_t count = 0;
-    (void)!::read(wake_fd_, &count, sizeof count);
-  }
-  std::lock_guard lock(direct_mutex_);
-  Parts parts;
-  auto drain_one = [&](int id, Direct& direct) {
-    while (receive(direct.socket, parts)) on_direct_reply(parts, id);
-  };
-  if (only == nullptr) {
-    for (auto& [id, direct] : direct_) drain_one(id, direct);
-    return;
-  }
-  for (int id : *only) {
-    if (auto found = direct_.find(id); found != direct_.end()) drain_one(id, found->second);  // may have left since
-  }
-}
-
-void ClusterConnection::on_direct_reply(Parts& parts, int engine_id) {
-  // An engine's shell reply, as any kernel sends it: [<IDS|MSG>, signature, header, ...].
-  if (find_delimiter(parts) != 0 || !verified(parts, 0, signer_)) {
-    spdlog::warn("cluster client: dropped a reply from engine {} that is malformed or badly signed", engine_id);
-    return;
-  }
-  ClusterEvent event;
-  event.kind = ClusterEvent::Kind::kShell;
-  event.engine_id = engine_id;
-  event.msg_type = wire::string_member(view(parts[2]), "msg_type");
-  for (std::size_t i = 2; i < parts.size(); ++i) event.frames.push_back(std::move(parts[i]));
-  pending_.push_back(std::move(event));
 }
 
 void ClusterConnection::on_reply(Parts& parts) {
