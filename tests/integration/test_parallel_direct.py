@@ -5,17 +5,14 @@ records every one from the engine's mirrored copies."""
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 
 import pytest
 
 import ensemble as ipp
 from cluster_util import cluster, wait_until  # noqa: F401 (cluster: a fixture)
-from conftest import ENSEMBLE_BIN
 
 pytestmark = pytest.mark.ensemble_only
 
@@ -161,21 +158,9 @@ def test_an_engine_mirrors_a_direct_request_and_its_reply_to_its_controller_and_
     """A fake controller: a client's "<session>.direct" socket on the engine's shell gets its
     reply there, and the controller gets a copy of the request, then of the reply."""
     zmq = pytest.importorskip("zmq")
-    from test_parallel_uplink import _frames_until, _signed
-    key = uuid.uuid4().hex
-    context = zmq.Context.instance()
-    router = context.socket(zmq.ROUTER)
-    router.linger = 0
-    port = router.bind_to_random_port("tcp://127.0.0.1")
-    security = tmp_path / "security"
-    security.mkdir()
-    engine_file = security / "ipcontroller-engine.json"
-    engine_file.write_text(json.dumps({"transport": "tcp", "ip": "127.0.0.1", "registration_port": port,
-                                       "key": key, "signature_scheme": "hmac-sha256", "cluster_id": "",
-                                       "security_dir": str(security), "heartbeat_period_ms": 200}))
-    engine = subprocess.Popen([str(ENSEMBLE_BIN), "engine", "--file", str(engine_file)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    direct = context.socket(zmq.DEALER)
+    from test_parallel_uplink import _frames_until, _signed, engine_with_fake_controller
+    router, key, engine = engine_with_fake_controller(zmq, tmp_path)
+    direct = zmq.Context.instance().socket(zmq.DEALER)
     direct.linger = 0
     direct.routing_id = b"someone.direct"
     try:

@@ -163,11 +163,9 @@ def test_garbage_on_an_engine_connection_is_dropped_and_the_controller_keeps_ser
         fake.close()
 
 
-@pytest.mark.deadline(60)
-def test_an_engine_serves_its_uplink_in_order_and_survives_garbage_from_it(tmp_path):
-    """A fake controller: the engine registers, shrugs off malformed traffic, then answers a
-    request with busy, the reply and idle on the one connection, in that order."""
-    zmq = pytest.importorskip("zmq")
+def engine_with_fake_controller(zmq, tmp_path):
+    """``(router, key, engine)``: a ROUTER bound where an engine file says its controller is,
+    and an `ensemble engine` started on that file (the caller ends both)."""
     key = uuid.uuid4().hex
     router = zmq.Context.instance().socket(zmq.ROUTER)
     router.linger = 0
@@ -180,6 +178,15 @@ def test_an_engine_serves_its_uplink_in_order_and_survives_garbage_from_it(tmp_p
                                        "security_dir": str(security), "heartbeat_period_ms": 200}))
     engine = subprocess.Popen([str(ENSEMBLE_BIN), "engine", "--file", str(engine_file)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return router, key, engine
+
+
+@pytest.mark.deadline(60)
+def test_an_engine_serves_its_uplink_in_order_and_survives_garbage_from_it(tmp_path):
+    """A fake controller: the engine registers, shrugs off malformed traffic, then answers a
+    request with busy, the reply and idle on the one connection, in that order."""
+    zmq = pytest.importorskip("zmq")
+    router, key, engine = engine_with_fake_controller(zmq, tmp_path)
     try:
         request = _frames_until(router, lambda m: b"registration_request" in m[3])[-1]
         rid = request[0]

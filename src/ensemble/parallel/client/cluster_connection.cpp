@@ -169,16 +169,24 @@ std::string ClusterConnection::submit(const std::string& msg_type, const std::st
     std::string frame = (route == Route::kControl ? "c" : "e") + std::to_string(target);
     tx_.send(zmq::buffer(frame), more);
   }
-  tx_.send(zmq::buffer(std::string_view(wire::kDelimiter)), more);
-  tx_.send(zmq::buffer(signature), more);
-  tx_.send(zmq::buffer(header_text), more);
-  tx_.send(zmq::buffer(kEmpty), more);
-  tx_.send(zmq::buffer(metadata_json), more);
-  tx_.send(zmq::buffer(content_json), buffers.empty() ? zmq::send_flags::none : more);
-  for (std::size_t i = 0; i < buffers.size(); ++i) {
-    tx_.send(buffers[i], i + 1 < buffers.size() ? more : zmq::send_flags::none);
-  }
+  send_signed(tx_, signature, header_text, metadata_json, content_json, buffers);
   return msg_id;
+}
+
+void ClusterConnection::send_signed(zmq::socket_t& socket, const std::string& signature, const std::string& header_text,
+                                    const std::string& metadata_json, const std::string& content_json,
+                                    std::vector<zmq::message_t>& buffers) {
+  static const std::string kEmpty = "{}";  // the parent header
+  auto more = zmq::send_flags::sndmore;
+  socket.send(zmq::buffer(std::string_view(wire::kDelimiter)), more);
+  socket.send(zmq::buffer(signature), more);
+  socket.send(zmq::buffer(header_text), more);
+  socket.send(zmq::buffer(kEmpty), more);
+  socket.send(zmq::buffer(metadata_json), more);
+  socket.send(zmq::buffer(content_json), buffers.empty() ? zmq::send_flags::none : more);
+  for (std::size_t i = 0; i < buffers.size(); ++i) {
+    socket.send(buffers[i], i + 1 < buffers.size() ? more : zmq::send_flags::none);
+  }
 }
 
 std::optional<ClusterEvent> ClusterConnection::next_event(std::chrono::milliseconds timeout) {

@@ -67,21 +67,11 @@ ClusterConnection::Direct* ClusterConnection::direct_for(int id) {
 bool ClusterConnection::send_direct(int target, const std::string& signature, const std::string& header_text,
                                     const std::string& metadata_json, const std::string& content_json,
                                     std::vector<zmq::message_t>& buffers) {
-  static const std::string kEmpty = "{}";
   std::lock_guard lock(direct_mutex_);
   Direct* direct = direct_for(target);
   if (direct == nullptr) return false;
   zmq::socket_t& socket = direct->socket;
-  auto more = zmq::send_flags::sndmore;
-  socket.send(zmq::buffer(std::string_view(wire::kDelimiter)), more);
-  socket.send(zmq::buffer(signature), more);
-  socket.send(zmq::buffer(header_text), more);
-  socket.send(zmq::buffer(kEmpty), more);
-  socket.send(zmq::buffer(metadata_json), more);
-  socket.send(zmq::buffer(content_json), buffers.empty() ? zmq::send_flags::none : more);
-  for (std::size_t i = 0; i < buffers.size(); ++i) {
-    socket.send(buffers[i], i + 1 < buffers.size() ? more : zmq::send_flags::none);
-  }
+  send_signed(socket, signature, header_text, metadata_json, content_json, buffers);
   // Sending may have taken in the news of a reply, which the poller's
   // descriptor then no longer signals: tell the poller.
   if (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) wake_poller();
