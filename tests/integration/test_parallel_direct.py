@@ -190,3 +190,27 @@ def test_an_engine_mirrors_a_direct_request_and_its_reply_to_its_controller_and_
             engine.kill()
             engine.wait()
         router.close()
+
+
+@pytest.mark.deadline(60)
+def test_a_new_endpoint_for_an_engine_id_takes_over_from_the_old_one(cluster):
+    zmq = pytest.importorskip("zmq")
+    c = cluster(n=1)
+    client = c.connect()
+    old, new = (zmq.Context.instance().socket(zmq.ROUTER) for _ in range(2))
+    try:
+        ports = [s.bind_to_random_port("tcp://127.0.0.1") for s in (old, new)]
+        client.conn.connect_engine(7, "tcp://127.0.0.1:%d" % ports[0])
+        first = client.send("kernel_info_request", target=7)
+        client.conn.connect_engine(7, "tcp://127.0.0.1:%d" % ports[0])  # the same: nothing changes
+        client.conn.connect_engine(7, "tcp://127.0.0.1:%d" % ports[1])
+        second = client.send("kernel_info_request", target=7)
+        for router, msg_id in ((old, first), (new, second)):
+            assert router.poll(5000), "nothing reached the engine's endpoint"
+            frames = router.recv_multipart()
+            assert frames[0] == (client.conn.session + ".direct").encode()
+            assert json.loads(frames[3])["msg_id"] == msg_id
+        assert not old.poll(200)
+    finally:
+        old.close(linger=0)
+        new.close(linger=0)

@@ -137,6 +137,7 @@ class ClusterConnection {
   struct Direct {
     zmq::socket_t socket;
     int fd = -1;  // its ZMQ_FD, polled without the lock
+    std::string endpoint;
   };
   std::mutex direct_mutex_;  // after rx_mutex_ when both are held
   std::map<int, Direct> direct_;             // GUARDED_BY(direct_mutex_): open sockets

@@ -19,6 +19,12 @@ void ClusterConnection::wake_poller() {
 void ClusterConnection::connect_engine(int id, const std::string& endpoint) {
   std::lock_guard lock(direct_mutex_);
   if (!direct_open_) throw std::runtime_error("the connection is closed");
+  if (auto open = direct_.find(id); open != direct_.end()) {
+    if (open->second.endpoint == endpoint) return;
+    retired_.push_back(std::move(open->second.socket));  // another engine under that id now
+    direct_.erase(open);
+    wake_poller();
+  }
   reachable_[id] = endpoint;
 }
 
@@ -56,7 +62,7 @@ ClusterConnection::Direct* ClusterConnection::direct_for(int id) {
     socket.connect(address);
     int fd = static_cast<int>(socket.get(zmq::sockopt::fd));
     wake_poller();  // its descriptor joins the poll
-    return &direct_.emplace(id, Direct{std::move(socket), fd}).first->second;
+    return &direct_.emplace(id, Direct{std::move(socket), fd, address}).first->second;
   } catch (const zmq::error_t& error) {  // a bad endpoint, or out of sockets or descriptors
     spdlog::warn("cluster client: engine {} not reachable at {} ({}); going through the controller", id, address,
                  error.what());
