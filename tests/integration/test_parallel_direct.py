@@ -183,6 +183,11 @@ def test_an_engine_mirrors_a_direct_request_and_its_reply_to_its_controller_and_
         assert [m[0] for m in mirrored] == [b"mirror-request", b"mirror-reply"], [m[:2] for m in seen]
         assert mirrored[0][1:] == [b"someone.direct", *execute]  # the request as the client signed it
         assert mirrored[1][1] == b"someone.direct" and mirrored[1][2:] == reply
+        # buffers past what the controller keeps are left out of the copy, which says how many bytes
+        push = _signed(key, "apply_request", {})
+        direct.send_multipart(push + [b"p" * 3000000, b"q" * 1000])
+        seen = _frames_until(router, lambda m: m[1].startswith(b"mirror-request"))
+        assert seen[-1][1:] == [b"mirror-request:3001000", b"someone.direct", *push]
         assert engine.poll() is None
     finally:
         direct.close()

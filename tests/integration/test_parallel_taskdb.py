@@ -6,7 +6,7 @@ import time
 import pytest
 
 import ensemble as ipp
-from cluster_util import LocalCluster
+from cluster_util import LocalCluster, wait_until
 from parallel_fixtures import rc, started  # noqa: F401
 
 pytestmark = [pytest.mark.ensemble_only, pytest.mark.deadline(60)]
@@ -63,11 +63,15 @@ def test_db_query_returns_request_and_result_buffers_when_asked(rc):
     assert any(bytes(b) == payload[::-1].tobytes() for b in record["result_buffers"])
 
 
-def test_request_buffers_past_a_mebibyte_are_not_kept_and_resubmit_says_so(rc):
+@pytest.mark.parametrize("route", ["load-balanced", "direct"])
+def test_request_buffers_past_a_mebibyte_are_not_kept_and_resubmit_says_so(rc, route):
     numpy = pytest.importorskip("numpy")
     big = numpy.zeros(2 << 20, dtype="uint8")
-    ar = rc.load_balanced_view().apply_async(lambda a: int(a.sum()), big)
+    view = rc.load_balanced_view() if route == "load-balanced" else rc[0]
+    ar = view.apply_async(lambda a: int(a.sum()), big)
     assert ar.get(10) == 0
+    # a direct request's record comes from its engine's copy, which leaves such buffers out
+    assert wait_until(lambda: rc.db_query({"msg_id": ar.msg_ids[0]}, keys=["completed"]), 5)
     (record,) = rc.db_query({"msg_id": ar.msg_ids[0]}, keys=["buffers", "result_content"])
     assert record["buffers"] == [] and record["result_content"]["status"] == "ok"
     with pytest.raises(ipp.RemoteError) as refused:

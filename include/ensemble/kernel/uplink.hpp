@@ -12,7 +12,9 @@
 //     that peers the uplink claims (mirrors()) sent to the kernel's own shell
 //     socket, as they arrive, and of their replies, once sent to the peer.
 //     The copies are the frames as signed (the request's identity first), so
-//     the uplink's peer can keep a record of work it did not route.
+//     the uplink's peer can keep a record of work it did not route. A request
+//     whose buffers add up to more than mirrored_buffers_limit() is copied
+//     without them, under the channel "mirror-request:<bytes left out>".
 // Anything else that arrives belongs to the uplink's owner (on_message).
 //
 // Threads: the kernel's I/O thread calls every member and owns the socket
@@ -21,6 +23,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -68,6 +71,8 @@ class Uplink {
     (void)identity;
     return false;
   }
+  // Buffers past this (in all) are left out of a request's copy (see above).
+  virtual std::uint64_t mirrored_buffers_limit() const { return UINT64_MAX; }
   // The I/O thread is stopping: last words, then the socket may close.
   virtual void close() = 0;
 };

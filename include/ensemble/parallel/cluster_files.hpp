@@ -3,6 +3,7 @@
 // Pure functions and small structs; no sockets, no threads.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,12 @@ std::string engine_file_name(const std::string& cluster_id, int engine_id);
 // requests"): the engine mirrors what comes from it to the controller, which
 // records it as the request of the client whose session that is.
 inline constexpr std::string_view kDirectIdentitySuffix = ".direct";
+
+// A request's buffers are kept in the task store (for resubmit and db_query)
+// up to this many bytes. Past it, every push of a large array would also be
+// written to disk, beside the result store; such a record says how much it
+// left out. An engine leaves them out of its copy of a direct request too.
+inline constexpr std::uint64_t kLargestKeptRequestBuffers = 1u << 20;
 
 // The controller's address and the cluster key, as a client or an engine reads them.
 struct ControllerAddress {

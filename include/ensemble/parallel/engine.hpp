@@ -49,6 +49,8 @@ class ControllerLink final : public kernel::Uplink {
   bool quiet(std::string_view request_type) const override { return request_type == "apply_request"; }
   // A cluster client's direct socket (cluster_files.hpp): the controller records its requests.
   bool mirrors(std::string_view identity) const override { return identity.ends_with(kDirectIdentitySuffix); }
+  // The controller keeps no more of a request's buffers: the rest need not travel.
+  std::uint64_t mirrored_buffers_limit() const override { return kLargestKeptRequestBuffers; }
   void close() override;
 
  private:

@@ -67,9 +67,10 @@ class IoLoop {
   void publish_on_uplink(const wire::Message& message, const wire::Frames& frames);
   // Whether an encoded message (identities first) goes to a peer the uplink mirrors.
   bool mirrored(const wire::Frames& frames) const;
-  // A copy of a request's `parts` for the uplink when its sender is mirrored; else empty.
+  // A copy of a request's `parts` for the uplink, its channel frame first, when
+  // its sender is mirrored; else empty.
   std::vector<zmq::message_t> mirror_of(const std::vector<zmq::message_t>& parts) const;
-  void send_mirror(const char* channel, std::vector<zmq::message_t>& parts);
+  void send_mirror(std::vector<zmq::message_t>& parts);
   // A request's copy waits up to kMirrorDelay, or until its reply's copy goes:
   // sent at once, it would cost the request's own round trip a wake-up of
   // ZeroMQ's thread, and most requests are answered well within the delay.

@@ -2,6 +2,8 @@
 // and how their replies and the kernel's iopub find their way back.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "ensemble/wire/ids.hpp"
 #include "io_loop.hpp"
 
@@ -98,23 +100,37 @@ std::vector<zmq::message_t> IoLoop::mirror_of(const std::vector<zmq::message_t>&
       !uplink_->mirrors(parts[0].to_string_view())) {
     return copy;
   }
-  copy.reserve(parts.size());
-  for (const auto& part : parts) {
+  // [identity, <IDS|MSG>, signature, header, parent, metadata, content, buffers...]
+  std::size_t first_buffer = parts.size();
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    if (parts[i].to_string_view() == wire::kDelimiter) {
+      first_buffer = std::min(i + 6, parts.size());
+      break;
+    }
+  }
+  std::uint64_t buffer_bytes = 0;
+  for (std::size_t i = first_buffer; i < parts.size(); ++i) buffer_bytes += parts[i].size();
+  bool trimmed = buffer_bytes > uplink_->mirrored_buffers_limit();
+  std::string channel = trimmed ? std::string(kUplinkMirrorRequest) + ":" + std::to_string(buffer_bytes)
+                                : std::string(kUplinkMirrorRequest);
+  std::size_t end = trimmed ? first_buffer : parts.size();
+  copy.reserve(end + 1);
+  copy.emplace_back(channel.data(), channel.size());
+  for (std::size_t i = 0; i < end; ++i) {
     copy.emplace_back();
-    copy.back().copy(const_cast<zmq::message_t&>(part));  // large frames: shared, not copied
+    copy.back().copy(const_cast<zmq::message_t&>(parts[i]));  // large frames: shared, not copied
   }
   return copy;
 }
 
-void IoLoop::send_mirror(const char* channel, std::vector<zmq::message_t>& parts) {
+void IoLoop::send_mirror(std::vector<zmq::message_t>& parts) {
   try {
-    uplink_socket_->send(zmq::buffer(std::string_view(channel)), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     for (std::size_t i = 0; i < parts.size(); ++i) {
       auto flags = i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
       uplink_socket_->send(parts[i], flags | zmq::send_flags::dontwait);
     }
   } catch (const zmq::error_t& error) {
-    spdlog::debug("{} on the uplink: {}", channel, error.what());
+    spdlog::debug("a request's copy on the uplink: {}", error.what());
   }
 }
 
@@ -124,7 +140,7 @@ void IoLoop::hold_mirror(std::vector<zmq::message_t> copy) {
 }
 
 void IoLoop::flush_mirrors() {
-  for (auto& copy : held_mirrors_) send_mirror(kUplinkMirrorRequest, copy);
+  for (auto& copy : held_mirrors_) send_mirror(copy);
   held_mirrors_.clear();
   mirror_deadline_.reset();
 }

@@ -159,7 +159,8 @@ struct Controller::Impl {
   bool record_reply(int engine_id);
   // `parts`: [channel, client identity, <IDS|MSG>, ...], a copy of a request a
   // client sent `engine` directly, or of its reply (mirrored_requests.cpp).
-  void on_mirrored(Engine& engine, bool request);
+  // `left_out`: bytes of a request's buffers the engine did not copy.
+  void on_mirrored(Engine& engine, bool request, std::uint64_t left_out = 0);
   // `parts`: [topic, <IDS|MSG>, ...] published by `engine`.
   void on_engine_iopub(const Engine& engine);
   void record_output();

@@ -12,6 +12,7 @@
 #include <iterator>
 
 #include <map>
+#include <optional>
 #include <unordered_set>
 
 #include "controller_impl.hpp"
@@ -25,6 +26,19 @@ namespace {
 // The msg_type in a header's JSON text, read without building a document:
 // most iopub traffic is status messages, which the store does not keep.
 std::string msg_type_of(std::string_view header) { return wire::string_member(header, "msg_type"); }
+
+// "mirror-request" -> 0, "mirror-request:<n>" -> n (its buffers were left out), else nullopt.
+std::optional<std::uint64_t> bytes_left_out(std::string_view channel) {
+  channel.remove_prefix(std::string_view(kernel::kUplinkMirrorRequest).size());
+  if (channel.empty()) return 0;
+  if (channel.size() < 2 || channel.size() > 20 || channel[0] != ':') return std::nullopt;  // 19 digits fit
+  std::uint64_t bytes = 0;
+  for (char c : channel.substr(1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    bytes = bytes * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return bytes;
+}
 
 // The engine kernel's shell endpoint, from the "connection" of its
 // registration (its kernel's connection file); empty if it names none.
@@ -64,12 +78,17 @@ void Controller::Impl::on_registration() {
       std::string route = shell ? engine->shell_route() : engine->control_route();
       parts[0].rebuild(route.data(), route.size());
       on_engine_reply(engine->id, shell ? 'e' : 'c');
-    } else if (lead == kernel::kUplinkMirrorRequest || lead == kernel::kUplinkMirrorReply) {
+    } else if (lead.starts_with(kernel::kUplinkMirrorRequest) || lead == kernel::kUplinkMirrorReply) {
       // [rid, channel, client identity, <IDS|MSG>, ...]: a client's request
       // sent to the engine directly, or the engine's reply to it.
-      bool request = lead == kernel::kUplinkMirrorRequest;
+      bool request = lead != kernel::kUplinkMirrorReply;
+      std::optional<std::uint64_t> left_out = request ? bytes_left_out(lead) : std::uint64_t{0};
       parts.erase(parts.begin());
-      on_mirrored(*engine, request);
+      if (left_out) {
+        on_mirrored(*engine, request, *left_out);
+      } else {
+        spdlog::warn("engine {}: dropped a mirrored request with a malformed channel", engine->id);
+      }
     } else if (lead == kernel::kUplinkIopub) {
       parts.erase(parts.begin(), parts.begin() + 2);  // [topic, <IDS|MSG>, ...]
       on_engine_iopub(*engine);

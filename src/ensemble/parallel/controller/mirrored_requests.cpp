@@ -11,7 +11,7 @@
 
 namespace ensemble::parallel {
 
-void Controller::Impl::on_mirrored(Engine& engine, bool request) {
+void Controller::Impl::on_mirrored(Engine& engine, bool request, std::uint64_t left_out) {
   // parts: [channel, client identity, <IDS|MSG>, signature, header, parent, metadata, content, ...]
   if (parts.size() < 8 || !view(parts[1]).ends_with(kDirectIdentitySuffix) || view(parts[2]) != wire::kDelimiter) {
     spdlog::warn("engine {}: dropped a mirrored message that is malformed", engine.id);
@@ -47,7 +47,7 @@ void Controller::Impl::on_mirrored(Engine& engine, bool request) {
   }
   Task task{client, engine.id, fields[1], std::string(view(parts[4])), false, {}, {}};
   task.direct = true;
-  tasks.add(fields[0], std::move(task), "mux", parts, 4);
+  tasks.add(fields[0], std::move(task), "mux", parts, 4, left_out);
   engine.queue.insert(fields[0]);
   balancer.note_direct(fields[0]);
   answer_held_result_requests();  // one may have been asking for it

@@ -68,11 +68,12 @@ StoredReply StoredReply::deserialize(const std::string& blob) {
   return reply;
 }
 
-Task& TaskTable::add(const std::string& msg_id, Task task, const char* queue, Parts& request, std::size_t from) {
+Task& TaskTable::add(const std::string& msg_id, Task task, const char* queue, Parts& request, std::size_t from,
+                     std::uint64_t left_out) {
   if (store_ != nullptr) {
     // header, parent, metadata, content; then the buffers, kept when small enough
     std::size_t first_buffer = std::min(from + 4, request.size());
-    std::uint64_t buffer_bytes = 0;
+    std::uint64_t buffer_bytes = left_out;
     for (std::size_t i = first_buffer; i < request.size(); ++i) buffer_bytes += request[i].size();
     bool keep_buffers = buffer_bytes <= kLargestKeptRequestBuffers;
     Parts kept = keep(request, from);

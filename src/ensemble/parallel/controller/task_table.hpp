@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../multipart.hpp"
+#include "ensemble/parallel/cluster_files.hpp"
 #include "task_store.hpp"
 
 namespace ensemble::parallel {
@@ -56,10 +57,6 @@ struct Task {
   bool direct = false;
 };
 
-// A request's buffers are kept in the store (for resubmit and db_query) up to
-// this many bytes. Past it, every push of a large array would also be written
-// to disk, beside the result store; such a record says how much it left out.
-inline constexpr std::uint64_t kLargestKeptRequestBuffers = 1u << 20;
 
 // Replies of finished tasks kept in memory besides the store's copy, newest
 // first: recent results are the ones fetched again. The rest is read back from
@@ -73,8 +70,10 @@ class TaskTable {
   void persist_to(TaskStore* store) { store_ = store; }
   // `request` is the request's frames; those from index `from` (its header)
   // on are kept by the store, shared rather than copied. `queue` is "mux"
-  // (direct) or "task" (load-balanced), as db_query reports it.
-  Task& add(const std::string& msg_id, Task task, const char* queue, Parts& request, std::size_t from);
+  // (direct) or "task" (load-balanced), as db_query reports it. `left_out`:
+  // bytes of buffers the request had that `request` no longer holds.
+  Task& add(const std::string& msg_id, Task task, const char* queue, Parts& request, std::size_t from,
+            std::uint64_t left_out = 0);
   // Call once a task has its engine (load-balanced) or its reply.
   void assigned(const std::string& msg_id, const Task& task);
   // Keeps the reply in memory until the store has written it and more than
