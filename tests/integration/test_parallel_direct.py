@@ -219,3 +219,65 @@ def test_a_new_endpoint_for_an_engine_id_takes_over_from_the_old_one(cluster):
     finally:
         old.close(linger=0)
         new.close(linger=0)
+
+
+def _signed_frames(key, header, parent, metadata, content):
+    import hashlib
+    import hmac
+
+    parts = [json.dumps(x).encode() for x in (header, parent, metadata, content)]
+    return [b"<IDS|MSG>", hmac.new(key.encode(), b"".join(parts), hashlib.sha256).hexdigest().encode(), *parts]
+
+
+@pytest.mark.deadline(60)
+def test_a_controller_request_after_a_direct_reply_waits_for_the_engines_copy_of_it(cluster):
+    """A fake engine answers a direct request at once, but sends the controller its copies
+    only later: the client's next controller request is answered once they are in, so the
+    controller never contradicts what the client has seen."""
+    import socket
+
+    zmq = pytest.importorskip("zmq")
+    from ensemble import serialize
+    from test_parallel_uplink import _frames_until, _signed
+
+    c = cluster(n=1, heartbeat_ms=2000)
+    key = json.loads(c.file("ipcontroller-engine").read_text())["key"]
+    registration_port = json.loads(c.file("ipcontroller-engine").read_text())["registration_port"]
+    context = zmq.Context.instance()
+    uplink, shell = context.socket(zmq.DEALER), context.socket(zmq.ROUTER)
+    uplink.linger = shell.linger = 0
+    uplink.routing_id = b"engine-fake"
+    shell_port = shell.bind_to_random_port("tcp://127.0.0.1")
+    uplink.connect("tcp://127.0.0.1:%d" % registration_port)
+    rc = _client(c)
+    try:
+        uplink.send_multipart(_signed(key, "registration_request", {
+            "uuid": "fake", "pid": os.getpid(), "hostname": socket.gethostname(),
+            "connection": {"transport": "tcp", "ip": "127.0.0.1", "shell_port": shell_port}}))
+        fake_id = json.loads(_frames_until(uplink, lambda m: m[0] == b"<IDS|MSG>")[-1][-1])["id"]
+        rc.wait_for_engines(2)
+        ar = rc[fake_id].apply_async(lambda: None)
+        request = shell.recv_multipart()
+        identity, header = request[0], json.loads(request[3])
+        reply = _signed_frames(key, {"msg_id": "r-" + header["msg_id"], "session": "fake", "username": "engine",
+                                     "date": header["date"], "msg_type": "apply_reply", "version": "5.3"},
+                               header, {"engine_id": fake_id, "status": "ok", "outputs": "none"},
+                               {"status": "ok"}) + [bytes(b) for b in serialize.pack_result(42)]
+        shell.send_multipart([identity, *reply])
+        assert ar.get(5) == 42  # straight from the engine; the controller has not heard of it
+
+        asked = {}
+        query = threading.Thread(target=lambda: asked.update(records=rc.db_query(
+            {"msg_id": ar.msg_ids[0]}, keys=["completed", "queue"])))
+        query.start()
+        time.sleep(0.1)
+        assert query.is_alive(), "answered before the controller had the reply the client has seen"
+        uplink.send_multipart([b"mirror-request", *request])
+        uplink.send_multipart([b"mirror-reply", identity, *reply])
+        query.join(5)
+        (record,) = asked["records"]
+        assert record["queue"] == "mux" and record["completed"] is not None
+    finally:
+        rc.close()
+        uplink.close()
+        shell.close()

@@ -99,6 +99,7 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         self._outstanding_dict = defaultdict(set)
         self._engines = {}
         self._direct = {}  # engine id -> the endpoint its requests go to directly
+        self._last_direct_replies = {}  # engine id -> msg_id of the last reply from it directly
         self._ids = []
         self._registration_callbacks = []
         self._lost = False

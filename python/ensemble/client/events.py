@@ -165,6 +165,10 @@ class EventThread(threading.Thread):
             dict.__setitem__(md, "started", parse_date(started))
         if md["submitted"] is None and parent_date:
             dict.__setitem__(md, "submitted", parse_date(parent_date))
+        if engine_id in self.client._direct and not future.from_hub:
+            # the controller has this reply a moment later, from the engine: the
+            # client's next controller request waits for it (SendingMixin._send_waited)
+            self.client._last_direct_replies[engine_id] = future.msg_id
         return md
 
     def _finish(self, future, result, expect_output):

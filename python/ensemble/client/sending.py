@@ -146,6 +146,13 @@ class SendingMixin:
 
     def _send_waited(self, msg_type, content=None, target=-1, channel="shell"):
         self._check_open()
+        if target < 0 and self._last_direct_replies:
+            # The replies this client has had from engines directly reach the controller a
+            # moment later, from the engines; it answers once it has them (the last from each
+            # engine: an engine's copies arrive in order), so its answer agrees with what the
+            # client has seen (docs/parallel-protocol.md, "Direct requests").
+            seen, self._last_direct_replies = self._last_direct_replies, {}
+            content = dict(content or {}, sync=list(seen.values()))
         msg_id = self._new_msg_id()
         waiter = Future()
         self._reply_waiters[msg_id] = waiter

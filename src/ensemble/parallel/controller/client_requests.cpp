@@ -129,6 +129,14 @@ void Controller::Impl::handle_controller_request() {
   }
   wire::Message request = std::move(decoded).value();
   std::string rid = request.identities.at(0);
+  serve(rid, std::move(request), false);
+}
+
+void Controller::Impl::serve(const std::string& rid, wire::Message request, bool held) {
+  if (!held && waits_for_engines(request)) {
+    held_requests.push_back({rid, std::move(request), Clock::now() + kHoldGrace});
+    return;
+  }
   const std::string& type = request.header.msg_type;
   Json content;
   std::vector<std::string> buffers;
@@ -138,8 +146,7 @@ void Controller::Impl::handle_controller_request() {
     } else if (type == "queue_request") {
       content = queue_reply(request.content);
     } else if (type == "result_request") {
-      if (hold_if_unknown(rid, request)) return;
-      content = result_reply(rid, request.content);
+      content = result_reply(rid, request.content);  // KeyError for an id still unknown
     } else if (type == "purge_request") {
       content = purge_reply(request.content);
     } else if (type == "hub_history_request") {
@@ -183,37 +190,39 @@ bool names_an_unknown_id(const Json& content, TaskTable& tasks) {
                      [&](const Json& id) { return id.is_string() && tasks.find(id.get_ref<const std::string&>()) == nullptr; });
 }
 
-}  // namespace
-
-bool Controller::Impl::hold_if_unknown(const std::string& rid, const wire::Message& request) {
-  if (!names_an_unknown_id(request.content, tasks)) return false;
-  held_result_requests.push_back({rid, request, Clock::now() + kUnknownIdGrace});
-  return true;
+bool lacks_a_reply(const Json& content, TaskTable& tasks) {
+  auto listed = content.find("sync");
+  if (listed == content.end() || !listed->is_array()) return false;
+  return std::any_of(listed->begin(), listed->end(), [&](const Json& id) {
+    if (!id.is_string()) return false;
+    const Task* task = tasks.find(id.get_ref<const std::string&>());
+    return task == nullptr || !task->done;
+  });
 }
 
-void Controller::Impl::answer_held_result_requests() {
-  if (held_result_requests.empty()) return;
+}  // namespace
+
+bool Controller::Impl::waits_for_engines(const wire::Message& request) {
+  if (!request.content.is_object()) return false;
+  return lacks_a_reply(request.content, tasks) ||
+         (request.header.msg_type == "result_request" && names_an_unknown_id(request.content, tasks));
+}
+
+void Controller::Impl::answer_held_requests() {
+  if (held_requests.empty()) return;
   auto now = Clock::now();
-  std::vector<HeldResultRequest> due;
-  std::erase_if(held_result_requests, [&](HeldResultRequest& held) {
-    if (now < held.deadline && names_an_unknown_id(held.request.content, tasks)) return false;
+  std::vector<HeldRequest> due;
+  std::erase_if(held_requests, [&](HeldRequest& held) {
+    if (now < held.deadline && waits_for_engines(held.request)) return false;
     due.push_back(std::move(held));
     return true;
   });
-  for (auto& held : due) {
-    Json content;
-    try {
-      content = result_reply(held.rid, held.request.content);  // KeyError for an id still unknown
-    } catch (const std::exception& error) {
-      content = error_content("InvalidRequest", error.what());
-    }
-    answer(held.rid, held.request, std::move(content), {});
-  }
+  for (auto& held : due) serve(held.rid, std::move(held.request), true);
 }
 
 std::optional<Clock::time_point> Controller::Impl::next_held_deadline() const {
-  if (held_result_requests.empty()) return std::nullopt;
-  return held_result_requests.front().deadline;  // held in arrival order, with one grace each
+  if (held_requests.empty()) return std::nullopt;
+  return held_requests.front().deadline;  // held in arrival order, with one grace each
 }
 
 Json Controller::Impl::connection_reply() {

@@ -179,7 +179,7 @@ void Controller::run() {
     if (items[0].revents & ZMQ_POLLIN) c.on_client();
     if (items[4].revents & ZMQ_POLLIN) c.on_engine_disconnect();
     if (auto deadline = c.next_held_deadline(); deadline && Clock::now() >= *deadline) {
-      c.answer_held_result_requests();
+      c.answer_held_requests();
     }
     if (auto deadline = c.balancer.next_deadline(); deadline && Clock::now() >= *deadline) {
       c.balancer.tick(Clock::now());

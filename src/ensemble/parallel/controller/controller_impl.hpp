@@ -93,22 +93,28 @@ struct Controller::Impl {
   Clock::time_point stop_deadline{};
   Parts parts;  // reused receive buffer
 
-  // result_requests that name a msg_id not known yet: a direct request's copy
-  // may still be on its way from its engine (mirrored_requests.cpp), while the
-  // client that sent it has already told another its msg_id. Each is answered
-  // once every id it names is known, or after kUnknownIdGrace (KeyError then).
-  struct HeldResultRequest {
+  // Controller requests that wait for the engines' copies of direct requests
+  // (mirrored_requests.cpp), which travel past the controller:
+  //   - a request whose "sync" lists msg_ids the client has had replies to
+  //     (docs/parallel-protocol.md): until the controller has those replies,
+  //     so what it answers agrees with what the client has seen;
+  //   - a result_request naming a msg_id not known yet: its client may have
+  //     told another client the msg_id before the copy arrived.
+  // Each is served once it no longer waits, or after kHoldGrace as it is (an
+  // id still unknown is a KeyError then).
+  struct HeldRequest {
     std::string rid;
     wire::Message request;
     Clock::time_point deadline;
   };
-  std::vector<HeldResultRequest> held_result_requests;
-  static constexpr auto kUnknownIdGrace = std::chrono::milliseconds(100);
-  // Holds `request` if it names an unknown msg_id; false if it is to be answered now.
-  bool hold_if_unknown(const std::string& rid, const wire::Message& request);
-  // Answers the held requests whose ids are all known now, and those past their deadline.
-  void answer_held_result_requests();
+  std::vector<HeldRequest> held_requests;  // in arrival order, one grace each
+  static constexpr auto kHoldGrace = std::chrono::milliseconds(250);
+  bool waits_for_engines(const wire::Message& request);
+  // Serves the held requests that no longer wait, and those past their deadline.
+  void answer_held_requests();
   std::optional<Clock::time_point> next_held_deadline() const;
+  // Answers a decoded controller request, unless it waits (above) and `held` is false.
+  void serve(const std::string& rid, wire::Message request, bool held);
   // Sends the reply to a controller request (`content`, `buffers`) to client `rid`.
   void answer(const std::string& rid, const wire::Message& request, Json content, std::vector<std::string> buffers);
 

@@ -96,6 +96,7 @@ void Controller::Impl::on_registration() {
       spdlog::warn("engine {}: dropped a message on an unknown channel", engine->id);
     }
   }
+  answer_held_requests();  // what came may be what a held request waits for
 }
 
 void Controller::Impl::on_registration_message() {

@@ -50,7 +50,6 @@ void Controller::Impl::on_mirrored(Engine& engine, bool request, std::uint64_t l
   tasks.add(fields[0], std::move(task), "mux", parts, 4, left_out);
   engine.queue.insert(fields[0]);
   balancer.note_direct(fields[0]);
-  answer_held_result_requests();  // one may have been asking for it
 }
 
 }  // namespace ensemble::parallel
