@@ -207,3 +207,44 @@ def test_send_signal_sigint_interrupts_a_running_apply_and_execute(rc):
         assert info.value.ename == "KeyboardInterrupt"
         assert time.monotonic() - began < 2
     assert rc[1].apply_sync(lambda: "interrupted, not dead") == "interrupted, not dead"
+
+
+@pytest.mark.deadline(60)
+def test_engines_run_their_profiles_startup_files_and_pythonstartup(own_cluster, tmp_path, monkeypatch):
+    python_startup = tmp_path / "pythonstartup.py"
+    python_startup.write_text("startup_order = ['PYTHONSTARTUP']\n")
+    monkeypatch.setenv("PYTHONSTARTUP", str(python_startup))
+    c = own_cluster(n=1)
+    startup = os.path.join(c.profile_dir, "startup")
+    os.makedirs(startup)
+    with open(os.path.join(startup, "00-engine.py"), "w") as f:
+        f.write("startup_order.append('profile')\n")
+    client = c.start_and_connect()
+    assert client[0].pull("startup_order", block=True) == ["PYTHONSTARTUP", "profile"]
+
+
+@pytest.mark.deadline(60)
+def test_wait_for_engines_fails_with_engine_error_when_the_clusters_engines_exit(own_cluster, tmp_path,
+                                                                               monkeypatch):
+    crash = tmp_path / "crash.py"
+    crash.write_text("import os, time\ntime.sleep(0.5)\nos._exit(1)\n")
+    monkeypatch.setenv("PYTHONSTARTUP", str(crash))
+    c = own_cluster(n=2)
+    c.cluster.start_cluster_sync()
+    c.remember_pids()
+    c.client = c.cluster.connect_client_sync()
+    started = time.monotonic()
+    with pytest.raises(ipp.EngineError, match="Engine set stopped"):
+        c.client.wait_for_engines(2, timeout=30)
+    assert time.monotonic() - started < 10, "noticed the engines' exit, not the timeout"
+
+
+@pytest.mark.deadline(60)
+def test_starting_a_running_controller_again_is_a_runtime_error(own_cluster):
+    c = own_cluster(n=0)
+    c.cluster.start_controller_sync()
+    c.remember_pids()
+    with pytest.raises(RuntimeError, match="already running"):
+        c.cluster.start_controller_sync()
+    c.client = c.cluster.connect_client_sync()
+    assert c.client.ids == []

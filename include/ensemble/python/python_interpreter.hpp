@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "ensemble/kernel/interpreter.hpp"
 
@@ -13,7 +14,10 @@ namespace ensemble::python {
 
 class PythonInterpreter final : public kernel::Interpreter {
  public:
-  PythonInterpreter();
+  // `profile_dir` is the IPython profile whose startup/ files attach() runs, after
+  // $PYTHONSTARTUP; empty means IPython's default profile. A startup file that raises is
+  // reported on stderr and does not stop the kernel.
+  explicit PythonInterpreter(std::string profile_dir = {});
   ~PythonInterpreter() override;
 
   void attach(kernel::KernelContext& context) override;

@@ -7,8 +7,8 @@ Processes are started by the ``ensemble`` program (see
 ``ensemble cluster stop --cluster-id ID [--profile-dir D]`` stops them.
 
 Every coroutine method ``m`` also exists as ``m_sync``. The controller and
-its engines are started together (``start_cluster``); adding engines to a
-running cluster is not supported yet.
+its engines are started together (``start_cluster``); ``start_engines`` on a running
+cluster adds engines with ``ensemble cluster engines -n N``.
 """
 
 import asyncio
@@ -231,7 +231,10 @@ class Cluster:
         return self
 
     async def start_controller(self, **kwargs):
-        """Start the controller with no engines."""
+        """Start the controller with no engines. RuntimeError if it already runs, as in
+        ipyparallel (``start_cluster`` on a running cluster adds engines instead)."""
+        if self.controller is not None:
+            raise RuntimeError("controller is already running. Call stop_controller() first.")
         return await self.start_cluster(n=0)
 
     async def start_engines(self, n=None, engine_set_id=None, **kwargs):

@@ -2,7 +2,7 @@
 
 import threading
 from collections.abc import Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 
 from .. import error
 from .asyncresult import AsyncResult
@@ -49,7 +49,9 @@ class WaitMixin:
         """Wait until at least ``n`` engines are registered.
 
         Raises TimeoutError after ``timeout`` seconds (-1: never), EngineError
-        if an engine unregisters meanwhile. With block=False, returns a Future.
+        if an engine unregisters meanwhile, or if every engine of one of this client's
+        Cluster's engine sets has exited (engines that crash on start never register).
+        With block=False, returns a Future.
         """
         future = Future()
         if interactive is None:
@@ -95,8 +97,38 @@ class WaitMixin:
                 bar.close()
 
         future.add_done_callback(cleanup)
+        self._fail_when_an_engine_set_stops(future)
         if len(self._ids) >= n:
             future.done() or future.set_result(None)
         if block:
             return future.result()
         return future
+
+    def _fail_when_an_engine_set_stops(self, future, interval=0.2):
+        """Fails ``future`` with EngineError once every process of one of the engine sets that
+        this client's Cluster started has exited, as ipyparallel's engine-set stop callback
+        does. A client without a Cluster has no processes to watch."""
+        from .cluster import _ours
+
+        engines = getattr(getattr(self, "cluster", None), "engines", None) or {}
+        sets = {name: list(engine_set.get("pids") or ()) for name, engine_set in engines.items()}
+        sets = {name: pids for name, pids in sets.items() if pids}
+        if not sets or future.done():
+            return
+        finished = threading.Event()
+        future.add_done_callback(lambda f: finished.set())
+
+        def watch():
+            while not finished.wait(interval):
+                for name, pids in sets.items():
+                    if any(_ours(pid) for pid in pids):
+                        continue
+                    try:
+                        future.set_exception(error.EngineError(
+                            "Engine set stopped: set %s, whose %i engine(s) (pids %s) have "
+                            "all exited" % (name, len(pids), pids)))
+                    except InvalidStateError:  # the engines came first
+                        pass
+                    return
+
+        threading.Thread(target=watch, name="ensemble-engine-set-watch", daemon=True).start()

@@ -176,7 +176,10 @@ int run_engine(const EngineArgs& args) {
   std::string uuid = wire::new_id();
 
   python::PythonRuntime runtime({package_paths(), {executable_path(), "--engine"}});
-  python::PythonInterpreter interpreter;
+  std::string security = controller.security_dir.empty() ? std::filesystem::path(path).parent_path().string()
+                                                         : controller.security_dir;
+  // The cluster's profile, whose startup files run in the engine as in ipyparallel's.
+  python::PythonInterpreter interpreter(std::filesystem::path(security).parent_path().string());
   std::string connection_file;  // touched on the kernel's I/O thread until the kernel is gone
   {
     kernel::Kernel kernel(std::move(options), interpreter);
@@ -186,8 +189,6 @@ int run_engine(const EngineArgs& args) {
         {"pid", static_cast<int>(::getpid())},
         {"hostname", hostname()},
     };
-    std::string security = controller.security_dir.empty() ? std::filesystem::path(path).parent_path().string()
-                                                           : controller.security_dir;
     auto link = std::make_shared<parallel::ControllerLink>(
         controller, identity, [&connection_file, security, cluster_id = controller.cluster_id](
                                   int id, const wire::ConnectionInfo& info) {

@@ -13,6 +13,7 @@ namespace ensemble::python {
 struct PythonInterpreter::Impl {
   Bridge bridge;
   py::object runtime;
+  std::string profile_dir;
 };
 
 namespace {
@@ -31,7 +32,8 @@ kernel::Json call_json(const py::object& runtime, const char* method, auto&&... 
 
 }  // namespace
 
-PythonInterpreter::PythonInterpreter() : impl_(std::make_unique<Impl>()) {
+PythonInterpreter::PythonInterpreter(std::string profile_dir) : impl_(std::make_unique<Impl>()) {
+  impl_->profile_dir = std::move(profile_dir);
   link_bridge_module();
 }
 
@@ -46,6 +48,11 @@ void PythonInterpreter::attach(kernel::KernelContext& context) {
   py::module_::import("_ensemble_bridge");  // registers the Bridge type
   py::object bridge = py::cast(&impl_->bridge, py::return_value_policy::reference);
   impl_->runtime = py::module_::import("ensemble._kernel.runtime").attr("KernelRuntime")(bridge);
+  try {
+    py::module_::import("ensemble._kernel.startup").attr("run")(impl_->runtime, impl_->profile_dir);
+  } catch (py::error_already_set& error) {
+    spdlog::error("startup files: {}", error.what());
+  }
 }
 
 kernel::Json PythonInterpreter::kernel_info() {
