@@ -144,6 +144,14 @@ def test_wait_interactive_shows_a_progress_bar_until_done(rc, capsys):
 
 
 @pytest.mark.deadline(30)
+def test_wait_interactive_with_the_notebook_bar_works_with_debians_ipywidgets(rc):
+    # Debian 12's ipywidgets 6 has no progress-bar style, which tqdm's notebook bar sets
+    ar = rc[:].map_async(lambda t: sleep_then(t, t), [0.1, 0.2])
+    ar.wait_interactive(interval=0.05, widget=True)
+    assert ar.ready() and ar.get() == [0.1, 0.2]
+
+
+@pytest.mark.deadline(30)
 def test_iteration_yields_map_results_in_submission_order(rc):
     ar = rc[:].map_async(lambda t: sleep_then(t, t), [0.6, 0.6, 0.0, 0.0])
     seen = []

@@ -248,3 +248,17 @@ def test_starting_a_running_controller_again_is_a_runtime_error(own_cluster):
         c.cluster.start_controller_sync()
     c.client = c.cluster.connect_client_sync()
     assert c.client.ids == []
+
+
+@pytest.mark.deadline(60)
+def test_waiting_for_engines_after_the_controller_is_gone_is_an_engine_error_not_a_hang(own_cluster):
+    c = own_cluster(n=1)
+    client = c.start_and_connect()
+    c.cluster.stop_cluster_sync()
+    wait_until(lambda: client._lost, 10)
+    started = time.monotonic()
+    with pytest.raises(ipp.EngineError, match="controller was lost"):
+        client.wait_for_engines(1)  # no timeout: it used to wait for ever
+    with pytest.raises(ipp.EngineError, match="controller was lost"):
+        client.wait_for_engines(1, block=False).result(5)
+    assert time.monotonic() - started < 3

@@ -71,13 +71,40 @@ def progress(*args, widget=None, **kwargs):
         except ImportError:
             widget = False
     if widget:
-        import tqdm.notebook
-
-        return tqdm.notebook.tqdm_notebook(*args, **kwargs)
+        return _notebook_bar_class()(*args, **kwargs)
     import tqdm
 
     kwargs.setdefault("file", sys.stdout)
     return tqdm.tqdm(*args, **kwargs)
+
+
+_NOTEBOOK_BAR = None
+
+
+def _notebook_bar_class():
+    """tqdm's notebook bar, made to work with ipywidgets older than tqdm expects: Debian 12
+    ships ipywidgets 6, whose progress widget has no ``style``, and tqdm 4.64 sets the bar's
+    colour through it, so a plain ``tqdm_notebook`` raises AttributeError before it shows
+    anything (it does under ipyparallel too). Without a colour the bar still works."""
+    global _NOTEBOOK_BAR
+    if _NOTEBOOK_BAR is None:
+        import tqdm.notebook
+
+        class NotebookBar(tqdm.notebook.tqdm_notebook):
+            @property
+            def colour(self):
+                return getattr(self, "_wanted_colour", None)
+
+            @colour.setter
+            def colour(self, bar_color):
+                self._wanted_colour = bar_color
+                try:
+                    tqdm.notebook.tqdm_notebook.colour.fset(self, bar_color)
+                except AttributeError:
+                    pass
+
+        _NOTEBOOK_BAR = NotebookBar
+    return _NOTEBOOK_BAR
 
 
 def getname(f):

@@ -49,11 +49,16 @@ class WaitMixin:
         """Wait until at least ``n`` engines are registered.
 
         Raises TimeoutError after ``timeout`` seconds (-1: never), EngineError
-        if an engine unregisters meanwhile, or if every engine of one of this client's
+        if an engine unregisters meanwhile or the controller is gone, or if every engine of one of this client's
         Cluster's engine sets has exited (engines that crash on start never register).
         With block=False, returns a Future.
         """
         future = Future()
+        if self._lost and len(self._ids) < n:
+            # no engine can register with a controller that is gone: waiting would hang
+            future.set_exception(error.EngineError(
+                "the connection to the controller was lost; no engine can register"))
+            return future.result() if block else future
         if interactive is None:
             interactive = running_ipython() is not None
         bar = progress(widget=widget, initial=len(self._ids), total=n, unit="engine") \
