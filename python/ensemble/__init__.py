@@ -13,6 +13,7 @@ version_info = (0, 1, 0)
 _LAZY = {
     "Client": "client.client",
     "Cluster": "client.cluster",
+    "ClusterManager": "client.cluster_manager",
     "View": "client.view",
     "DirectView": "client.view",
     "BroadcastView": "client.view",
@@ -48,7 +49,7 @@ _LAZY.update({name: "error" for name in (
     "DependencyTimeout", "InvalidDependency", "RemoteError", "TaskRejectError",
     "CompositeError", "collect_exceptions", "wrap_exception", "unwrap_exception")})
 
-_SUBMODULES = {"error", "serialize", "client", "util", "datapub"}
+_SUBMODULES = {"error", "serialize", "client", "util", "datapub", "cluster"}
 
 
 def __getattr__(name):

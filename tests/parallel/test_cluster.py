@@ -119,3 +119,39 @@ def test_client_finds_file_by_profile_dir_and_cluster_id(tmp_path, monkeypatch):
     rc.close()
     with pytest.raises(OSError):
         ipp.Client(profile_dir=str(tmp_path), cluster_id="missing", timeout=0.2)
+
+
+def test_settings_come_from_the_profile_then_a_config_then_keywords(tmp_path):
+    from traitlets.config import Config
+
+    (tmp_path / "ipcluster_config.json").write_text(json.dumps(
+        {"Cluster": {"controller_args": ["--from-profile"], "n": 5, "engine_timeout": 10}}))
+    (tmp_path / "ipcluster_config.py").write_text(
+        "c = get_config()\nc.Cluster.controller_ip = '10.0.0.1'\nc.Cluster.n = 3\n")
+    config = Config()
+    config.Cluster.engine_timeout = 20
+    c = ipp.Cluster(profile_dir=str(tmp_path), n=10, config=config)
+    assert c.controller_args == ["--from-profile"]  # the profile's JSON file
+    assert c.controller_ip == "10.0.0.1"  # the profile's Python file
+    assert c.engine_timeout == 20  # the config over the profile
+    assert c.n == 10  # the keyword over both
+    assert c.config is config
+    assert ipp.Cluster(profile_dir=str(tmp_path), load_profile=False).controller_args == []
+
+
+def test_a_broken_profile_config_is_ignored_with_a_warning(tmp_path, caplog):
+    (tmp_path / "ipcluster_config.py").write_text("c = get_config()\nc.Cluster.n = undefined_name\n")
+    c = ipp.Cluster(profile_dir=str(tmp_path), n=2)
+    assert c.n == 2 and "ipcluster_config.py" in caplog.text
+
+
+def test_a_cluster_has_a_logger_named_by_its_id_and_log_level_sets_it(tmp_path):
+    c = ipp.Cluster(profile_dir=str(tmp_path), cluster_id="logged", log_level=10)
+    assert c.log.name.endswith(".logged") and c.log.level == 10
+
+
+def test_a_cluster_made_from_a_dict_or_file_is_not_stopped_when_this_program_exits(tmp_path):
+    c = ipp.Cluster(profile_dir=str(tmp_path), cluster_id="x")
+    assert c.shutdown_atexit
+    assert not ipp.Cluster.from_dict(c.to_dict()).shutdown_atexit
+    assert ipp.Cluster.from_dict(c.to_dict(), shutdown_atexit=True).shutdown_atexit

@@ -15,6 +15,7 @@ import asyncio
 import atexit
 import inspect
 import json
+import logging
 import os
 import random
 import signal
@@ -26,6 +27,7 @@ import weakref
 from functools import partial
 
 from . import files
+from .cluster_config import cluster_settings
 
 _running = weakref.WeakSet()
 
@@ -100,28 +102,54 @@ class Cluster:
 
     Keyword arguments: ``n``, ``cluster_id`` (default: a fresh random id),
     ``profile``, ``profile_dir``, ``controller_ip``, ``engine_timeout``
-    (seconds to wait for engines in start_and_connect), ``shutdown_atexit``.
+    (seconds to wait for engines in start_and_connect), ``shutdown_atexit``,
+    ``config`` (a traitlets Config whose ``Cluster`` section sets any of these), ``log``,
+    ``log_level``, ``load_profile`` (default True: the profile's ``ipcluster_config.py`` and
+    ``.json`` set them too; see cluster_config.py for which wins), and ipyparallel's
+    ``controller_args``/``engine_args``, which are kept but mean nothing to Ensemble's daemons.
     """
 
     def __init__(self, *, n=None, cluster_id=None, profile="", profile_dir="",
-                 controller_ip="", engine_timeout=60, shutdown_atexit=True, cluster_file="",
-                 **ignored):
+                 controller_ip=None, engine_timeout=None, shutdown_atexit=None, cluster_file="",
+                 config=None, log=None, log_level=None, load_profile=True,
+                 controller_args=None, engine_args=None, **ignored):
+        self.profile = profile or ""
+        self.profile_dir = files.profile_dir(self.profile or None, profile_dir or None)
+        self._config = config
+        settings = cluster_settings(self.profile_dir, config, dict(
+            n=n, cluster_id=cluster_id, controller_ip=controller_ip, engine_timeout=engine_timeout,
+            shutdown_atexit=shutdown_atexit, log_level=log_level, controller_args=controller_args,
+            engine_args=engine_args), load_profile)
+        n = settings.get("n")
         self.n = n if n is not None else (os.cpu_count() or 1)
+        cluster_id = settings.get("cluster_id")
         if cluster_id is None:
             suffix = "".join(random.choice(string.ascii_lowercase + string.digits)
                              for _ in range(4))
             cluster_id = "%i-%s" % (time.time(), suffix)
         self.cluster_id = cluster_id
-        self.profile = profile or ""
-        self.profile_dir = files.profile_dir(self.profile or None, profile_dir or None)
-        self.controller_ip = controller_ip
-        self.engine_timeout = engine_timeout
-        self.shutdown_atexit = shutdown_atexit
+        self.controller_ip = settings.get("controller_ip") or ""
+        self.engine_timeout = settings.get("engine_timeout", 60)
+        self.shutdown_atexit = settings.get("shutdown_atexit", True)
+        self.controller_args = list(settings.get("controller_args") or [])
+        self.engine_args = list(settings.get("engine_args") or [])
+        self.log = log or logging.getLogger("%s.%s" % (__name__, self.cluster_id))
+        if settings.get("log_level") is not None:
+            self.log.setLevel(settings["log_level"])
         self.cluster_file = cluster_file or files.cluster_file(self.security_dir,
                                                                self.cluster_id)
         self.controller = None
         self.engines = {}
         self._context_client = None
+
+    @property
+    def config(self):
+        """The traitlets Config this cluster was given (an empty one if none was)."""
+        if self._config is None:
+            from traitlets.config import Config
+
+            self._config = Config()
+        return self._config
 
     @property
     def security_dir(self):
@@ -155,6 +183,9 @@ class Cluster:
 
     @classmethod
     def from_dict(cls, d, **kwargs):
+        """A Cluster for one described by ``to_dict()`` or by its file. It does not stop the
+        cluster when this program exits (``shutdown_atexit=False``): whoever started it does."""
+        kwargs.setdefault("shutdown_atexit", False)
         if "cluster" in d:  # our own to_dict()
             info = dict(d["cluster"], **kwargs)
             self = cls(**info)
@@ -168,10 +199,12 @@ class Cluster:
         return self
 
     @classmethod
-    def from_file(cls, cluster_file=None, *, profile=None, profile_dir=None, cluster_id="",
+    def from_file(cls, cluster_file=None, *, profile=None, profile_dir=None, cluster_id=None,
                   **kwargs):
-        """A Cluster for the running cluster described by ``cluster[-ID].json``."""
+        """A Cluster for the running cluster described by ``cluster[-ID].json`` (the given
+        file, whose id it takes, or the file of ``cluster_id`` in the profile)."""
         if cluster_file is None:
+            cluster_id = cluster_id or ""
             security = os.path.join(files.profile_dir(profile, profile_dir), "security")
             cluster_file = files.cluster_file(security, cluster_id)
         with open(cluster_file) as f:
@@ -180,8 +213,11 @@ class Cluster:
             kwargs["profile"] = profile
         if profile_dir is not None:
             kwargs["profile_dir"] = profile_dir
+        elif profile is None:  # the profile the file is in: PROFILE_DIR/security/cluster*.json
+            kwargs["profile_dir"] = os.path.dirname(os.path.dirname(os.path.abspath(cluster_file)))
         kwargs.setdefault("cluster_file", cluster_file)
-        kwargs.setdefault("cluster_id", cluster_id)
+        if cluster_id is not None:
+            kwargs.setdefault("cluster_id", cluster_id)
         return cls.from_dict(d, **kwargs)
 
     def _load_state(self, d):

@@ -1,0 +1,50 @@
+"""Where a Cluster's settings come from, as in ipyparallel: the profile's
+``ipcluster_config.py``/``.json`` (``c.Cluster.n = 4``), then a ``config=`` object, then the
+keyword arguments, each overriding the one before."""
+
+import logging
+import os
+
+# what Cluster takes from a config's ``Cluster`` section; the rest of it (launcher classes,
+# ipyparallel's own traits) means nothing to Ensemble and is left alone
+SETTINGS = ("n", "controller_ip", "engine_timeout", "controller_args", "engine_args",
+            "shutdown_atexit", "cluster_id", "log_level")
+
+
+def profile_config(profile_dir):
+    """The profile's ipcluster config as a traitlets Config, or None without one. traitlets is
+    imported only when a file exists (it costs every ``import ensemble`` user ~20 ms)."""
+    names = [name for name in ("ipcluster_config.py", "ipcluster_config.json")
+             if os.path.isfile(os.path.join(profile_dir, name))]
+    if not names:
+        return None
+    from traitlets.config.loader import Config, JSONFileConfigLoader, PyFileConfigLoader
+
+    merged = Config()
+    for name in names:  # .json after .py, so the JSON file wins, as traitlets orders them
+        loader_class = PyFileConfigLoader if name.endswith(".py") else JSONFileConfigLoader
+        try:
+            merged.merge(loader_class(name, path=profile_dir).load_config())
+        except Exception as exc:  # a user's file with an error must not stop the cluster
+            logging.getLogger(__name__).warning("ignoring %s: %s",
+                                                os.path.join(profile_dir, name), exc)
+    return merged
+
+
+def _cluster_section(config):
+    if config is None:
+        return {}
+    try:
+        section = config["Cluster"] if "Cluster" in config else {}
+    except TypeError:
+        return {}
+    return {key: section[key] for key in SETTINGS if key in section}
+
+
+def cluster_settings(profile_dir, config, explicit, load_profile=True):
+    """The settings a Cluster runs with: ``explicit`` (keyword arguments given, not None)
+    over ``config``'s Cluster section over the profile's files."""
+    settings = _cluster_section(profile_config(profile_dir)) if load_profile else {}
+    settings.update(_cluster_section(config))
+    settings.update({key: value for key, value in explicit.items() if value is not None})
+    return settings

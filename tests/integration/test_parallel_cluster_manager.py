@@ -1,0 +1,75 @@
+"""ClusterManager (``ipp.ClusterManager``, ``ensemble.cluster``): the running clusters of this
+machine's IPython profiles, by ``PROFILE:CLUSTER_ID``, as ipyparallel lists them."""
+
+import os
+
+import pytest
+
+import ensemble as ipp
+from cluster_util import wait_until
+from parallel_fixtures import own_cluster  # noqa: F401
+
+pytestmark = pytest.mark.ensemble_only
+
+
+def test_new_get_and_remove_clusters_by_key(tmp_path):
+    from ensemble import cluster
+
+    manager = cluster.ClusterManager()
+    assert manager.clusters == {}
+    key, made = manager.new_cluster(profile_dir=str(tmp_path))
+    assert key == "%s:%s" % (tmp_path, made.cluster_id)
+    assert made.profile_dir == str(tmp_path) and manager.get_cluster(key) is made
+    with pytest.raises(KeyError):
+        manager.get_cluster("nosuchcluster")
+    with pytest.raises(KeyError):
+        manager.new_cluster(cluster_id=made.cluster_id, profile_dir=made.profile_dir)
+    assert list(manager.clusters) == [key]
+    manager.remove_cluster(key)
+    with pytest.raises(KeyError):
+        manager.remove_cluster("nosuchcluster")
+
+
+@pytest.mark.deadline(60)
+def test_load_clusters_finds_a_running_cluster_that_connects_and_forgets_it_once_stopped(own_cluster,
+                                                                                           monkeypatch):
+    c = own_cluster(n=1, cluster_id="listed")
+    # a profile directory inside IPYTHONDIR is named by its profile in the key
+    ipython_dir = os.path.dirname(c.profile_dir)
+    monkeypatch.setenv("IPYTHONDIR", ipython_dir)
+    profile_dir = c.profile_dir = os.path.join(ipython_dir, "profile_x")
+    c.cluster = ipp.Cluster(n=1, profile_dir=profile_dir, cluster_id="listed")
+    c.start_and_connect()
+    stale = os.path.join(profile_dir, "security", "cluster-killed-long-ago.json")
+    with open(stale, "w") as f:
+        f.write('{"cluster_id": "killed-long-ago", "controller_pid": 999999999, "engine_pids": []}')
+
+    manager = ipp.ClusterManager()
+    clusters = manager.load_clusters()
+    assert list(clusters) == ["x:listed"], "the running cluster, and not the stale file"
+    found = clusters["x:listed"]
+    assert found.cluster_id == "listed" and found.profile_dir == profile_dir
+    client = found.connect_client_sync()
+    try:
+        client.wait_for_engines(1, timeout=20)
+        assert client[0].apply_sync(lambda: 6 * 7) == 42
+    finally:
+        client.close()
+    assert manager.load_clusters(profile="x") == clusters, "loading again keeps the same object"
+    assert manager.load_clusters()["x:listed"] is found
+    c.stop()
+    assert wait_until(lambda: "x:listed" not in manager.load_clusters(), 10)
+
+
+@pytest.mark.deadline(60)
+def test_cluster_from_a_file_takes_the_files_id_and_profile(own_cluster):
+    c = own_cluster(n=1, cluster_id="fromfile")
+    c.start_and_connect()
+    again = ipp.Cluster.from_file(c.cluster.cluster_file)
+    assert again.cluster_id == "fromfile" and again.profile_dir == c.profile_dir
+    client = again.connect_client_sync()
+    try:
+        client.wait_for_engines(1, timeout=20)
+        assert client.ids == [0]
+    finally:
+        client.close()
