@@ -7,8 +7,8 @@ from datetime import timezone
 
 from .client.util import compare_datetimes, interactive, progress, utcnow  # noqa: F401
 
-__all__ = ["compare_datetimes", "disambiguate_ip_address", "ensure_timezone", "interactive",
-           "is_ip", "progress", "utc", "utcnow"]
+__all__ = ["compare_datetimes", "disambiguate_ip_address", "disambiguate_url", "ensure_timezone",
+           "interactive", "is_ip", "progress", "split_url", "utc", "utcnow"]
 
 utc = timezone.utc
 
@@ -44,3 +44,22 @@ def disambiguate_ip_address(ip, location=None):
                 return location
         return localhost() if location in public_ips() else location
     return ip
+
+
+def split_url(url):
+    """``tcp://host:port`` as ``(proto, host, port)``; ValueError for anything else."""
+    proto, sep, address = url.partition("://")
+    host, colon, port = address.rpartition(":")
+    if not sep or not colon or not host or not port:
+        raise ValueError("not a transport://host:port url: %r" % url)
+    return proto, host, port
+
+
+def disambiguate_url(url, location=None):
+    """A ZeroMQ url with a wildcard host (``tcp://*:10101``) as one to connect to, as
+    disambiguate_ip_address picks it; other urls (``ipc://…``) come back as they are."""
+    try:
+        proto, host, port = split_url(url)
+    except ValueError:
+        return url
+    return "%s://%s:%s" % (proto, disambiguate_ip_address(host, location), port)

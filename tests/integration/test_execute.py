@@ -258,6 +258,28 @@ def test_exception_gives_error_reply_and_traceback_naming_the_line(kernel):
     assert res.results == []
 
 
+def test_an_error_in_a_function_from_an_earlier_silent_cell_names_its_own_line(kernel):
+    # as an engine runs them: ipyparallel's view.execute is silent by default
+    defined = kernel.execute("def fails_later():\n    return 1 / 0\n", silent=True)
+    assert defined.status == "ok"
+    called = kernel.execute("fails_later()", silent=True, stop_on_error=False)
+    assert called.status == "error"
+    assert called.content["ename"] == "ZeroDivisionError", called.content
+    assert "return 1 / 0" in called.traceback_text
+
+
+@pytest.mark.ensemble_only
+def test_an_error_ipythons_formatter_cannot_format_is_still_reported_in_plain_form(kernel):
+    kernel.execute("ip = get_ipython()\n"
+                   "ip.InteractiveTB.structured_traceback = lambda *a, **k: 1 / 0\n")
+    try:
+        res = kernel.execute("raise KeyError('the real error')", stop_on_error=False)
+        assert res.status == "error" and res.content["ename"] == "KeyError", res.content
+        assert "the real error" in res.traceback_text
+    finally:
+        kernel.execute("del ip.InteractiveTB.structured_traceback")
+
+
 def test_syntax_error_is_reported(kernel):
     res = kernel.execute("def broken(:\n    pass\n", stop_on_error=False)
     assert res.status == "error"

@@ -47,6 +47,7 @@ class KernelRuntime:
         self.namespace["_oh"] = self.namespace["Out"]
         sys.modules["__main__"] = self.namespace_module
         self.execution_count = 0
+        self._silent_cells = 0
         self.executing = False
         self.silent = False
         self.payload = []
@@ -141,7 +142,14 @@ class KernelRuntime:
         return reply
 
     def _run_plain(self, code, silent, execution_count):
-        filename = f"<cell-{execution_count}>" if not silent else "<silent-cell>"
+        if silent:
+            # Each silent cell needs a name of its own: a function defined in one (an engine's
+            # view.execute is silent by default) keeps pointing at its cell's source, and a
+            # traceback through it must find that source, not a later silent cell's.
+            self._silent_cells += 1
+            filename = f"<silent-cell-{self._silent_cells}>"
+        else:
+            filename = f"<cell-{execution_count}>"
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         tree = ast.parse(code, filename=filename)
         flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -190,14 +198,20 @@ class KernelRuntime:
         sys.last_type, sys.last_value, sys.last_traceback = etype, evalue, tb
         while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_THIS_DIR):
             tb = tb.tb_next
+        stb = None
         if self._shell is not None or _ipython_importable():
             shell = self.get_ipython()
-            if issubclass(etype, SyntaxError):
-                # As IPython shows it: the offending line, not the parser's frames.
-                stb = shell.SyntaxTB.structured_traceback(etype, evalue, [])
-            else:
-                stb = shell.InteractiveTB.structured_traceback(etype, evalue, tb, tb_offset=0)
-        else:
+            try:
+                if issubclass(etype, SyntaxError):
+                    # As IPython shows it: the offending line, not the parser's frames.
+                    stb = shell.SyntaxTB.structured_traceback(etype, evalue, [])
+                else:
+                    stb = shell.InteractiveTB.structured_traceback(etype, evalue, tb, tb_offset=0)
+            except Exception:
+                # IPython's formatter can fail on frames whose source it cannot match (it
+                # raised NotOneValueFound there); the user's error must still be reported.
+                stb = None
+        if stb is None:
             import traceback
             stb = traceback.format_exception(etype, evalue, tb)
         self.record_error(etype.__name__, str(evalue), stb)
