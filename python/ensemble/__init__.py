@@ -76,7 +76,11 @@ def bind_kernel(**kwargs):
 
 
 def register_joblib_backend(name="ipyparallel", make_default=False):
-    raise NotImplementedError("the joblib backend is not implemented yet")
+    """Makes ``joblib.Parallel(backend=name)`` run on the default profile's default cluster
+    (one is started if none runs) through a LoadBalancedView. Needs joblib."""
+    from .client.joblib_backend import register
+
+    return register(name=name, make_default=make_default)
 
 
-__all__ = sorted(set(_LAZY) | {"bind_kernel", "__version__"})
+__all__ = sorted(set(_LAZY) | {"bind_kernel", "register_joblib_backend", "__version__"})

@@ -158,7 +158,11 @@ class LoadBalancedView(View):
                 yield ar.get(return_exceptions=return_exceptions)
 
     def register_joblib_backend(self, name="ipyparallel", make_default=False):
-        raise NotImplementedError("the joblib backend is not implemented yet")
+        """Makes ``joblib.Parallel(backend=name)`` run its batches on this view
+        (``make_default=True``: also without naming it). Needs joblib."""
+        from .joblib_backend import register
+
+        register(name, make_default, view=self)
 
 
 __all__ = ["LoadBalancedView"]
