@@ -262,3 +262,19 @@ def test_waiting_for_engines_after_the_controller_is_gone_is_an_engine_error_not
     with pytest.raises(ipp.EngineError, match="controller was lost"):
         client.wait_for_engines(1, block=False).result(5)
     assert time.monotonic() - started < 3
+
+
+@pytest.mark.deadline(60)
+def test_signal_engines_reaches_only_the_engine_set_it_names(own_cluster):
+    c = own_cluster(n=1)
+    client = c.start_and_connect()
+    second = c.cluster.start_engines_sync(1)
+    client.wait_for_engines(2, timeout=20)
+    c.remember_pids()
+    with pytest.raises(KeyError):
+        c.cluster.signal_engines_sync(signal.SIGTERM, "no-such-set")
+    [signalled] = c.cluster.engines[second]["pids"]
+    c.cluster.signal_engines_sync("SIGTERM", second)
+    assert wait_until(lambda: not running(signalled), 10)
+    assert wait_until(lambda: len(client.ids) == 1, 10)
+    assert client[client.ids[0]].apply_sync(lambda: "the other set is untouched") == "the other set is untouched"

@@ -354,13 +354,22 @@ class Cluster:
             del self.engines[name]
 
     async def signal_engines(self, signum, engine_set_id=None):
+        """Sends ``signum`` (a number or a name such as ``"SIGINT"``) to the engines of one
+        engine set (default: every set); KeyError for a set this cluster does not have."""
         import signal as signal_module
 
         if isinstance(signum, str):
             signum = getattr(signal_module, signum)
-        for engine_set in self.engines.values():
+        if engine_set_id is None:
+            sets = list(self.engines.values())
+        elif engine_set_id in self.engines:
+            sets = [self.engines[engine_set_id]]
+        else:
+            raise KeyError("no engine set %r in %s" % (engine_set_id, list(self.engines)))
+        for engine_set in sets:
             for pid in engine_set.get("pids", []):
-                os.kill(pid, signum)
+                if _ours(pid):  # a pid of an engine that is gone may be another program's now
+                    os.kill(pid, signum)
 
     async def restart_engines(self, engine_set_id=None):
         """Stop one engine set (default: each) and start as many engines under its id."""
