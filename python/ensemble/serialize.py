@@ -67,7 +67,7 @@ class PrePickled:
 
 def _unpickle_prepickled(payload, *oob):
     if oob:
-        return pickle.loads(payload, buffers=oob)
+        return _load(payload, oob)
     kept = _prepickled_functions.get(payload)
     if kept is not None:
         f, defaults, kwdefaults = kept
@@ -75,7 +75,7 @@ def _unpickle_prepickled(payload, *oob):
         if not f.__dict__ and f.__defaults__ is defaults and f.__kwdefaults__ is kwdefaults:
             return f
         del _prepickled_functions[payload]
-    obj = pickle.loads(payload)
+    obj = _load(payload)
     if _reusable(obj):
         if len(_prepickled_functions) >= 256:
             del _prepickled_functions[next(iter(_prepickled_functions))]  # the oldest
@@ -222,12 +222,23 @@ def _dumps(obj):
         return False
 
     stream = io.BytesIO()
-    _pickler()(stream, protocol=5, buffer_callback=keep).dump(obj)
+    pickler_class = _dill_pickler if _dill_pickler is not None else _pickler()
+    pickler_class(stream, protocol=5, buffer_callback=keep).dump(obj)
     return [stream.getbuffer()] + oob
 
 
 def _loads(buffers):
-    payload, oob = buffers[0], buffers[1:]
+    return _load(buffers[0], buffers[1:])
+
+
+def _load(payload, oob=()):
+    if _dill_pickler is not None:
+        # dill's pickles name the receiver's __main__ in a way only its Unpickler resolves
+        import io
+
+        import dill
+
+        return dill.Unpickler(io.BytesIO(payload), buffers=oob).load()
     return pickle.loads(payload, buffers=oob)
 
 
@@ -358,18 +369,34 @@ def uncan(obj, g=None):
 _globals_policy = "merge"
 
 
+# dill's Pickler once use_dill() has run (and dill is installed), else None: cloudpickle
+_dill_pickler = None
+
+
 def use_cloudpickle():
     """Captured client values of __main__ functions take precedence over the engine's."""
-    global _globals_policy
-    _globals_policy = "client"
+    global _globals_policy, _dill_pickler
+    _globals_policy, _dill_pickler = "client", None
 
 
 def use_pickle():
     """__main__ functions see the engine's namespace only, as with ipyparallel's pickle."""
-    global _globals_policy
-    _globals_policy = "engine"
+    global _globals_policy, _dill_pickler
+    _globals_policy, _dill_pickler = "engine", None
 
 
 def use_dill():
-    """As use_cloudpickle (cloudpickle already handles closures and lambdas)."""
+    """As use_cloudpickle, and what is not a plain value is pickled with dill, which also
+    sends what cloudpickle cannot (a closure over an open file). Without dill installed,
+    cloudpickle stays, with a warning. The receiving side needs dill to load such pickles."""
+    global _dill_pickler
     use_cloudpickle()
+    try:
+        import dill
+    except ImportError:
+        import warnings
+
+        warnings.warn("use_dill(): dill is not installed, so cloudpickle stays in use",
+                      RuntimeWarning, stacklevel=2)
+        return
+    _dill_pickler = dill.Pickler
