@@ -31,6 +31,13 @@ def test_ids_and_view_indexing(rc):
         rc["x"]
 
 
+def test_session_offers_what_ipyparallel_code_reads_of_a_jupyter_session(rc):
+    assert rc.session.session == rc._conn.session and str(rc.session) == rc._conn.session
+    assert rc.session.bsession == rc._conn.session.encode()
+    assert rc.session.key == b"k" and rc.session.signature_scheme == "hmac-sha256"
+    assert rc.session.digest_history == set() and rc.session.username
+
+
 def test_multi_target_apply_returns_list_single_returns_value(rc):
     assert rc[:].apply_sync(lambda: 7) == [7, 7, 7, 7]
     assert rc[1].apply_sync(lambda x: x + 1, 1) == 2

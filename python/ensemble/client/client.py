@@ -64,6 +64,26 @@ def _make_connection(client_file_json, timeout):
     return _core.Connection(client_file_json, "", timeout)
 
 
+class SessionInfo:
+    """``rc.session``: what code written for ipyparallel reads of it (a jupyter_client
+    Session there). Messages are signed, and replays refused, in the client core, so
+    ``digest_history`` stays empty. ``str()`` is the session id."""
+
+    def __init__(self, session_id, config):
+        self.session = session_id
+        self.bsession = session_id.encode()
+        self.key = (config.get("key") or "").encode()
+        self.signature_scheme = config.get("signature_scheme", "hmac-sha256")
+        self.username = os.environ.get("USER", "username")
+        self.digest_history = set()
+
+    def __str__(self):
+        return self.session
+
+    def __repr__(self):
+        return "<SessionInfo %s>" % self.session
+
+
 class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
     """A client of an Ensemble cluster, with ipyparallel's Client API.
 
@@ -112,7 +132,7 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         self._config = json.loads(text)
         self._conn = _make_connection(text, timeout)
         self._limit_direct_engines()
-        self.session = getattr(self._conn, "session", "")
+        self.session = SessionInfo(getattr(self._conn, "session", ""), self._config)
         self._closed = False
         self._events = EventThread(self)
         self._events.start()
