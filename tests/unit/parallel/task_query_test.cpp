@@ -235,6 +235,78 @@ TEST_F(TaskStoreFile, AssignmentsFoldedIntoTheirTasksInsertLeaveTheSameEnginesAs
                          {"assigned", 3}, {"reassigned", 2}, {"assigned-after-reply", 4}, {"unassigned", 5}}));
 }
 
+TEST_F(TaskStoreFile, RepliesFoldedIntoTheirTasksInsertLeaveTheSameRowsAsWritingEachOpInTurn) {
+  auto request = [&](const std::string& id) {
+    return parts_of({"{\"msg_id\":\"" + id + "\"}", "{}", "{}", "{}", "buffer-" + id});
+  };
+  auto reply = [&](const std::string& tag) { return parts_of({"<IDS|MSG>", "s", "{}", "{}", "{}", tag}); };
+  // every kind of op that can follow a submission in one batch
+  auto play = [&](TaskStore& store, bool one_op_per_batch) {
+    auto step = [&] {
+      if (one_op_per_batch) ASSERT_TRUE(store.sync());
+    };
+    store.submitted("plain", "c", -1, "apply_request", "task", request("plain"));
+    step();
+    store.assigned("plain", 1);
+    step();
+    store.output("plain", TaskStore::Output::kStdout, "out ");
+    step();
+    store.finished("plain", 1, reply("plain-reply"));
+    step();
+    store.output("plain", TaskStore::Output::kStdout, "late");
+    step();
+    store.resubmitted("plain", "again");
+    step();
+    store.submitted("twice", "c", 0, "apply_request", "mux", request("twice"));
+    step();
+    store.finished("twice", 0, reply("first"));
+    step();
+    store.assigned("twice", 3);
+    step();
+    store.finished("twice", 3, reply("second"));
+    step();
+    store.submitted("purged", "c", 1, "execute_request", "mux", request("purged"));
+    step();
+    store.finished("purged", 1, reply("gone"));
+    step();
+    store.purged({"purged"});
+    step();
+    store.submitted("pending", "c", -1, "apply_request", "task", request("pending"));
+    step();
+    store.assigned("pending", 2);
+    ASSERT_TRUE(store.sync());
+  };
+  auto rows_of = [&](const std::string& path, bool one_op_per_batch) {
+    TaskStore store;
+    EXPECT_TRUE(store.open(path, [](TaskStore::Record&&) {}));
+    play(store, one_op_per_batch);
+    std::map<std::string, std::vector<std::string>> rows;
+    for (const auto& row : store.rows(nullptr, true, true)) {
+      rows[row.msg_id] = {std::to_string(row.engine), row.queue,         std::to_string(row.done),
+                          row.received.empty() ? "" : "received", row.resubmitted, row.request,
+                          row.reply,              row.stdout_text};
+    }
+    return rows;
+  };
+  auto folded = rows_of(path_, false);
+  auto in_turn = rows_of((dir_ / "in-turn.sqlite").string(), true);
+  EXPECT_EQ(folded, in_turn);
+  ASSERT_EQ(folded.size(), 3u);
+  EXPECT_EQ(folded["plain"][2], "1");
+  EXPECT_EQ(folded["plain"][7], "out late");
+  EXPECT_EQ(folded["twice"][0], "3");
+  EXPECT_EQ(folded["pending"][2], "0");
+  std::vector<std::pair<std::string, std::string>> restored_folded, restored_in_turn;
+  for (auto [path, restored] : {std::pair{path_, &restored_folded},
+                                std::pair{(dir_ / "in-turn.sqlite").string(), &restored_in_turn}}) {
+    TaskStore again;
+    ASSERT_TRUE(again.open(path, [&, restored = restored](TaskStore::Record&& r) {
+      restored->emplace_back(r.msg_id, r.request_header);
+    }));
+  }
+  EXPECT_EQ(restored_folded, restored_in_turn);
+}
+
 TEST_F(TaskStoreFile, AStoreFromBeforeTheLaterColumnsOpensAndGainsThem) {
   {
     sqlite3* db = nullptr;

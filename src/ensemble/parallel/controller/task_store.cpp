@@ -219,43 +219,54 @@ void TaskStore::writer(std::stop_token stop) {
   }
 }
 
-namespace {
-
-constexpr int kWrittenAtInsert = std::numeric_limits<int>::min();
-
-}  // namespace
-
-// A load-balanced task is usually assigned an engine in the same batch that
-// submits it: its INSERT then carries that engine, and the UPDATE is skipped
-// (one statement of three per task). Returns, per op: for a kSubmitted, the
-// engine its INSERT writes; for a kAssigned folded into one, kWrittenAtInsert.
-// An assignment after the task's reply (or a later resubmission of the same
-// msg_id) is not folded, so the order of the writes' effects is kept.
-std::vector<int> TaskStore::engines_known_at_insert(const std::deque<Op>& batch) {
-  std::vector<int> engines(batch.size(), 0);
+// A load-balanced task is usually assigned an engine, and a short one answered
+// too, in the batch that submits it. Its INSERT then carries that engine and
+// that reply, and the UPDATEs are skipped: one statement per task instead of
+// three, and each row's pages written once. An assignment after the task's
+// reply, or anything after a purge or a second submission of the same msg_id,
+// is not folded, so the effects come out as writing each op in turn would
+// leave them (the outputs update columns that the reply does not touch).
+std::vector<TaskStore::Fold> TaskStore::fold_into_inserts(const std::deque<Op>& batch) {
+  std::vector<Fold> folds(batch.size());
   std::unordered_map<std::string_view, std::size_t> inserted_at;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const Op& op = batch[i];
     std::string_view msg_id = op.record.msg_id;
-    if (op.kind == Op::Kind::kSubmitted) {
-      engines[i] = op.record.engine;
-      inserted_at[msg_id] = i;
-    } else if (op.kind == Op::Kind::kAssigned) {
-      if (auto it = inserted_at.find(msg_id); it != inserted_at.end()) {
-        engines[it->second] = op.record.engine;
-        engines[i] = kWrittenAtInsert;
-      }
-    } else if (op.kind == Op::Kind::kFinished || op.kind == Op::Kind::kPurged) {
-      inserted_at.erase(msg_id);
+    auto insert = inserted_at.find(msg_id);
+    switch (op.kind) {
+      case Op::Kind::kSubmitted:
+        folds[i].engine = op.record.engine;
+        inserted_at[msg_id] = i;
+        break;
+      case Op::Kind::kAssigned:
+        if (insert == inserted_at.end()) break;
+        folds[insert->second].engine = op.record.engine;
+        folds[i].skip = true;
+        break;
+      case Op::Kind::kFinished:
+        if (insert == inserted_at.end()) break;
+        folds[insert->second].engine = op.record.engine;
+        folds[insert->second].finished_by = i;
+        folds[i].skip = true;
+        inserted_at.erase(insert);
+        break;
+      case Op::Kind::kPurged:
+        if (insert != inserted_at.end()) inserted_at.erase(insert);
+        break;
+      case Op::Kind::kOutput:
+      case Op::Kind::kResubmitted:
+        break;
     }
   }
-  return engines;
+  return folds;
 }
 
 bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
   sqlite3* db = handle(connection);
   Statement insert(db, "INSERT OR REPLACE INTO tasks (msg_id, client, engine, msg_type, request_header, done, "
                        "queue, request, buffers_left_out) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)");
+  Statement insert_done(db, "INSERT OR REPLACE INTO tasks (msg_id, client, engine, msg_type, request_header, done, "
+                            "queue, request, buffers_left_out, reply, received) VALUES (?, ?, ?, ?, '', 1, ?, ?, ?, ?, ?)");
   Statement assign(db, "UPDATE tasks SET engine = ? WHERE msg_id = ?");
   Statement finish(db, "UPDATE tasks SET engine = ?, done = 1, reply = ?, request_header = '', received = ? "
                        "WHERE msg_id = ?");
@@ -269,27 +280,34 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
                       " WHERE msg_id = ?";
     outputs.emplace_back(db, sql.c_str());
   }
-  std::vector<int> engine_at_insert = engines_known_at_insert(batch);
+  std::vector<Fold> folds = fold_into_inserts(batch);
   int rc = sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (rc != SQLITE_OK && rc != SQLITE_DONE) return false;
     const Op& op = batch[i];
     const Record& r = op.record;
+    if (folds[i].skip) continue;
     sqlite3_stmt* stmt = nullptr;
     switch (op.kind) {
-      case Op::Kind::kSubmitted:
-        stmt = insert.stmt;
-        bind_text(stmt, 1, r.msg_id);
-        sqlite3_bind_blob(stmt, 2, r.client.data(), static_cast<int>(r.client.size()), SQLITE_TRANSIENT);
-        sqlite3_bind_int(stmt, 3, engine_at_insert[i]);
-        bind_text(stmt, 4, r.msg_type);
-        bind_text(stmt, 5, op.frames.empty() ? std::string_view() : view(op.frames[0]));
-        bind_text(stmt, 6, op.extra);
-        bind_blob(stmt, 7, pack_frames(op.frames), r.msg_id);
-        sqlite3_bind_int64(stmt, 8, static_cast<sqlite3_int64>(op.left_out));
+      case Op::Kind::kSubmitted: {
+        const Op* done = folds[i].finished_by ? &batch[*folds[i].finished_by] : nullptr;
+        stmt = done != nullptr ? insert_done.stmt : insert.stmt;
+        int column = 0;
+        bind_text(stmt, ++column, r.msg_id);
+        sqlite3_bind_blob(stmt, ++column, r.client.data(), static_cast<int>(r.client.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_int(stmt, ++column, folds[i].engine);
+        bind_text(stmt, ++column, r.msg_type);
+        if (done == nullptr) bind_text(stmt, ++column, op.frames.empty() ? std::string_view() : view(op.frames[0]));
+        bind_text(stmt, ++column, op.extra);
+        bind_blob(stmt, ++column, pack_frames(op.frames), r.msg_id);
+        sqlite3_bind_int64(stmt, ++column, static_cast<sqlite3_int64>(op.left_out));
+        if (done != nullptr) {
+          bind_blob(stmt, ++column, pack_frames(done->frames), r.msg_id);
+          bind_text(stmt, ++column, done->extra);
+        }
         break;
+      }
       case Op::Kind::kAssigned:
-        if (engine_at_insert[i] == kWrittenAtInsert) continue;
         stmt = assign.stmt;
         sqlite3_bind_int(stmt, 1, r.engine);
         bind_text(stmt, 2, r.msg_id);

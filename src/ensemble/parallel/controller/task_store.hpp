@@ -17,6 +17,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -107,7 +108,13 @@ class TaskStore {
   std::uint64_t push(Op op);
   void writer(std::stop_token stop);
   bool write_batch(void* db, const std::deque<Op>& batch);
-  static std::vector<int> engines_known_at_insert(const std::deque<Op>& batch);
+  // How a batch's ops fold into the INSERTs of the tasks it submits (see write_batch).
+  struct Fold {
+    int engine = 0;                            // kSubmitted: the engine its INSERT writes
+    std::optional<std::size_t> finished_by;    // kSubmitted: the kFinished its INSERT writes too
+    bool skip = false;                         // an op written by an earlier INSERT
+  };
+  static std::vector<Fold> fold_into_inserts(const std::deque<Op>& batch);
 
   std::string path_;
   bool enabled_ = false;
