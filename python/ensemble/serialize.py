@@ -232,14 +232,20 @@ def _loads(buffers):
 
 
 def _load(payload, oob=()):
-    if _dill_pickler is not None:
-        # dill's pickles name the receiver's __main__ in a way only its Unpickler resolves
-        import io
+    if _dill_pickler is None:
+        try:
+            return pickle.loads(payload, buffers=oob)
+        except ModuleNotFoundError as exc:
+            # A dill pickle, which names the receiver's __main__ as "__builtin__.__main__":
+            # it can arrive before this side's use_dill() has (that request may come by
+            # another route), so it is recognized here rather than expected.
+            if exc.name != "__builtin__":
+                raise
+    import io
 
-        import dill
+    import dill
 
-        return dill.Unpickler(io.BytesIO(payload), buffers=oob).load()
-    return pickle.loads(payload, buffers=oob)
+    return dill.Unpickler(io.BytesIO(payload), buffers=oob).load()
 
 
 def serialize_object(obj, buffer_threshold=None, item_threshold=None):
