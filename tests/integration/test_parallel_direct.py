@@ -30,6 +30,10 @@ def _client(c):
     return ipp.Client(url_file=str(c.file("ipcontroller-client")))
 
 
+def _same(value):
+    return value
+
+
 def _sleep_then(seconds, value):
     import time
 
@@ -151,6 +155,30 @@ def test_the_requests_of_one_client_to_an_engine_keep_their_order_across_views(c
             assert dview.pull(["ordered", "pushed"]).get(5) == [[i, i], [i, i]]
     finally:
         rc.close()
+
+
+@pytest.mark.deadline(90)
+def test_a_first_direct_push_reaches_its_engine_before_a_task_sent_next_through_the_controller(cluster):
+    # A client's first request to an engine opens that engine's direct socket. The push must
+    # not wait there for the connection while the next request, through the controller,
+    # overtakes it (as ipyparallel's test_z_crash_mux does with a scatter, then a broadcast).
+    c = cluster(n=2)
+    first = _client(c)
+    try:
+        first.wait_for_engines(2)
+        for i in range(15):
+            rc = _client(c)  # a fresh client: no direct socket is open yet
+            try:
+                rc.wait_for_engines(2)
+                rc[:].push({"pushed_first": i}, block=False)
+                assert rc.broadcast_view().apply_sync(_same, ipp.Reference("pushed_first")) == [i, i]
+                rc[:].push({"pushed_second": i}, block=False)
+                lview = rc.load_balanced_view(targets=[rc.ids[1]])
+                assert lview.apply_sync(_same, ipp.Reference("pushed_second")) == i
+            finally:
+                rc.close()
+    finally:
+        first.close()
 
 
 @pytest.mark.deadline(60)

@@ -4,12 +4,60 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstring>
+
 #include "../multipart.hpp"
 #include "ensemble/parallel/cluster_connection.hpp"
 #include "ensemble/wire/json_scan.hpp"
 #include "ensemble/wire/message.hpp"
 
 namespace ensemble::parallel {
+
+namespace {
+
+constexpr auto kLongestDirectHandshake = std::chrono::milliseconds(1000);
+
+// Connects `socket` to `address` and waits, at most `timeout`, until the
+// connection is made. A request sent on a connection still being made waits
+// in ZeroMQ for it (a millisecond or so), and a request the client sends next
+// through the controller (load-balanced, broadcast) could reach the engine
+// first: a push, then a task that uses what it pushed, would run in the wrong
+// order. Returns false if the connection was not made in time.
+bool connect_and_wait(zmq::context_t& context, zmq::socket_t& socket, const std::string& address,
+                      std::chrono::milliseconds timeout) {
+  static std::atomic<unsigned> monitors{0};
+  std::string monitor_address = "inproc://ensemble-direct-handshake-" + std::to_string(monitors++);
+  if (zmq_socket_monitor(socket.handle(), monitor_address.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
+    socket.connect(address);
+    return true;  // cannot watch: go ahead as before
+  }
+  zmq::socket_t monitor(context, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(monitor_address);
+  socket.connect(address);
+  bool made = false;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!made) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, left);
+    zmq::message_t event;
+    while (!made && monitor.recv(event, zmq::recv_flags::dontwait)) {
+      uint16_t kind = 0;
+      if (event.size() >= sizeof kind) std::memcpy(&kind, event.data(), sizeof kind);
+      made = kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+      while (monitor.get(zmq::sockopt::rcvmore) && monitor.recv(event, zmq::recv_flags::dontwait)) {
+      }
+    }
+  }
+  zmq_socket_monitor(socket.handle(), nullptr, 0);
+  return made;
+}
+
+}  // namespace
 
 void ClusterConnection::wake_poller() {
   uint64_t one = 1;
@@ -59,7 +107,11 @@ ClusterConnection::Direct* ClusterConnection::direct_for(int id) {
     socket.set(zmq::sockopt::rcvhwm, 0);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::routing_id, session_ + std::string(kDirectIdentitySuffix));
-    socket.connect(address);
+    if (!connect_and_wait(context_, socket, address, kLongestDirectHandshake)) {
+      spdlog::warn("cluster client: engine {} did not answer at {} within {} ms; going through the controller", id,
+                   address, kLongestDirectHandshake.count());
+      return nullptr;
+    }
     int fd = static_cast<int>(socket.get(zmq::sockopt::fd));
     wake_poller();  // its descriptor joins the poll
     return &direct_.emplace(id, Direct{std::move(socket), fd, address}).first->second;
