@@ -6,7 +6,8 @@ import logging
 import os
 
 from . import files
-from .cluster import Cluster, _ours
+from .cluster import Cluster
+from .processes import ours as _ours
 
 
 def abbreviate_profile_dir(profile_dir):

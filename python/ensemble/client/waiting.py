@@ -113,7 +113,7 @@ class WaitMixin:
         """Fails ``future`` with EngineError once every process of one of the engine sets that
         this client's Cluster started has exited, as ipyparallel's engine-set stop callback
         does. A client without a Cluster has no processes to watch."""
-        from .cluster import _ours
+        from .processes import ours as _ours
 
         engines = getattr(getattr(self, "cluster", None), "engines", None) or {}
         sets = {name: list(engine_set.get("pids") or ()) for name, engine_set in engines.items()}
