@@ -9,6 +9,7 @@ namespace. Both paths publish through the same hooks, so outputs match.
 import ast
 import builtins
 import getpass as getpass_module
+import keyword
 import linecache
 import os
 import re
@@ -24,6 +25,9 @@ from .streams import KernelStream
 # Lines IPython would transform: magics, shell escapes, help, and
 # "x = !cmd" / "x = %magic" assignments.
 _IPYTHON_SYNTAX = re.compile(r"^\s*(%|!|\?)|\?\s*$|^\s*[\w.,\s]+=\s*[%!]", re.MULTILINE)
+# A one-line cell that starts with a name: IPython runs it as a magic or an alias (`pwd`,
+# `ls`, `cd dir`) when that name is one and nothing in the namespace shadows it.
+_AUTOMAGIC_CANDIDATE = re.compile(r"\s*([A-Za-z_][\w.]*)(.*)\Z", re.DOTALL)
 _THIS_DIR = os.path.dirname(os.path.abspath(__file__))
 _MAX_OUTPUT_HISTORY = 64 * 1024
 
@@ -46,6 +50,9 @@ class KernelRuntime:
         self.namespace["_ih"] = self.namespace["In"]
         self.namespace["_oh"] = self.namespace["Out"]
         sys.modules["__main__"] = self.namespace_module
+        # Modules beside the notebook (the working directory) import, as under ipykernel.
+        if "" not in sys.path:
+            sys.path.insert(0, "")
         self.execution_count = 0
         self._silent_cells = 0
         self.executing = False
@@ -116,7 +123,7 @@ class KernelRuntime:
                 shell.events.trigger("pre_run_cell", None)
         self.executing = True
         try:
-            if _IPYTHON_SYNTAX.search(code) and self._ipython_changes(code):
+            if (_IPYTHON_SYNTAX.search(code) and self._ipython_changes(code)) or self._automagic(code):
                 self._run_ipython(code, silent)
             else:
                 self._run_plain(code, silent, execution_count)
@@ -169,6 +176,23 @@ class KernelRuntime:
             import asyncio
             result = asyncio.get_event_loop().run_until_complete(result)
         return result
+
+    def _automagic(self, code):
+        """Whether IPython would run this cell as a magic called without its `%`: only a
+        one-line cell (as IPython 8 prefilters), whose first name no variable, builtin or
+        keyword shadows, and which does not assign to that name."""
+        stripped = code.strip()
+        if not stripped or "\n" in stripped:
+            return False
+        match = _AUTOMAGIC_CANDIDATE.match(stripped)
+        if match is None or match.group(2).lstrip()[:1] in ("=", ","):
+            return False
+        name = match.group(1)
+        head = name.split(".", 1)[0]
+        if head in self.namespace or hasattr(builtins, head) or keyword.iskeyword(head):
+            return False
+        shell = self.get_ipython()
+        return bool(shell is not None and shell.automagic and shell.find_magic(name))
 
     def _ipython_changes(self, code):
         from IPython.core.inputtransformer2 import TransformerManager

@@ -1,0 +1,40 @@
+"""What IPython kernels do with the working directory and with magics called without `%`,
+which notebooks rely on: a module beside the notebook imports, and `pwd`, `ls`, `cd dir` work
+as one-line cells."""
+
+
+def _ok(kernel, code):
+    res = kernel.execute(code)
+    assert res.status == "ok", res.traceback_text
+    return res
+
+
+def test_a_module_in_the_working_directory_imports(start_kernel, tmp_path):
+    (tmp_path / "helper_beside_the_notebook.py").write_text("ANSWER = 42\n")
+    kernel = start_kernel(cwd=str(tmp_path))
+    res = _ok(kernel, "import helper_beside_the_notebook\nprint(helper_beside_the_notebook.ANSWER)")
+    assert res.stdout.strip() == "42"
+    # '' stands for whatever the working directory is when the import runs
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "helper_in_sub.py").write_text("WHERE = 'sub'\n")
+    res = _ok(kernel, "import os\nos.chdir('sub')\nimport helper_in_sub\nprint(helper_in_sub.WHERE)")
+    assert res.stdout.strip() == "sub"
+
+
+def test_magics_and_aliases_run_without_percent_in_a_one_line_cell(start_kernel, tmp_path):
+    (tmp_path / "listed.txt").write_text("the contents\n")
+    (tmp_path / "somewhere").mkdir()
+    kernel = start_kernel(cwd=str(tmp_path))
+    assert "listed.txt" in _ok(kernel, "ls").stdout
+    assert _ok(kernel, "cat listed.txt").stdout.strip() == "the contents"
+    _ok(kernel, "cd somewhere")
+    assert _ok(kernel, "import os; print(os.getcwd())").stdout.strip() == str(tmp_path / "somewhere")
+    assert str(tmp_path / "somewhere") in str(_ok(kernel, "pwd").results[0]["data"]["text/plain"])
+
+
+def test_a_name_of_the_users_own_shadows_the_magic_and_only_one_line_cells_are_magic(start_kernel):
+    kernel = start_kernel()
+    _ok(kernel, "ls = 'my variable'")
+    assert _ok(kernel, "ls").results[0]["data"]["text/plain"] == "'my variable'"
+    res = kernel.execute("x = 1\npwd", stop_on_error=False)  # as IPython: no automagic past one line
+    assert res.status == "error" and res.content["ename"] == "NameError"
