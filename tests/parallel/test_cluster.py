@@ -155,3 +155,22 @@ def test_a_cluster_made_from_a_dict_or_file_is_not_stopped_when_this_program_exi
     assert c.shutdown_atexit
     assert not ipp.Cluster.from_dict(c.to_dict()).shutdown_atexit
     assert ipp.Cluster.from_dict(c.to_dict(), shutdown_atexit=True).shutdown_atexit
+
+
+def test_a_sync_call_leaves_the_threads_current_event_loop_in_place():
+    # a notebook cell may start a cluster, then make an asyncio.Task on its kernel's loop
+    import asyncio
+
+    from ensemble.client.processes import run_sync
+
+    async def answer():
+        return 42
+
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        assert run_sync(answer) == 42
+        assert asyncio.get_event_loop() is loop
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

@@ -64,4 +64,8 @@ def create_shell(runtime, namespace):
     config.InteractiveShell.xmode = "Context"
     shell = EnsembleShell.instance(config=config, runtime=runtime, user_ns=namespace)
     shell.set_hook("show_in_pager", page.as_hook(payloadpage.page), 99)
+    # IPython's cells await on the runtime's loop, so both paths share their tasks
+    from IPython.core import async_helpers
+
+    async_helpers._asyncio_event_loop = runtime.event_loop()
     return shell

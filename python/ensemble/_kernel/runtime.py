@@ -55,6 +55,7 @@ class KernelRuntime:
             sys.path.insert(0, "")
         self.execution_count = 0
         self._silent_cells = 0
+        self._loop = None  # see event_loop()
         self.executing = False
         self.silent = False
         self.payload = []
@@ -122,6 +123,7 @@ class KernelRuntime:
             if not silent:
                 shell.events.trigger("pre_run_cell", None)
         self.executing = True
+        self._make_loop_current()
         try:
             if (_IPYTHON_SYNTAX.search(code) and self._ipython_changes(code)) or self._automagic(code):
                 self._run_ipython(code, silent)
@@ -173,9 +175,30 @@ class KernelRuntime:
     def _run_code(self, code):
         result = eval(code, self.namespace)
         if code.co_flags & 0x80:  # CO_COROUTINE: the cell used top-level await
-            import asyncio
-            result = asyncio.get_event_loop().run_until_complete(result)
+            result = self.event_loop().run_until_complete(result)
         return result
+
+    def event_loop(self):
+        """The loop that top-level `await` runs on: one for the kernel's life, as IPython
+        keeps one, so a task a cell starts (`asyncio.Task(...)`, `ensure_future`) goes on
+        in the next cell's `await`. It is the thread's current loop while a cell runs, even
+        after user code called `asyncio.run()`, which leaves none. The IPython shell's cells
+        use it too."""
+        import asyncio
+
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+            helpers = sys.modules.get("IPython.core.async_helpers")
+            if helpers is not None:
+                helpers._asyncio_event_loop = self._loop
+        return self._loop
+
+    def _make_loop_current(self):
+        # Only once the user's code has imported asyncio: most kernels never need a loop.
+        if "asyncio" in sys.modules:
+            import asyncio
+
+            asyncio.set_event_loop(self.event_loop())
 
     def _automagic(self, code):
         """Whether IPython would run this cell as a magic called without its `%`: only a

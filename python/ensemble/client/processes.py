@@ -14,7 +14,14 @@ def run_sync(coro_function, *args, **kwargs):
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro_function(*args, **kwargs))
+        # asyncio.run() leaves the thread without a current loop; the thread's own (an
+        # Ensemble kernel's, for a cell's `asyncio.Task(...)` or `await`) comes back after.
+        previous = getattr(getattr(asyncio.get_event_loop_policy(), "_local", None), "_loop", None)
+        try:
+            return asyncio.run(coro_function(*args, **kwargs))
+        finally:
+            if previous is not None and not previous.is_closed():
+                asyncio.set_event_loop(previous)
     box = {}
 
     def target():
