@@ -20,7 +20,7 @@ import sysconfig
 import types
 import weakref
 
-from . import _pickle_cache
+from . import _dill, _pickle_cache
 
 __all__ = [
     "Reference", "PrePickled", "pack_apply", "unpack_apply", "pack_result",
@@ -236,16 +236,11 @@ def _load(payload, oob=()):
         try:
             return pickle.loads(payload, buffers=oob)
         except ModuleNotFoundError as exc:
-            # A dill pickle, which names the receiver's __main__ as "__builtin__.__main__":
-            # it can arrive before this side's use_dill() has (that request may come by
-            # another route), so it is recognized here rather than expected.
+            # a dill pickle (it names the receiver's __main__ "__builtin__.__main__") that came
+            # before this side's use_dill() did, by another route
             if exc.name != "__builtin__":
                 raise
-    import io
-
-    import dill
-
-    return dill.Unpickler(io.BytesIO(payload), buffers=oob).load()
+    return _dill.load(payload, oob)
 
 
 def serialize_object(obj, buffer_threshold=None, item_threshold=None):
@@ -397,12 +392,4 @@ def use_dill():
     cloudpickle stays, with a warning. The receiving side needs dill to load such pickles."""
     global _dill_pickler
     use_cloudpickle()
-    try:
-        import dill
-    except ImportError:
-        import warnings
-
-        warnings.warn("use_dill(): dill is not installed, so cloudpickle stays in use",
-                      RuntimeWarning, stacklevel=2)
-        return
-    _dill_pickler = dill.Pickler
+    _dill_pickler = _dill.pickler_or_none()
