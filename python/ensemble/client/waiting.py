@@ -48,10 +48,10 @@ class WaitMixin:
     def wait_for_engines(self, n, *, timeout=-1, block=True, interactive=None, widget=None):
         """Wait until at least ``n`` engines are registered.
 
-        Raises TimeoutError after ``timeout`` seconds (-1: never), EngineError
-        if an engine unregisters meanwhile or the controller is gone, or if every engine of one of this client's
-        Cluster's engine sets has exited (engines that crash on start never register).
-        With block=False, returns a Future.
+        Raises TimeoutError after ``timeout`` seconds (-1: never), and EngineError if an
+        engine unregisters meanwhile, if the controller is gone, or if every engine of one of
+        this client's Cluster's engine sets has exited (engines that crash on start never
+        register). With block=False, returns a Future.
         """
         future = Future()
         if self._lost and len(self._ids) < n:
@@ -102,9 +102,10 @@ class WaitMixin:
                 bar.close()
 
         future.add_done_callback(cleanup)
-        self._fail_when_an_engine_set_stops(future)
         if len(self._ids) >= n:
             future.done() or future.set_result(None)
+        else:
+            self._fail_when_an_engine_set_stops(future)
         if block:
             return future.result()
         return future
