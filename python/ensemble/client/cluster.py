@@ -280,18 +280,22 @@ class Cluster:
     async def stop_controller(self):
         await self.stop_cluster()
 
+    def _engine_set_ids(self, engine_set_id):
+        """The ids of the engine sets a call names: every set for None; KeyError for a set
+        this cluster does not have."""
+        if engine_set_id is None:
+            return list(self.engines)
+        if engine_set_id not in self.engines:
+            raise KeyError("no engine set %r in %s" % (engine_set_id, list(self.engines)))
+        return [engine_set_id]
+
     async def stop_engines(self, engine_set_id=None):
         """Stop one engine set (default: every engine); the controller keeps running and the
         engines leave its ``ids``."""
         if self.controller is None:
             self.engines = {}
             return
-        if engine_set_id is None:
-            sets = list(self.engines)
-        elif engine_set_id in self.engines:
-            sets = [engine_set_id]
-        else:
-            raise KeyError("no engine set %r in %s" % (engine_set_id, list(self.engines)))
+        sets = self._engine_set_ids(engine_set_id)
         pids = [pid for name in sets for pid in self.engines[name].get("pids", ())]
         await asyncio.to_thread(_end_engines, pids)
         for name in sets:
@@ -304,14 +308,8 @@ class Cluster:
 
         if isinstance(signum, str):
             signum = getattr(signal_module, signum)
-        if engine_set_id is None:
-            sets = list(self.engines.values())
-        elif engine_set_id in self.engines:
-            sets = [self.engines[engine_set_id]]
-        else:
-            raise KeyError("no engine set %r in %s" % (engine_set_id, list(self.engines)))
-        for engine_set in sets:
-            for pid in engine_set.get("pids", []):
+        for name in self._engine_set_ids(engine_set_id):
+            for pid in self.engines[name].get("pids", []):
                 if _ours(pid):  # a pid of an engine that is gone may be another program's now
                     os.kill(pid, signum)
 
