@@ -309,3 +309,59 @@ def test_a_controller_request_after_a_direct_reply_waits_for_the_engines_copy_of
         rc.close()
         uplink.close()
         shell.close()
+
+
+def _noop():
+    return None
+
+
+def _say(i):
+    print("said", i)
+    return i
+
+
+@pytest.mark.deadline(90)
+def test_replies_of_one_engine_arrive_in_request_order_whether_or_not_their_requests_printed(cluster):
+    # A quiet apply's reply is sent by the engine's main thread itself; a request that printed
+    # has its reply sent by the I/O thread after its output. Neither may overtake the other.
+    c = cluster(n=1)
+    rc = _client(c)
+    try:
+        rc.wait_for_engines(1)
+        view = rc[rc.ids[0]]
+        view.block = False
+        arrived, sent, results = [], [], []
+        events = rc._events  # the client's event thread sees replies in the order they arrive
+        on_applied, on_reply = events.on_applied, events.on_reply
+
+        def applied(engine_id, msg_id, *rest):
+            arrived.append(msg_id)
+            on_applied(engine_id, msg_id, *rest)
+
+        def replied(engine_id, msg):
+            arrived.append(msg["parent_header"].get("msg_id"))
+            on_reply(engine_id, msg)
+
+        events.on_applied, events.on_reply = applied, replied
+        for i in range(300):
+            kind = i % 3
+            if kind == 0:
+                ar = view.execute("print('cell', %d)" % i)
+            elif kind == 1:
+                ar = view.apply_async(_noop)
+            else:
+                ar = view.apply_async(_say, i)
+            sent.append(ar.msg_ids[0])
+            results.append((kind, i, ar))
+        rc.wait(timeout=30)
+        assert arrived == sent
+        for kind, i, ar in results:
+            assert ar.wait_for_output(timeout=10)
+            if kind == 0:
+                assert ar.stdout == "cell %d\n" % i
+            elif kind == 1:
+                assert ar.get() is None and ar.stdout == ""
+            else:
+                assert ar.get() == i and ar.stdout == "said %d\n" % i
+    finally:
+        rc.close()

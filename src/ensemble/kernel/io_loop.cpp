@@ -65,11 +65,13 @@ wire::Status IoLoop::bind(wire::ConnectionInfo& info) {
 void IoLoop::start(wire::Json kernel_info, IoLoopHooks hooks) {
   kernel_info_ = std::move(kernel_info);
   hooks_ = std::move(hooks);
+  if (uplink_) outbox_.set_reply_shortcut([this](wire::Message& reply) { return send_reply_now(reply); });
   thread_ = std::jthread([this](std::stop_token stop) { loop(stop); });
 }
 
 void IoLoop::stop() {
   if (!thread_.joinable()) return;
+  outbox_.set_reply_shortcut(nullptr);
   thread_.request_stop();
   outbox_.flush();  // wakes the loop
   thread_.join();
@@ -78,7 +80,10 @@ void IoLoop::stop() {
 void IoLoop::loop(std::stop_token stop) {
   publish_status("starting", wire::Json::object());
   if (uplink_) open_uplink();
-  zmq::pollitem_t items[] = {{shell_.handle(), 0, ZMQ_POLLIN, 0},
+  // Shell by its ZMQ_FD: the main thread may use the socket too (send_reply_now), so
+  // readiness is read under shell_mutex_ in on_shell(), every time round.
+  int shell_fd = shell_.get(zmq::sockopt::fd);
+  zmq::pollitem_t items[] = {{nullptr, shell_fd, ZMQ_POLLIN, 0},
                              {control_.handle(), 0, ZMQ_POLLIN, 0},
                              {stdin_.handle(), 0, ZMQ_POLLIN, 0},
                              {nullptr, outbox_.fd(), ZMQ_POLLIN, 0},
@@ -88,9 +93,10 @@ void IoLoop::loop(std::stop_token stop) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     return std::max<long>(0, left.count() + 1);
   };
+  bool shell_waiting = false;
   while (!stop.stop_requested()) {
-    long timeout_ms = -1;
-    if (auto deadline = outbox_.next_deadline()) timeout_ms = wait_until(*deadline);
+    long timeout_ms = shell_waiting ? 0 : -1;
+    if (auto deadline = outbox_.next_deadline(); deadline && timeout_ms != 0) timeout_ms = wait_until(*deadline);
     if (uplink_) {
       long uplink_ms = wait_until(uplink_->next_timer());
       if (timeout_ms < 0 || uplink_ms < timeout_ms) timeout_ms = uplink_ms;
@@ -113,12 +119,13 @@ void IoLoop::loop(std::stop_token stop) {
     }
     // Control first: it must be answered even while shell traffic floods in.
     if (items[1].revents & ZMQ_POLLIN) on_control();
-    if (items[0].revents & ZMQ_POLLIN) on_shell(shell_);
+    shell_waiting = on_shell();
     if (items[2].revents & ZMQ_POLLIN) on_stdin();
     if (items[3].revents & ZMQ_POLLIN) outbox_.drain_notifications();
     if (uplink_) {
       if (items[4].revents & ZMQ_POLLIN) on_uplink();
       if (std::chrono::steady_clock::now() >= uplink_->next_timer()) uplink_->on_timer();
+      replies_from_main_.store(uplink_->ready(), std::memory_order_release);
     }
     send_due(false);
     if (mirror_deadline_ && std::chrono::steady_clock::now() >= *mirror_deadline_) flush_mirrors();
@@ -240,18 +247,23 @@ void IoLoop::rebind_iopub_after_revocation() {
   }
 }
 
-void IoLoop::on_shell(zmq::socket_t& socket) {
+bool IoLoop::on_shell() {
   // Bounded batch per wake-up so control and output are never starved.
   for (int i = 0; i < 256; ++i) {
-    if (!(socket.get(zmq::sockopt::events) & ZMQ_POLLIN)) return;
     std::string user_id;
-    std::vector<zmq::message_t> parts = read_parts(socket, user_id);
+    std::vector<zmq::message_t> parts;
+    {
+      std::lock_guard lock(shell_mutex_);
+      if (!(shell_.get(zmq::sockopt::events) & ZMQ_POLLIN)) return false;
+      parts = read_parts(shell_, user_id);
+    }
     std::vector<zmq::message_t> copy = mirror_of(parts);
-    if (auto message = decode_parts(std::move(parts), socket, "shell", user_id, false)) {
+    if (auto message = decode_parts(std::move(parts), shell_, "shell", user_id, false)) {
       inbox_.push(Incoming{Incoming::Kind::kShellRequest, std::move(*message), false});
       if (!copy.empty()) hold_mirror(std::move(copy));
     }
   }
+  return true;
 }
 
 void IoLoop::on_stdin() {
@@ -324,6 +336,11 @@ void IoLoop::send_due(bool everything) {
         case Route::kStdin: send(stdin_, routed->message); break;
         case Route::kIopub: publish(routed->message); break;
       }
+    } else if (auto* sent = std::get_if<SentReplyCopy>(&entry)) {
+      if (mirrored(sent->frames)) {
+        flush_mirrors();  // its request's copy goes first
+        send_frames(*uplink_socket_, std::move(sent->frames), {}, sent->msg_type, kUplinkMirrorReply);
+      }
     } else {
       auto& chunk = std::get<StreamChunk>(entry);
       wire::Message message =
@@ -332,6 +349,7 @@ void IoLoop::send_due(bool everything) {
       publish(message);
     }
   }
+  outbox_.taken_sent();
 }
 
 void IoLoop::send(zmq::socket_t& socket, const wire::Message& message) {
@@ -359,6 +377,8 @@ void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::
                          const std::string& msg_type, const char* lead) {
   for (const auto& frame : frames) bytes_since_trim_ += frame.size();
   std::size_t count = frames.size() + shared.size();
+  std::unique_lock<std::mutex> shell_lock;
+  if (&socket == &shell_) shell_lock = std::unique_lock(shell_mutex_);
   try {
     if (lead != nullptr) socket.send(zmq::buffer(std::string_view(lead)), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     for (std::size_t i = 0; i < frames.size(); ++i) {

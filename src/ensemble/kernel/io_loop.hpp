@@ -3,10 +3,16 @@
 // everything that arrives, answers the control channel itself (so a busy cell
 // never blocks it), forwards shell requests and input replies to the main
 // thread, and sends whatever the Outbox holds. It never touches Python.
+// One exception: the reply to a quiet request from a peer the uplink mirrors
+// (a parallel client's direct apply) is sent by the main thread itself, on the
+// shell socket under shell_mutex_ (send_reply_now); the I/O thread therefore
+// polls the shell socket's ZMQ_FD and uses the socket under that mutex too.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -53,7 +59,10 @@ class IoLoop {
 
  private:
   void loop(std::stop_token stop);
-  void on_shell(zmq::socket_t& socket);
+  // Reads what the shell socket holds, a bounded batch; true if more is waiting.
+  bool on_shell();
+  // The main thread's shortcut for a reply (QueueOutbox::ReplyShortcut), in io_loop_uplink.cpp.
+  QueueOutbox::ShortcutResult send_reply_now(wire::Message& reply);
   void on_control();
   void answer_control(wire::Message request);
   // io_loop_uplink.cpp: what arrives on the uplink, and the tags that send replies back there.
@@ -105,7 +114,10 @@ class IoLoop {
   const Session& session_;
   QueueInbox& inbox_;
   QueueOutbox& outbox_;
-  zmq::socket_t shell_;
+  zmq::socket_t shell_;  // GUARDED_BY(shell_mutex_) once the thread runs
+  std::mutex shell_mutex_;
+  // The uplink is ready and mirrors direct peers: send_reply_now may run. Set by the I/O thread.
+  std::atomic<bool> replies_from_main_{false};
   zmq::socket_t control_;
   zmq::socket_t stdin_;
   zmq::socket_t iopub_;
@@ -133,6 +145,8 @@ class IoLoop {
   };
   std::optional<HeldBusy> held_busy_;
   static constexpr auto kMirrorDelay = std::chrono::milliseconds(1);
+  // A larger reply goes through the I/O thread (it is not copied for the uplink there).
+  static constexpr std::size_t kLargestReplyFromMain = std::size_t{64} * 1024;
   std::vector<std::vector<zmq::message_t>> held_mirrors_;
   std::optional<std::chrono::steady_clock::time_point> mirror_deadline_;
   std::jthread thread_;

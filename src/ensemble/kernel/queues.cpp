@@ -11,6 +11,16 @@
 
 namespace ensemble::kernel {
 
+namespace {
+
+std::string string_member(const Json& object, const char* name) {
+  if (!object.is_object()) return {};
+  auto it = object.find(name);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
 EventFd::EventFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (fd_ < 0) throw std::runtime_error("eventfd failed");
 }
@@ -72,8 +82,45 @@ void QueueOutbox::send(Route route, wire::Message message) {
 }
 
 void QueueOutbox::enqueue(Route route, wire::Message message) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (route == Route::kShell && shortcut_ && shortcut_allowed(string_member(message.parent_header, "msg_id"))) {
+      auto result = shortcut_(message);
+      if (result.sent) {
+        entries_.emplace_back(SentReplyCopy{std::move(result.copy), message.header.msg_type});
+        wake = result.wake;
+      }
+      if (!result.sent) entries_.emplace_back(RoutedMessage{route, std::move(message)});
+    } else {
+      entries_.emplace_back(RoutedMessage{route, std::move(message)});
+    }
+  }
+  if (wake) ready_.notify();
+}
+
+void QueueOutbox::set_reply_shortcut(ReplyShortcut shortcut) {
   std::lock_guard lock(mutex_);
-  entries_.emplace_back(RoutedMessage{route, std::move(message)});
+  shortcut_ = std::move(shortcut);
+}
+
+bool QueueOutbox::shortcut_allowed(const std::string& parent_id) const {
+  // Replies keep their order, and a request that published anything has its
+  // reply go after it (and after its stream text is flushed): only the busy
+  // of this very request, older statuses and copies of replies already sent
+  // (uplink traffic, which keeps its own order) may be waiting.
+  if (in_flight_ || entries_.empty() || parent_id.empty()) return false;
+  for (const auto& entry : entries_) {
+    if (std::holds_alternative<SentReplyCopy>(entry)) continue;
+    const auto* routed = std::get_if<RoutedMessage>(&entry);
+    if (routed == nullptr || routed->route != Route::kIopub || routed->message.header.msg_type != "status") {
+      return false;
+    }
+  }
+  const auto* busy = std::get_if<RoutedMessage>(&entries_.back());
+  if (busy == nullptr) return false;
+  const wire::Message& last = busy->message;
+  return string_member(last.content, "execution_state") == "busy" && string_member(last.parent_header, "msg_id") == parent_id;
 }
 
 void QueueOutbox::write_stream(const std::string& name, std::string_view text, const ParentPtr& parent) {
@@ -136,7 +183,13 @@ std::vector<OutEntry> QueueOutbox::take_due(Clock::time_point now, bool everythi
     due.push_back(std::move(entries_.front()));
     entries_.pop_front();
   }
+  in_flight_ = !due.empty();
   return due;
+}
+
+void QueueOutbox::taken_sent() {
+  std::lock_guard lock(mutex_);
+  in_flight_ = false;
 }
 
 std::optional<QueueOutbox::Clock::time_point> QueueOutbox::next_deadline() {

@@ -6,11 +6,13 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <variant>
 #include <vector>
 
 #include "ensemble/kernel/channels.hpp"
+#include "ensemble/wire/codec.hpp"
 
 namespace ensemble::kernel {
 
@@ -57,7 +59,13 @@ struct RoutedMessage {
   Route route;
   wire::Message message;
 };
-using OutEntry = std::variant<RoutedMessage, StreamChunk>;
+// A reply the main thread sent itself (QueueOutbox::ReplyShortcut), as
+// encoded: the I/O thread still owes its copy to the uplink, if it mirrors it.
+struct SentReplyCopy {
+  wire::Frames frames;
+  std::string msg_type;
+};
+using OutEntry = std::variant<RoutedMessage, StreamChunk, SentReplyCopy>;
 
 // Stream batching: text goes out `flush_delay` (a few ms) after it was
 // written, so interactive output feels immediate, unless the writer is still
@@ -79,9 +87,26 @@ class QueueOutbox final : public Outbox {
   void flush() override;
   void flush_streams() override;
 
+  // Sends `reply` from the calling thread, rather than a wake-up of the I/O
+  // thread later, when it will: called with the outbox's lock held, only while
+  // nothing queued or in flight must leave before it and what is queued is the
+  // busy of the reply's request (it published nothing else). Returns whether
+  // it sent the reply, and the encoded copy for SentReplyCopy. `wake` set:
+  // the I/O thread must look at its sockets (the send may have taken the
+  // socket's readiness signal). IoLoop installs it before its thread starts.
+  struct ShortcutResult {
+    bool sent = false;
+    bool wake = false;
+    wire::Frames copy;
+  };
+  using ReplyShortcut = std::function<ShortcutResult(wire::Message& reply)>;
+  void set_reply_shortcut(ReplyShortcut shortcut);
+
   // I/O thread: takes every entry that is due. A trailing stream chunk stays
   // while it is young and small, unless `everything`.
   std::vector<OutEntry> take_due(Clock::time_point now, bool everything);
+  // I/O thread: what take_due() returned has all been sent.
+  void taken_sent();
   // I/O thread: when the held-back chunk falls due, if there is one.
   std::optional<Clock::time_point> next_deadline();
   int fd() const { return ready_.fd(); }
@@ -94,7 +119,12 @@ class QueueOutbox final : public Outbox {
   std::mutex mutex_;
   std::deque<OutEntry> entries_;  // GUARDED_BY(mutex_)
   bool flush_requested_ = false;  // GUARDED_BY(mutex_)
+  bool in_flight_ = false;        // GUARDED_BY(mutex_): taken by the I/O thread, not all sent yet
+  ReplyShortcut shortcut_;        // GUARDED_BY(mutex_)
   EventFd ready_;
+
+  // Whether a shell reply to `parent_id` may take the shortcut now (lock held).
+  bool shortcut_allowed(const std::string& parent_id) const;
 };
 
 }  // namespace ensemble::kernel
