@@ -5,6 +5,7 @@ namespace is ``sys.modules["__main__"].__dict__``, the kernel's namespace, so
 ``execute_request`` and ``apply_request`` see the same names.
 """
 
+import _signal
 import signal
 import sys
 import threading
@@ -56,11 +57,13 @@ def run(buffers, engine_id, engine_uuid):
 def _runtime_handling_sigint():
     """The kernel runtime, if its SIGINT handler is the one installed: it raises
     KeyboardInterrupt while ``executing`` is set, so flagging the call is enough
-    (two ``signal.signal`` calls per apply were a fifth of a no-op's cost)."""
+    (two ``signal.signal`` calls per apply were a fifth of a no-op's cost).
+    ``_signal.getsignal``: ``signal.getsignal`` converts to and from enums, which
+    cost more than the rest of this check."""
     runtime = getattr(KernelRuntime, "instance", None)
     if runtime is None or threading.current_thread() is not threading.main_thread():
         return None
-    return runtime if signal.getsignal(signal.SIGINT) == runtime._on_sigint else None
+    return runtime if _signal.getsignal(signal.SIGINT) == runtime._on_sigint else None
 
 
 def _interruptible():
