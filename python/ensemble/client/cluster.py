@@ -20,12 +20,14 @@ import os
 import random
 import string
 import subprocess
+import sys
 import time
 import weakref
 from functools import partial
 
 from . import files
 from .cluster_config import cluster_settings
+from .launchers import LocalControllerLauncher, LocalEngineSetLauncher, find_launcher_class
 from .processes import end_processes as _end_engines, ours as _ours, run_sync as _run_sync
 
 _running = weakref.WeakSet()
@@ -39,6 +41,33 @@ def _stop_all_at_exit():
                 cluster._stop_now()
             except Exception:
                 pass
+
+
+def _default_log(parent, name):
+    """ipyparallel's choice: in an IPython session (``parent=get_ipython()``) a logger of
+    our own writing to stdout, else the parent's log, else a logger of our own."""
+    ipython = sys.modules.get("IPython")
+    if parent is not None and ipython is not None and parent is ipython.get_ipython():
+        log = logging.getLogger(name)
+        log.handlers = [logging.StreamHandler(sys.stdout)]
+        return log
+    if parent is not None and getattr(parent, "log", None) is not None:
+        return parent.log
+    return logging.getLogger(name)
+
+
+def _launcher_class(name, kind, log):
+    """The launcher class ``name`` stands for (default ``Local``). Ensemble starts engines
+    and controllers on this machine only: any other launcher (MPI, SSH, a batch system) is
+    reported and the local one used."""
+    if name is None:
+        return find_launcher_class("Local", kind)
+    try:
+        return find_launcher_class(name, kind)
+    except KeyError:
+        log.warning("Ensemble starts %ss on this machine only: %s_launcher_class=%r is ignored",
+                    kind, kind, name)
+        return find_launcher_class("Local", kind)
 
 
 class Cluster:
@@ -56,14 +85,16 @@ class Cluster:
     def __init__(self, *, n=None, cluster_id=None, profile="", profile_dir="",
                  controller_ip=None, engine_timeout=None, shutdown_atexit=None, cluster_file="",
                  config=None, log=None, log_level=None, load_profile=True,
-                 controller_args=None, engine_args=None, **ignored):
+                 controller_args=None, engine_args=None, engine_launcher_class=None,
+                 controller_launcher_class=None, parent=None, **ignored):
         self.profile = profile or ""
         self.profile_dir = files.profile_dir(self.profile or None, profile_dir or None)
         self._config = config
         settings = cluster_settings(self.profile_dir, config, dict(
             n=n, cluster_id=cluster_id, controller_ip=controller_ip, engine_timeout=engine_timeout,
             shutdown_atexit=shutdown_atexit, log_level=log_level, controller_args=controller_args,
-            engine_args=engine_args), load_profile)
+            engine_args=engine_args, engine_launcher_class=engine_launcher_class,
+            controller_launcher_class=controller_launcher_class), load_profile)
         n = settings.get("n")
         self.n = n if n is not None else (os.cpu_count() or 1)
         cluster_id = settings.get("cluster_id")
@@ -77,9 +108,13 @@ class Cluster:
         self.shutdown_atexit = settings.get("shutdown_atexit", True)
         self.controller_args = list(settings.get("controller_args") or [])
         self.engine_args = list(settings.get("engine_args") or [])
-        self.log = log or logging.getLogger("%s.%s" % (__name__, self.cluster_id))
+        self.log = log or _default_log(parent, "%s.%s" % (__name__, self.cluster_id))
         if settings.get("log_level") is not None:
             self.log.setLevel(settings["log_level"])
+        self.engine_launcher_class = _launcher_class(
+            settings.get("engine_launcher_class"), "engine", self.log)
+        self.controller_launcher_class = _launcher_class(
+            settings.get("controller_launcher_class"), "controller", self.log)
         self.cluster_file = cluster_file or files.cluster_file(self.security_dir,
                                                                self.cluster_id)
         self.controller = None
@@ -122,7 +157,9 @@ class Cluster:
 
     def to_dict(self):
         return {"cluster": {"cluster_id": self.cluster_id, "profile_dir": self.profile_dir,
-                            "controller_ip": self.controller_ip, "n": self.n},
+                            "controller_ip": self.controller_ip, "n": self.n,
+                            "engine_launcher_class": self.engine_launcher_class.__name__,
+                            "controller_launcher_class": self.controller_launcher_class.__name__},
                 "controller": self.controller, "engines": self.engines}
 
     @classmethod
@@ -133,7 +170,9 @@ class Cluster:
         if "cluster" in d:  # our own to_dict()
             info = dict(d["cluster"], **kwargs)
             self = cls(**info)
-            self.controller, self.engines = d.get("controller"), d.get("engines") or {}
+            self.controller = self._controller_launcher(d.get("controller"))
+            self.engines = {name: self._engine_set_launcher(fields)
+                            for name, fields in (d.get("engines") or {}).items()}
             return self
         # the file `ensemble cluster start` writes (docs/parallel-protocol.md)
         kwargs.setdefault("cluster_id", d.get("cluster_id", ""))
@@ -165,10 +204,18 @@ class Cluster:
         return cls.from_dict(d, **kwargs)
 
     def _load_state(self, d):
-        self.controller = {"pid": d.get("controller_pid"), "client_file": d.get("client_file"),
-                           "engine_file": d.get("engine_file")}
+        self.controller = self._controller_launcher(
+            {"pid": d.get("controller_pid"), "client_file": d.get("client_file"),
+             "engine_file": d.get("engine_file")})
         pids = d.get("engine_pids") or []
-        self.engines = {"0": {"n": len(pids), "pids": pids}} if pids else {}
+        self.engines = {"0": self._engine_set_launcher({"n": len(pids), "pids": pids})} if pids else {}
+
+    # ipyparallel's launcher objects: dicts of what to_dict() saves, with their attributes
+    def _controller_launcher(self, fields):
+        return None if fields is None else LocalControllerLauncher(fields, self)
+
+    def _engine_set_launcher(self, fields):
+        return LocalEngineSetLauncher(fields, self)
 
     # -- processes -----------------------------------------------------------
 
@@ -205,8 +252,8 @@ class Cluster:
             with open(self.cluster_file) as f:
                 self._load_state(json.load(f))
         except OSError:
-            self.controller = {"client_file": self.client_file}
-            self.engines = {"0": {"n": n}} if n else {}
+            self.controller = self._controller_launcher({"client_file": self.client_file})
+            self.engines = {"0": self._engine_set_launcher({"n": n})} if n else {}
         _running.add(self)
         return self
 
@@ -231,7 +278,8 @@ class Cluster:
         numbered = [int(key) for key in self.engines if key.isdigit()]
         new_set = engine_set_id or str(max(numbered, default=-1) + 1)
         # the file also lists engines stopped earlier: only live ones are new
-        self.engines[new_set] = {"n": n, "pids": [pid for pid in pids if pid not in known and _ours(pid)]}
+        self.engines[new_set] = self._engine_set_launcher(
+            {"n": n, "pids": [pid for pid in pids if pid not in known and _ours(pid)]})
         return new_set
 
     async def connect_client(self, **client_kwargs):
@@ -257,9 +305,10 @@ class Cluster:
         self._end_what_is_left()
 
     async def stop_cluster(self):
-        """Stop the engines and the controller."""
+        """Stop the engines and the controller. A cluster another Cluster object (or
+        ``ensemble cluster stop``) stopped already is not an error: its file is gone."""
         try:
-            if self.controller or self.engines:
+            if (self.controller or self.engines) and os.path.exists(self.cluster_file):
                 await self._run(self._cli("stop"))
         finally:
             await asyncio.to_thread(self._end_what_is_left)

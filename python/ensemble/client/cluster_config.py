@@ -5,10 +5,11 @@ keyword arguments, each overriding the one before."""
 import logging
 import os
 
-# what Cluster takes from a config's ``Cluster`` section; the rest of it (launcher classes,
-# ipyparallel's own traits) means nothing to Ensemble and is left alone
+# what Cluster takes from a config's ``Cluster`` section; the rest of it (ipyparallel's own
+# traits) means nothing to Ensemble and is left alone
 SETTINGS = ("n", "controller_ip", "engine_timeout", "controller_args", "engine_args",
-            "shutdown_atexit", "cluster_id", "log_level")
+            "shutdown_atexit", "cluster_id", "log_level", "engine_launcher_class",
+            "controller_launcher_class")
 
 
 def profile_config(profile_dir):

@@ -1,6 +1,0 @@
-"""``ensemble.cluster``, where ipyparallel users find ``ipyparallel.cluster``'s names."""
-
-from .client.cluster import Cluster
-from .client.cluster_manager import ClusterManager, abbreviate_profile_dir
-
-__all__ = ["Cluster", "ClusterManager", "abbreviate_profile_dir"]
