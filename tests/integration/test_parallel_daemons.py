@@ -28,6 +28,8 @@ def test_cluster_start_list_and_stop_leave_no_process_or_file_behind(cluster):
         assert mode == 0o600, (stem, oct(mode))
     for n in (0, 1):
         assert (c.security / ("engine-t-%d.json" % n)).exists()
+    # as ipyparallel's: a client on another machine can tell it cannot reach a loopback controller
+    assert json.loads(c.file("ipcontroller-client").read_text())["location"] == socket.gethostname()
     listing = c.cli("cluster", "list").stdout
     assert "t\t%d\t2\trunning" % c.info["controller_pid"] in listing, listing
     client.close()

@@ -22,3 +22,38 @@ def test_a_url_that_is_not_host_and_port_comes_back_unchanged():
         split_url("tcp://nohostport")
     assert split_url("tcp://[::1]:7") == ("tcp", "[::1]", "7")
     assert disambiguate_ip_address("192.168.0.9") == "192.168.0.9"
+
+
+# -- a connection file from another machine ---------------------------------------------
+
+def _warnings_for(config, is_local):
+    import warnings
+
+    from ensemble.client.util import warn_if_controller_elsewhere
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_if_controller_elsewhere(config, is_local)
+    return [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+def test_a_loopback_controller_on_another_host_is_warned_about():
+    caught = _warnings_for({"ip": "127.0.0.1", "location": "elsewhere.invalid"}, lambda ip: False)
+    assert len(caught) == 1 and "elsewhere.invalid" in str(caught[0].message)
+
+
+def test_a_loopback_controller_on_this_host_or_one_reachable_elsewhere_is_not_warned_about():
+    import socket
+
+    here = {"ip": "127.0.0.1", "location": socket.gethostname()}
+    assert _warnings_for(here, lambda ip: False) == []
+    assert _warnings_for({"ip": "127.0.0.1", "location": "elsewhere.invalid"}, lambda ip: True) == []
+    assert _warnings_for({"ip": "10.1.2.3", "location": "elsewhere.invalid"}, lambda ip: False) == []
+    assert _warnings_for({"ip": "127.0.0.1"}, lambda ip: False) == []
+
+
+def test_is_local_ip_knows_loopback_and_refuses_an_address_not_on_this_machine():
+    from ensemble.client.util import is_local_ip
+
+    assert is_local_ip("127.0.0.1") and is_local_ip("::1")
+    assert not is_local_ip("192.0.2.1")  # TEST-NET-1: assigned to no machine

@@ -50,6 +50,9 @@ struct ControllerAddress {
   int heartbeat_period_ms = 1000;
   int heartbeat_misses = 5;
   int controller_pid = 0;
+  // The controller's host name, as ipyparallel writes it: a client elsewhere that finds a
+  // loopback `ip` warns that it cannot reach the controller. Empty: not written.
+  std::string location;
 
   // tcp://ip:port, or ipc://<ip>-<port> as jupyter_client names ipc files.
   std::string endpoint(int port) const;

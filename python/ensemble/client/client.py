@@ -25,7 +25,7 @@ from .taskdb import TaskDbMixin
 from .waiting import WaitMixin
 from .events import EventThread
 from .metadata import Metadata
-from .util import running_ipython
+from .util import is_local_ip, running_ipython, warn_if_controller_elsewhere
 
 log = logging.getLogger("ensemble.client")
 
@@ -130,6 +130,8 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         self._lost = False
         text = self._read_connection_info(connection_info, cluster_id or "", timeout)
         self._config = json.loads(text)
+        # is_local_ip looked up at each call: tests (ipyparallel's too) patch it in this module
+        warn_if_controller_elsewhere(self._config, lambda ip: is_local_ip(ip))
         self._conn = _make_connection(text, timeout)
         self._limit_direct_engines()
         self.session = SessionInfo(getattr(self._conn, "session", ""), self._config)

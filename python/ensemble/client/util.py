@@ -1,7 +1,9 @@
 """Small helpers shared by the client modules."""
 
+import socket
 import sys
 import types
+import warnings
 from datetime import datetime, timezone
 
 
@@ -31,6 +33,36 @@ def running_ipython():
     costs a client 0.15 s and 40k objects for the garbage collector."""
     ipython = sys.modules.get("IPython")
     return ipython.get_ipython() if ipython is not None else None
+
+
+def is_local_ip(ip):
+    """Whether ``ip`` is an address of this machine: loopback, or one a socket can bind."""
+    if ip.startswith("127.") or ip in ("::1", "localhost"):
+        return True
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((ip, 0))
+        return True
+    except OSError:
+        return False
+
+
+def warn_if_controller_elsewhere(config, is_local=is_local_ip):
+    """ipyparallel's warning for a connection file copied from another machine whose
+    controller listens on loopback only: this client cannot reach it there."""
+    location, ip = config.get("location"), config.get("ip", "")
+    if not location or not (ip.startswith("127.") or ip in ("::1", "localhost")):
+        return
+    try:
+        location_ip = socket.gethostbyname(location)
+    except OSError:
+        location_ip = location
+    if not is_local(location_ip) and location != socket.gethostname():
+        warnings.warn(
+            "The controller listens on localhost of %s, which is not this machine: connect "
+            "from there, or start the controller with --ip set to an address this machine "
+            "can reach." % location, RuntimeWarning, stacklevel=3)
 
 
 def utcnow():

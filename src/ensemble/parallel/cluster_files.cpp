@@ -53,10 +53,12 @@ std::string ControllerAddress::endpoint(int port) const {
 namespace {
 
 Json common_json(const ControllerAddress& a) {
-  return Json{{"transport", a.transport},     {"ip", a.ip},
-              {"key", a.key},                 {"signature_scheme", a.signature_scheme},
-              {"cluster_id", a.cluster_id},   {"security_dir", a.security_dir},
-              {"controller_pid", a.controller_pid}};
+  Json json{{"transport", a.transport},     {"ip", a.ip},
+            {"key", a.key},                 {"signature_scheme", a.signature_scheme},
+            {"cluster_id", a.cluster_id},   {"security_dir", a.security_dir},
+            {"controller_pid", a.controller_pid}};
+  if (!a.location.empty()) json["location"] = a.location;
+  return json;
 }
 
 }  // namespace
@@ -92,6 +94,7 @@ wire::Result<ControllerAddress> ControllerAddress::from_json(const Json& json) {
     a.heartbeat_period_ms = json.value("heartbeat_period_ms", a.heartbeat_period_ms);
     a.heartbeat_misses = json.value("heartbeat_misses", a.heartbeat_misses);
     a.controller_pid = json.value("controller_pid", 0);
+    a.location = json.value("location", std::string());
   } catch (const Json::exception& error) {
     return Status::Error(StatusCode::kMalformed, std::string("a cluster file field has the wrong type: ") + error.what());
   }

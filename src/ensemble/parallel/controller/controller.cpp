@@ -132,6 +132,8 @@ wire::Result<ControllerAddress> Controller::bind() {
   a.heartbeat_period_ms = static_cast<int>(c.options.heartbeat_period.count());
   a.heartbeat_misses = c.options.heartbeat_misses;
   a.controller_pid = static_cast<int>(::getpid());
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) a.location = host;
   std::error_code error;
   std::filesystem::create_directories(a.security_dir, error);
   std::filesystem::permissions(a.security_dir, std::filesystem::perms::owner_all, error);
