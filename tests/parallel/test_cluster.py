@@ -174,3 +174,10 @@ def test_a_sync_call_leaves_the_threads_current_event_loop_in_place():
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+
+
+def test_dir_of_a_cluster_lists_the_sync_twin_of_each_coroutine_method():
+    names = dir(ipp.Cluster(load_profile=False))
+    for method in ("start_cluster", "stop_cluster", "start_and_connect", "connect_client", "signal_engines"):
+        assert method in names and method + "_sync" in names
+    assert "to_dict_sync" not in names and "_run_sync" not in names

@@ -15,19 +15,17 @@ import asyncio
 import atexit
 import inspect
 import json
-import logging
 import os
 import random
 import string
 import subprocess
-import sys
 import time
 import weakref
 from functools import partial
 
 from . import files
-from .cluster_config import cluster_settings
-from .launchers import LocalControllerLauncher, LocalEngineSetLauncher, find_launcher_class
+from .cluster_config import cluster_settings, default_log
+from .launchers import LocalControllerLauncher, LocalEngineSetLauncher, launcher_class_for
 from .processes import end_processes as _end_engines, ours as _ours, run_sync as _run_sync
 
 _running = weakref.WeakSet()
@@ -41,33 +39,6 @@ def _stop_all_at_exit():
                 cluster._stop_now()
             except Exception:
                 pass
-
-
-def _default_log(parent, name):
-    """ipyparallel's choice: in an IPython session (``parent=get_ipython()``) a logger of
-    our own writing to stdout, else the parent's log, else a logger of our own."""
-    ipython = sys.modules.get("IPython")
-    if parent is not None and ipython is not None and parent is ipython.get_ipython():
-        log = logging.getLogger(name)
-        log.handlers = [logging.StreamHandler(sys.stdout)]
-        return log
-    if parent is not None and getattr(parent, "log", None) is not None:
-        return parent.log
-    return logging.getLogger(name)
-
-
-def _launcher_class(name, kind, log):
-    """The launcher class ``name`` stands for (default ``Local``). Ensemble starts engines
-    and controllers on this machine only: any other launcher (MPI, SSH, a batch system) is
-    reported and the local one used."""
-    if name is None:
-        return find_launcher_class("Local", kind)
-    try:
-        return find_launcher_class(name, kind)
-    except KeyError:
-        log.warning("Ensemble starts %ss on this machine only: %s_launcher_class=%r is ignored",
-                    kind, kind, name)
-        return find_launcher_class("Local", kind)
 
 
 class Cluster:
@@ -108,12 +79,12 @@ class Cluster:
         self.shutdown_atexit = settings.get("shutdown_atexit", True)
         self.controller_args = list(settings.get("controller_args") or [])
         self.engine_args = list(settings.get("engine_args") or [])
-        self.log = log or _default_log(parent, "%s.%s" % (__name__, self.cluster_id))
+        self.log = log or default_log(parent, "%s.%s" % (__name__, self.cluster_id))
         if settings.get("log_level") is not None:
             self.log.setLevel(settings["log_level"])
-        self.engine_launcher_class = _launcher_class(
+        self.engine_launcher_class = launcher_class_for(
             settings.get("engine_launcher_class"), "engine", self.log)
-        self.controller_launcher_class = _launcher_class(
+        self.controller_launcher_class = launcher_class_for(
             settings.get("controller_launcher_class"), "controller", self.log)
         self.cluster_file = cluster_file or files.cluster_file(self.security_dir,
                                                                self.cluster_id)
@@ -145,6 +116,13 @@ class Cluster:
         if self.engines:
             fields.append("engine_sets=%r" % list(self.engines))
         return "<Cluster(%s)>" % ", ".join(fields)
+
+    def __dir__(self):
+        # the _sync twins too, so that tab completion offers them (as ipyparallel's AsyncFirst)
+        names = set(super().__dir__())
+        names.update(name + "_sync" for name in list(names)
+                     if not name.startswith("_") and inspect.iscoroutinefunction(getattr(type(self), name, None)))
+        return sorted(names)
 
     def __getattr__(self, name):
         if name.endswith("_sync"):

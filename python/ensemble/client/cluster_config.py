@@ -4,6 +4,7 @@ keyword arguments, each overriding the one before."""
 
 import logging
 import os
+import sys
 
 # what Cluster takes from a config's ``Cluster`` section; the rest of it (ipyparallel's own
 # traits) means nothing to Ensemble and is left alone
@@ -49,3 +50,16 @@ def cluster_settings(profile_dir, config, explicit, load_profile=True):
     settings.update(_cluster_section(config))
     settings.update({key: value for key, value in explicit.items() if value is not None})
     return settings
+
+
+def default_log(parent, name):
+    """ipyparallel's choice: in an IPython session (``parent=get_ipython()``) a logger of
+    our own writing to stdout, else the parent's log, else a logger of our own."""
+    ipython = sys.modules.get("IPython")
+    if parent is not None and ipython is not None and parent is ipython.get_ipython():
+        log = logging.getLogger(name)
+        log.handlers = [logging.StreamHandler(sys.stdout)]
+        return log
+    if parent is not None and getattr(parent, "log", None) is not None:
+        return parent.log
+    return logging.getLogger(name)

@@ -105,3 +105,17 @@ def abbreviate_launcher_class(cls):
             if cls is known:
                 return short.capitalize()
     return "%s.%s" % (cls.__module__, cls.__name__)
+
+
+def launcher_class_for(name, kind, log):
+    """The launcher class ``name`` stands for (default ``Local``). Ensemble starts engines
+    and controllers on this machine only: any other launcher (MPI, SSH, a batch system) is
+    reported and the local one used."""
+    if name is None:
+        return find_launcher_class("Local", kind)
+    try:
+        return find_launcher_class(name, kind)
+    except KeyError:
+        log.warning("Ensemble starts %ss on this machine only: %s_launcher_class=%r is ignored",
+                    kind, kind, name)
+        return find_launcher_class("Local", kind)
