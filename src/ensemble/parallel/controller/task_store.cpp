@@ -24,6 +24,15 @@ using store_sql::Statement;
 namespace {
 
 constexpr auto kBatchDelay = std::chrono::milliseconds(20);
+// SQLite checkpoints the WAL inside the commit that takes it past 1000 pages:
+// a fifth of the writer's work in a burst of tasks, on the hot thread's heels.
+// The writer checkpoints instead once the store has been idle this long, or
+// at once past kCheckpointAnyway pages (64 MiB of WAL at most); and SQLite
+// truncates the WAL to kWalKept bytes after a checkpoint.
+constexpr auto kCheckpointWhenIdle = std::chrono::milliseconds(100);
+constexpr int kCheckpointWorthIt = 1000;
+constexpr int kCheckpointAnyway = 16384;
+constexpr const char* kWalKept = "PRAGMA journal_size_limit=16777216";
 // SQLite refuses values past SQLITE_MAX_LENGTH (1e9 by default). A message
 // that big is sent on, but its copy in the store is left out, and said so.
 constexpr std::size_t kLargestBlob = 900u << 20;
@@ -86,7 +95,7 @@ bool TaskStore::open(const std::string& path, const std::function<void(Record&&)
   }
   sqlite3_busy_timeout(db, 2000);
   char* error = nullptr;
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kSchema}) {
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kWalKept, kSchema}) {
     if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
       spdlog::error("task store {}: {}; keeping results in memory only", path, error ? error : "?");
       sqlite3_free(error);
@@ -115,6 +124,14 @@ bool TaskStore::open(const std::string& path, const std::function<void(Record&&)
   db_ = db;
   path_ = path;
   enabled_ = true;
+  // Our hook replaces SQLite's own auto-checkpoint (which is a WAL hook too).
+  sqlite3_wal_hook(
+      db,
+      [](void* store, sqlite3*, const char*, int pages) {
+        static_cast<TaskStore*>(store)->wal_pages_ = pages;
+        return SQLITE_OK;
+      },
+      this);
   // The writer never takes SIGINT or SIGTERM: the controller's thread handles them.
   sigset_t blocked, previous;
   sigemptyset(&blocked);
@@ -193,6 +210,13 @@ void TaskStore::writer(std::stop_token stop) {
     std::deque<Op> batch;
     {
       std::unique_lock lock(mutex_);
+      if (wal_pages_ >= kCheckpointWorthIt &&
+          !wake_.wait_for(lock, stop, kCheckpointWhenIdle, [this] { return !ops_.empty(); })) {
+        if (stop.stop_requested()) return;  // closing the database checkpoints
+        lock.unlock();
+        checkpoint(db);
+        continue;
+      }
       wake_.wait(lock, stop, [this] { return !ops_.empty(); });
       if (ops_.empty() && stop.stop_requested()) return;
       if (!stop.stop_requested()) wake_.wait_for(lock, stop, kBatchDelay, [this] { return urgent_; });
@@ -209,6 +233,7 @@ void TaskStore::writer(std::stop_token stop) {
       written_cv_.notify_all();
       return;
     }
+    if (wal_pages_ >= kCheckpointAnyway) checkpoint(db);
     {
       std::lock_guard lock(mutex_);
       written_ += batch.size();
@@ -217,6 +242,16 @@ void TaskStore::writer(std::stop_token stop) {
       if (stop.stop_requested() && ops_.empty()) return;
     }
   }
+}
+
+void TaskStore::checkpoint(void* connection) {
+  int logged = 0, copied = 0;
+  int rc = sqlite3_wal_checkpoint_v2(handle(connection), nullptr, SQLITE_CHECKPOINT_PASSIVE, &logged, &copied);
+  if (rc != SQLITE_OK) {
+    // Not fatal: the WAL keeps every write, and the next idle moment tries again.
+    spdlog::warn("task store {}: checkpoint failed: {}", path_, sqlite3_errmsg(handle(connection)));
+  }
+  wal_pages_ = rc == SQLITE_OK ? logged - copied : 0;  // after a failure, again once more is written
 }
 
 // A load-balanced task is usually assigned an engine, and a short one answered

@@ -107,6 +107,10 @@ class TaskStore {
   };
   std::uint64_t push(Op op);
   void writer(std::stop_token stop);
+  // WAL pages not yet checkpointed (the writer's, set by SQLite's WAL hook at each commit).
+  int wal_pages_ = 0;
+  // Checkpoints (copies the WAL into the database) when worth it: see kCheckpoint* in the .cpp.
+  void checkpoint(void* db);
   bool write_batch(void* db, const std::deque<Op>& batch);
   // How a batch's ops fold into the INSERTs of the tasks it submits (see write_batch).
   struct Fold {
