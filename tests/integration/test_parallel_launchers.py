@@ -32,6 +32,7 @@ def test_the_controller_is_a_launcher_whose_process_is_the_running_controller(ow
     cluster.stop_controller_sync()
     proc.wait(timeout=5)
     assert cluster.controller is None
+    assert controller.process is proc and not proc.is_running() and not controller.running
 
 
 @pytest.mark.deadline(60)

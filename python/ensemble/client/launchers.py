@@ -15,6 +15,12 @@ def _process(pid):
     return psutil.Process(pid)
 
 
+def _gone():
+    import psutil
+
+    return psutil.NoSuchProcess
+
+
 class _Launcher(dict):
     """A dict of the saved fields, with the launcher's attributes on top."""
 
@@ -38,14 +44,23 @@ class LocalControllerLauncher(_Launcher):
     def pid(self):
         return self.get("pid")
 
+    _process_object = None
+
     @property
     def process(self):
-        """The controller's ``psutil.Process``; None if its pid is unknown."""
-        return _process(self.pid) if self.pid else None
+        """The controller's ``psutil.Process``, the same object each time, so that after
+        the controller stops it says ``is_running() == False``; None if its pid is unknown.
+        psutil.NoSuchProcess if the controller was gone before it was first asked for."""
+        if self._process_object is None and self.pid:
+            self._process_object = _process(self.pid)
+        return self._process_object
 
     @property
     def running(self):
-        process = self.process
+        try:
+            process = self.process
+        except _gone():
+            return False
         return process is not None and process.is_running()
 
 
@@ -61,13 +76,11 @@ class LocalEngineSetLauncher(_Launcher):
     @property
     def processes(self):
         """The engines' ``psutil.Process`` objects, of those still running."""
-        import psutil
-
         found = []
         for pid in self.pids:
             try:
                 found.append(_process(pid))
-            except psutil.NoSuchProcess:
+            except _gone():
                 pass
         return found
 
