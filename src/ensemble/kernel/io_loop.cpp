@@ -109,6 +109,10 @@ void IoLoop::loop(std::stop_token stop) {
       long mirror_ms = wait_until(*mirror_deadline_);
       if (timeout_ms < 0 || mirror_ms < timeout_ms) timeout_ms = mirror_ms;
     }
+    // Sending on shell (send_due) may have taken in the news of a request, and its
+    // descriptor then stays quiet: zmq_poll looks at a socket's events first, and so
+    // must this loop for the descriptor it polls instead.
+    if (timeout_ms != 0 && shell_readable()) timeout_ms = 0;
     int ready = 0;
     try {
       ready = zmq::poll(items, polled, std::chrono::milliseconds(timeout_ms));
@@ -208,43 +212,9 @@ std::optional<wire::Message> IoLoop::decode_parts(std::vector<zmq::message_t> pa
   return std::nullopt;
 }
 
-bool IoLoop::authenticate(const std::string& public_key, wire::Message& message, const char* channel) {
-  auto member = public_key.empty() ? std::nullopt : roster_->find_by_key(public_key);
-  if (!member) {
-    spdlog::warn("{}: dropped {} from a sender without access (key {})", channel, message.header.msg_type,
-                 public_key.empty() ? "none" : public_key);
-    return false;
-  }
-  // What the client claims is replaced by who it is.
-  message.header.username = member->username;
-  message.role = to_string(member->role);
-  return true;
-}
-
-void IoLoop::rebind_iopub_after_revocation() {
-  // ZAP only runs at handshake, and a PUB socket cannot drop one
-  // subscriber: rebinding cuts every subscription; the remaining members
-  // reconnect by themselves and pass the roster again.
-  revocations_seen_ = roster_->revocations();
-  spdlog::warn("access revoked: reconnecting every iopub subscriber");
-  iopub_.close();
-  iopub_ = zmq::socket_t(context_, zmq::socket_type::pub);
-  iopub_.set(zmq::sockopt::linger, 1000);
-  iopub_.set(zmq::sockopt::sndhwm, 100000);
-  configure_curve_server(iopub_, curve_secret_key_);
-  // libzmq releases the old listener asynchronously: retry for a while.
-  for (int attempt = 0;; ++attempt) {
-    try {
-      iopub_.bind(iopub_endpoint_);
-      return;
-    } catch (const zmq::error_t& error) {
-      if (attempt >= 200) {
-        spdlog::critical("cannot rebind iopub at {}: {}", iopub_endpoint_, error.what());
-        return;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+bool IoLoop::shell_readable() {
+  std::lock_guard lock(shell_mutex_);
+  return (shell_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
 }
 
 bool IoLoop::on_shell() {

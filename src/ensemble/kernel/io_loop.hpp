@@ -61,6 +61,7 @@ class IoLoop {
   void loop(std::stop_token stop);
   // Reads what the shell socket holds, a bounded batch; true if more is waiting.
   bool on_shell();
+  bool shell_readable();
   // The main thread's shortcut for a reply (QueueOutbox::ReplyShortcut), in io_loop_uplink.cpp.
   QueueOutbox::ShortcutResult send_reply_now(wire::Message& reply);
   void on_control();
