@@ -12,15 +12,14 @@ user's own modules travel by reference with their definition as a fallback,
 for engines that cannot import them.
 """
 
+import copyreg
 import importlib
-import os
 import pickle
-import sys
-import sysconfig
 import types
 import weakref
 
 from . import _dill, _pickle_cache
+from ._user_modules import is_user_module as _is_user_module
 
 __all__ = [
     "Reference", "PrePickled", "pack_apply", "unpack_apply", "pack_result",
@@ -100,46 +99,6 @@ def _reusable(f):
     if not all(type(v) in _pickle_cache._ATOMS or type(v) is types.ModuleType for v in values):
         return False
     return all(type(v) in _pickle_cache._ATOMS or type(v) is type for v in (f.__annotations__ or {}).values())
-
-
-_LIBRARY_ROOTS = None
-
-
-def _library_roots():
-    global _LIBRARY_ROOTS
-    if _LIBRARY_ROOTS is None:
-        roots = {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
-        for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-            path = sysconfig.get_paths().get(key)
-            if path:
-                roots.add(os.path.realpath(path))
-        roots.update(os.path.realpath(p) for p in sys.path
-                     if p and ("site-packages" in p or "dist-packages" in p))
-        roots.add(os.path.realpath(sys.prefix))
-        roots.add(os.path.realpath(sys.base_prefix))
-        _LIBRARY_ROOTS = tuple(r for r in roots if r and r != "/")
-    return _LIBRARY_ROOTS
-
-
-_USER_MODULE_CACHE = {}  # module name -> (module object, answer); realpath is slow
-
-
-def _is_user_module(name):
-    """Whether module ``name`` is the user's code, which an engine may lack."""
-    if name in (None, "__main__"):
-        return True
-    module = sys.modules.get(name)
-    cached = _USER_MODULE_CACHE.get(name)
-    if cached is not None and cached[0] is module:
-        return cached[1]
-    path = getattr(module, "__file__", None)
-    if module is None or path is None:
-        answer = False
-    else:
-        path = os.path.realpath(path)
-        answer = not any(path.startswith(root + os.sep) for root in _library_roots())
-    _USER_MODULE_CACHE[name] = (module, answer)
-    return answer
 
 
 _pickler_class = None
@@ -258,10 +217,19 @@ def pack_apply(f, args, kwargs):
     args, kwargs = tuple(args), dict(kwargs)
     # a map's function comes pickled already, as an argument of every chunk
     plain_types = (Reference, PrePickled) if _in_band(args) else (Reference,)
-    if type(f) is PrePickled and len(f.buffers) == 1 and _pickle_cache.plain(args, kwargs, plain_types):
+    if type(f) is PrePickled and len(f.buffers) == 1:
         # nothing left that needs cloudpickle: the standard (C) pickler is several times faster
-        return [pickle.dumps((f, args, kwargs), protocol=5)]
+        if _pickle_cache.plain(args, kwargs, plain_types):
+            return [pickle.dumps((f, args, kwargs), protocol=5)]
+        if _pickle_cache.long_sequences(args, kwargs):  # a map's chunk of a list, say
+            pickled = _pickle_cache.pickled_if_plain((f, args, kwargs), plain_types, _PLAIN_GLOBALS)
+            if pickled is not None:
+                return [pickled]
     return _dumps((f, args, kwargs))
+
+
+# what the reductions of PrePickled and Reference name (see _pickle_cache.pickled_if_plain)
+_PLAIN_GLOBALS = (copyreg.__newobj__, Reference, _unpickle_prepickled)
 
 
 def _in_band(values):
@@ -285,6 +253,10 @@ def pack_result(obj):
     # would, without making a cloudpickle Pickler (1.5 µs warm, 9 µs in a round-trip loop)
     if _pickle_cache.plain((obj,), {}):
         return [pickle.dumps(obj, protocol=5)]
+    if _pickle_cache.long_sequences((obj,), {}):  # a map's chunk of results, say
+        pickled = _pickle_cache.pickled_if_plain(obj)
+        if pickled is not None:
+            return [pickled]
     return _dumps(obj)
 
 

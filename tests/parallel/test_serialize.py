@@ -169,3 +169,41 @@ def test_a_reused_function_changed_by_whoever_got_it_is_unpickled_afresh():
     first.tag = "set on it"
     again = serialize.unpack_result(payload)
     assert again is not first and not hasattr(again, "tag")
+
+
+# -- long lists (a map's chunks and their results) -------------------------------------------
+
+def _no_cloudpickle(monkeypatch):
+    def refuse(obj):
+        raise AssertionError("went through cloudpickle")
+
+    monkeypatch.setattr(serialize, "_dumps", refuse)
+
+
+def test_a_long_list_of_scalars_is_pickled_without_cloudpickle_and_arrives_whole(monkeypatch):
+    f = serialize.PrePickled(lambda chunk: [x * 2 for x in chunk])  # a map's function, pickled once
+    _no_cloudpickle(monkeypatch)
+    values = list(range(5000)) + [1.5, "text", b"bytes", None, True, (1, 2), {"k": [3]}]
+    assert serialize.unpack_result(serialize.pack_result(values)) == values
+    g, args, kwargs = serialize.unpack_apply(serialize.pack_apply(f, [values[:5000]], {}), {})
+    assert g(*args, **kwargs) == [x * 2 for x in range(5000)] and kwargs == {}
+
+
+def test_a_long_list_holding_a_function_or_an_array_still_goes_through_cloudpickle():
+    def double(x):
+        return 2 * x
+
+    functions = serialize.unpack_result(serialize.pack_result([double] * 100))
+    assert [f(1) for f in functions] == [2] * 100
+    big = np.arange(100_000)
+    buffers = serialize.pack_result([1] * 100 + [big])
+    assert len(buffers) == 2, "the array's buffer travels out of band"
+    assert (serialize.unpack_result(buffers)[-1] == big).all()
+
+
+def test_a_long_list_with_references_and_a_pickled_function_skips_cloudpickle(monkeypatch):
+    f = serialize.PrePickled(lambda chunk, scale: [x * scale for x in chunk])
+    _no_cloudpickle(monkeypatch)
+    buffers = serialize.pack_apply(f, [list(range(1000)), Reference("scale")], {})
+    g, args, kwargs = serialize.unpack_apply(buffers, {"scale": 3})
+    assert g(*args, **kwargs) == [x * 3 for x in range(1000)]
