@@ -66,12 +66,20 @@ void IoLoop::start(wire::Json kernel_info, IoLoopHooks hooks) {
   kernel_info_ = std::move(kernel_info);
   hooks_ = std::move(hooks);
   if (uplink_) outbox_.set_reply_shortcut([this](wire::Message& reply) { return send_reply_now(reply); });
+  if (uplink_ && roster_ == nullptr) {
+    auto source = std::make_shared<DirectSource>();
+    source->fd = shell_.get(zmq::sockopt::fd);
+    source->read = [this] { return read_shell_for_main(); };
+    source->waiting = [this](bool sleeping) { main_waiting(sleeping); };
+    inbox_.set_direct_source(std::move(source));
+  }
   thread_ = std::jthread([this](std::stop_token stop) { loop(stop); });
 }
 
 void IoLoop::stop() {
   if (!thread_.joinable()) return;
   outbox_.set_reply_shortcut(nullptr);
+  inbox_.set_direct_source(nullptr);
   thread_.request_stop();
   outbox_.flush();  // wakes the loop
   thread_.join();
@@ -113,6 +121,9 @@ void IoLoop::loop(std::stop_token stop) {
     // descriptor then stays quiet: zmq_poll looks at a socket's events first, and so
     // must this loop for the descriptor it polls instead.
     if (timeout_ms != 0 && shell_readable()) timeout_ms = 0;
+    bool watch_shell = !main_sleeping_on_shell_.load(std::memory_order_acquire);
+    io_watches_shell_.store(watch_shell, std::memory_order_release);
+    items[0].fd = watch_shell ? shell_fd : -1;
     int ready = 0;
     try {
       ready = zmq::poll(items, polled, std::chrono::milliseconds(timeout_ms));
@@ -202,7 +213,9 @@ std::optional<wire::Message> IoLoop::decode_parts(std::vector<zmq::message_t> pa
     }
     return std::nullopt;
   }
+  std::unique_lock replay_lock(replay_mutex_);
   auto decoded = wire::decode(std::move(frames), signer_, &replay_guard_, limits_);
+  replay_lock.unlock();
   if (decoded.ok()) {
     if (roster_ != nullptr && !trusted && !authenticate(user_id, decoded.value(), channel)) return std::nullopt;
     decoded.value().shared_buffers = std::move(kept);
@@ -226,12 +239,15 @@ bool IoLoop::on_shell() {
       std::lock_guard lock(shell_mutex_);
       if (!(shell_.get(zmq::sockopt::events) & ZMQ_POLLIN)) return false;
       parts = read_parts(shell_, user_id);
+      ++shell_in_transit_;  // the main thread reads no later request until this one is queued
     }
-    std::vector<zmq::message_t> copy = mirror_of(parts);
+    std::vector<zmq::message_t> copy = mirror_of(parts, uplink_ && uplink_->ready());
     if (auto message = decode_parts(std::move(parts), shell_, "shell", user_id, false)) {
+      wake_main_for_a_request();
       inbox_.push(Incoming{Incoming::Kind::kShellRequest, std::move(*message), false});
       if (!copy.empty()) hold_mirror(std::move(copy));
     }
+    --shell_in_transit_;
   }
   return true;
 }
@@ -306,6 +322,8 @@ void IoLoop::send_due(bool everything) {
         case Route::kStdin: send(stdin_, routed->message); break;
         case Route::kIopub: publish(routed->message); break;
       }
+    } else if (auto* request = std::get_if<RequestCopy>(&entry)) {
+      if (uplink_socket_ != nullptr && uplink_->ready()) hold_mirror(std::move(request->parts));
     } else if (auto* sent = std::get_if<SentReplyCopy>(&entry)) {
       if (mirrored(sent->frames)) {
         flush_mirrors();  // its request's copy goes first

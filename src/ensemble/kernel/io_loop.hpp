@@ -62,6 +62,14 @@ class IoLoop {
   // Reads what the shell socket holds, a bounded batch; true if more is waiting.
   bool on_shell();
   bool shell_readable();
+  // Main thread, while it waits for work on an engine (DirectSource, in
+  // io_loop_uplink.cpp): a direct request read and decoded there, saving the
+  // round trip the I/O thread's wake-up and hand-over.
+  std::optional<Incoming> read_shell_for_main();
+  void main_waiting(bool sleeping);
+  // I/O thread, before it hands the main thread a request: the main thread is about to
+  // be busy, so this thread watches the shell socket from its next poll on.
+  void wake_main_for_a_request();
   // The main thread's shortcut for a reply (QueueOutbox::ReplyShortcut), in io_loop_uplink.cpp.
   QueueOutbox::ShortcutResult send_reply_now(wire::Message& reply);
   void on_control();
@@ -79,7 +87,7 @@ class IoLoop {
   bool mirrored(const wire::Frames& frames) const;
   // A copy of a request's `parts` for the uplink, its channel frame first, when
   // its sender is mirrored; else empty.
-  std::vector<zmq::message_t> mirror_of(const std::vector<zmq::message_t>& parts) const;
+  std::vector<zmq::message_t> mirror_of(const std::vector<zmq::message_t>& parts, bool uplink_ready) const;
   void send_mirror(std::vector<zmq::message_t>& parts);
   // A request's copy waits up to kMirrorDelay, or until its reply's copy goes:
   // sent at once, it would cost the request's own round trip a wake-up of
@@ -119,6 +127,12 @@ class IoLoop {
   std::mutex shell_mutex_;
   // The uplink is ready and mirrors direct peers: send_reply_now may run. Set by the I/O thread.
   std::atomic<bool> replies_from_main_{false};
+  // The main thread sleeps on the shell socket's descriptor (read_shell_for_main): the I/O
+  // thread leaves it out of its poll then, so that one thread, not two, wakes for a request.
+  std::atomic<bool> main_sleeping_on_shell_{false};
+  std::atomic<bool> io_watches_shell_{true};  // the I/O thread's poll has the descriptor
+  std::atomic<int> shell_in_transit_{0};      // requests the I/O thread read and has not queued yet
+  std::mutex replay_mutex_;  // the replay guard, as both threads decode requests
   zmq::socket_t control_;
   zmq::socket_t stdin_;
   zmq::socket_t iopub_;
@@ -129,7 +143,7 @@ class IoLoop {
   std::string iopub_endpoint_;
   static constexpr std::size_t kTrimAfterBytes = std::size_t{8} << 20;
   static constexpr long kTrimWhenQuietMs = 200;
-  std::size_t bytes_since_trim_ = 0;
+  std::atomic<std::size_t> bytes_since_trim_{0};
   static constexpr long kRosterCheckMs = 500;
   IoLoopHooks hooks_;
   wire::ConnectionInfo bound_;

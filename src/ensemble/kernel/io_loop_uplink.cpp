@@ -33,6 +33,7 @@ void IoLoop::on_uplink() {
     auto message = decode_parts(std::move(parts), shell_, shell ? "uplink shell" : "uplink control", user_id, true);
     if (!message) continue;
     if (shell) {
+      wake_main_for_a_request();
       inbox_.push(Incoming{Incoming::Kind::kShellRequest, std::move(*message), false});
     } else {
       answer_control(std::move(*message));
@@ -94,9 +95,9 @@ bool IoLoop::mirrored(const wire::Frames& frames) const {
          uplink_->mirrors(frames[0]);
 }
 
-std::vector<zmq::message_t> IoLoop::mirror_of(const std::vector<zmq::message_t>& parts) const {
+std::vector<zmq::message_t> IoLoop::mirror_of(const std::vector<zmq::message_t>& parts, bool uplink_ready) const {
   std::vector<zmq::message_t> copy;
-  if (uplink_socket_ == nullptr || parts.size() < 2 || !uplink_->ready() ||
+  if (!uplink_ || parts.size() < 2 || !uplink_ready ||
       !uplink_->mirrors(parts[0].to_string_view())) {
     return copy;
   }
@@ -143,6 +144,44 @@ void IoLoop::flush_mirrors() {
   for (auto& copy : held_mirrors_) send_mirror(copy);
   held_mirrors_.clear();
   mirror_deadline_.reset();
+}
+
+// Main thread, from QueueInbox::wait(): what on_shell() does for a request,
+// less the hand-over. Only the socket (under shell_mutex_), the replay guard
+// (under replay_mutex_) and the outbox are shared with the I/O thread; the
+// request's copy for the uplink goes to the outbox, and the I/O thread holds
+// and sends it as for the requests it reads itself.
+std::optional<Incoming> IoLoop::read_shell_for_main() {
+  for (;;) {
+    std::string user_id;
+    std::vector<zmq::message_t> parts;
+    {
+      std::lock_guard lock(shell_mutex_);
+      // Requests keep their order: not while the I/O thread holds one it read
+      // (on its way to the inbox) or the inbox holds any.
+      if (shell_in_transit_ > 0 || !inbox_.empty()) return std::nullopt;
+      if (!(shell_.get(zmq::sockopt::events) & ZMQ_POLLIN)) return std::nullopt;
+      parts = read_parts(shell_, user_id);
+    }
+    // Copied whether or not the uplink is up yet: the I/O thread sends it only if it is.
+    std::vector<zmq::message_t> copy = mirror_of(parts, true);
+    if (auto message = decode_parts(std::move(parts), shell_, "shell", user_id, false)) {
+      if (!copy.empty()) outbox_.hold_request_copy(std::move(copy));
+      return Incoming{Incoming::Kind::kShellRequest, std::move(*message), false};
+    }
+  }
+}
+
+void IoLoop::main_waiting(bool sleeping) {
+  main_sleeping_on_shell_.store(sleeping, std::memory_order_release);
+  // Awake, the main thread is about to be busy: whoever else sends to this kernel
+  // meanwhile must still be read (and its copy sent up) by the I/O thread.
+  if (!sleeping && !io_watches_shell_.load(std::memory_order_acquire)) outbox_.wake();
+}
+
+void IoLoop::wake_main_for_a_request() {
+  main_sleeping_on_shell_.store(false, std::memory_order_release);
+  io_watches_shell_.store(true, std::memory_order_release);
 }
 
 // Main thread, the outbox's lock held (QueueOutbox::ReplyShortcut): a direct

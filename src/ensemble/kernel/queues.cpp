@@ -61,15 +61,36 @@ std::optional<Incoming> QueueInbox::try_take() {
   return item;
 }
 
+bool QueueInbox::empty() {
+  std::lock_guard lock(mutex_);
+  return items_.empty();
+}
+
+void QueueInbox::set_direct_source(std::shared_ptr<DirectSource> source) {
+  std::lock_guard lock(mutex_);
+  source_ = std::move(source);
+}
+
 wire::Result<Incoming> QueueInbox::wait() {
+  std::shared_ptr<DirectSource> source;
+  {
+    std::lock_guard lock(mutex_);
+    source = source_;
+  }
   for (;;) {
+    // (The source refuses to read while this queue holds anything: order is kept.)
     if (auto item = try_take()) return std::move(*item);
-    pollfd pfd{ready_.fd(), POLLIN, 0};
-    int n = ::poll(&pfd, 1, -1);
+    if (source) {
+      if (auto item = source->read()) return std::move(*item);
+      source->waiting(true);
+    }
+    pollfd fds[2] = {{ready_.fd(), POLLIN, 0}, {source ? source->fd : -1, POLLIN, 0}};
+    int n = ::poll(fds, source ? 2 : 1, -1);
+    if (source) source->waiting(false);
     if (n < 0 && errno == EINTR) {
       return wire::Status::Error(wire::StatusCode::kInterrupted, "signal while waiting");
     }
-    ready_.drain();
+    if (fds[0].revents != 0) ready_.drain();
   }
 }
 
@@ -99,6 +120,11 @@ void QueueOutbox::enqueue(Route route, wire::Message message) {
   if (wake) ready_.notify();
 }
 
+void QueueOutbox::hold_request_copy(std::vector<zmq::message_t> parts) {
+  std::lock_guard lock(mutex_);
+  entries_.emplace_back(RequestCopy{std::move(parts)});
+}
+
 void QueueOutbox::set_reply_shortcut(ReplyShortcut shortcut) {
   std::lock_guard lock(mutex_);
   shortcut_ = std::move(shortcut);
@@ -111,7 +137,7 @@ bool QueueOutbox::shortcut_allowed(const std::string& parent_id) const {
   // (uplink traffic, which keeps its own order) may be waiting.
   if (in_flight_ || entries_.empty() || parent_id.empty()) return false;
   for (const auto& entry : entries_) {
-    if (std::holds_alternative<SentReplyCopy>(entry)) continue;
+    if (std::holds_alternative<SentReplyCopy>(entry) || std::holds_alternative<RequestCopy>(entry)) continue;
     const auto* routed = std::get_if<RoutedMessage>(&entry);
     if (routed == nullptr || routed->route != Route::kIopub || routed->message.header.msg_type != "status") {
       return false;

@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include <zmq.hpp>
+
 #include "ensemble/kernel/channels.hpp"
 #include "ensemble/wire/codec.hpp"
 
@@ -34,15 +36,28 @@ class EventFd {
   std::atomic<bool> pending_{false};
 };
 
+// A source of requests the waiting thread reads itself, past the I/O thread
+// (an engine's shell socket, IoLoop::read_shell_for_main): wait() polls `fd`
+// beside the queue's own descriptor, `read` takes one request if one is there,
+// and `waiting(true/false)` says when the waiting thread sleeps on `fd`.
+struct DirectSource {
+  int fd = -1;
+  std::function<std::optional<Incoming>()> read;
+  std::function<void(bool sleeping)> waiting;
+};
+
 class QueueInbox final : public Inbox {
  public:
   void push(Incoming incoming);
   wire::Result<Incoming> wait() override;
   std::optional<Incoming> try_take() override;
+  void set_direct_source(std::shared_ptr<DirectSource> source);
+  bool empty();
 
  private:
   std::mutex mutex_;
   std::deque<Incoming> items_;  // GUARDED_BY(mutex_)
+  std::shared_ptr<DirectSource> source_;  // GUARDED_BY(mutex_)
   EventFd ready_;
 };
 
@@ -65,7 +80,12 @@ struct SentReplyCopy {
   wire::Frames frames;
   std::string msg_type;
 };
-using OutEntry = std::variant<RoutedMessage, StreamChunk, SentReplyCopy>;
+// A request the main thread read itself (DirectSource): its copy for the
+// uplink, which the I/O thread holds and sends as for the requests it reads.
+struct RequestCopy {
+  std::vector<zmq::message_t> parts;
+};
+using OutEntry = std::variant<RoutedMessage, StreamChunk, SentReplyCopy, RequestCopy>;
 
 // Stream batching: text goes out `flush_delay` (a few ms) after it was
 // written, so interactive output feels immediate, unless the writer is still
@@ -101,6 +121,11 @@ class QueueOutbox final : public Outbox {
   };
   using ReplyShortcut = std::function<ShortcutResult(wire::Message& reply)>;
   void set_reply_shortcut(ReplyShortcut shortcut);
+
+  // Queues a request's copy for the uplink (RequestCopy), without a wake-up.
+  void hold_request_copy(std::vector<zmq::message_t> parts);
+  // Wakes the I/O thread, asking nothing of it.
+  void wake() { ready_.notify(); }
 
   // I/O thread: takes every entry that is due. A trailing stream chunk stays
   // while it is young and small, unless `everything`.
