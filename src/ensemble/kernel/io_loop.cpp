@@ -1,5 +1,6 @@
 #include "io_loop.hpp"
 
+#include "ensemble/wire/ids.hpp"
 #include "socket_setup.hpp"
 
 #include <malloc.h>
@@ -65,6 +66,8 @@ wire::Status IoLoop::bind(wire::ConnectionInfo& info) {
 void IoLoop::start(wire::Json kernel_info, IoLoopHooks hooks) {
   kernel_info_ = std::move(kernel_info);
   hooks_ = std::move(hooks);
+  // Before the thread starts: the main thread reads it too (send_reply_now, route).
+  if (uplink_) uplink_tag_ = std::string(1, '\0') + wire::random_hex(8) + ":";
   if (uplink_) outbox_.set_reply_shortcut([this](wire::Message& reply) { return send_reply_now(reply); });
   if (uplink_ && roster_ == nullptr) {
     auto source = std::make_shared<DirectSource>();

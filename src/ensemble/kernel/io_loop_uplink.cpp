@@ -10,7 +10,6 @@
 namespace ensemble::kernel {
 
 void IoLoop::open_uplink() {
-  uplink_tag_ = std::string(1, '\0') + wire::random_hex(8) + ":";
   uplink_socket_ = &uplink_->open(context_, bound_);
 }
 
@@ -42,7 +41,11 @@ void IoLoop::on_uplink() {
 }
 
 zmq::socket_t& IoLoop::route(zmq::socket_t& socket, wire::Frames& frames) {
-  if (uplink_socket_ == nullptr || frames.empty() || !frames[0].starts_with(uplink_tag_)) return socket;
+  // The tag first: it is set before the thread starts, and the main thread (an error reply
+  // from read_shell_for_main) gets its answer here without reading uplink_socket_.
+  if (uplink_tag_.empty() || frames.empty() || !frames[0].starts_with(uplink_tag_) || uplink_socket_ == nullptr) {
+    return socket;
+  }
   // An input_request for a request from the uplink has nobody to answer it
   // there (as with any requester not on stdin): stdin drops it.
   if (&socket == &stdin_) return socket;
