@@ -160,10 +160,12 @@ std::optional<Incoming> IoLoop::read_shell_for_main() {
     std::vector<zmq::message_t> parts;
     {
       std::lock_guard lock(shell_mutex_);
+      // Asked first in any case: that also quiets the descriptor, which the
+      // caller then sleeps on (left signalling, it would wake it at once).
+      bool readable = (shell_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
       // Requests keep their order: not while the I/O thread holds one it read
-      // (on its way to the inbox) or the inbox holds any.
-      if (shell_in_transit_ > 0 || !inbox_.empty()) return std::nullopt;
-      if (!(shell_.get(zmq::sockopt::events) & ZMQ_POLLIN)) return std::nullopt;
+      // (on its way to the inbox, whose push wakes the caller) or the inbox holds any.
+      if (!readable || shell_in_transit_ > 0 || !inbox_.empty()) return std::nullopt;
       parts = read_parts(shell_, user_id);
     }
     // Copied whether or not the uplink is up yet: the I/O thread sends it only if it is.
