@@ -121,10 +121,21 @@ def _plain(value, plain_types):
     return kind is range  # a map's partition of a range is a range
 
 
-def long_sequences(args, kwargs):
+def _long_sequences(args, kwargs):
     """Whether a list or tuple among ``args`` or ``kwargs``' values is too long for plain()."""
     return any(type(v) in (list, tuple) and len(v) > _CHECKED_ITEMS
                for v in (*args, *kwargs.values()))
+
+
+def standard_pickle(obj, args, kwargs, plain_types=(), plain_globals=()):
+    """``obj`` (which holds ``args`` and ``kwargs``) pickled by the standard C pickler when
+    that makes of it what cloudpickle would (see plain()); None when cloudpickle is needed.
+    Short sequences are checked first, item by item; long ones as they are pickled."""
+    if plain(args, kwargs, plain_types):
+        return pickle.dumps(obj, protocol=5)
+    if _long_sequences(args, kwargs):  # a map's chunk of a list, or its results
+        return pickled_if_plain(obj, plain_types, plain_globals)
+    return None
 
 
 class _NotPlain(Exception):

@@ -219,12 +219,9 @@ def pack_apply(f, args, kwargs):
     plain_types = (Reference, PrePickled) if _in_band(args) else (Reference,)
     if type(f) is PrePickled and len(f.buffers) == 1:
         # nothing left that needs cloudpickle: the standard (C) pickler is several times faster
-        if _pickle_cache.plain(args, kwargs, plain_types):
-            return [pickle.dumps((f, args, kwargs), protocol=5)]
-        if _pickle_cache.long_sequences(args, kwargs):  # a map's chunk of a list, say
-            pickled = _pickle_cache.pickled_if_plain((f, args, kwargs), plain_types, _PLAIN_GLOBALS)
-            if pickled is not None:
-                return [pickled]
+        pickled = _pickle_cache.standard_pickle((f, args, kwargs), args, kwargs, plain_types, _PLAIN_GLOBALS)
+        if pickled is not None:
+            return [pickled]
     return _dumps((f, args, kwargs))
 
 
@@ -251,13 +248,8 @@ def unpack_apply(buffers, namespace):
 def pack_result(obj):
     # most results are a scalar or a list of them, which the C pickler writes as cloudpickle
     # would, without making a cloudpickle Pickler (1.5 µs warm, 9 µs in a round-trip loop)
-    if _pickle_cache.plain((obj,), {}):
-        return [pickle.dumps(obj, protocol=5)]
-    if _pickle_cache.long_sequences((obj,), {}):  # a map's chunk of results, say
-        pickled = _pickle_cache.pickled_if_plain(obj)
-        if pickled is not None:
-            return [pickled]
-    return _dumps(obj)
+    pickled = _pickle_cache.standard_pickle(obj, (obj,), {})
+    return [pickled] if pickled is not None else _dumps(obj)
 
 
 def unpack_result(buffers):

@@ -249,7 +249,7 @@ class Cluster:
             await self.start_cluster(n)
             return "0"
         n = self.n if n is None else n
-        known = {pid for engine_set in self.engines.values() for pid in engine_set.get("pids", ())}
+        known = {pid for engine_set in self.engines.values() for pid in engine_set.pids}
         await self._run(self._cli("engines", "-n", str(n)))
         with open(self.cluster_file) as f:
             pids = json.load(f).get("engine_pids") or []
@@ -296,9 +296,9 @@ class Cluster:
         It finds the cluster through its file, and a program that deleted the profile
         directory first (a ``TemporaryDirectory`` left by an exception, then this object's
         stop at exit) left the controller and its engines running for good."""
-        pids = [pid for engine_set in self.engines.values() for pid in engine_set.get("pids", ())]
-        if self.controller and self.controller.get("pid"):
-            pids.append(self.controller["pid"])
+        pids = [pid for engine_set in self.engines.values() for pid in engine_set.pids]
+        if self.controller and self.controller.pid:
+            pids.append(self.controller.pid)
         _end_engines(pids)
         self.controller = None
         self.engines = {}
@@ -323,7 +323,7 @@ class Cluster:
             self.engines = {}
             return
         sets = self._engine_set_ids(engine_set_id)
-        pids = [pid for name in sets for pid in self.engines[name].get("pids", ())]
+        pids = [pid for name in sets for pid in self.engines[name].pids]
         await asyncio.to_thread(_end_engines, pids)
         for name in sets:
             del self.engines[name]
@@ -336,7 +336,7 @@ class Cluster:
         if isinstance(signum, str):
             signum = getattr(signal_module, signum)
         for name in self._engine_set_ids(engine_set_id):
-            for pid in self.engines[name].get("pids", []):
+            for pid in self.engines[name].pids:
                 if _ours(pid):  # a pid of an engine that is gone may be another program's now
                     os.kill(pid, signum)
 
@@ -345,7 +345,7 @@ class Cluster:
         sets = list(self.engines) if engine_set_id is None else [engine_set_id]
         for name in sets:
             engine_set = self.engines[name]
-            n = engine_set.get("n") or len(engine_set.get("pids", ()))
+            n = engine_set.n or len(engine_set.pids)
             await self.stop_engines(name)
             await self.start_engines(n, engine_set_id=name)
 

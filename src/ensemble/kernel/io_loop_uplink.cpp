@@ -59,23 +59,15 @@ void IoLoop::publish(const wire::Message& message) {
   send_frames(iopub_, std::move(frames), message.shared_buffers, message.header.msg_type);
 }
 
-namespace {
-
-std::string_view string_in(const wire::Json& object, const char* name) {
-  auto it = object.find(name);
-  return it != object.end() && it->is_string() ? std::string_view(it->get_ref<const std::string&>()) : "";
-}
-
-}  // namespace
 
 // Requests run one at a time, so one held busy is enough: a quiet request's
 // busy, outputs, reply and idle leave this thread in that order.
 void IoLoop::publish_on_uplink(const wire::Message& message, const wire::Frames& frames) {
-  std::string_view parent_id = string_in(message.parent_header, "msg_id");
+  std::string_view parent_id = json_string(message.parent_header, "msg_id");
   bool held_request = held_busy_ && !parent_id.empty() && held_busy_->request_id == parent_id;
   if (message.header.msg_type == "status") {
-    std::string_view state = string_in(message.content, "execution_state");
-    if (state == "busy" && !parent_id.empty() && uplink_->quiet(string_in(message.parent_header, "msg_type"))) {
+    std::string_view state = json_string(message.content, "execution_state");
+    if (state == "busy" && !parent_id.empty() && uplink_->quiet(json_string(message.parent_header, "msg_type"))) {
       held_busy_ = HeldBusy{std::string(parent_id), frames};
       return;
     }
@@ -204,28 +196,19 @@ QueueOutbox::ShortcutResult IoLoop::send_reply_now(wire::Message& reply) {
   }
   const std::string& identity = reply.identities[0];
   if (identity.starts_with(uplink_tag_) || !uplink_->mirrors(identity) ||
-      !uplink_->quiet(string_in(reply.parent_header, "msg_type"))) {
+      !uplink_->quiet(json_string(reply.parent_header, "msg_type"))) {
     return result;
   }
   std::size_t buffer_bytes = 0;
   for (const auto& buffer : reply.buffers) buffer_bytes += buffer.size();
   if (buffer_bytes > kLargestReplyFromMain) return result;
   reply.metadata["outputs"] = "none";
-  wire::Frames frames = wire::encode(reply, signer_);
-  std::lock_guard lock(shell_mutex_);
-  try {
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-      auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-      shell_.send(zmq::buffer(frames[i]), flags | zmq::send_flags::dontwait);
-    }
-  } catch (const zmq::error_t& error) {
-    spdlog::warn("send of {} failed: {}", reply.header.msg_type, error.what());
-  }
+  result.copy = wire::encode(reply, signer_);
+  send_frames(shell_, result.copy, {}, reply.header.msg_type);  // under shell_mutex_
   // The send may have consumed the socket's readiness signal for a request
   // that arrived meanwhile: the I/O thread would sleep on it.
-  result.wake = (shell_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
+  result.wake = shell_readable();
   result.sent = true;
-  result.copy = std::move(frames);
   return result;
 }
 
@@ -233,7 +216,7 @@ void IoLoop::note_quiet_reply(wire::Message& reply) {
   if (!held_busy_ || held_busy_->sent || reply.identities.empty()) return;
   const std::string& identity = reply.identities[0];
   if (!identity.starts_with(uplink_tag_) && !(uplink_socket_ != nullptr && uplink_->mirrors(identity))) return;
-  if (string_in(reply.parent_header, "msg_id") != held_busy_->request_id || !reply.metadata.is_object()) return;
+  if (json_string(reply.parent_header, "msg_id") != held_busy_->request_id || !reply.metadata.is_object()) return;
   reply.metadata["outputs"] = "none";
 }
 

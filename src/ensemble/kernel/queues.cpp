@@ -11,16 +11,6 @@
 
 namespace ensemble::kernel {
 
-namespace {
-
-std::string string_member(const Json& object, const char* name) {
-  if (!object.is_object()) return {};
-  auto it = object.find(name);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-}  // namespace
-
 EventFd::EventFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (fd_ < 0) throw std::runtime_error("eventfd failed");
 }
@@ -106,7 +96,7 @@ void QueueOutbox::enqueue(Route route, wire::Message message) {
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    if (route == Route::kShell && shortcut_ && shortcut_allowed(string_member(message.parent_header, "msg_id"))) {
+    if (route == Route::kShell && shortcut_ && shortcut_allowed(json_string(message.parent_header, "msg_id"))) {
       auto result = shortcut_(message);
       if (result.sent) {
         entries_.emplace_back(SentReplyCopy{std::move(result.copy), message.header.msg_type});
@@ -130,7 +120,7 @@ void QueueOutbox::set_reply_shortcut(ReplyShortcut shortcut) {
   shortcut_ = std::move(shortcut);
 }
 
-bool QueueOutbox::shortcut_allowed(const std::string& parent_id) const {
+bool QueueOutbox::shortcut_allowed(std::string_view parent_id) const {
   // Replies keep their order, and a request that published anything has its
   // reply go after it (and after its stream text is flushed): only the busy
   // of this very request, older statuses and copies of replies already sent
@@ -146,7 +136,7 @@ bool QueueOutbox::shortcut_allowed(const std::string& parent_id) const {
   const auto* busy = std::get_if<RoutedMessage>(&entries_.back());
   if (busy == nullptr) return false;
   const wire::Message& last = busy->message;
-  return string_member(last.content, "execution_state") == "busy" && string_member(last.parent_header, "msg_id") == parent_id;
+  return json_string(last.content, "execution_state") == "busy" && json_string(last.parent_header, "msg_id") == parent_id;
 }
 
 void QueueOutbox::write_stream(const std::string& name, std::string_view text, const ParentPtr& parent) {

@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -17,6 +18,14 @@
 #include "ensemble/wire/codec.hpp"
 
 namespace ensemble::kernel {
+
+// A top-level string member of a JSON object (a header's "msg_id", a status's
+// "execution_state"); empty when absent, not a string, or not an object.
+inline std::string_view json_string(const wire::Json& object, const char* name) {
+  if (!object.is_object()) return {};
+  auto it = object.find(name);
+  return it != object.end() && it->is_string() ? std::string_view(it->get_ref<const std::string&>()) : "";
+}
 
 // An eventfd that skips the write (a syscall, and on a VM an expensive
 // cross-CPU wake-up) while an earlier notification is still unconsumed.
@@ -149,7 +158,7 @@ class QueueOutbox final : public Outbox {
   EventFd ready_;
 
   // Whether a shell reply to `parent_id` may take the shortcut now (lock held).
-  bool shortcut_allowed(const std::string& parent_id) const;
+  bool shortcut_allowed(std::string_view parent_id) const;
 };
 
 }  // namespace ensemble::kernel
