@@ -149,7 +149,7 @@ def test_remote_error_carries_the_engines_exception(rc):
     assert err.ename == "ZeroDivisionError"
     assert err.evalue == "division by zero"
     assert err.engine_info["engine_id"] == 1 and err.engine_info["method"] == "apply"
-    assert err.engine_info["engine_uuid"] == rc._engines[1]["uuid"]
+    assert err.engine_info["engine_uuid"] == rc._engines[1]
     traceback = err.traceback if isinstance(err.traceback, str) else "\n".join(err.traceback)
     assert "fails_on_purpose" in traceback and "ZeroDivisionError" in traceback
     assert "ZeroDivisionError" in str(err)

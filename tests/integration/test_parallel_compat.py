@@ -166,6 +166,22 @@ def test_engine_id_is_none_until_the_reply_arrives(rc):
     assert ar.engine_id == rc.ids and single.engine_id == rc.ids[-1]
 
 
+def test_engines_map_ids_to_uuids_and_outstanding_requests_are_filed_by_engine_uuid(rc):
+    # ipyparallel's internals, which its own test_outstanding reads
+    assert sorted(rc._engines) == rc.ids
+    assert all(isinstance(uuid, str) and uuid for uuid in rc._engines.values())
+    uuid = rc._engines[rc.ids[-1]]
+    ar = rc[-1].apply_async(time.sleep, 0.5)
+    msg_id = ar.msg_ids[0]
+    assert msg_id in rc.outstanding and msg_id in rc._outstanding_dict[uuid]
+    task = rc.load_balanced_view().apply_async(time.sleep, 0.1)
+    assert task.msg_ids[0] in rc._outstanding_dict[None]
+    ar.get(10)
+    task.get(10)
+    assert msg_id not in rc.outstanding and msg_id not in rc._outstanding_dict[uuid]
+    assert task.msg_ids[0] not in rc._outstanding_dict[None]
+
+
 def test_an_owning_async_result_removes_its_results_and_metadata_from_the_client(rc):
     ar = rc[-1].apply_async(lambda: 1)
     ar.get(10)

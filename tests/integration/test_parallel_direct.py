@@ -55,7 +55,7 @@ def test_a_request_reaches_its_engine_while_the_controller_is_paused_and_is_reco
         assert wait_until(lambda: msg_id in rc.hub_history(), 5)
         assert other.get_result(msg_id).get(5) == engine_pid
         record = other.db_query({"msg_id": msg_id}, keys=["queue", "engine_uuid", "completed"])[0]
-        assert record["queue"] == "mux" and record["engine_uuid"] == rc._engines[0]["uuid"]
+        assert record["queue"] == "mux" and record["engine_uuid"] == rc._engines[0]
         assert record["completed"] is not None
         assert rc.queue_status()[0]["completed"] >= 1
     finally:

@@ -37,7 +37,7 @@ def test_db_query_returns_every_field_but_the_buffers_unless_keys_are_named(rc, 
         assert record["submitted"] <= record["started"] <= record["completed"] <= record["received"]
         assert record["header"]["msg_type"] == "apply_request"
         assert record["result_content"]["status"] == "ok"
-        assert record["engine_uuid"] in [e["uuid"] for e in rc._engines.values()]
+        assert record["engine_uuid"] in list(rc._engines.values())
     assert {r["msg_id"]: r["queue"] for r in records} == dict(zip(finished, ["mux", "task", "task"]))
     picked = rc.db_query({"msg_id": finished[0]}, keys=["completed"])
     assert len(picked) == 1 and set(picked[0]) == {"msg_id", "completed"}

@@ -121,8 +121,10 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         self.metadata = defaultdict(Metadata)
         self.outstanding = set()
         self.history = []
+        # as in ipyparallel: msg_ids outstanding per engine uuid (None: tasks not yet assigned)
         self._outstanding_dict = defaultdict(set)
-        self._engines = {}
+        self._engines = {}  # engine id -> its uuid, as in ipyparallel
+        self._engine_info = {}  # engine id -> what the controller said of it (uuid, pid, hostname, ...)
         self._direct = {}  # engine id -> the endpoint its requests go to directly
         self._last_direct_replies = {}  # engine id -> msg_id of the last reply from it directly
         self._ids = []
@@ -151,7 +153,8 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         for eid, info in engines.items():
             self._connect_direct(eid, info)
         with self._lock:
-            self._engines.update(engines)
+            for eid, info in engines.items():
+                self._add_engine(eid, info)
             self._ids = sorted(self._engines)
         self._activate_magics_if_first()
 
@@ -261,7 +264,12 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         for t in targets:
             if t not in self._engines:
                 raise IndexError("No such engine: %r" % (t,))
-        return [str(self._engines[t].get("uuid", t)).encode() for t in targets], targets
+        return [self._engines[t].encode() for t in targets], targets
+
+    def _add_engine(self, eid, info):
+        # call with _lock held
+        self._engine_info[eid] = info
+        self._engines[eid] = str(info.get("uuid") or eid)
 
     def _on_notification(self, msg_type, content):
         """Controller notifications, on the event thread."""
@@ -270,19 +278,20 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
             info = {k: v for k, v in content.items() if k != "id"}
             self._connect_direct(eid, info)  # before any request can be made for it
             with self._lock:
-                self._engines[eid] = info
+                self._add_engine(eid, info)
                 self._ids = sorted(self._engines)
             event = dict(content, event="register")
         elif msg_type == "unregistration_notification":
             eid = int(content["id"])
             with self._lock:
-                self._engines.pop(eid, None)
+                uuid = self._engines.pop(eid, None)
+                self._engine_info.pop(eid, None)
                 self._ids = sorted(self._engines)
             self._direct.pop(eid, None)
             forget = getattr(self._conn, "forget_engine", None)
             if forget is not None:
                 forget(eid)
-            self._fail_stranded(eid)
+            self._fail_stranded(eid, uuid)
             event = dict(content, event="unregister")
         elif msg_type == "shutdown_notification":
             self._on_lost()
@@ -321,8 +330,8 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
             return
         self._direct[eid] = endpoint
 
-    def _fail_stranded(self, eid):
-        for msg_id in list(self._outstanding_dict.get(eid, ())):
+    def _fail_stranded(self, eid, uuid):
+        for msg_id in list(self._outstanding_dict.get(uuid, ())):
             future = self._futures.get(msg_id)
             if future is not None and not future.done():
                 self._finish(future, error.remote_error(

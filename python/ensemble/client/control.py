@@ -77,7 +77,7 @@ class ControlMixin:
             return self._control_all(ids, "interrupt_request", {}, block)
         remote = []
         for eid in ids:
-            info = self._engines.get(eid, {})
+            info = self._engine_info.get(eid, {})
             if info.get("pid") and info.get("hostname") in (None, socket.gethostname()):
                 os.kill(int(info["pid"]), signum)
             else:

@@ -157,7 +157,7 @@ class EventThread(threading.Thread):
             completed=completed,
             status=status,
             engine_id=future.engine_id,
-            engine_uuid=engine_uuid or self.client._engines.get(future.engine_id, {}).get("uuid"),
+            engine_uuid=engine_uuid or self.client._engines.get(future.engine_id),
         )
         # another client's request (from_hub) reached the controller when the engine replied
         # (as ipyparallel's hub records it), not when this client fetched it: "received" above

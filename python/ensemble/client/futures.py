@@ -213,6 +213,7 @@ class MessageFuture(LightFuture):
 
     # made when the first is added: most requests never have one
     iopub_callbacks = ()
+    engine_uuid = None  # its key in the client's _outstanding_dict (None: a task not yet assigned)
     from_hub = False  # another client's request, fetched from the controller (Client._fetch_from_hub)
     forget = False  # drop from the client's table once outputs are in (Client._forget_when_complete)
 

@@ -20,13 +20,14 @@ class SendingMixin:
     def _register(self, msg_id, engine_id, submitted):
         """A MessageFuture for a request about to be sent (call with _lock held)."""
         # engine_id stays None until the reply comes (as in ipyparallel); the future knows it
-        engine = self._engines.get(engine_id) if engine_id is not None else None
-        md = request_metadata(msg_id, submitted, engine.get("uuid") if engine else None)
+        uuid = self._engines.get(engine_id) if engine_id is not None else None
+        md = request_metadata(msg_id, submitted, uuid)
         future = MessageFuture(msg_id, md, engine_id)
+        future.engine_uuid = uuid
         self.metadata[msg_id] = md
         self._futures[msg_id] = future
         self.outstanding.add(msg_id)
-        self._outstanding_dict[engine_id].add(msg_id)
+        self._outstanding_dict[uuid].add(msg_id)
         self.history.append(msg_id)
         return future
 
@@ -94,7 +95,7 @@ class SendingMixin:
         with self._lock:
             self.results[msg_id] = result
             self.outstanding.discard(msg_id)
-            self._outstanding_dict[future.engine_id].discard(msg_id)
+            self._outstanding_dict[future.engine_uuid].discard(msg_id)
             self._outstanding_dict[None].discard(msg_id)  # a task, filed before it had an engine
         if not future.done():
             future.set_result(result)
@@ -132,7 +133,7 @@ class SendingMixin:
         self.results.pop(msg_id, None)
         self.outstanding.discard(msg_id)
         if future is not None:
-            self._outstanding_dict[future.engine_id].discard(msg_id)
+            self._outstanding_dict[future.engine_uuid].discard(msg_id)
             self._outstanding_dict[None].discard(msg_id)
 
     def _send_recv(self, msg_type, content=None, target=-1, channel="shell", timeout=30):
