@@ -119,6 +119,47 @@ TEST(Scheduler, AFailedDependencyMakesASuccessOnlyTaskImpossible) {
   EXPECT_EQ(failures(s), (std::map<std::string, std::string>{{"second", "ImpossibleDependency"}}));
 }
 
+TEST(Scheduler, OlderOutcomesGoToTheOwnerAndDependenciesStillReadThem) {
+  Scheduler s(Scheme::kLeastLoad, 0, 1);
+  std::map<std::string, Scheduler::Outcome> kept;
+  s.keep_older_outcomes_with([&](const std::string& id, Scheduler::Outcome o) { kept[id] = o; },
+                             [&](const std::string& id) -> std::optional<Scheduler::Outcome> {
+                               auto it = kept.find(id);
+                               if (it == kept.end()) return std::nullopt;
+                               return it->second;
+                             });
+  s.add_engine(0);
+  s.add_engine(1);
+  s.submit(task("failed"));
+  s.submit(task("ran-on-1"));
+  assignments(s);
+  s.finished("failed", 0, false);
+  s.finished("ran-on-1", 1, true);
+  EXPECT_TRUE(kept.empty()) << "recent outcomes stay with the scheduler";
+  for (std::size_t i = 0; i < Scheduler::kRecentOutcomes; ++i) {
+    std::string id = "filler" + std::to_string(i);
+    s.submit(task(id));
+    s.finished(id, assignments(s).at(id), true);
+  }
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_FALSE(kept.at("failed").success);
+  EXPECT_EQ(kept.at("ran-on-1").engine, 1);
+  TaskRequest follower = task("follower");
+  follower.after.msg_ids = {"ran-on-1"};
+  follower.follow.msg_ids = {"ran-on-1"};
+  s.submit(follower);
+  EXPECT_EQ(assignments(s), (std::map<std::string, int>{{"follower", 1}}));
+  TaskRequest doomed = task("doomed");
+  doomed.after.msg_ids = {"failed"};
+  s.submit(doomed);
+  EXPECT_EQ(failures(s), (std::map<std::string, std::string>{{"doomed", "ImpossibleDependency"}}));
+  kept.erase("failed");  // purged by the owner
+  TaskRequest orphan = task("orphan");
+  orphan.after.msg_ids = {"failed"};
+  s.submit(orphan);
+  EXPECT_EQ(failures(s), (std::map<std::string, std::string>{{"orphan", "InvalidDependency"}}));
+}
+
 TEST(Scheduler, UnknownDependencyIsInvalid) {
   Scheduler s(Scheme::kLeastLoad, 0, 1);
   s.add_engine(0);

@@ -396,34 +396,5 @@ TEST_F(TaskStoreFile, WithoutAFileEveryReplyStaysInMemory) {
   EXPECT_FALSE(no_store.find("n0")->reply.empty());
 }
 
-TEST(TaskTable, HistoryKeepsSubmissionOrderAndForgetsPurgedFinishedTasksOnly) {
-  TaskTable table;
-  Parts none;
-  for (const char* id : {"a", "b", "c", "d"}) table.add(id, Task{"client", 0, "apply_request", "{}", false, {}, {}}, "mux", none, 0);
-  for (const char* id : {"a", "b", "d"}) table.find(id)->done = true;
-  EXPECT_EQ(table.purge({"b", "c"}), 1u) << "c is pending: it stays";
-  EXPECT_EQ(table.history(), (std::vector<std::string>{"a", "c", "d"}));
-  EXPECT_EQ(table.purge_all(), 2u);
-  EXPECT_EQ(table.history(), std::vector<std::string>{"c"});
-  table.add("e", Task{"client", 0, "apply_request", "{}", false, {}, {}}, "mux", none, 0);
-  EXPECT_EQ(table.history(), (std::vector<std::string>{"c", "e"}));
-}
-
-TEST(TaskTable, ARequestThatArrivesLateTakesItsPlaceInHistoryBySubmissionDate) {
-  TaskTable table;
-  Parts none;
-  auto header = [](const char* date) { return std::string(R"({"msg_id":"x","date":")") + date + "\"}"; };
-  auto add = [&](const char* id, const char* date) {
-    table.add(id, Task{"client", 0, "apply_request", header(date), false, {}, {}}, "mux", none, 0);
-  };
-  add("first", "2026-11-26T10:00:00.000001Z");
-  add("third", "2026-11-26T10:00:00.000003Z");
-  add("second", "2026-11-26T10:00:00.000002Z");  // a direct request's copy, from a slower engine
-  add("fourth", "2026-11-26T10:00:00.000004Z");
-  table.add("undated", Task{"client", 0, "apply_request", "{}", false, {}, {}}, "mux", none, 0);
-  add("zeroth", "2026-11-26T09:59:59.999999Z");  // older than all: but an undated one is not passed
-  EXPECT_EQ(table.history(), (std::vector<std::string>{"first", "second", "third", "fourth", "undated", "zeroth"}));
-}
-
 }  // namespace
 }  // namespace ensemble::parallel

@@ -107,7 +107,7 @@ void Controller::Impl::answer_task(const std::string& msg_id, int engine_id, con
   reply.metadata = Json{{"engine_id", engine_id}, {"engine_uuid", uuid},
                         {"status", ename == "aborted" ? "aborted" : "error"}};
   std::string route = engine_id >= 0 ? "e" + std::to_string(engine_id) : std::string("t");
-  reply.identities = {task->client_rid, route};
+  reply.identities = {task->client_rid.str(), route};
   wire::Frames frames = wire::encode(reply, signer);
   send(clients, frames);
   for (const auto& watcher : task->watchers) {
@@ -250,10 +250,10 @@ Json Controller::Impl::queue_reply(const Json& request) {
     Json entry{{"tasks", verbose ? Json::array() : Json(0)}};
     if (verbose) {
       entry["queue"] = Json(std::vector<std::string>(engine->queue.begin(), engine->queue.end()));
-      entry["completed"] = engine->completed;
+      entry["completed"] = tasks.finished_ids_on(id);
     } else {
       entry["queue"] = engine->queue.size();
-      entry["completed"] = engine->completed.size();
+      entry["completed"] = tasks.finished_on(id);
     }
     reply[std::to_string(id)] = std::move(entry);
   }
@@ -284,7 +284,7 @@ Json Controller::Impl::result_reply(const std::string& rid, const Json& request)
       send(clients, out);
       completed.push_back(id);
     } else {
-      bool gets_it_anyway = rid == task.client_rid && !task.direct;  // the controller forwards its reply
+      bool gets_it_anyway = rid == task.client_rid.str() && !task.direct;  // the controller forwards its reply
       if (!gets_it_anyway && std::find(task.watchers.begin(), task.watchers.end(), rid) == task.watchers.end()) {
         task.watchers.push_back(rid);
       }
@@ -319,7 +319,6 @@ Json Controller::Impl::purge_reply(const Json& request) {
     }
     tasks.purge_all();
     ++messages_since_trim;  // the next tick returns what the purge freed
-    for (auto& [id, engine] : engines.all()) engine.completed.clear();
     return Json{{"status", "ok"}};
   }
   std::vector<std::string> ids;
@@ -328,19 +327,14 @@ Json Controller::Impl::purge_reply(const Json& request) {
   }
   if (request.contains("engine_ids") && request["engine_ids"].is_array()) {
     for (int id : request["engine_ids"].get<std::vector<int>>()) {
-      if (Engine* engine = engines.find(id)) {
-        ids.insert(ids.end(), engine->completed.begin(), engine->completed.end());
-        engine->completed.clear();
-      }
+      std::vector<std::string> finished = tasks.finished_ids_on(id);
+      ids.insert(ids.end(), finished.begin(), finished.end());
     }
   }
   for (const auto& id : ids) {
     if (Task* task = tasks.find(id); task != nullptr && task->done) balancer.forget(id);
   }
   tasks.purge(ids);
-  for (auto& [id, engine] : engines.all()) {
-    std::erase_if(engine.completed, [this](const std::string& m) { return tasks.find(m) == nullptr; });
-  }
   return Json{{"status", "ok"}};
 }
 

@@ -250,7 +250,6 @@ bool Controller::Impl::record_reply(int engine_id) {
   task->watchers.clear();
   if (Engine* engine = engines.find(engine_id)) {
     engine->queue.erase(msg_id);
-    engine->completed.push_back(msg_id);
   }
   return true;
 }

@@ -26,7 +26,6 @@ struct Engine {
   int fd = -1;                   // that connection's file descriptor here, to match disconnects
   Clock::time_point last_seen{};     // its last message
   std::unordered_set<std::string> queue;  // msg_ids sent, not yet answered
-  std::vector<std::string> completed;     // msg_ids answered, until purged
 
   std::string shell_route() const { return "e" + std::to_string(id); }
   std::string control_route() const { return "c" + std::to_string(id); }

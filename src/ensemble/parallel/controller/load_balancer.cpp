@@ -58,7 +58,21 @@ TaskRequest task_request_from(const std::string& msg_id, const Json& metadata) {
 
 LoadBalancer::LoadBalancer(Scheme scheme, int hwm, EngineTable& engines, TaskTable& tasks, SendToEngine send,
                            FailTask fail)
-    : scheduler_(scheme, hwm), engines_(engines), tasks_(tasks), send_(std::move(send)), fail_(std::move(fail)) {}
+    : scheduler_(scheme, hwm), engines_(engines), tasks_(tasks), send_(std::move(send)), fail_(std::move(fail)) {
+  // Every task has a record in tasks_ until purged: older outcomes are kept there.
+  scheduler_.keep_older_outcomes_with(
+      [this](const std::string& msg_id, Scheduler::Outcome outcome) {
+        if (Task* task = tasks_.find(msg_id)) {
+          task->outcome = outcome.success ? 1 : 0;
+          task->outcome_engine = outcome.engine;
+        }
+      },
+      [this](const std::string& msg_id) -> std::optional<Scheduler::Outcome> {
+        const Task* task = tasks_.find(msg_id);
+        if (task == nullptr || task->outcome < 0) return std::nullopt;
+        return Scheduler::Outcome{task->outcome == 1, task->outcome_engine};
+      });
+}
 
 void LoadBalancer::submit(Parts parts, const std::string& client, const Json& header, const Json& metadata) {
   std::string msg_id = header.at("msg_id").get<std::string>();
@@ -98,7 +112,7 @@ void LoadBalancer::carry_out() {
     Parts out = share(held->second);
     std::string route = engine->shell_route();
     out[0].rebuild(route.data(), route.size());
-    out[1].rebuild(task->client_rid.data(), task->client_rid.size());
+    out[1].rebuild(task->client_rid.str().data(), task->client_rid.str().size());
     if (!send_(out)) {
       // Its connection has just closed: the engine is about to be given up
       // (engine_gone), which retries or fails what it holds, this task too.

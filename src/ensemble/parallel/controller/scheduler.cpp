@@ -45,13 +45,13 @@ Scheduler::DepState Scheduler::check(const Task& task, const Dependency& dep) co
   std::size_t met = 0, finished = 0;
   for (const auto& id : dep.msg_ids) {
     if (id == task.request.msg_id) return DepState::kInvalid;
-    auto outcome = outcomes_.find(id);
-    if (outcome == outcomes_.end()) {
+    std::optional<Outcome> outcome = outcome_of(id);
+    if (!outcome) {
       if (!tasks_.contains(id) && !pending_elsewhere_.contains(id)) return DepState::kInvalid;  // unknown or purged
       continue;
     }
     ++finished;
-    bool ok = (outcome->second.success && dep.success) || (!outcome->second.success && dep.failure);
+    bool ok = (outcome->success && dep.success) || (!outcome->success && dep.failure);
     if (ok) ++met;
     if (!ok && dep.all) return DepState::kImpossible;
   }
@@ -77,12 +77,12 @@ std::optional<std::unordered_set<int>> Scheduler::allowed(const Task& task) cons
     std::unordered_set<int> where;
     bool first = true;
     for (const auto& id : follow.msg_ids) {
-      auto outcome = outcomes_.find(id);
-      if (outcome == outcomes_.end()) continue;
+      std::optional<Outcome> outcome = outcome_of(id);
+      if (!outcome) continue;
       if (follow.all && !first) {
-        std::erase_if(where, [&](int e) { return e != outcome->second.engine; });
+        std::erase_if(where, [&](int e) { return e != outcome->engine; });
       } else {
-        where.insert(outcome->second.engine);
+        where.insert(outcome->engine);
       }
       first = false;
     }
@@ -107,7 +107,7 @@ void Scheduler::submit(TaskRequest request) {
   for (const Dependency* dep : {&task.request.after, &task.request.follow}) {
     for (const auto& id : dep->msg_ids) {
       bool pending = tasks_.contains(id) || pending_elsewhere_.contains(id);
-      if (!outcomes_.contains(id) && pending && id != msg_id) dependents_[id].push_back(msg_id);
+      if (pending && id != msg_id && !outcome_of(id)) dependents_[id].push_back(msg_id);
     }
   }
   consider(msg_id);
@@ -195,6 +195,12 @@ void Scheduler::fail(const std::string& msg_id, const std::string& ename, const 
   finished(msg_id, -1, false);
 }
 
+std::optional<Scheduler::Outcome> Scheduler::outcome_of(const std::string& msg_id) const {
+  if (auto it = outcomes_.find(msg_id); it != outcomes_.end()) return it->second;
+  if (lookup_) return lookup_(msg_id);
+  return std::nullopt;
+}
+
 void Scheduler::finished(const std::string& msg_id, int engine, bool success) {
   if (auto it = tasks_.find(msg_id); it != tasks_.end()) {
     if (it->second.running) release(it->second.engine);
@@ -202,6 +208,17 @@ void Scheduler::finished(const std::string& msg_id, int engine, bool success) {
   }
   pending_elsewhere_.erase(msg_id);
   outcomes_[msg_id] = Outcome{success, engine};
+  if (keep_) {
+    outcome_order_.push_back(msg_id);
+    while (outcome_order_.size() > kRecentOutcomes) {
+      // A msg_id finished twice is listed twice: its first listing hands over the latest outcome.
+      if (auto oldest = outcomes_.find(outcome_order_.front()); oldest != outcomes_.end()) {
+        keep_(oldest->first, oldest->second);
+        outcomes_.erase(oldest);
+      }
+      outcome_order_.pop_front();
+    }
+  }
   auto waiting = dependents_.find(msg_id);
   if (waiting == dependents_.end()) return;
   std::vector<std::string> woken = std::move(waiting->second);

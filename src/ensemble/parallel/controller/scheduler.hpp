@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -56,7 +57,24 @@ struct Decision {
 class Scheduler {
  public:
   using Clock = std::chrono::steady_clock;
+  struct Outcome {
+    bool success;
+    int engine;
+  };
+  // An owner that records every task anyway (the controller's TaskTable) can
+  // keep the outcomes too: the scheduler then hands each to `keep` once
+  // kRecentOutcomes newer ones have come, and reads it back with `lookup`
+  // (nullopt: unknown or purged), instead of a second record per task for
+  // good. Without them, every outcome stays here until forget().
+  using KeepOutcome = std::function<void(const std::string& msg_id, Outcome outcome)>;
+  using OutcomeLookup = std::function<std::optional<Outcome>(const std::string& msg_id)>;
+  static constexpr std::size_t kRecentOutcomes = 4096;
+
   Scheduler(Scheme scheme, int hwm, std::uint64_t seed = std::random_device{}());
+  void keep_older_outcomes_with(KeepOutcome keep, OutcomeLookup lookup) {
+    keep_ = std::move(keep);
+    lookup_ = std::move(lookup);
+  }
 
   void add_engine(int id);
   // Forgets the engine; tasks it was running come back as the returned msg_ids
@@ -99,10 +117,6 @@ class Scheduler {
     bool restricted = false;
     bool failed_before = false;  // retried after raising somewhere
   };
-  struct Outcome {
-    bool success;
-    int engine;
-  };
   enum class DepState { kMet, kPending, kImpossible, kInvalid };
 
   DepState check(const Task& task, const Dependency& dep) const;
@@ -119,7 +133,11 @@ class Scheduler {
 
   EnginePool engines_;
   std::unordered_map<std::string, Task> tasks_;  // submitted, not finished
-  std::unordered_map<std::string, Outcome> outcomes_;
+  std::optional<Outcome> outcome_of(const std::string& msg_id) const;
+  std::unordered_map<std::string, Outcome> outcomes_;  // all, or (with lookup_) the recent ones
+  std::deque<std::string> outcome_order_;               // with lookup_: outcomes_'s keys, oldest first
+  KeepOutcome keep_;
+  OutcomeLookup lookup_;
   std::unordered_set<std::string> pending_elsewhere_;  // direct requests not answered yet
   std::unordered_map<std::string, std::vector<std::string>> dependents_;  // dep msg_id -> waiting tasks
   std::deque<std::string> queued_;       // ready, unrestricted, FIFO

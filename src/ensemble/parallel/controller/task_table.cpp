@@ -2,11 +2,30 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <unordered_set>
 
 #include "ensemble/wire/json_scan.hpp"
 #include "frame_blob.hpp"
 
 namespace ensemble::parallel {
+
+ClientId::ClientId(const std::string& rid) {
+  static std::mutex mutex;  // controllers in one process (the unit tests) share the set
+  static std::unordered_set<std::string> known;  // nodes: the strings never move
+  std::lock_guard lock(mutex);
+  text_ = &*known.insert(rid).first;
+}
+
+const std::string& ClientId::str() const {
+  static const std::string kNone;
+  return text_ != nullptr ? *text_ : kNone;
+}
+
+StoredReply::Data& StoredReply::data() {
+  if (data_ == nullptr) data_ = std::make_unique<Data>();
+  return *data_;
+}
 
 void StoredReply::store(Parts& parts, std::size_t from) {
   clear();
@@ -14,44 +33,43 @@ void StoredReply::store(Parts& parts, std::size_t from) {
   for (std::size_t i = from; i < parts.size(); ++i) {
     if (parts[i].size() < kSharedFrameFrom) small += parts[i].size();
   }
-  bytes_.reserve(small);
+  Data& kept = data();
+  kept.bytes.reserve(small);
   for (std::size_t i = from; i < parts.size(); ++i) {
     if (parts[i].size() < kSharedFrameFrom) {
       append(parts[i].data(), parts[i].size());
     } else {
-      large_.emplace_back();
-      large_.back().copy(parts[i]);
-      sizes_.push_back(static_cast<std::uint32_t>(parts[i].size()));
+      kept.large.emplace_back();
+      kept.large.back().copy(parts[i]);
+      kept.sizes.push_back(static_cast<std::uint32_t>(parts[i].size()));
     }
   }
 }
 
-void StoredReply::append(const void* data, std::size_t size) {
-  bytes_.append(static_cast<const char*>(data), size);
-  sizes_.push_back(static_cast<std::uint32_t>(size));
+void StoredReply::append(const void* bytes, std::size_t size) {
+  Data& kept = data();
+  kept.bytes.append(static_cast<const char*>(bytes), size);
+  kept.sizes.push_back(static_cast<std::uint32_t>(size));
 }
 
 Parts StoredReply::frames() {
   Parts parts;
-  parts.reserve(sizes_.size());
+  if (data_ == nullptr) return parts;
+  parts.reserve(data_->sizes.size());
   std::size_t offset = 0, next_large = 0;
-  for (auto size : sizes_) {
+  for (auto size : data_->sizes) {
     if (size < kSharedFrameFrom) {
-      parts.emplace_back(bytes_.data() + offset, size);
+      parts.emplace_back(data_->bytes.data() + offset, size);
       offset += size;
     } else {
       parts.emplace_back();
-      parts.back().copy(large_.at(next_large++));
+      parts.back().copy(data_->large.at(next_large++));
     }
   }
   return parts;
 }
 
-void StoredReply::clear() {
-  std::string().swap(bytes_);
-  std::vector<std::uint32_t>().swap(sizes_);
-  std::vector<zmq::message_t>().swap(large_);
-}
+void StoredReply::clear() { data_.reset(); }
 
 StoredReply StoredReply::deserialize(const std::string& blob) {
   StoredReply reply;
@@ -61,8 +79,9 @@ StoredReply StoredReply::deserialize(const std::string& blob) {
     if (frame.size() < kSharedFrameFrom) {
       reply.append(frame.data(), frame.size());
     } else {
-      reply.large_.emplace_back(frame.data(), frame.size());
-      reply.sizes_.push_back(static_cast<std::uint32_t>(frame.size()));
+      Data& kept = reply.data();
+      kept.large.emplace_back(frame.data(), frame.size());
+      kept.sizes.push_back(static_cast<std::uint32_t>(frame.size()));
     }
   }
   return reply;
@@ -98,6 +117,8 @@ void TaskTable::place_in_history(const std::string& msg_id, std::string date) {
 }
 
 void TaskTable::restore(const std::string& msg_id, Task task) {
+  if (Task* before = find(msg_id); before != nullptr && before->done) count_finished(*before, -1);
+  if (task.done) count_finished(task, +1);
   auto [it, inserted] = tasks_.insert_or_assign(msg_id, std::move(task));
   if (inserted) history_.push_back(msg_id);
   recent_dates_.clear();  // no longer aligned with the end of history_
@@ -108,12 +129,34 @@ void TaskTable::assigned(const std::string& msg_id, const Task& task) {
 }
 
 std::size_t StoredReply::bytes() const {
-  std::size_t total = bytes_.size();
-  for (const auto& frame : large_) total += frame.size();
+  if (data_ == nullptr) return 0;
+  std::size_t total = data_->bytes.size();
+  for (const auto& frame : data_->large) total += frame.size();
   return total;
 }
 
+void TaskTable::count_finished(const Task& task, int delta) {
+  std::size_t& count = finished_per_engine_[task.engine];
+  count = delta > 0 ? count + 1 : count - std::min<std::size_t>(count, 1);
+}
+
+std::size_t TaskTable::finished_on(int engine) const {
+  auto it = finished_per_engine_.find(engine);
+  return it == finished_per_engine_.end() ? 0 : it->second;
+}
+
+std::vector<std::string> TaskTable::finished_ids_on(int engine) const {
+  std::vector<std::string> ids;
+  if (finished_on(engine) == 0) return ids;
+  for (const auto& id : history_) {
+    auto it = tasks_.find(id);
+    if (it != tasks_.end() && it->second.done && it->second.engine == engine) ids.push_back(id);
+  }
+  return ids;
+}
+
 void TaskTable::finished(const std::string& msg_id, Task& task) {
+  count_finished(task, +1);
   if (store_ == nullptr) return;
   // shared, not packed: the store's writer packs it, off the controller's thread
   std::uint64_t sequence = store_->finished(msg_id, task.engine, task.reply.frames());
@@ -156,6 +199,7 @@ std::size_t TaskTable::purge_all() {
     store_->purged(gone);
   }
   std::erase_if(tasks_, [](const auto& entry) { return entry.second.done; });
+  finished_per_engine_.clear();
   purged_in_history_ += before - tasks_.size();
   compact_history_if_sparse();
   return before - tasks_.size();
@@ -166,6 +210,7 @@ std::size_t TaskTable::purge(const std::vector<std::string>& msg_ids) {
   for (const auto& id : msg_ids) {
     auto it = tasks_.find(id);
     if (it != tasks_.end() && it->second.done) {
+      count_finished(it->second, -1);
       tasks_.erase(it);
       ++removed;
       if (store_ != nullptr) store_->purged({id});

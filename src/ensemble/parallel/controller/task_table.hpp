@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,21 +30,42 @@ class StoredReply {
   }
   // The frames again (small ones copied, large ones shared), for a send.
   Parts frames();
-  bool empty() const { return sizes_.empty(); }
+  bool empty() const { return data_ == nullptr || data_->sizes.empty(); }
   std::size_t bytes() const;
   // From the task store's blob (pack_frames() of the frames); empty if damaged.
   static StoredReply deserialize(const std::string& blob);
   void clear();
 
  private:
+  struct Data {
+    std::string bytes;                  // the small frames, back to back
+    std::vector<std::uint32_t> sizes;   // every frame's size
+    std::vector<zmq::message_t> large;  // the large frames, in order
+  };
+  Data& data();  // made when first written
   void append(const void* data, std::size_t size);
-  std::string bytes_;                  // the small frames, back to back
-  std::vector<std::uint32_t> sizes_;   // every frame's size
-  std::vector<zmq::message_t> large_;  // the large frames, in order
+  // One pointer while empty: most finished tasks' replies live only in the
+  // store, and every task record carries one of these for good.
+  std::unique_ptr<Data> data_;
+};
+
+// A client's routing id, kept once for all of its tasks (a long-lived
+// controller records many tasks from few clients). Interned for the process's
+// life: a client id is some 40 bytes, a task record lasts until purged.
+class ClientId {
+ public:
+  ClientId() = default;
+  ClientId(const std::string& rid);  // NOLINT(google-explicit-constructor): a Task is built from the rid
+  ClientId(const char* rid) : ClientId(std::string(rid)) {}  // NOLINT(google-explicit-constructor)
+  const std::string& str() const;
+  operator const std::string&() const { return str(); }  // NOLINT(google-explicit-constructor)
+
+ private:
+  const std::string* text_ = nullptr;
 };
 
 struct Task {
-  std::string client_rid;
+  ClientId client_rid;
   int engine = -1;
   std::string msg_type;
   std::string request_header;  // JSON text, the parent of a reply made up for a dead engine
@@ -55,6 +77,10 @@ struct Task {
   // client past the controller, so a client asking for it, even the one that
   // sent it, is a watcher.
   bool direct = false;
+  // The scheduler's outcome, once it handed it over (Scheduler::KeepOutcome):
+  // 1 success, 0 failure, -1 still with the scheduler or unknown.
+  std::int8_t outcome = -1;
+  int outcome_engine = -1;
 };
 
 
@@ -91,6 +117,10 @@ class TaskTable {
   // The msg_ids still recorded, in submission order. O(history).
   std::vector<std::string> history() const;
   std::size_t size() const { return tasks_.size(); }
+  // Tasks finished on `engine` and not purged: how many (O(1)), and which,
+  // in submission order (O(history): for queue_status(verbose) and purges).
+  std::size_t finished_on(int engine) const;
+  std::vector<std::string> finished_ids_on(int engine) const;
 
  private:
   // Drops purged ids from history_ once they are half of it: a purge then
@@ -106,6 +136,8 @@ class TaskTable {
   std::deque<InMemory> in_memory_;
   std::size_t in_memory_bytes_ = 0;
   std::unordered_map<std::string, Task> tasks_;
+  std::unordered_map<int, std::size_t> finished_per_engine_;
+  void count_finished(const Task& task, int delta);
   std::deque<std::string> history_;  // submission order; may name purged ids until compacted
   std::size_t purged_in_history_ = 0;
   // The request dates of the last entries of history_ (aligned with its end),
