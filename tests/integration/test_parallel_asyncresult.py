@@ -101,6 +101,25 @@ def test_display_outputs_prints_each_engines_streams_under_its_label(rc, capsys)
         ar.display_outputs(groupby="nonsense")
 
 
+def test_stream_output_shows_outputs_that_arrived_before_it_once_and_later_ones_as_they_come(rc, capsys):
+    ar = rc[:].execute("print('early')", silent=False, block=False)
+    ar.get(10)
+    ar.wait_for_output(10)
+    capsys.readouterr()
+    late = rc[:].execute("import time; print('first'); time.sleep(0.3); print('second')", silent=False, block=False)
+    with ar.stream_output():
+        pass
+    out = capsys.readouterr().out
+    assert out == "[stdout:0] \nearly\n[stdout:1] \nearly\n"
+    with late.stream_output():
+        late.get(10)
+        late.wait_for_output(10)
+    out = capsys.readouterr().out
+    for eid in (0, 1):
+        assert out.count("first") == 2 and out.count("second") == 2, out
+        assert "[stdout:%d] " % eid in out
+
+
 @pytest.mark.deadline(30)
 def test_progress_counts_finished_requests(rc):
     ar = rc[:].map_async(lambda t: sleep_then(t, t), [0.0, 0.8])

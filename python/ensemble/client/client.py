@@ -110,6 +110,7 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         self.debug = debug
         self._profile_dir = files.profile_dir(profile, profile_dir, ipython_dir)
         self._lock = threading.RLock()
+        self._iopub_lock = threading.Lock()  # see EventThread.on_iopub and stream_output
         # msg_ids: a random prefix per client and a counter, as jupyter_client's
         # Session makes them; uuid4 per message costs a GIL release (os.urandom)
         self._msg_id_prefix = uuid.uuid4().hex[:16] + "_"

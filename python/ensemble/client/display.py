@@ -2,7 +2,7 @@
 client, as ``[stdout:N]`` blocks; used by AsyncResult and the %px magics."""
 
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import partial
 
 from .util import running_ipython
@@ -57,15 +57,31 @@ class OutputDisplay:
         self._last_display_prefix = ""
         self._stream_trailing_newline = True
         registered = []
+        lock = getattr(self._client, "_iopub_lock", None) or nullcontext()
         for child in self._children:
             callback = partial(self._on_streamed_message, child)
-            child.add_iopub_callback(callback)
+            # Under the lock the event thread holds while it files an output and reads the
+            # callbacks: what came before is shown from the metadata, the rest by the callback.
+            # Without it, outputs of a quick request that came before this call went unshown.
+            with lock:
+                self._show_streamed_so_far(child)
+                child.add_iopub_callback(callback)
             registered.append((child, callback))
         try:
             yield
         finally:
             for child, callback in registered:
                 child.remove_iopub_callback(callback)
+
+    def _show_streamed_so_far(self, child):
+        md = child.metadata
+        eid = child.engine_id if child.engine_id is not None else md["engine_id"]
+        for name in ("stdout", "stderr"):
+            self._display_stream(md[name], f"[{name}:{eid}] ", file=getattr(sys, name, sys.stdout))
+        if md["outputs"] and _get_ipython() is not None:
+            for content in md["outputs"]:
+                _raw_text("[output:%i]" % eid)
+                self._republish_displaypub(content, eid)
 
     def _on_streamed_message(self, child, msg):
         msg_type = msg["header"].get("msg_type")

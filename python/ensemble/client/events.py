@@ -216,30 +216,33 @@ class EventThread(threading.Thread):
         future = self.client._futures.get(msg_id)
         if future is None:
             return
-        md, content = future.metadata, msg["content"]
-        if msg_type == "stream":
-            name = content.get("name", "stdout")
-            if name in ("stdout", "stderr"):
-                md[name] = _apply_carriage_returns((md[name] or "") + content.get("text", ""))
-        elif msg_type == "error":
-            info = {"engine_id": engine_id, "method": "execute"}
-            md["error"] = error.unwrap_exception(dict(content, engine_info=info))
-        elif msg_type == "execute_input":
-            md["execute_input"] = content.get("code")
-        elif msg_type == "display_data":
-            md["outputs"].append(content)
-        elif msg_type == "execute_result":
-            md["execute_result"] = content
-        elif msg_type == "data_message":
-            try:
-                md["data"].update(serialize.unpack_result(msg["buffers"]))
-            except Exception:
-                log.exception("bad data_message")
-        elif msg_type == "status":
-            self.on_status(engine_id, msg_id, content.get("execution_state"),
+        if msg_type == "status":
+            self.on_status(engine_id, msg_id, msg["content"].get("execution_state"),
                            msg["header"].get("date"), msg)
             return
-        self._call_back(future, msg)
+        # filed and its callbacks read under the lock stream_output() takes (display.py)
+        with self.client._iopub_lock:
+            md, content = future.metadata, msg["content"]
+            if msg_type == "stream":
+                name = content.get("name", "stdout")
+                if name in ("stdout", "stderr"):
+                    md[name] = _apply_carriage_returns((md[name] or "") + content.get("text", ""))
+            elif msg_type == "error":
+                info = {"engine_id": engine_id, "method": "execute"}
+                md["error"] = error.unwrap_exception(dict(content, engine_info=info))
+            elif msg_type == "execute_input":
+                md["execute_input"] = content.get("code")
+            elif msg_type == "display_data":
+                md["outputs"].append(content)
+            elif msg_type == "execute_result":
+                md["execute_result"] = content
+            elif msg_type == "data_message":
+                try:
+                    md["data"].update(serialize.unpack_result(msg["buffers"]))
+                except Exception:
+                    log.exception("bad data_message")
+            callbacks = list(future.iopub_callbacks)
+        self._call_back(callbacks, msg)
 
     def on_status(self, engine_id, msg_id, state, date, msg):
         """An engine's busy/idle for a request (``msg`` None when _core
@@ -258,10 +261,10 @@ class EventThread(threading.Thread):
                 msg = {"msg_type": "status", "header": {"msg_type": "status", "date": date},
                        "parent_header": {"msg_id": msg_id}, "metadata": {},
                        "content": {"execution_state": state}, "buffers": []}
-            self._call_back(future, msg)
+            self._call_back(list(future.iopub_callbacks), msg)
 
-    def _call_back(self, future, msg):
-        for callback in list(future.iopub_callbacks):
+    def _call_back(self, callbacks, msg):
+        for callback in callbacks:
             try:
                 callback(msg)
             except Exception:
