@@ -1,6 +1,8 @@
 """The controller and engines as processes: start and stop, routing, records, faults and bad
 input, driven through ``ensemble._core`` (docs/parallel-protocol.md)."""
 
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -164,6 +166,30 @@ def test_garbage_on_every_controller_socket_is_ignored(cluster):
     assert running(c.info["controller_pid"])
     assert client.execute("6 * 7", target=0)[2]["status"] == "ok"
     assert "dropped" in c.controller_log()
+
+
+@pytest.mark.deadline(60)
+def test_signed_tasks_whose_header_is_not_an_object_with_string_ids_are_dropped(cluster):
+    c = cluster(n=1)
+    client = c.connect()
+    c.wait_for_engines(client, 1)
+    info = json.loads(c.file("ipcontroller-client").read_text())
+    s = zmq.Context.instance().socket(zmq.DEALER)
+    s.linger = 2000
+    s.connect("tcp://127.0.0.1:%d" % info["client_port"])
+    for header in (b"[1, 2]", b'{"msg_id": 5, "msg_type": "apply_request"}', b'{"msg_id": "x1", "msg_type": "apply',
+                   b'{"msg_type": "apply_request"}', b'{"msg_id": "x2", "msg_type": ""}'):
+        frames = [header, b"{}", b"{}", b"{}"]
+        signature = hmac.new(info["key"].encode(), digestmod=hashlib.sha256)
+        for frame in frames:
+            signature.update(frame)
+        s.send_multipart([b"t", b"<IDS|MSG>", signature.hexdigest().encode()] + frames)
+    s.close()
+    wait_until(lambda: c.controller_log().count("whose header is not valid") >= 5, timeout=10)
+    assert running(c.info["controller_pid"])
+    reply = client.request("execute_request", dict(code="6 * 7", silent=False, store_history=True,
+                                                   user_expressions={}, allow_stdin=False), channel="task")
+    assert reply is not None and reply[2]["status"] == "ok", "a well-formed task still runs"
 
 
 @pytest.mark.deadline(60)

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "controller_impl.hpp"
+#include "ensemble/wire/json_scan.hpp"
 
 namespace ensemble::parallel {
 
@@ -37,26 +38,33 @@ void Controller::Impl::forward_to_engine() {
     spdlog::warn("client: dropped a message with a bad signature or too few frames");
     return;
   }
-  Json header = parse_or_null(view(parts[4]));
-  if (!header.is_object() || !header.contains("msg_id") || !header["msg_id"].is_string() ||
-      !header.contains("msg_type") || !header["msg_type"].is_string()) {
+  // Scanned, not parsed: the controller needs two strings of the header; the
+  // engine parses it. A header that is not a JSON object of that shape is dropped.
+  static constexpr std::string_view kHeaderNames[] = {"msg_id", "msg_type"};
+  std::string header_fields[2];
+  if (!wire::scan_string_members(view(parts[4]), kHeaderNames, header_fields) || header_fields[0].empty() ||
+      header_fields[1].empty()) {
     spdlog::warn("client: dropped a message whose header is not valid");
     return;
   }
-  std::string msg_id = header["msg_id"];
-  std::string msg_type = header["msg_type"];
+  const std::string& msg_id = header_fields[0];
+  const std::string& msg_type = header_fields[1];
   if (route == "b") {
+    Json header = parse_or_null(view(parts[4]));
+    if (!header.is_object()) {
+      spdlog::warn("client: dropped a message whose header is not valid");
+      return;
+    }
     forward_broadcast(rid, std::move(header));
     return;
   }
   if (route == "t") {  // load-balanced: the scheduler picks the engine
-    Json metadata = parse_or_null(view(parts[6]));
     if (tasks.find(msg_id) != nullptr) {
       spdlog::warn("client: dropped a task whose msg_id {} is already known", msg_id);
       return;
     }
     ++messages_since_trim;
-    balancer.submit(std::move(parts), rid, header, metadata);
+    balancer.submit(std::move(parts), rid, msg_id, msg_type, task_metadata(view(parts[6])));
     parts.clear();
     return;
   }
@@ -65,10 +73,11 @@ void Controller::Impl::forward_to_engine() {
   Engine* engine = id >= 0 ? engines.find(id) : nullptr;
   if (engine == nullptr) {
     spdlog::warn("client: {} for engine route '{}', which is not registered", msg_type, route);
+    Json parent = parse_or_null(view(parts[4]));
     send_to_client(rid, route,
                    message(wire::reply_type_for(msg_type),
                            error_content("EngineError", "engine " + route.substr(1) + " is not registered"),
-                           header));
+                           parent.is_object() ? std::move(parent) : Json::object()));
     return;
   }
   std::swap(parts[0], parts[1]);  // [route, client, <IDS|MSG>, signature, header, ...]
@@ -86,6 +95,15 @@ void Controller::Impl::forward_to_engine() {
       balancer.on_reply(msg_id, id, "error", "EngineError");
     }
   }
+}
+
+// A view sends the same flags with every task: the last metadata frame's parse is kept.
+const Json& Controller::Impl::task_metadata(std::string_view text) {
+  if (text != last_task_metadata_text) {
+    last_task_metadata = parse_or_null(text);
+    last_task_metadata_text.assign(text);
+  }
+  return last_task_metadata;
 }
 
 bool Controller::Impl::send_task(Parts& out) {

@@ -129,6 +129,9 @@ struct Controller::Impl {
   void forward_to_engine();
   // broadcast.cpp: a request for several engines, sent on to each under its own msg_id.
   void forward_broadcast(const std::string& rid, Json header);
+  const Json& task_metadata(std::string_view text);
+  std::string last_task_metadata_text;  // task_metadata()'s last frame, and its parse
+  Json last_task_metadata;
   bool send_task(Parts& out);
   // Answers a request no engine will answer (a dead engine, an impossible or
   // timed-out task, an abort), and keeps the answer as the task's result.

@@ -74,8 +74,8 @@ LoadBalancer::LoadBalancer(Scheme scheme, int hwm, EngineTable& engines, TaskTab
       });
 }
 
-void LoadBalancer::submit(Parts parts, const std::string& client, const Json& header, const Json& metadata) {
-  std::string msg_id = header.at("msg_id").get<std::string>();
+void LoadBalancer::submit(Parts parts, const std::string& client, const std::string& msg_id,
+                          const std::string& msg_type, const Json& metadata) {
   TaskRequest request = task_request_from(msg_id, metadata);
   // Targets named by engine uuid (as ipyparallel's client sends them) become ids.
   if (auto targets = metadata.find("targets"); targets != metadata.end() && targets->is_array()) {
@@ -86,10 +86,9 @@ void LoadBalancer::submit(Parts parts, const std::string& client, const Json& he
       }
     }
   }
-  // the header as the client wrote it (frame 4, as TaskTable::add reads it): not dumped again
-  std::string header_text = parts.size() > 4 ? std::string(view(parts[4])) : header.dump();
-  tasks_.add(msg_id, Task{client, -1, header.at("msg_type").get<std::string>(), std::move(header_text), false, {}, {}},
-             "task", parts, 4);
+  // the header as the client wrote it (frame 4, as TaskTable::add reads it)
+  std::string header_text = parts.size() > 4 ? std::string(view(parts[4])) : std::string("{}");
+  tasks_.add(msg_id, Task{client, -1, msg_type, std::move(header_text), false, {}, {}}, "task", parts, 4);
   held_.emplace(msg_id, std::move(parts));
   scheduler_.submit(std::move(request));
   carry_out();

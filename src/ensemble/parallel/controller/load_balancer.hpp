@@ -27,7 +27,10 @@ class LoadBalancer {
   LoadBalancer(Scheme scheme, int hwm, EngineTable& engines, TaskTable& tasks, SendToEngine send, FailTask fail);
 
   // parts: [client, "t", <IDS|MSG>, ...], already verified; header and metadata parsed.
-  void submit(Parts parts, const std::string& client, const wire::Json& header, const wire::Json& metadata);
+  // `parts` is the client's request, [client, "t", <IDS|MSG>, signature, header, ...];
+  // `metadata` its metadata frame, parsed.
+  void submit(Parts parts, const std::string& client, const std::string& msg_id, const std::string& msg_type,
+              const wire::Json& metadata);
   // A direct request went to an engine (tasks may depend on it).
   void note_direct(const std::string& msg_id) { scheduler_.note_pending(msg_id); }
   // An engine answered `msg_id` (task or direct). Returns false when the reply

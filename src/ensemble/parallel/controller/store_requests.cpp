@@ -101,7 +101,8 @@ Json Controller::Impl::resubmit_reply(const std::string& rid, const Json& reques
       p.metadata = parse_or_null((*frames)[2]);
       p.frames = std::move(*frames);
     }
-    if (!p.header.is_object() || !p.header.contains("msg_type") || !p.metadata.is_object()) {
+    if (!p.header.is_object() || !p.header.contains("msg_type") || !p.header["msg_type"].is_string() ||
+        !p.metadata.is_object()) {
       return error_content("RuntimeError", "the request of " + id + " was not kept, so it cannot be resubmitted");
     }
     prepared.push_back(std::move(p));
@@ -125,7 +126,7 @@ Json Controller::Impl::resubmit_reply(const std::string& rid, const Json& reques
     store.resubmitted(ids[i], new_id);
     mapping[ids[i]] = new_id;
     ++messages_since_trim;
-    balancer.submit(std::move(out), rid, p.header, p.metadata);
+    balancer.submit(std::move(out), rid, new_id, p.header["msg_type"].get<std::string>(), p.metadata);
   }
   return Json{{"status", "ok"}, {"resubmitted", std::move(mapping)}};
 }
