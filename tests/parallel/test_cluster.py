@@ -181,3 +181,13 @@ def test_dir_of_a_cluster_lists_the_sync_twin_of_each_coroutine_method():
     for method in ("start_cluster", "stop_cluster", "start_and_connect", "connect_client", "signal_engines"):
         assert method in names and method + "_sync" in names
     assert "to_dict_sync" not in names and "_run_sync" not in names
+
+
+def test_ipyparallels_settings_delay_location_load_profile_and_log_level_are_kept_as_given(tmp_path):
+    c = ipp.Cluster(profile_dir=str(tmp_path), delay=0.5, controller_location="node7", load_profile=False,
+                    log_level=10)
+    assert (c.delay, c.controller_location, c.load_profile, c.log_level) == (0.5, "node7", False, 10)
+    plain = ipp.Cluster(profile_dir=str(tmp_path))
+    assert (plain.delay, plain.controller_location, plain.load_profile) == (1.0, "", True)
+    assert plain.log_level == 20
+    assert {"signal_engine_sync", "stop_engine_sync", "restart_engine_sync"} <= set(dir(plain))

@@ -15,6 +15,7 @@ import asyncio
 import atexit
 import inspect
 import json
+import logging
 import os
 import random
 import string
@@ -25,6 +26,8 @@ from functools import partial
 
 from . import files
 from .cluster_config import cluster_settings, default_log
+from .cluster_engine_control import EngineControlMixin
+from .cluster_file import ClusterFileMixin
 from .launchers import LocalControllerLauncher, LocalEngineSetLauncher, launcher_class_for
 from .processes import end_processes as _end_engines, ours as _ours, run_sync as _run_sync
 
@@ -41,7 +44,7 @@ def _stop_all_at_exit():
                 pass
 
 
-class Cluster:
+class Cluster(EngineControlMixin, ClusterFileMixin):
     """A controller and ``n`` engines on this machine.
 
     Keyword arguments: ``n``, ``cluster_id`` (default: a fresh random id),
@@ -57,7 +60,8 @@ class Cluster:
                  controller_ip=None, engine_timeout=None, shutdown_atexit=None, cluster_file="",
                  config=None, log=None, log_level=None, load_profile=True,
                  controller_args=None, engine_args=None, engine_launcher_class=None,
-                 controller_launcher_class=None, parent=None, **ignored):
+                 controller_launcher_class=None, parent=None, delay=1.0, controller_location="",
+                 **ignored):
         self.profile = profile or ""
         self.profile_dir = files.profile_dir(self.profile or None, profile_dir or None)
         self._config = config
@@ -80,8 +84,14 @@ class Cluster:
         self.controller_args = list(settings.get("controller_args") or [])
         self.engine_args = list(settings.get("engine_args") or [])
         self.log = log or default_log(parent, "%s.%s" % (__name__, self.cluster_id))
+        self.log_level = settings.get("log_level") or logging.INFO
         if settings.get("log_level") is not None:
             self.log.setLevel(settings["log_level"])
+        self.load_profile = load_profile
+        # ipyparallel's, kept as given: engines here connect as soon as the controller is
+        # up (no delay needed), and the controller writes its own host name as its location
+        self.delay = float(delay)
+        self.controller_location = controller_location
         self.engine_launcher_class = launcher_class_for(
             settings.get("engine_launcher_class"), "engine", self.log)
         self.controller_launcher_class = launcher_class_for(

@@ -1,0 +1,77 @@
+"""One engine of a Cluster by its engine id (``signal_engine``, ``stop_engine``,
+``restart_engine``: ipyparallel 7.1 names them and raises NotImplementedError), and the
+cluster file methods ``write_cluster_file``/``update_cluster_file``."""
+
+import os
+import signal
+import time
+
+import pytest
+
+import ensemble as ipp
+from parallel_fixtures import own_cluster  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.ensemble_only
+
+
+def _state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def _wait(predicate, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.deadline(90)
+def test_one_engine_is_signalled_stopped_and_restarted_by_its_id_and_the_others_keep_working(own_cluster):
+    c = own_cluster(n=2)
+    cluster = c.cluster
+    cluster.start_cluster_sync()
+    c.remember_pids()
+    with cluster.connect_client_sync() as rc:
+        rc.wait_for_engines(2, timeout=30)
+        first, second = rc.ids
+        pids = dict(zip(rc.ids, rc[:].apply_sync(os.getpid)))
+        cluster.signal_engine_sync("SIGSTOP", first)
+        assert _wait(lambda: _state(pids[first]) == "T")
+        assert _state(pids[second]) != "T", "only the engine named"
+        cluster.signal_engine_sync(signal.SIGCONT, first)
+        assert _wait(lambda: _state(pids[first]) != "T")
+
+        cluster.stop_engine_sync(first)
+        assert _wait(lambda: rc.ids == [second])
+        assert [pids[second]] == [pid for s in cluster.engines.values() for pid in s.pids]
+        assert rc[second].apply_sync(lambda: 6 * 7) == 42
+
+        cluster.restart_engine_sync(second)
+        c.remember_pids()
+        assert _wait(lambda: len(rc.ids) == 1 and rc.ids != [second], timeout=30)
+        new_pid = rc[rc.ids[0]].apply_sync(os.getpid)
+        assert new_pid != pids[second]
+        assert [new_pid] == [pid for s in cluster.engines.values() for pid in s.pids]
+        with pytest.raises(KeyError):
+            cluster.stop_engine_sync(second)  # gone: no longer an engine of this cluster
+    cluster.stop_cluster_sync()
+
+
+@pytest.mark.deadline(60)
+def test_the_cluster_file_keeps_what_write_cluster_file_saves_and_update_removes_it_once_stopped(own_cluster):
+    c = own_cluster(n=1)
+    cluster = c.cluster
+    cluster.start_cluster_sync()
+    c.remember_pids()
+    cluster.write_cluster_file()
+    copy = ipp.Cluster.from_file(cluster.cluster_file)
+    assert copy.cluster_id == cluster.cluster_id and copy.engines["0"].pids == cluster.engines["0"].pids
+    cluster.update_cluster_file()
+    assert os.path.exists(cluster.cluster_file), "running: kept"
+    cluster.stop_cluster_sync()
+    cluster.update_cluster_file()
+    assert not os.path.exists(cluster.cluster_file)
+    cluster.remove_cluster_file()  # gone already: not an error
