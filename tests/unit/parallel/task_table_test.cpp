@@ -77,5 +77,41 @@ TEST(TaskTable, ATaskRecordKeepsItsClientIdOnceAndAnEmptyReplyAsOnePointer) {
   EXPECT_TRUE(reply.frames().empty());
 }
 
+TEST(TaskTable, HistoryStaysInOrderWhateverIsPurgedFirstLastOrBetween) {
+  TaskTable table;
+  Parts none;
+  for (const char* id : {"a", "b", "c", "d", "e"}) {
+    table.add(id, Task{"client", 0, "apply_request", "{}", true, {}, {}}, "mux", none, 0);
+  }
+  EXPECT_EQ(table.purge({"a", "c", "e"}), 3u);
+  EXPECT_EQ(table.history(), (std::vector<std::string>{"b", "d"}));
+  table.add("f", Task{"client", 0, "apply_request", "{}", false, {}, {}}, "mux", none, 0);
+  table.restore("b", Task{"client", 0, "apply_request", "{}", true, {}, {}});  // in place
+  EXPECT_EQ(table.history(), (std::vector<std::string>{"b", "d", "f"}));
+  EXPECT_EQ(table.purge_all(), 2u);
+  EXPECT_EQ(table.history(), std::vector<std::string>{"f"});
+  table.find("f")->done = true;
+  EXPECT_EQ(table.purge({"f"}), 1u);
+  EXPECT_TRUE(table.history().empty());
+  table.add("g", Task{"client", 0, "apply_request", "{}", false, {}, {}}, "mux", none, 0);
+  EXPECT_EQ(table.history(), std::vector<std::string>{"g"});
+}
+
+TEST(TaskTable, ARecordsPendingOnlyFieldsCostOnePointerEachOnceLetGo) {
+  Task task{"client", 0, "apply_request", R"({"msg_id":"a"})", false, {}, {}};
+  task.watchers.add("other");
+  task.watchers.add("other");
+  EXPECT_EQ(task.watchers.all(), std::vector<std::string>{"other"}) << "each watcher once";
+  EXPECT_EQ(task.request_header.str(), R"({"msg_id":"a"})");
+  task.request_header.clear();
+  task.watchers.clear();
+  EXPECT_EQ(task.request_header.str(), "");
+  EXPECT_TRUE(task.watchers.all().empty());
+  static_assert(sizeof(HeldText) == sizeof(void*) && sizeof(Watchers) == sizeof(void*) &&
+                sizeof(InternedText) == sizeof(void*));
+  Task other{"c", 0, "apply_request", "", false, {}, {}};
+  EXPECT_EQ(&other.msg_type.str(), &task.msg_type.str()) << "one msg_type string for every record";
+}
+
 }  // namespace
 }  // namespace ensemble::parallel

@@ -115,12 +115,12 @@ bool Controller::Impl::send_task(Parts& out) {
 void Controller::Impl::answer_task(const std::string& msg_id, int engine_id, const std::string& ename, const std::string& evalue) {
   Task* task = tasks.find(msg_id);
   if (task == nullptr || task->done) return;
-  Json parent = parse_or_null(task->request_header);
+  Json parent = parse_or_null(task->request_header.str());
   Engine* engine = engines.find(engine_id);
   std::string uuid = engine != nullptr ? engine->uuid : std::string();
   Json content = ename == "aborted" ? Json{{"status", "aborted"}} : error_content(ename, evalue);
   if (ename != "aborted") content["engine_info"] = Json{{"engine_id", engine_id}, {"engine_uuid", uuid}};
-  wire::Message reply = message(wire::reply_type_for(task->msg_type), std::move(content),
+  wire::Message reply = message(wire::reply_type_for(task->msg_type.str()), std::move(content),
                                 parent.is_object() ? parent : Json::object());
   reply.metadata = Json{{"engine_id", engine_id}, {"engine_uuid", uuid},
                         {"status", ename == "aborted" ? "aborted" : "error"}};
@@ -128,14 +128,14 @@ void Controller::Impl::answer_task(const std::string& msg_id, int engine_id, con
   reply.identities = {task->client_rid.str(), route};
   wire::Frames frames = wire::encode(reply, signer);
   send(clients, frames);
-  for (const auto& watcher : task->watchers) {
+  for (const auto& watcher : task->watchers.all()) {
     frames[0] = watcher;
     send(clients, frames);
   }
   task->watchers.clear();
   task->done = true;
   task->reply.store_frames(frames, 2);
-  std::string().swap(task->request_header);
+  task->request_header.clear();
   tasks.finished(msg_id, *task);
 }
 
@@ -303,9 +303,7 @@ Json Controller::Impl::result_reply(const std::string& rid, const Json& request)
       completed.push_back(id);
     } else {
       bool gets_it_anyway = rid == task.client_rid.str() && !task.direct;  // the controller forwards its reply
-      if (!gets_it_anyway && std::find(task.watchers.begin(), task.watchers.end(), rid) == task.watchers.end()) {
-        task.watchers.push_back(rid);
-      }
+      if (!gets_it_anyway) task.watchers.add(rid);
       pending.push_back(id);
     }
   }

@@ -241,8 +241,8 @@ bool Controller::Impl::record_reply(int engine_id) {
   task->reply.store(parts, 2);
   task->engine = engine_id;
   tasks.finished(msg_id, *task);
-  std::string().swap(task->request_header);  // only needed while the engine owes the reply
-  for (const auto& watcher : task->watchers) {
+  task->request_header.clear();  // only needed while the engine owes the reply
+  for (const auto& watcher : task->watchers.all()) {
     Parts copy = share(parts);
     copy[0].rebuild(watcher.data(), watcher.size());
     send(clients, copy);

@@ -9,70 +9,21 @@
 #include <unordered_map>
 #include <vector>
 
-#include "../multipart.hpp"
 #include "ensemble/parallel/cluster_files.hpp"
+#include "task_fields.hpp"
 #include "task_store.hpp"
 
 namespace ensemble::parallel {
 
-// A reply kept for later askers. Small frames are copied into one allocation
-// of its own: keeping the received frames would pin ZeroMQ's 8 KiB receive
-// buffers, which small frames point into (~7 KiB per task instead of the
-// reply's size). Large frames have buffers of their own, so they are shared
-// (reference-counted), never copied: a 128 MB result costs no copy here.
-class StoredReply {
- public:
-  void store(Parts& parts, std::size_t from);
-  template <typename Frames>
-  void store_frames(const Frames& frames, std::size_t from) {
-    clear();
-    for (std::size_t i = from; i < frames.size(); ++i) append(frames[i].data(), frames[i].size());
-  }
-  // The frames again (small ones copied, large ones shared), for a send.
-  Parts frames();
-  bool empty() const { return data_ == nullptr || data_->sizes.empty(); }
-  std::size_t bytes() const;
-  // From the task store's blob (pack_frames() of the frames); empty if damaged.
-  static StoredReply deserialize(const std::string& blob);
-  void clear();
-
- private:
-  struct Data {
-    std::string bytes;                  // the small frames, back to back
-    std::vector<std::uint32_t> sizes;   // every frame's size
-    std::vector<zmq::message_t> large;  // the large frames, in order
-  };
-  Data& data();  // made when first written
-  void append(const void* data, std::size_t size);
-  // One pointer while empty: most finished tasks' replies live only in the
-  // store, and every task record carries one of these for good.
-  std::unique_ptr<Data> data_;
-};
-
-// A client's routing id, kept once for all of its tasks (a long-lived
-// controller records many tasks from few clients). Interned for the process's
-// life: a client id is some 40 bytes, a task record lasts until purged.
-class ClientId {
- public:
-  ClientId() = default;
-  ClientId(const std::string& rid);  // NOLINT(google-explicit-constructor): a Task is built from the rid
-  ClientId(const char* rid) : ClientId(std::string(rid)) {}  // NOLINT(google-explicit-constructor)
-  const std::string& str() const;
-  operator const std::string&() const { return str(); }  // NOLINT(google-explicit-constructor)
-
- private:
-  const std::string* text_ = nullptr;
-};
-
 struct Task {
   ClientId client_rid;
   int engine = -1;
-  std::string msg_type;
-  std::string request_header;  // JSON text, the parent of a reply made up for a dead engine
+  InternedText msg_type;
+  HeldText request_header;  // JSON text, while pending: the parent of a reply made up for a dead engine
   bool done = false;
-  StoredReply reply;                 // from "<IDS|MSG>" on, as the engine signed it
-  std::vector<std::string> watchers;  // other clients waiting for the reply
-  bool reply_in_store = false;        // `reply` was let go: the store's copy is the one
+  StoredReply reply;        // from "<IDS|MSG>" on, as the engine signed it
+  Watchers watchers;        // other clients waiting for the reply
+  bool reply_in_store = false;  // `reply` was let go: the store's copy is the one
   // Sent to its engine directly (mirrored_requests.cpp): the reply reached the
   // client past the controller, so a client asking for it, even the one that
   // sent it, is a watcher.
@@ -81,6 +32,10 @@ struct Task {
   // 1 success, 0 failure, -1 still with the scheduler or unknown.
   std::int8_t outcome = -1;
   int outcome_engine = -1;
+  // TaskTable's history, a list through the records (submission order): the
+  // neighbours' map entries, whose addresses never change.
+  std::pair<const std::string, Task>* earlier = nullptr;
+  std::pair<const std::string, Task>* later = nullptr;
 };
 
 
@@ -92,6 +47,9 @@ inline constexpr std::size_t kRepliesInMemory = std::size_t{2} << 20;
 
 class TaskTable {
  public:
+  TaskTable() = default;
+  TaskTable(const TaskTable&) = delete;  // the history list points into tasks_
+  TaskTable& operator=(const TaskTable&) = delete;
   // Every change below is also written to `store`, if it is enabled. Not owned.
   void persist_to(TaskStore* store) { store_ = store; }
   // `request` is the request's frames; those from index `from` (its header)
@@ -123,9 +81,7 @@ class TaskTable {
   std::vector<std::string> finished_ids_on(int engine) const;
 
  private:
-  // Drops purged ids from history_ once they are half of it: a purge then
-  // costs O(ids purged), amortized, not O(history).
-  void compact_history_if_sparse();
+  using Entry = std::pair<const std::string, Task>;
   TaskStore* store_ = nullptr;
   // Finished replies still in memory that the store will have, oldest first.
   struct InMemory {
@@ -138,15 +94,19 @@ class TaskTable {
   std::unordered_map<std::string, Task> tasks_;
   std::unordered_map<int, std::size_t> finished_per_engine_;
   void count_finished(const Task& task, int delta);
-  std::deque<std::string> history_;  // submission order; may name purged ids until compacted
-  std::size_t purged_in_history_ = 0;
-  // The request dates of the last entries of history_ (aligned with its end),
+  // History: the records in submission order, linked through Task::earlier/later.
+  Entry* first_ = nullptr;
+  Entry* last_ = nullptr;
+  void link_before(Entry& entry, Entry* next);  // next == nullptr: at the end
+  void unlink(Entry& entry);
+  void erase(std::unordered_map<std::string, Task>::iterator it);  // unlinks, uncounts, erases
+  // The request dates of the last entries of history (aligned with its end),
   // so that a request that arrives late (a direct one's copy, from its engine)
   // still takes its place in submission order, as ipyparallel's hub_history
   // promises; later ones arrive within a few milliseconds.
   static constexpr std::size_t kOrderedWindow = 64;
   std::deque<std::string> recent_dates_;
-  void place_in_history(const std::string& msg_id, std::string date);
+  void place_in_history(Entry& entry, std::string date);
 };
 
 }  // namespace ensemble::parallel
