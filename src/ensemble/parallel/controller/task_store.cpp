@@ -16,7 +16,6 @@
 
 namespace ensemble::parallel {
 
-using store_sql::bind_text;
 using store_sql::column;
 using store_sql::handle;
 using store_sql::Statement;
@@ -50,6 +49,12 @@ const char* kLaterColumns[][2] = {
 // TaskStore::Output -> its column.
 const char* kOutputColumns[] = {"stdout", "stderr", "execute_input", "execute_result", "error"};
 
+// Bound without a copy (SQLITE_STATIC): every caller's bytes outlive the
+// statement's step (an op of the batch, or a blob packed for this one row).
+void bind_text(sqlite3_stmt* stmt, int index, std::string_view text) {
+  sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+}
+
 void bind_blob(sqlite3_stmt* stmt, int index, const std::string& bytes, const std::string& msg_id) {
   if (bytes.size() > kLargestBlob) {
     spdlog::warn("task store: {} is {} MiB, past what SQLite keeps; its copy in the store is left out", msg_id,
@@ -57,7 +62,7 @@ void bind_blob(sqlite3_stmt* stmt, int index, const std::string& bytes, const st
     sqlite3_bind_null(stmt, index);
     return;
   }
-  sqlite3_bind_blob(stmt, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_blob(stmt, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
 }
 
 bool add_later_columns(sqlite3* db) {
@@ -323,21 +328,24 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
     const Record& r = op.record;
     if (folds[i].skip) continue;
     sqlite3_stmt* stmt = nullptr;
+    std::string request_blob, reply_blob;  // bound as they are: kept until the step
     switch (op.kind) {
       case Op::Kind::kSubmitted: {
         const Op* done = folds[i].finished_by ? &batch[*folds[i].finished_by] : nullptr;
         stmt = done != nullptr ? insert_done.stmt : insert.stmt;
         int column = 0;
         bind_text(stmt, ++column, r.msg_id);
-        sqlite3_bind_blob(stmt, ++column, r.client.data(), static_cast<int>(r.client.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(stmt, ++column, r.client.data(), static_cast<int>(r.client.size()), SQLITE_STATIC);
         sqlite3_bind_int(stmt, ++column, folds[i].engine);
         bind_text(stmt, ++column, r.msg_type);
         if (done == nullptr) bind_text(stmt, ++column, op.frames.empty() ? std::string_view() : view(op.frames[0]));
         bind_text(stmt, ++column, op.extra);
-        bind_blob(stmt, ++column, pack_frames(op.frames), r.msg_id);
+        request_blob = pack_frames(op.frames);
+        bind_blob(stmt, ++column, request_blob, r.msg_id);
         sqlite3_bind_int64(stmt, ++column, static_cast<sqlite3_int64>(op.left_out));
         if (done != nullptr) {
-          bind_blob(stmt, ++column, pack_frames(done->frames), r.msg_id);
+          reply_blob = pack_frames(done->frames);
+          bind_blob(stmt, ++column, reply_blob, r.msg_id);
           bind_text(stmt, ++column, done->extra);
         }
         break;
@@ -350,7 +358,8 @@ bool TaskStore::write_batch(void* connection, const std::deque<Op>& batch) {
       case Op::Kind::kFinished:
         stmt = finish.stmt;
         sqlite3_bind_int(stmt, 1, r.engine);
-        bind_blob(stmt, 2, pack_frames(op.frames), r.msg_id);
+        reply_blob = pack_frames(op.frames);
+        bind_blob(stmt, 2, reply_blob, r.msg_id);
         bind_text(stmt, 3, op.extra);
         bind_text(stmt, 4, r.msg_id);
         break;
