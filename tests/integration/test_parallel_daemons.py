@@ -350,6 +350,7 @@ def test_a_controller_killed_and_restored_keeps_finished_results_and_its_engines
         balanced = rc.load_balanced_view().apply_async(lambda: "balanced result")
         assert direct.get(10) == "direct result" and balanced.get(10) == "balanced result"
         finished = direct.msg_ids + balanced.msg_ids
+        running_at_the_kill = rc.load_balanced_view().apply_async(time.sleep, 2)
         time.sleep(0.2)  # the store writes in batches every 20 ms
         os.kill(c.info["controller_pid"], signal.SIGKILL)
         assert wait_until(lambda: not running(c.info["controller_pid"]), 10)
@@ -373,6 +374,11 @@ def test_a_controller_killed_and_restored_keeps_finished_results_and_its_engines
             records = other.db_query({"msg_id": {"$in": finished}}, keys=["completed", "queue"])
             assert sorted(r["queue"] for r in records) == ["mux", "task"]
             assert all(r["completed"] is not None for r in records)
+            with pytest.raises(ipp.error.RemoteError) as lost:
+                other.get_result(running_at_the_kill.msg_ids[0]).get(10)
+            assert lost.value.ename == "EngineError" and "controller stopped" in lost.value.evalue
+            status = other.queue_status()
+            assert status[0]["completed"] + status[1]["completed"] == 3, "each finished task counted once"
             other.wait_for_engines(2, timeout=30)
             assert sorted(other.ids) == [0, 1], "the engines registered again, under their old ids"
         finally:

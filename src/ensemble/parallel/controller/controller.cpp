@@ -108,7 +108,7 @@ wire::Result<ControllerAddress> Controller::bind() {
   if (!c.options.db_path.empty()) {
     std::size_t restored = 0;
     bool opened = c.store.open(c.options.db_path, [&](TaskStore::Record&& record) {
-      Task task{record.client, record.engine, record.msg_type, record.request_header, true, {}, {}};
+      Task task{record.client, record.engine, record.msg_type, record.request_header, record.done, {}, {}};
       if (record.done) {
         if (StoredReply::deserialize(record.reply).empty()) return;  // damaged
         task.reply_in_store = true;  // read back when asked for, not all held in memory now
@@ -116,7 +116,6 @@ wire::Result<ControllerAddress> Controller::bind() {
       c.tasks.restore(record.msg_id, std::move(task));
       if (!record.done) {
         // Its reply went to the controller that stopped: say so, for good.
-        c.tasks.find(record.msg_id)->done = false;
         c.answer_task(record.msg_id, record.engine, "EngineError",
                       "the task was lost when its controller stopped");
       }

@@ -26,9 +26,9 @@ class LoadBalancer {
 
   LoadBalancer(Scheme scheme, int hwm, EngineTable& engines, TaskTable& tasks, SendToEngine send, FailTask fail);
 
-  // parts: [client, "t", <IDS|MSG>, ...], already verified; header and metadata parsed.
-  // `parts` is the client's request, [client, "t", <IDS|MSG>, signature, header, ...];
-  // `metadata` its metadata frame, parsed.
+  // `parts` is the client's request, [client, "t", <IDS|MSG>, signature, header, ...],
+  // already verified; `msg_id` and `msg_type` are its header's, and `metadata` its
+  // metadata frame, parsed.
   void submit(Parts parts, const std::string& client, const std::string& msg_id, const std::string& msg_type,
               const wire::Json& metadata);
   // A direct request went to an engine (tasks may depend on it).
