@@ -328,3 +328,14 @@ def test_closed_client_refuses_work(rc):
     rc.close()
     with pytest.raises(RuntimeError):
         rc[0].apply_async(lambda: 1)
+
+
+def test_an_unknown_engine_leaving_fails_none_of_the_tasks_not_yet_assigned(rc):
+    from ensemble.client.util import utcnow
+
+    with rc._lock:
+        task = rc._register("not-assigned-yet", None, utcnow())
+    rc._on_notification("unregistration_notification", {"id": 99})
+    assert not task.done(), "None files the tasks no engine has yet, not an engine's"
+    with rc._lock:
+        rc._discard("not-assigned-yet")

@@ -332,6 +332,8 @@ class Client(SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
         self._direct[eid] = endpoint
 
     def _fail_stranded(self, eid, uuid):
+        if uuid is None:  # an engine this client never knew (None files unassigned tasks)
+            return
         for msg_id in list(self._outstanding_dict.get(uuid, ())):
             future = self._futures.get(msg_id)
             if future is not None and not future.done():
