@@ -22,18 +22,20 @@ Task& TaskTable::add(const std::string& msg_id, Task task, const char* queue, Pa
                       keep_buffers ? 0 : buffer_bytes);
   }
   std::string date = wire::string_member(task.request_header.str(), "date");
-  if (auto it = tasks_.find(msg_id); it != tasks_.end()) {  // a msg_id again: the record is replaced in place
-    Task& kept = it->second;
-    if (kept.done) count_finished(kept, -1);
-    Entry *earlier = kept.earlier, *later = kept.later;
-    kept = std::move(task);
-    kept.earlier = earlier;
-    kept.later = later;
-    return kept;
-  }
+  if (auto it = tasks_.find(msg_id); it != tasks_.end()) return replace(it->second, std::move(task));
   Entry& entry = *tasks_.try_emplace(msg_id, std::move(task)).first;
   place_in_history(entry, std::move(date));
   return entry.second;
+}
+
+// A msg_id recorded again: the record is replaced where it stands in history.
+Task& TaskTable::replace(Task& kept, Task task) {
+  if (kept.done) count_finished(kept, -1);
+  Entry *earlier = kept.earlier, *later = kept.later;
+  kept = std::move(task);
+  kept.earlier = earlier;
+  kept.later = later;
+  return kept;
 }
 
 void TaskTable::link_before(Entry& entry, Entry* next) {
@@ -67,12 +69,7 @@ void TaskTable::place_in_history(Entry& entry, std::string date) {
 void TaskTable::restore(const std::string& msg_id, Task task) {
   if (task.done) count_finished(task, +1);
   if (auto it = tasks_.find(msg_id); it != tasks_.end()) {
-    Task& kept = it->second;
-    if (kept.done) count_finished(kept, -1);
-    Entry *earlier = kept.earlier, *later = kept.later;
-    kept = std::move(task);
-    kept.earlier = earlier;
-    kept.later = later;
+    replace(it->second, std::move(task));
   } else {
     link_before(*tasks_.try_emplace(msg_id, std::move(task)).first, nullptr);
   }

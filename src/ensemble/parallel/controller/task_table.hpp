@@ -99,6 +99,7 @@ class TaskTable {
   Entry* last_ = nullptr;
   void link_before(Entry& entry, Entry* next);  // next == nullptr: at the end
   void unlink(Entry& entry);
+  Task& replace(Task& kept, Task task);
   void erase(std::unordered_map<std::string, Task>::iterator it);  // unlinks, uncounts, erases
   // The request dates of the last entries of history (aligned with its end),
   // so that a request that arrives late (a direct one's copy, from its engine)
