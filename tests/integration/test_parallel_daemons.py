@@ -339,6 +339,49 @@ def test_a_local_engine_that_dies_is_noticed_at_once_not_after_missed_heartbeats
 
 
 @pytest.mark.deadline(90)
+def test_a_restored_controller_reports_a_damaged_stored_result_when_asked_and_serves_the_rest(cluster):
+    import sqlite3
+
+    import ensemble as ipp
+
+    c = cluster(n=1)
+    rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+    try:
+        rc.wait_for_engines(1, timeout=30)
+        kept, damaged = (rc[0].apply_async(lambda v=v: v) for v in ("kept", "damaged"))
+        assert (kept.get(10), damaged.get(10)) == ("kept", "damaged")
+        time.sleep(0.2)  # the store writes in batches every 20 ms
+        os.kill(c.info["controller_pid"], signal.SIGKILL)
+        assert wait_until(lambda: not running(c.info["controller_pid"]), 10)
+        [store] = list(c.profile_dir.glob("*.sqlite"))
+        with sqlite3.connect(store) as db:
+            db.execute("UPDATE tasks SET reply = x'ff' WHERE msg_id = ?", (damaged.msg_ids[0],))
+        restarted = subprocess.Popen([str(ENSEMBLE_BIN), "controller", "--restore", "--heartbeat-period", "100",
+                                      "--cluster-id", c.cluster_id, "--profile-dir", str(c.profile_dir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=c.env)
+        c.info["controller_pid"] = restarted.pid  # stop() ends it
+
+        def serving():
+            try:
+                return json.loads(c.file("ipcontroller-client").read_text()).get("controller_pid") == restarted.pid
+            except (OSError, ValueError):
+                return False
+
+        assert wait_until(serving, 10)
+        other = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+        try:
+            with pytest.raises(ipp.error.RemoteError) as unreadable:
+                other.get_result(damaged.msg_ids[0]).get(10)
+            assert "cannot be read back" in unreadable.value.evalue
+            assert other.get_result(kept.msg_ids[0]).get(10) == "kept"
+            assert damaged.msg_ids[0] in other.hub_history(), "still a known msg_id"
+        finally:
+            other.close()
+    finally:
+        rc.close()
+
+
+@pytest.mark.deadline(90)
 def test_a_controller_killed_and_restored_keeps_finished_results_and_its_engines_and_clients(cluster):
     import ensemble as ipp
 

@@ -109,10 +109,7 @@ wire::Result<ControllerAddress> Controller::bind() {
     std::size_t restored = 0;
     bool opened = c.store.open(c.options.db_path, [&](TaskStore::Record&& record) {
       Task task{record.client, record.engine, record.msg_type, record.request_header, record.done, {}, {}};
-      if (record.done) {
-        if (StoredReply::deserialize(record.reply).empty()) return;  // damaged
-        task.reply_in_store = true;  // read back when asked for, not all held in memory now
-      }
+      task.reply_in_store = record.done;  // read back when asked for, not all held in memory now
       c.tasks.restore(record.msg_id, std::move(task));
       if (!record.done) {
         // Its reply went to the controller that stopped: say so, for good.

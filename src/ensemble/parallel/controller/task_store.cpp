@@ -114,15 +114,16 @@ bool TaskStore::open(const std::string& path, const std::function<void(Record&&)
     return false;
   }
   {
-    Statement read(db, "SELECT msg_id, client, engine, msg_type, request_header, done, reply FROM tasks ORDER BY seq");
+    // Not the replies: a store of large results would be read whole at every
+    // start. They are read when a client asks (and a damaged one is reported then).
+    Statement read(db, "SELECT msg_id, client, engine, msg_type, request_header, done FROM tasks ORDER BY seq");
     while (read.stmt != nullptr && sqlite3_step(read.stmt) == SQLITE_ROW) {
       Record record{column(read.stmt, 0),
                     column(read.stmt, 1),
                     sqlite3_column_int(read.stmt, 2),
                     column(read.stmt, 3),
                     column(read.stmt, 4),
-                    sqlite3_column_int(read.stmt, 5) != 0,
-                    column(read.stmt, 6)};
+                    sqlite3_column_int(read.stmt, 5) != 0};
       restored(std::move(record));
     }
   }
@@ -169,28 +170,28 @@ void TaskStore::submitted(const std::string& msg_id, const std::string& client, 
                           const std::string& msg_type, const char* queue, Parts request,
                           std::uint64_t buffers_left_out) {
   // The header is not copied here: it is the first of the shared frames.
-  push({Op::Kind::kSubmitted, Record{msg_id, client, engine, msg_type, {}, false, {}}, std::move(request), queue,
+  push({Op::Kind::kSubmitted, Record{msg_id, client, engine, msg_type, {}, false}, std::move(request), queue,
         buffers_left_out});
 }
 
 void TaskStore::assigned(const std::string& msg_id, int engine) {
-  push({Op::Kind::kAssigned, Record{msg_id, {}, engine, {}, {}, false, {}}, {}, {}});
+  push({Op::Kind::kAssigned, Record{msg_id, {}, engine, {}, {}, false}, {}, {}});
 }
 
 std::uint64_t TaskStore::finished(const std::string& msg_id, int engine, Parts reply) {
-  return push({Op::Kind::kFinished, Record{msg_id, {}, engine, {}, {}, true, {}}, std::move(reply), wire::now_iso8601()});
+  return push({Op::Kind::kFinished, Record{msg_id, {}, engine, {}, {}, true}, std::move(reply), wire::now_iso8601()});
 }
 
 void TaskStore::output(const std::string& msg_id, Output kind, std::string text) {
-  push({Op::Kind::kOutput, Record{msg_id, {}, -1, {}, {}, false, {}}, {}, std::move(text), 0, kind});
+  push({Op::Kind::kOutput, Record{msg_id, {}, -1, {}, {}, false}, {}, std::move(text), 0, kind});
 }
 
 void TaskStore::resubmitted(const std::string& msg_id, const std::string& as) {
-  push({Op::Kind::kResubmitted, Record{msg_id, {}, -1, {}, {}, false, {}}, {}, as});
+  push({Op::Kind::kResubmitted, Record{msg_id, {}, -1, {}, {}, false}, {}, as});
 }
 
 void TaskStore::purged(const std::vector<std::string>& msg_ids) {
-  for (const auto& id : msg_ids) push({Op::Kind::kPurged, Record{id, {}, -1, {}, {}, false, {}}, {}, {}});
+  for (const auto& id : msg_ids) push({Op::Kind::kPurged, Record{id, {}, -1, {}, {}, false}, {}, {}});
 }
 
 bool TaskStore::sync() {

@@ -34,8 +34,7 @@ class TaskStore {
     int engine = -1;
     std::string msg_type;
     std::string request_header;
-    bool done = false;
-    std::string reply;  // pack_frames() of the reply, from "<IDS|MSG>" on
+    bool done = false;  // its reply is in the store (read_reply, rows)
   };
 
   // One task as db_query and resubmit read it. The blobs are pack_frames():
