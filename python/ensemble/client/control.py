@@ -193,6 +193,11 @@ class ControlMixin:
 
     become_distributed = become_dask
 
+    def stop_dask(self, targets="all"):
+        raise NotImplementedError("dask integration is not implemented yet")
+
+    stop_distributed = stop_dask
+
     # -- purging -----------------------------------------------------------------
 
     def purge_local_results(self, jobs=[], targets=[]):
