@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from ensemble.client.client import direct_endpoint
+from ensemble.client.engine_roster import direct_endpoint
 from ensemble.client.futures import MessageFuture
 from ensemble.client.metadata import Metadata
 

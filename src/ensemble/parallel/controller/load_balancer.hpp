@@ -25,6 +25,8 @@ class LoadBalancer {
                                       const std::string& evalue)>;
 
   LoadBalancer(Scheme scheme, int hwm, EngineTable& engines, TaskTable& tasks, SendToEngine send, FailTask fail);
+  LoadBalancer(const LoadBalancer&) = delete;  // its scheduler's outcome callbacks hold `this`
+  LoadBalancer& operator=(const LoadBalancer&) = delete;
 
   // `parts` is the client's request, [client, "t", <IDS|MSG>, signature, header, ...],
   // already verified; `msg_id` and `msg_type` are its header's, and `metadata` its
