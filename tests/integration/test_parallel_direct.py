@@ -119,6 +119,32 @@ def test_direct_requests_queued_on_an_engine_show_in_queue_status_and_a_second_c
 
 
 @pytest.mark.deadline(60)
+def test_a_running_direct_request_is_known_to_the_controller_while_it_runs_not_only_once_it_ends(cluster):
+    # The engine's main thread reads the request and queues its copy for the I/O thread;
+    # that thread once could have looked just before, and slept on it till the reply (or,
+    # here, the next heartbeat: hence a long period).
+    c = cluster(n=1, heartbeat_ms=2000)
+    rc, other = _client(c), _client(c)
+
+    def pending(msg_id):
+        try:
+            return other.result_status([msg_id])["pending"] == [msg_id]
+        except ipp.RemoteError:  # KeyError: the controller has not heard of it
+            return False
+
+    try:
+        rc.wait_for_engines(1)
+        for i in range(8):
+            ar = rc[0].apply_async(_sleep_then, 0.4, i)
+            assert wait_until(lambda: pending(ar.msg_ids[0]), 0.2), "request %d unknown while it ran" % i
+            assert ar.get(10) == i
+            time.sleep(0.1)  # the engine's threads go to sleep, as between a user's requests
+    finally:
+        rc.close()
+        other.close()
+
+
+@pytest.mark.deadline(60)
 def test_a_client_asking_for_a_direct_request_before_the_controller_heard_of_it_gets_its_result(cluster):
     c = cluster(n=1)
     rc, other = _client(c), _client(c)

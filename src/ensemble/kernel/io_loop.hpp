@@ -131,6 +131,10 @@ class IoLoop {
   // thread leaves it out of its poll then, so that one thread, not two, wakes for a request.
   std::atomic<bool> main_sleeping_on_shell_{false};
   std::atomic<bool> io_watches_shell_{true};  // the I/O thread's poll has the descriptor
+  // Main thread only: what it last told main_waiting(), and whether it has since
+  // queued a request's copy that main_waiting(false) must wake the I/O thread for.
+  bool main_said_sleeping_ = false;
+  bool copy_held_ = false;
   std::atomic<int> shell_in_transit_{0};      // requests the I/O thread read and has not queued yet
   std::mutex replay_mutex_;  // the replay guard, as both threads decode requests
   zmq::socket_t control_;

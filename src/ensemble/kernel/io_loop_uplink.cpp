@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "ensemble/wire/ids.hpp"
 #include "io_loop.hpp"
@@ -163,17 +164,32 @@ std::optional<Incoming> IoLoop::read_shell_for_main() {
     // Copied whether or not the uplink is up yet: the I/O thread sends it only if it is.
     std::vector<zmq::message_t> copy = mirror_of(parts, true);
     if (auto message = decode_parts(std::move(parts), shell_, "shell", user_id, false)) {
-      if (!copy.empty()) outbox_.hold_request_copy(std::move(copy));
+      if (!copy.empty()) {
+        outbox_.hold_request_copy(std::move(copy));
+        // The I/O thread must look at the outbox after this: main_waiting(false) wakes
+        // it, if this thread said it was sleeping (it then says it is awake), else now.
+        if (main_said_sleeping_) {
+          copy_held_ = true;
+        } else {
+          outbox_.wake();
+        }
+      }
       return Incoming{Incoming::Kind::kShellRequest, std::move(*message), false};
     }
   }
 }
 
 void IoLoop::main_waiting(bool sleeping) {
+  main_said_sleeping_ = sleeping;
   main_sleeping_on_shell_.store(sleeping, std::memory_order_release);
+  if (sleeping) return;
   // Awake, the main thread is about to be busy: whoever else sends to this kernel
-  // meanwhile must still be read (and its copy sent up) by the I/O thread.
-  if (!sleeping && !io_watches_shell_.load(std::memory_order_acquire)) outbox_.wake();
+  // meanwhile must still be read (and its copy sent up) by the I/O thread. And the
+  // copy of the request it has just read waits in the outbox, queued without a
+  // wake-up: an I/O thread already watching shell may have looked at the outbox
+  // before it came, and would otherwise sleep on it for as long as the request runs.
+  bool copy_held = std::exchange(copy_held_, false);
+  if (copy_held || !io_watches_shell_.load(std::memory_order_acquire)) outbox_.wake();
 }
 
 void IoLoop::wake_main_for_a_request() {

@@ -67,17 +67,32 @@ wire::Result<Incoming> QueueInbox::wait() {
     std::lock_guard lock(mutex_);
     source = source_;
   }
+  // Told "awake" only once a request is in hand: the source's read (an engine's
+  // shell) queues the request's copy for the I/O thread, which the waking call
+  // then makes sure that thread sees (IoLoop::main_waiting).
+  bool sleeping = false;
+  auto awake = [&] {
+    if (sleeping) source->waiting(false);
+    sleeping = false;
+  };
   for (;;) {
     // (The source refuses to read while this queue holds anything: order is kept.)
-    if (auto item = try_take()) return std::move(*item);
+    if (auto item = try_take()) {
+      awake();
+      return std::move(*item);
+    }
     if (source) {
-      if (auto item = source->read()) return std::move(*item);
-      source->waiting(true);
+      if (auto item = source->read()) {
+        awake();
+        return std::move(*item);
+      }
+      if (!sleeping) source->waiting(true);
+      sleeping = true;
     }
     pollfd fds[2] = {{ready_.fd(), POLLIN, 0}, {source ? source->fd : -1, POLLIN, 0}};
     int n = ::poll(fds, source ? 2 : 1, -1);
-    if (source) source->waiting(false);
     if (n < 0 && errno == EINTR) {
+      awake();
       return wire::Status::Error(wire::StatusCode::kInterrupted, "signal while waiting");
     }
     if (fds[0].revents != 0) ready_.drain();

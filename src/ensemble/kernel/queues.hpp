@@ -131,7 +131,8 @@ class QueueOutbox final : public Outbox {
   using ReplyShortcut = std::function<ShortcutResult(wire::Message& reply)>;
   void set_reply_shortcut(ReplyShortcut shortcut);
 
-  // Queues a request's copy for the uplink (RequestCopy), without a wake-up.
+  // Queues a request's copy for the uplink (RequestCopy), without a wake-up:
+  // the caller wakes the I/O thread (IoLoop::main_waiting).
   void hold_request_copy(std::vector<zmq::message_t> parts);
   // Wakes the I/O thread, asking nothing of it.
   void wake() { ready_.notify(); }

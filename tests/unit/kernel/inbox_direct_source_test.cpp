@@ -7,6 +7,7 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -85,6 +86,34 @@ TEST(QueueInboxDirectSource, ASleepingWaiterWakesForTheSourceAndSaysWhenItSleeps
   ASSERT_GE(fake.waiting_calls.size(), 2u);
   EXPECT_TRUE(fake.waiting_calls.front());
   EXPECT_FALSE(fake.waiting_calls.back());
+}
+
+// An engine's source queues the request's copy for its I/O thread as it reads
+// it, and the waking call is what wakes that thread: it must come after.
+TEST(QueueInboxDirectSource, ASleepingWaiterSaysItIsAwakeOnlyOnceItHasReadTheRequest) {
+  QueueInbox inbox;
+  FakeSource fake;
+  auto source = fake.source();
+  std::vector<std::string> calls;
+  auto read = source->read;
+  source->read = [&]() -> std::optional<Incoming> {
+    auto item = read();
+    if (item) calls.push_back("read " + item->message.header.msg_id);
+    return item;
+  };
+  auto waiting = source->waiting;
+  source->waiting = [&](bool sleeping) {
+    waiting(sleeping);
+    calls.push_back(sleeping ? "sleeping" : "awake");
+  };
+  inbox.set_direct_source(source);
+  std::thread later([&] {
+    std::this_thread::sleep_for(50ms);
+    fake.arrive("late");
+  });
+  EXPECT_EQ(inbox.wait().value().message.header.msg_id, "late");
+  later.join();
+  EXPECT_EQ(calls, (std::vector<std::string>{"sleeping", "read late", "awake"}));
 }
 
 TEST(QueueInboxDirectSource, ASleepingWaiterStillWakesForAPush) {
