@@ -156,6 +156,9 @@ class FakeEngine:
         return {"status": "ok", "execution_count": self.execution_count}
 
 
+_INTERRUPT = object()
+
+
 class FakeConnection:
     """``FakeConnection(client_file_json, username="", timeout=10.0, engines=2)``."""
 
@@ -248,9 +251,10 @@ class FakeConnection:
 
     def next_event(self, timeout):
         try:
-            return self.events.get(timeout=timeout)
+            event = self.events.get(timeout=timeout)
         except queue.Empty:
             return None
+        return None if event is _INTERRUPT else event
 
     def next_events(self, timeout):
         first = self.next_event(timeout)
@@ -259,10 +263,16 @@ class FakeConnection:
         batch = [first]
         while len(batch) < 256:
             try:
-                batch.append(self.events.get_nowait())
+                event = self.events.get_nowait()
             except queue.Empty:
                 break
+            if event is not _INTERRUPT:
+                batch.append(event)
         return batch
+
+    def interrupt(self):
+        """As the core's: the thread waiting in next_events returns at once."""
+        self.events.put(_INTERRUPT)
 
     def close(self):
         self.closed = True

@@ -17,6 +17,7 @@
 // sender whose send took in a reply's arrival wakes it through wake_fd_.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -75,6 +76,12 @@ class ClusterConnection {
   // the first; empty after the timeout. One call per backlog instead of one
   // per message. Thread-safe.
   std::vector<ClusterEvent> next_events(std::chrono::milliseconds timeout, std::size_t max);
+  // Makes the thread now waiting in next_event()/next_events(), or the next
+  // one to wait, return at once (with what has arrived, possibly nothing), so
+  // that another thread can take its turn at waiting: the Python client's
+  // event thread steps aside for a thread that waits for its own reply
+  // (events.py). Thread-safe; costs one eventfd write.
+  void interrupt();
   // Shell requests for engine `id` go to `endpoint` (its kernel's shell
   // socket) directly, on a socket opened at the first of them, while fewer
   // than most_direct() are open; if none can be, they go through the
@@ -146,6 +153,7 @@ class ClusterConnection {
   bool direct_open_ = true;                  // GUARDED_BY(direct_mutex_)
   std::vector<zmq::socket_t> retired_;       // GUARDED_BY(direct_mutex_): closed where nobody polls them
   int wake_fd_ = -1;                         // eventfd; see above
+  std::atomic<bool> interrupted_{false};     // set by interrupt(), taken by the waiting thread
 };
 
 }  // namespace ensemble::parallel

@@ -16,6 +16,7 @@ from queue import Queue
 from .. import error
 from .display import OutputDisplay
 from .futures import LightFuture, OutputSignal, multi_future
+from .turns import read_until
 from .util import compare_datetimes, progress, utcnow
 
 try:
@@ -137,7 +138,7 @@ class AsyncResult(LightFuture, OutputDisplay):
         """Wait up to ``timeout`` seconds (-1/None: forever); return ready()."""
         if not self._ready:
             try:
-                Future.exception(self, _timeout(timeout))
+                Future.exception(self, read_until(self._client, self, _timeout(timeout)))
             except (FutureTimeout, CancelledError):
                 pass
         return self._ready
@@ -266,7 +267,7 @@ class AsyncResult(LightFuture, OutputDisplay):
         if self._single_result:
             raise TypeError("AsyncResults with a single result are not iterable.")
         for child in self._children:
-            child.wait()
+            child.wait(read_until(self._client, child, None))
             result = child.result()
             self._collect_exceptions([result])
             yield result
@@ -359,7 +360,7 @@ class AsyncMapResult(AsyncResult):
 
     def _ordered_iter(self):
         for child in self._children:
-            child.wait()
+            child.wait(read_until(self._client, child, None))
             yield from self._child_items(child)
 
     def _unordered_iter(self):

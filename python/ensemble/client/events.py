@@ -13,7 +13,9 @@ dispatches:
   update the engine list;
 * ``lost`` fails everything pending with an EngineError: nothing waits forever.
 
-Futures are resolved on this thread, so their callbacks run here.
+Futures are resolved on this thread, so their callbacks run here, except while
+a user thread waits for a result: that thread then reads and dispatches the
+events itself, and this one steps aside (turns.py).
 """
 
 import json
@@ -23,6 +25,7 @@ import time
 
 from .. import error, serialize
 from .metadata import ExecuteReply
+from .turns import TakingTurns
 from .util import parse_date, utcnow
 
 log = logging.getLogger("ensemble.client")
@@ -30,7 +33,6 @@ log = logging.getLogger("ensemble.client")
 # How long outputs may trail their reply before we stop waiting for the
 # engine's `status: idle` (iopub and shell are separate paths).
 OUTPUT_GRACE_SECONDS = 2.0
-POLL_SECONDS = 0.1
 
 
 def _loads(text):
@@ -41,27 +43,22 @@ def _loads(text):
     return json.loads(text)
 
 
-class EventThread(threading.Thread):
+class EventThread(TakingTurns, threading.Thread):
     def __init__(self, client):
         super().__init__(name="ensemble-client-events", daemon=True)
         self.client = client
+        self._conn = client._conn  # its own reference: tests wrap client._conn after the start
         self.stopping = False
         # msg_id -> monotonic deadline; insertion order is deadline order (one
         # constant grace after each reply), so expiry only ever looks at the front.
         self._output_deadlines = {}
+        self._init_turns()
 
-    def run(self):
-        conn = self.client._conn
-        while not self.stopping:
-            try:
-                events = conn.next_events(POLL_SECONDS)
-            except Exception:
-                log.exception("next_events failed; treating the controller as lost")
-                events = [("lost", -1, "", "", "", "", "", [])]
-            if self._output_deadlines:
-                self._expire_output_waits()
-            for event in events:
-                self._handle(event)
+    def _dispatch(self, events):
+        if self._output_deadlines:
+            self._expire_output_waits()
+        for event in events:
+            self._handle(event)
 
     def _handle(self, event):
         kind = event[0]

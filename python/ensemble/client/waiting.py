@@ -7,6 +7,7 @@ from concurrent.futures import Future, InvalidStateError
 from .. import error
 from .asyncresult import AsyncResult
 from .futures import multi_future
+from .turns import read_until
 from .util import progress, running_ipython
 
 
@@ -32,8 +33,9 @@ class WaitMixin:
                 elif job in self._futures:
                     futures.append(self._futures[job])
         done = threading.Event()
-        multi_future(futures).add_done_callback(lambda f: done.set())
-        return done.wait(timeout)
+        everything = multi_future(futures)
+        everything.add_done_callback(lambda f: done.set())
+        return done.wait(read_until(self, everything, timeout))
 
     def wait_interactive(self, jobs=None, interval=1.0, timeout=-1.0):
         if jobs is None:

@@ -195,6 +195,7 @@ std::optional<ClusterEvent> ClusterConnection::next_event(std::chrono::milliseco
   std::lock_guard lock(rx_mutex_);
   if (!open_) throw std::runtime_error("the connection is closed");
   while (pending_.empty()) {
+    if (interrupted_.exchange(false, std::memory_order_acq_rel)) return std::nullopt;
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() < 0) return std::nullopt;
     std::vector<int> polled_engines;

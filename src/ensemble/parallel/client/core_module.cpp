@@ -220,6 +220,11 @@ class Connection {
     return out;
   }
 
+  // The thread waiting in next_events returns at once (ClusterConnection::interrupt).
+  void interrupt() {
+    if (connection_) connection_->interrupt();
+  }
+
   // Sends engine `id`'s shell requests straight to `endpoint` from now on.
   void connect_engine(int id, const std::string& endpoint) { live()->connect_engine(id, endpoint); }
   void set_most_direct(std::size_t most) { live()->set_most_direct(most); }
@@ -266,6 +271,7 @@ PYBIND11_MODULE(_core, m) {
            "buffers"_a = py::tuple(), "target"_a = -1, "channel"_a = "shell", "msg_id"_a = "")
       .def("next_event", &Connection::next_event, "timeout"_a)
       .def("next_events", &Connection::next_events, "timeout"_a)
+      .def("interrupt", &Connection::interrupt)
       .def("connect_engine", &Connection::connect_engine, "engine_id"_a, "endpoint"_a)
       .def("forget_engine", &Connection::forget_engine, "engine_id"_a)
       .def("set_most_direct", &Connection::set_most_direct, "most"_a)

@@ -64,6 +64,11 @@ void ClusterConnection::wake_poller() {
   (void)!::write(wake_fd_, &one, sizeof one);
 }
 
+void ClusterConnection::interrupt() {
+  interrupted_.store(true, std::memory_order_release);
+  wake_poller();
+}
+
 void ClusterConnection::connect_engine(int id, const std::string& endpoint) {
   std::lock_guard lock(direct_mutex_);
   if (!direct_open_) throw std::runtime_error("the connection is closed");

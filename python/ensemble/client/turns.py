@@ -1,0 +1,146 @@
+"""Who reads a Client's events: its event thread, or a thread waiting for a result.
+
+A reply that the event thread reads must then wake the thread waiting for it:
+one more thread hand-over per round trip, a wake-up of an idle virtual CPU (30
+to 60 µs here). So a thread that waits for a result (AsyncResult.wait and get,
+Client.wait) reads and dispatches the events itself, as the leader, while the
+event thread steps aside; the reply then wakes the thread that waits for it.
+One thread reads at a time (``_read_lock``), so events are dispatched in the
+order they arrived, and one thread at most leads: another waiting thread waits
+as before, for its future, which the leader's reading resolves.
+
+The event thread is told to step aside by ``Connection.interrupt()``, which
+makes its wait return; after a leader leaves it waits LINGER_SECONDS for the
+next before reading again, since a thread that waits for one result after
+another (``apply_sync`` in a loop) leads again at once, and finding the event
+thread aside, need not interrupt it.
+"""
+
+import logging
+import threading
+import time
+
+log = logging.getLogger("ensemble.client")
+
+POLL_SECONDS = 0.1
+LEAD_CHECK_SECONDS = 0.001
+LINGER_SECONDS = 0.001
+
+
+def read_until(client, future, timeout):
+    """Reads ``client``'s events on this thread until ``future`` is done or
+    ``timeout`` seconds (None: no limit) have passed, if it can lead; returns
+    what is left of the timeout, for the caller's own wait on ``future``."""
+    if future.done():
+        return timeout
+    deadline = None if timeout is None else time.monotonic() + timeout
+    client._events.read_until(future, timeout)
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+class TakingTurns:
+    """Mixed into the EventThread, which provides ``_conn``, ``client``,
+    ``stopping``, ``_dispatch(events)``, ``_handle(event)`` and the output
+    deadlines."""
+
+    def _init_turns(self):
+        self._read_lock = threading.Lock()  # held by whichever thread reads and dispatches
+        self._turn = threading.Condition(threading.Lock())
+        self._leader = None  # the thread reading for itself, if any; under _turn
+        self._led_since = self._left_at = 0.0  # monotonic; under _turn
+        self._aside = False  # not reading: a leader need not interrupt it; under _turn
+
+    def run(self):
+        conn = self._conn
+        while not self.stopping:
+            with self._turn:
+                if self._stands_aside():
+                    continue
+            with self._read_lock:
+                if self._leader is not None:
+                    continue  # came while this thread took the lock
+                try:
+                    events = conn.next_events(POLL_SECONDS)
+                except Exception:
+                    log.exception("next_events failed; treating the controller as lost")
+                    events = [("lost", -1, "", "", "", "", "", [])]
+                self._dispatch(events)
+
+    def _stands_aside(self):
+        """Called under _turn: waits a moment (and returns True) while a thread
+        leads, and for LINGER_SECONDS after one left. A leader that led for
+        LEAD_CHECK_SECONDS or more notifies when it leaves; a shorter one does
+        not (a futex wake-up on its way back to the user), so until then this
+        thread looks again every LEAD_CHECK_SECONDS."""
+        now = time.monotonic()
+        if self._leader is not None:
+            self._aside = True
+            led = now - self._led_since
+            self._turn.wait(LEAD_CHECK_SECONDS if led < LEAD_CHECK_SECONDS else POLL_SECONDS)
+            return True
+        if self._aside and now - self._left_at < LINGER_SECONDS:
+            self._turn.wait(LINGER_SECONDS)
+            return True
+        self._aside = False
+        return False
+
+    def read_until(self, future, timeout=None):
+        """Reads and dispatches events on the calling thread until ``future``
+        is done or ``timeout`` seconds (None: no limit) have passed, while the
+        event thread steps aside. Returns at once, leaving the waiting to the
+        caller, when it cannot lead: another thread leads, the caller is the
+        reading thread itself (a callback), or the client is closed or lost."""
+        me = threading.current_thread()
+        client = self.client
+        if future.done() or me is self or self.stopping or client._lost or not self.is_alive() \
+                or (timeout is not None and timeout <= 0):
+            return
+        with self._turn:
+            if self._leader is not None:
+                return
+            self._leader = me
+            self._led_since = time.monotonic()
+            aside = self._aside
+        try:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            if not aside:
+                self._conn.interrupt()  # the event thread's wait returns, and it steps aside
+            if not self._read_lock.acquire(True, -1 if timeout is None else timeout):
+                return
+            try:
+                self._lead(future, deadline)
+            finally:
+                self._read_lock.release()
+        finally:
+            with self._turn:
+                self._leader = None
+                self._left_at = time.monotonic()
+                if self._left_at - self._led_since >= LEAD_CHECK_SECONDS:
+                    self._turn.notify_all()
+
+    def _lead(self, future, deadline):
+        conn = self._conn
+        while not future.done() and not self.stopping:
+            wait = POLL_SECONDS
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    return
+            try:
+                events = conn.next_events(wait)
+            except Exception:  # closed meanwhile: the caller's own wait says what happened
+                return
+            # A KeyboardInterrupt (this may be the main thread) comes between two events,
+            # as a rule before the first bytecode of a handler: the rest of the batch is
+            # still dispatched, the interrupted event included, before it propagates.
+            done = 0
+            try:
+                if self._output_deadlines:
+                    self._expire_output_waits()
+                while done < len(events):
+                    self._handle(events[done])
+                    done += 1
+            except BaseException:
+                for event in events[done:]:
+                    self._handle(event)
+                raise
