@@ -98,8 +98,9 @@ void IoLoop::loop(std::stop_token stop) {
                              {control_.handle(), 0, ZMQ_POLLIN, 0},
                              {stdin_.handle(), 0, ZMQ_POLLIN, 0},
                              {nullptr, outbox_.fd(), ZMQ_POLLIN, 0},
+                             {nullptr, io_wake_.fd(), ZMQ_POLLIN, 0},
                              {uplink_socket_ ? uplink_socket_->handle() : nullptr, -1, ZMQ_POLLIN, 0}};
-  const int polled = uplink_socket_ ? 5 : 4;
+  const int polled = uplink_socket_ ? 6 : 5;
   auto wait_until = [](std::chrono::steady_clock::time_point deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     return std::max<long>(0, left.count() + 1);
@@ -140,8 +141,9 @@ void IoLoop::loop(std::stop_token stop) {
     shell_waiting = on_shell();
     if (items[2].revents & ZMQ_POLLIN) on_stdin();
     if (items[3].revents & ZMQ_POLLIN) outbox_.drain_notifications();
+    if (items[4].revents & ZMQ_POLLIN) io_wake_.take();  // before send_due: what the main thread queued
     if (uplink_) {
-      if (items[4].revents & ZMQ_POLLIN) on_uplink();
+      if (items[5].revents & ZMQ_POLLIN) on_uplink();
       if (std::chrono::steady_clock::now() >= uplink_->next_timer()) uplink_->on_timer();
       replies_from_main_.store(uplink_->ready(), std::memory_order_release);
     }

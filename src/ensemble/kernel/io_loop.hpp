@@ -23,6 +23,7 @@
 #include "ensemble/kernel/session.hpp"
 #include "ensemble/wire/codec.hpp"
 #include "ensemble/wire/connection_file.hpp"
+#include "deferred_wake.hpp"
 #include "queues.hpp"
 
 namespace ensemble::kernel {
@@ -125,16 +126,17 @@ class IoLoop {
   QueueOutbox& outbox_;
   zmq::socket_t shell_;  // GUARDED_BY(shell_mutex_) once the thread runs
   std::mutex shell_mutex_;
+  static constexpr auto kMirrorDelay = std::chrono::milliseconds(1);
   // The uplink is ready and mirrors direct peers: send_reply_now may run. Set by the I/O thread.
   std::atomic<bool> replies_from_main_{false};
   // The main thread sleeps on the shell socket's descriptor (read_shell_for_main): the I/O
   // thread leaves it out of its poll then, so that one thread, not two, wakes for a request.
   std::atomic<bool> main_sleeping_on_shell_{false};
   std::atomic<bool> io_watches_shell_{true};  // the I/O thread's poll has the descriptor
-  // Main thread only: what it last told main_waiting(), and whether it has since
-  // queued a request's copy that main_waiting(false) must wake the I/O thread for.
-  bool main_said_sleeping_ = false;
-  bool copy_held_ = false;
+  // How the main thread, having read a request itself, gets the I/O thread going
+  // (deferred_wake.hpp): by the time a short request has been answered, no wake-up.
+  DeferredWake io_wake_{kMirrorDelay};
+  void wake_io_soon();
   std::atomic<int> shell_in_transit_{0};      // requests the I/O thread read and has not queued yet
   std::mutex replay_mutex_;  // the replay guard, as both threads decode requests
   zmq::socket_t control_;
@@ -163,7 +165,6 @@ class IoLoop {
     bool sent = false;  // its request published something: busy went up before it
   };
   std::optional<HeldBusy> held_busy_;
-  static constexpr auto kMirrorDelay = std::chrono::milliseconds(1);
   // A larger reply goes through the I/O thread (it is not copied for the uplink there).
   static constexpr std::size_t kLargestReplyFromMain = std::size_t{64} * 1024;
   std::vector<std::vector<zmq::message_t>> held_mirrors_;

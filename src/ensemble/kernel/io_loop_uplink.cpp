@@ -166,13 +166,9 @@ std::optional<Incoming> IoLoop::read_shell_for_main() {
     if (auto message = decode_parts(std::move(parts), shell_, "shell", user_id, false)) {
       if (!copy.empty()) {
         outbox_.hold_request_copy(std::move(copy));
-        // The I/O thread must look at the outbox after this: main_waiting(false) wakes
-        // it, if this thread said it was sleeping (it then says it is awake), else now.
-        if (main_said_sleeping_) {
-          copy_held_ = true;
-        } else {
-          outbox_.wake();
-        }
+        // queued first: an I/O thread that looked at the outbox before would
+        // otherwise sleep on the copy for as long as the request runs
+        wake_io_soon();
       }
       return Incoming{Incoming::Kind::kShellRequest, std::move(*message), false};
     }
@@ -180,16 +176,14 @@ std::optional<Incoming> IoLoop::read_shell_for_main() {
 }
 
 void IoLoop::main_waiting(bool sleeping) {
-  main_said_sleeping_ = sleeping;
   main_sleeping_on_shell_.store(sleeping, std::memory_order_release);
-  if (sleeping) return;
   // Awake, the main thread is about to be busy: whoever else sends to this kernel
-  // meanwhile must still be read (and its copy sent up) by the I/O thread. And the
-  // copy of the request it has just read waits in the outbox, queued without a
-  // wake-up: an I/O thread already watching shell may have looked at the outbox
-  // before it came, and would otherwise sleep on it for as long as the request runs.
-  bool copy_held = std::exchange(copy_held_, false);
-  if (copy_held || !io_watches_shell_.load(std::memory_order_acquire)) outbox_.wake();
+  // meanwhile must still be read (and its copy sent up) by the I/O thread.
+  if (!sleeping && !io_watches_shell_.load(std::memory_order_acquire)) wake_io_soon();
+}
+
+void IoLoop::wake_io_soon() {
+  if (!io_wake_.arm()) outbox_.wake();
 }
 
 void IoLoop::wake_main_for_a_request() {
