@@ -153,6 +153,11 @@ class LightFuture(Future):
             waiters = self._waiter_list = []
         return waiters
 
+    def done(self):
+        # One attribute, read atomically under the GIL: without Future.done's lock, which
+        # a round trip took seven times (each wait loop asks)
+        return self._state in _DONE_STATES
+
     def set_result(self, result):
         self._settle("_result", result, "add_result")
 
