@@ -46,12 +46,6 @@ IoLoop::~IoLoop() {
   stop();
 }
 
-void IoLoop::enable_curve(std::string secret_key, RosterFile& roster) {
-  curve_secret_key_ = std::move(secret_key);
-  roster_ = &roster;
-  revocations_seen_ = roster.revocations();
-}
-
 wire::Status IoLoop::bind(wire::ConnectionInfo& info) {
   for (auto* socket : {&shell_, &control_, &stdin_, &iopub_}) configure_curve_server(*socket, curve_secret_key_);
   for (auto [socket, channel] :

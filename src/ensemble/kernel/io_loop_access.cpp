@@ -10,6 +10,12 @@
 
 namespace ensemble::kernel {
 
+void IoLoop::enable_curve(std::string secret_key, RosterFile& roster) {
+  curve_secret_key_ = std::move(secret_key);
+  roster_ = &roster;
+  revocations_seen_ = roster.revocations();
+}
+
 bool IoLoop::authenticate(const std::string& public_key, wire::Message& message, const char* channel) {
   auto member = public_key.empty() ? std::nullopt : roster_->find_by_key(public_key);
   if (!member) {
