@@ -239,7 +239,7 @@ class Client(EngineRosterMixin, SendingMixin, ControlMixin, TaskDbMixin, WaitMix
         return [self._engines[t].encode() for t in targets], targets
 
     def _on_lost(self):
-        """The controller went away: fail everything pending (event thread)."""
+        """The controller went away: fail everything pending (the reading thread)."""
         self._lost = True
         lost = error.remote_error("EngineError", "lost the connection to the controller; "
                                   "this result will never arrive", "", {})

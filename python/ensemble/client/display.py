@@ -60,7 +60,7 @@ class OutputDisplay:
         lock = getattr(self._client, "_iopub_lock", None) or nullcontext()
         for child in self._children:
             callback = partial(self._on_streamed_message, child)
-            # Under the lock the event thread holds while it files an output and reads the
+            # Under the lock the reading thread holds while it files an output and reads the
             # callbacks: what came before is shown from the metadata, the rest by the callback.
             # Without it, outputs of a quick request that came before this call went unshown.
             with lock:

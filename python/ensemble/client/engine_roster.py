@@ -1,7 +1,7 @@
 """What a Client knows of the engines and how it reaches each: the roster
 (``_engines``: id -> uuid, as in ipyparallel; ``_engine_info``: what the
 controller said of each), kept up to date from the controller's
-registration notifications on the event thread, and each engine's direct
+registration notifications as they are read, and each engine's direct
 endpoint (docs/parallel-protocol.md, "Direct requests")."""
 
 import logging
@@ -46,7 +46,7 @@ class EngineRosterMixin:
         self._engines[eid] = str(info.get("uuid") or eid)
 
     def _on_notification(self, msg_type, content):
-        """Controller notifications, on the event thread."""
+        """Controller notifications, on the thread that reads events (turns.py)."""
         if msg_type == "registration_notification":
             eid = int(content["id"])
             info = {k: v for k, v in content.items() if k != "id"}

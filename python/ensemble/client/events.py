@@ -1,7 +1,8 @@
-"""The Client's event thread: the only reader of its ``_core.Connection``.
+"""The Client's event thread, which reads its ``_core.Connection`` (or stands
+aside while a thread waiting for a result reads: turns.py).
 
-One daemon thread per Client loops on ``conn.next_events(timeout)`` and
-dispatches:
+One daemon thread per Client loops on ``conn.next_events(timeout)``, and
+whichever thread reads dispatches:
 
 * ``shell`` replies resolve the request's MessageFuture (keyed by the parent
   msg_id) or a waiter of a controller/control request;

@@ -205,8 +205,8 @@ class MessageFuture(LightFuture):
     Resolves with the request's result (an exception instance for a remote
     failure). ``output`` resolves once the engine's outputs for the request
     are complete (its ``status: idle``). ``metadata`` is the request's
-    Metadata dict; ``iopub_callbacks`` are called, on the client's event
-    thread, with each iopub message for this request.
+    Metadata dict; ``iopub_callbacks`` are called, on the thread that reads
+    the client's events (turns.py), with each iopub message for this request.
     """
 
     def __init__(self, msg_id, metadata, engine_id=None):

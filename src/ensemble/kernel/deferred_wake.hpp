@@ -11,6 +11,7 @@
 // rather than one per request.
 //
 // Thread safety: arm() from any thread; fd() and take() from the poller.
+// Errors: the constructor throws std::system_error when no timerfd can be made.
 #pragma once
 
 #include <atomic>

@@ -67,9 +67,9 @@ wire::Result<Incoming> QueueInbox::wait() {
     std::lock_guard lock(mutex_);
     source = source_;
   }
-  // Told "awake" only once a request is in hand: the source's read (an engine's
-  // shell) queues the request's copy for the I/O thread, which the waking call
-  // then makes sure that thread sees (IoLoop::main_waiting).
+  // Told "awake" once a request is in hand, not at each return of the poll: an
+  // engine's source then gets its I/O thread going once per request, after
+  // its read has queued the request's copy (IoLoop::read_shell_for_main).
   bool sleeping = false;
   auto awake = [&] {
     if (sleeping) source->waiting(false);

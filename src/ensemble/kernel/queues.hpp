@@ -132,7 +132,7 @@ class QueueOutbox final : public Outbox {
   void set_reply_shortcut(ReplyShortcut shortcut);
 
   // Queues a request's copy for the uplink (RequestCopy), without a wake-up:
-  // the caller wakes the I/O thread (IoLoop::main_waiting).
+  // the caller sees that the I/O thread wakes (IoLoop::wake_io_soon).
   void hold_request_copy(std::vector<zmq::message_t> parts);
   // Wakes the I/O thread, asking nothing of it.
   void wake() { ready_.notify(); }
