@@ -4,6 +4,8 @@ use as a concurrent.futures.Future and in asyncio, against a real two-engine clu
 import asyncio
 import concurrent.futures
 import gc
+import subprocess
+import sys
 import time
 import weakref
 from datetime import datetime, timedelta
@@ -278,3 +280,35 @@ def test_the_untracked_parts_of_a_finished_task_go_with_it_and_a_failed_one_stay
     with pytest.raises(ipp.RemoteError):
         failed.get(10)
     assert gc.is_tracked(failed._children[0])  # its traceback may lead back to it
+
+
+_INTERRUPTED_WAIT = """
+import os, signal, threading
+import ensemble as ipp
+rc = ipp.Client(url_file=%r)
+rc.wait_for_engines(2, timeout=20)
+def sleep_then(seconds, value):
+    import time
+    time.sleep(seconds)
+    return value
+rc[0].apply_sync(sleep_then, 0, 'warm')  # the main thread has led once: the event thread lingers aside
+ar = rc[0].apply_async(sleep_then, 1.5, 'slow')
+threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    ar.get(10)
+    print('not interrupted')
+except KeyboardInterrupt:
+    print('interrupted')
+print(rc[1].apply_sync(sleep_then, 0, 42), ar.get(10), flush=True)
+rc.close()
+"""
+
+
+@pytest.mark.deadline(60)
+def test_ctrl_c_while_the_main_thread_reads_for_its_result_leaves_the_client_working(started):
+    # the main thread reads the events itself while it waits (client/turns.py): the signal
+    # interrupts it there, and the event thread must take over again
+    done = subprocess.run([sys.executable, "-c", _INTERRUPTED_WAIT % started.client_file],
+                          capture_output=True, text=True, timeout=45)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["interrupted", "42", "slow"], done.stdout + done.stderr
