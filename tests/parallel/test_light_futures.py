@@ -13,7 +13,7 @@ import weakref
 
 import pytest
 
-from ensemble.client.futures import LightFuture, MessageFuture
+from ensemble.client.futures import LightFuture, MessageFuture, when_all
 
 
 def _tracked_objects_per(make, n=500):
@@ -78,6 +78,34 @@ def test_callbacks_run_once_and_are_let_go_after_resolution():
     assert calls == [future] and not future._done_callbacks  # no cycle left through them
     future.add_done_callback(calls.append)  # already done: called at once
     assert calls == [future, future]
+
+
+def test_when_all_calls_back_once_when_the_last_future_finishes_in_any_order():
+    futures = [LightFuture() for _ in range(3)]
+    calls = []
+    when_all(futures, lambda: calls.append(1))
+    futures[2].set_result(None)
+    futures[0].set_exception(ValueError("remote"))
+    assert calls == []
+    futures[1].set_result(None)
+    assert calls == [1]
+
+
+def test_when_all_of_futures_already_done_calls_back_at_once_and_of_threads_once():
+    done = [LightFuture() for _ in range(2)]
+    for f in done:
+        f.set_result(None)
+    calls = []
+    when_all(done, lambda: calls.append("now"))
+    assert calls == ["now"]
+    many = [LightFuture() for _ in range(200)]
+    when_all(many, lambda: calls.append("threads"))
+    threads = [threading.Thread(target=f.set_result, args=(None,)) for f in many]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == ["now", "threads"]
 
 
 def test_a_finished_owned_request_is_let_go_without_a_garbage_collection(rc):

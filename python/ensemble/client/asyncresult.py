@@ -9,13 +9,12 @@ import asyncio
 import threading
 import time
 from concurrent.futures import CancelledError, Future, TimeoutError as FutureTimeout
-from concurrent.futures._base import FINISHED
 from datetime import datetime
 from queue import Queue
 
 from .. import error
 from .display import OutputDisplay
-from .futures import LightFuture, OutputSignal, multi_future
+from .futures import LightFuture, OutputSignal, outcome, when_all
 from .turns import read_until
 from .util import compare_datetimes, progress, utcnow
 
@@ -64,8 +63,8 @@ class AsyncResult(LightFuture, OutputDisplay):
             children[0].add_done_callback(self._resolve_one)
         else:
             self._output_signal = OutputSignal()
-            multi_future([f.output for f in children]).add_done_callback(self._output_signal.set_result)
-            multi_future(children).add_done_callback(self._resolve_result)
+            when_all([f.output for f in children], self._output_signal.set_result)
+            when_all(children, self._resolve_children)
 
     _metadata_list = None
 
@@ -80,15 +79,10 @@ class AsyncResult(LightFuture, OutputDisplay):
     # -- resolution (runs on whichever thread finishes the last child) ------
 
     def _resolve_one(self, child):
-        # a done-callback: a finished child's fields are read without its lock
-        if child._state != FINISHED:
-            exc = child.exception()  # cancelled: raises, as it always did
-        else:
-            exc = child._exception
-        self._resolve([exc if exc is not None else child._result])
+        self._resolve([outcome(child)])
 
-    def _resolve_result(self, f):
-        self._resolve(f.result())
+    def _resolve_children(self):
+        self._resolve([outcome(child) for child in self._children])
 
     def _resolve(self, results):
         self._raw_results = results

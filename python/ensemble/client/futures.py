@@ -5,6 +5,7 @@ LightFuture, and its ``output`` is an OutputSignal that makes an Event only
 if someone waits on it (most never do).
 """
 
+import itertools
 from _thread import RLock, allocate_lock
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, LOGGER, PENDING, InvalidStateError
@@ -236,6 +237,31 @@ class MessageFuture(LightFuture):
         except FutureTimeout:
             return False
         return True
+
+
+def outcome(future):
+    """A finished future's result, read without its lock; a remote failure is an
+    exception instance, whether the future holds it as its result or its exception."""
+    if future._state != FINISHED:
+        return future.exception()  # cancelled: raises, as it always did
+    return future._exception if future._exception is not None else future._result
+
+
+def when_all(futures, callback):
+    """Calls ``callback()`` once, on the thread that finishes the last of
+    ``futures`` (at once if all are done). A count instead of multi_future's
+    Future: an AsyncResult on several engines made two of those, each a
+    condition and a callback chain, per call."""
+    total = len(futures)
+    finished = itertools.count(1)  # next() is atomic: children finish on one thread, but
+    # add_done_callback on a finished one calls back on this one
+
+    def one_done(_):
+        if next(finished) == total:
+            callback()
+
+    for future in futures:
+        future.add_done_callback(one_done)
 
 
 def multi_future(children):
