@@ -9,6 +9,7 @@ import asyncio
 import threading
 import time
 from concurrent.futures import CancelledError, Future, TimeoutError as FutureTimeout
+from concurrent.futures._base import FINISHED
 from datetime import datetime
 from queue import Queue
 
@@ -131,10 +132,12 @@ class AsyncResult(LightFuture, OutputDisplay):
     def wait(self, timeout=-1):
         """Wait up to ``timeout`` seconds (-1/None: forever); return ready()."""
         if not self._ready:
-            try:
-                Future.exception(self, read_until(self._client, self, _timeout(timeout)))
-            except (FutureTimeout, CancelledError):
-                pass
+            left = read_until(self._client, self, _timeout(timeout))
+            if not self._ready:  # another thread read, or the time ran out
+                try:
+                    Future.exception(self, left)
+                except (FutureTimeout, CancelledError):
+                    pass
         return self._ready
 
     def wait_for_output(self, timeout=-1):
@@ -152,7 +155,8 @@ class AsyncResult(LightFuture, OutputDisplay):
         if return_exceptions is None:
             return_exceptions = self._return_exceptions
         if self._success:
-            return self.result()
+            # set before the result (_resolve): read without the lock once it is in
+            return self._result if self._state == FINISHED else self.result()
         if return_exceptions:
             return self._reconstruct_result(self._raw_results)
         raise self.exception()

@@ -18,7 +18,8 @@ thread aside, need not interrupt it.
 
 import logging
 import threading
-import time
+from threading import get_ident
+from time import monotonic
 
 log = logging.getLogger("ensemble.client")
 
@@ -33,9 +34,9 @@ def read_until(client, future, timeout):
     what is left of the timeout, for the caller's own wait on ``future``."""
     if future.done():
         return timeout
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = None if timeout is None else monotonic() + timeout
     client._events.read_until(future, timeout)
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
+    return None if deadline is None else max(0.0, deadline - monotonic())
 
 
 class TakingTurns:
@@ -45,8 +46,9 @@ class TakingTurns:
 
     def _init_turns(self):
         self._read_lock = threading.Lock()  # held by whichever thread reads and dispatches
-        self._turn = threading.Condition(threading.Lock())
-        self._leader = None  # the thread reading for itself, if any; under _turn
+        self._turn_lock = threading.Lock()
+        self._turn = threading.Condition(self._turn_lock)
+        self._leader = None  # the ident of the thread reading for itself, if any; under _turn
         self._led_since = self._left_at = 0.0  # monotonic; under _turn
         self._aside = False  # not reading: a leader need not interrupt it; under _turn
 
@@ -72,7 +74,7 @@ class TakingTurns:
         LEAD_CHECK_SECONDS or more notifies when it leaves; a shorter one does
         not (a futex wake-up on its way back to the user), so until then this
         thread looks again every LEAD_CHECK_SECONDS."""
-        now = time.monotonic()
+        now = monotonic()
         if self._leader is not None:
             self._aside = True
             led = now - self._led_since
@@ -90,19 +92,20 @@ class TakingTurns:
         event thread steps aside. Returns at once, leaving the waiting to the
         caller, when it cannot lead: another thread leads, the caller is the
         reading thread itself (a callback), or the client is closed or lost."""
-        me = threading.current_thread()
-        client = self.client
-        if future.done() or me is self or self.stopping or client._lost or not self.is_alive() \
-                or (timeout is not None and timeout <= 0):
+        if future.done() or self.stopping or self.client._lost or (timeout is not None and timeout <= 0):
             return
-        with self._turn:
+        me = get_ident()
+        if me == self.ident:
+            return
+        # the Condition's own lock: entered from C, where `with self._turn` is two Python calls
+        with self._turn_lock:
             if self._leader is not None:
                 return
             self._leader = me
-            self._led_since = time.monotonic()
+            self._led_since = led_since = monotonic()
             aside = self._aside
         try:
-            deadline = None if timeout is None else time.monotonic() + timeout
+            deadline = None if timeout is None else led_since + timeout
             if not aside:
                 self._conn.interrupt()  # the event thread's wait returns, and it steps aside
             if not self._read_lock.acquire(True, -1 if timeout is None else timeout):
@@ -112,10 +115,10 @@ class TakingTurns:
             finally:
                 self._read_lock.release()
         finally:
-            with self._turn:
+            with self._turn_lock:
                 self._leader = None
-                self._left_at = time.monotonic()
-                if self._left_at - self._led_since >= LEAD_CHECK_SECONDS:
+                self._left_at = left_at = monotonic()
+                if left_at - led_since >= LEAD_CHECK_SECONDS:
                     self._turn.notify_all()
 
     def _lead(self, future, deadline):
@@ -123,7 +126,7 @@ class TakingTurns:
         while not future.done() and not self.stopping:
             wait = POLL_SECONDS
             if deadline is not None:
-                wait = min(wait, deadline - time.monotonic())
+                wait = min(wait, deadline - monotonic())
                 if wait <= 0:
                     return
             try:
