@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <random>
 #include <stdexcept>
@@ -64,15 +65,32 @@ std::string new_id() {
 
 std::string now_iso8601() {
   using namespace std::chrono;
-  auto now = system_clock::now();
-  auto micros = duration_cast<microseconds>(now.time_since_epoch()).count() % 1000000;
-  std::time_t seconds = system_clock::to_time_t(now);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[40];
-  std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(buffer + n, sizeof buffer - n, ".%06ldZ", static_cast<long>(micros));
-  return buffer;
+  auto since_epoch = duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(since_epoch / 1000000);
+  long micros = static_cast<long>(since_epoch % 1000000);
+  // Each message is stamped, several per request: the seconds are formatted
+  // once per second and thread (gmtime_r and strftime were a few µs per
+  // request on an engine), the microseconds by hand.
+  thread_local std::time_t formatted_seconds = -1;
+  thread_local char text[28];  // "YYYY-MM-DDTHH:MM:SS" + ".uuuuuuZ"
+  if (seconds != formatted_seconds) {
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    if (std::strftime(text, 20, "%Y-%m-%dT%H:%M:%S", &utc) != 19) {
+      char wide[64];  // a year past 9999: rare enough for the slow way
+      std::size_t n = std::strftime(wide, sizeof wide, "%Y-%m-%dT%H:%M:%S", &utc);
+      std::snprintf(wide + n, sizeof wide - n, ".%06ldZ", micros);
+      return wide;
+    }
+    formatted_seconds = seconds;
+  }
+  text[19] = '.';
+  for (int i = 25; i >= 20; --i) {
+    text[i] = static_cast<char>('0' + micros % 10);
+    micros /= 10;
+  }
+  text[26] = 'Z';
+  return std::string(text, 27);
 }
 
 }  // namespace ensemble::wire

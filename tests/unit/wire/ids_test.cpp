@@ -4,8 +4,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <ctime>
+#include <regex>
 #include <set>
 #include <string>
+#include <thread>
 
 namespace ensemble::wire {
 namespace {
@@ -39,6 +43,33 @@ TEST(NewId, AForkedChildDoesNotRepeatItsParentsIds) {
   ::close(fds[0]);
   ::close(fds[1]);
   EXPECT_NE(mine, std::string(theirs, sizeof theirs));
+}
+
+// The stamp the clock gives, as ISO 8601 UTC with microseconds, whether or
+// not the second changed since the last one (its text is kept per second).
+TEST(NowIso8601, IsTheCurrentUtcTimeWithMicrosecondsAcrossSeconds) {
+  const std::regex shape(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)");
+  std::string previous;
+  for (int i = 0; i < 12; ++i) {
+    auto before = std::chrono::system_clock::now();
+    std::string stamp = now_iso8601();
+    ASSERT_TRUE(std::regex_match(stamp, shape)) << stamp;
+    std::time_t seconds = std::chrono::system_clock::to_time_t(before);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char expected[20];
+    std::strftime(expected, sizeof expected, "%Y-%m-%dT%H:%M:%S", &utc);
+    std::time_t next = seconds + 1;  // the second may turn between the two readings
+    std::tm later{};
+    gmtime_r(&next, &later);
+    char expected_next[20];
+    std::strftime(expected_next, sizeof expected_next, "%Y-%m-%dT%H:%M:%S", &later);
+    std::string whole = stamp.substr(0, 19);
+    EXPECT_TRUE(whole == expected || whole == expected_next) << stamp << " vs " << expected;
+    EXPECT_GE(stamp, previous) << "stamps go forward";
+    previous = stamp;
+    std::this_thread::sleep_for(std::chrono::milliseconds(i % 3 == 0 ? 400 : 3));
+  }
 }
 
 }  // namespace
