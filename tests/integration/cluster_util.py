@@ -14,6 +14,19 @@ from conftest import ENSEMBLE_BIN
 EXECUTE = dict(silent=False, store_history=True, user_expressions={}, allow_stdin=False, stop_on_error=True)
 
 
+def raw_dealer(port: int, routing_id: bytes = b""):
+    """A plain ZeroMQ DEALER on 127.0.0.1:``port``, for sending a controller what no client
+    of ours would; it delivers everything it was given before it closes (linger 2 s)."""
+    import zmq
+
+    s = zmq.Context.instance().socket(zmq.DEALER)
+    s.linger = 2000
+    if routing_id:
+        s.routing_id = routing_id
+    s.connect("tcp://127.0.0.1:%d" % port)
+    return s
+
+
 def running(pid: int) -> bool:
     """True while ``pid`` runs (a zombie counts as gone)."""
     try:

@@ -4,11 +4,11 @@ cluster file methods ``write_cluster_file``/``update_cluster_file``."""
 
 import os
 import signal
-import time
 
 import pytest
 
 import ensemble as ipp
+from cluster_util import wait_until
 from parallel_fixtures import own_cluster  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.ensemble_only
@@ -17,15 +17,6 @@ pytestmark = pytest.mark.ensemble_only
 def _state(pid):
     with open("/proc/%d/stat" % pid) as f:
         return f.read().rsplit(")", 1)[1].split()[0]
-
-
-def _wait(predicate, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.deadline(90)
@@ -39,19 +30,19 @@ def test_one_engine_is_signalled_stopped_and_restarted_by_its_id_and_the_others_
         first, second = rc.ids
         pids = dict(zip(rc.ids, rc[:].apply_sync(os.getpid)))
         cluster.signal_engine_sync("SIGSTOP", first)
-        assert _wait(lambda: _state(pids[first]) == "T")
+        assert wait_until(lambda: _state(pids[first]) == "T", 20)
         assert _state(pids[second]) != "T", "only the engine named"
         cluster.signal_engine_sync(signal.SIGCONT, first)
-        assert _wait(lambda: _state(pids[first]) != "T")
+        assert wait_until(lambda: _state(pids[first]) != "T", 20)
 
         cluster.stop_engine_sync(first)
-        assert _wait(lambda: rc.ids == [second])
+        assert wait_until(lambda: rc.ids == [second], 20)
         assert [pids[second]] == [pid for s in cluster.engines.values() for pid in s.pids]
         assert rc[second].apply_sync(lambda: 6 * 7) == 42
 
         cluster.restart_engine_sync(second)
         c.remember_pids()
-        assert _wait(lambda: len(rc.ids) == 1 and rc.ids != [second], timeout=30)
+        assert wait_until(lambda: len(rc.ids) == 1 and rc.ids != [second], 30)
         new_pid = rc[rc.ids[0]].apply_sync(os.getpid)
         assert new_pid != pids[second]
         assert [new_pid] == [pid for s in cluster.engines.values() for pid in s.pids]

@@ -12,9 +12,8 @@ import subprocess
 import time
 
 import pytest
-import zmq
 
-from cluster_util import cluster, running, wait_until  # noqa: F401 (cluster: a fixture)
+from cluster_util import cluster, raw_dealer, running, wait_until  # noqa: F401 (cluster: a fixture)
 from conftest import ENSEMBLE_BIN
 
 pytestmark = pytest.mark.ensemble_only
@@ -149,13 +148,10 @@ def test_garbage_on_every_controller_socket_is_ignored(cluster):
     c.wait_for_engines(client, 1)
     info = json.loads(c.file("ipcontroller-client").read_text())
     engine_info = json.loads(c.file("ipcontroller-engine").read_text())
-    ctx = zmq.Context.instance()
     garbage = [[b""], [b"\x00\xff" * 10], [b"e0", b"<IDS|MSG>", b"bad", b"{", b"{}", b"{}", b"{}"],
                [b"<IDS|MSG>", b"sig", b"not json", b"{}", b"{}", b"{}"], [b"e0"], [b"<IDS|MSG>"]]
     for port in (info["client_port"], engine_info["registration_port"]):
-        s = ctx.socket(zmq.DEALER)
-        s.linger = 2000  # deliver everything before closing
-        s.connect("tcp://127.0.0.1:%d" % port)
+        s = raw_dealer(port)
         for frames in garbage:
             s.send_multipart(frames)
         s.close()
@@ -174,9 +170,7 @@ def test_signed_tasks_whose_header_is_not_an_object_with_string_ids_are_dropped(
     client = c.connect()
     c.wait_for_engines(client, 1)
     info = json.loads(c.file("ipcontroller-client").read_text())
-    s = zmq.Context.instance().socket(zmq.DEALER)
-    s.linger = 2000
-    s.connect("tcp://127.0.0.1:%d" % info["client_port"])
+    s = raw_dealer(info["client_port"])
     for header in (b"[1, 2]", b'{"msg_id": 5, "msg_type": "apply_request"}', b'{"msg_id": "x1", "msg_type": "apply',
                    b'{"msg_type": "apply_request"}', b'{"msg_id": "x2", "msg_type": ""}'):
         frames = [header, b"{}", b"{}", b"{}"]

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from cluster_util import cluster, wait_until  # noqa: F401 (cluster: a fixture)
+from cluster_util import cluster, raw_dealer, wait_until  # noqa: F401 (cluster: a fixture)
 from conftest import ENSEMBLE_BIN
 
 pytestmark = pytest.mark.ensemble_only
@@ -127,15 +127,12 @@ def _frames_until(sock, predicate, timeout=10):
 
 @pytest.mark.deadline(60)
 def test_garbage_on_an_engine_connection_is_dropped_and_the_controller_keeps_serving(cluster):
-    zmq = pytest.importorskip("zmq")
+    pytest.importorskip("zmq")
     c = cluster(n=1)
     client = c.connect()
     c.wait_for_engines(client, 1)
     engine_file = json.loads(c.file("ipcontroller-engine").read_text())
-    fake = zmq.Context.instance().socket(zmq.DEALER)
-    fake.linger = 2000
-    fake.routing_id = b"engine-fake"
-    fake.connect("tcp://127.0.0.1:%d" % engine_file["registration_port"])
+    fake = raw_dealer(engine_file["registration_port"], b"engine-fake")
     try:
         # unregistered, channel-led traffic first; then registered, and malformed on every channel
         fake.send_multipart([b"shell", b"someone", b"<IDS|MSG>"])
