@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +41,20 @@ def test_cluster_start_list_and_stop_leave_no_process_or_file_behind(cluster):
     assert not [pid for pid in c.pids() if running(pid)], "processes left behind"
     assert not c.file("cluster").exists() and not c.file("ipcontroller-client").exists()
     assert not (c.security / "engine-t-0.json").exists()
+
+
+def test_the_daemons_threads_carry_names_that_say_what_they_do(cluster):
+    c = cluster(n=1)
+    client = c.connect()
+    c.wait_for_engines(client, 1)
+    client.close()
+
+    def names(pid):
+        return {Path("/proc/%d/task/%s/comm" % (pid, tid)).read_text().strip()
+                for tid in os.listdir("/proc/%d/task" % pid)}
+
+    assert "task-store" in names(c.info["controller_pid"])
+    assert {"kernel-io", "heartbeat"} <= names(c.info["engine_pids"][0])
 
 
 @pytest.mark.deadline(60)

@@ -2,6 +2,7 @@
 // itself) on a thread of its own, which never touches Python.
 #include <spdlog/spdlog.h>
 
+#include "ensemble/wire/thread_name.hpp"
 #include "io_loop.hpp"
 #include "socket_setup.hpp"
 
@@ -11,7 +12,9 @@ Heartbeat::Heartbeat(zmq::context_t& context) : socket_(context, zmq::socket_typ
   socket_.set(zmq::sockopt::linger, 0);
 }
 
-void Heartbeat::enable_curve(const std::string& secret_key) { configure_curve_server(socket_, secret_key); }
+void Heartbeat::enable_curve(const std::string& secret_key) {
+  configure_curve_server(socket_, secret_key);
+}
 
 Heartbeat::~Heartbeat() {
   // The owner shuts the context down first, which ends the proxy.
@@ -24,6 +27,7 @@ wire::Status Heartbeat::bind(wire::ConnectionInfo& info) {
 
 void Heartbeat::start() {
   thread_ = std::jthread([this] {
+    wire::name_this_thread("heartbeat");
     try {
       zmq::proxy(socket_, socket_);
     } catch (const zmq::error_t& error) {

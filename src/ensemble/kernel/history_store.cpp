@@ -7,6 +7,7 @@
 #include <chrono>
 #include <set>
 
+#include "ensemble/wire/thread_name.hpp"
 #include "sql_statement.hpp"
 
 namespace ensemble::kernel {
@@ -70,7 +71,10 @@ HistoryStore::HistoryStore(const std::string& path) {
       }
     }
   }
-  writer_ = std::jthread([this](std::stop_token stop) { writer_loop(stop); });
+  writer_ = std::jthread([this](std::stop_token stop) {
+    wire::name_this_thread("history-store");
+    writer_loop(stop);
+  });
 }
 
 HistoryStore::~HistoryStore() {

@@ -1,6 +1,7 @@
 #include "io_loop.hpp"
 
 #include "ensemble/wire/ids.hpp"
+#include "ensemble/wire/thread_name.hpp"
 #include "socket_setup.hpp"
 
 #include <malloc.h>
@@ -70,7 +71,10 @@ void IoLoop::start(wire::Json kernel_info, IoLoopHooks hooks) {
     source->waiting = [this](bool sleeping) { main_waiting(sleeping); };
     inbox_.set_direct_source(std::move(source));
   }
-  thread_ = std::jthread([this](std::stop_token stop) { loop(stop); });
+  thread_ = std::jthread([this](std::stop_token stop) {
+    wire::name_this_thread("kernel-io");
+    loop(stop);
+  });
 }
 
 void IoLoop::stop() {
@@ -367,7 +371,8 @@ void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::
   std::unique_lock<std::mutex> shell_lock;
   if (&socket == &shell_) shell_lock = std::unique_lock(shell_mutex_);
   try {
-    if (lead != nullptr) socket.send(zmq::buffer(std::string_view(lead)), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    if (lead != nullptr)
+      socket.send(zmq::buffer(std::string_view(lead)), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     for (std::size_t i = 0; i < frames.size(); ++i) {
       auto flags = i + 1 < count ? zmq::send_flags::sndmore : zmq::send_flags::none;
       // ROUTER drops messages to vanished peers; PUB drops past its high-water mark.
@@ -377,8 +382,9 @@ void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::
       auto flags = frames.size() + i + 1 < count ? zmq::send_flags::sndmore : zmq::send_flags::none;
       // ZeroMQ reads the memory where it is; the keeper goes when it is done.
       auto* keeper = new std::shared_ptr<const void>(shared[i].keeper);
-      zmq::message_t frame(const_cast<char*>(shared[i].data), shared[i].size,
-                           [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }, keeper);
+      zmq::message_t frame(
+          const_cast<char*>(shared[i].data), shared[i].size,
+          [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }, keeper);
       socket.send(frame, flags | zmq::send_flags::dontwait);
     }
   } catch (const zmq::error_t& error) {

@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "ensemble/wire/thread_name.hpp"
+
 namespace ensemble::kernel {
 
 namespace {
@@ -29,7 +31,10 @@ ZapHandler::~ZapHandler() {
 
 void ZapHandler::start() {
   socket_.bind(kZapEndpoint);
-  thread_ = std::jthread([this] { serve(); });
+  thread_ = std::jthread([this] {
+    wire::name_this_thread("zap");
+    serve();
+  });
 }
 
 void ZapHandler::serve() {

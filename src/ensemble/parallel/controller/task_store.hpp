@@ -110,7 +110,8 @@ class TaskStore {
   int wal_pages_ = 0;
   // Checkpoints (copies the WAL into the database) when worth it: see kCheckpoint* in the .cpp.
   void checkpoint(void* db);
-  bool write_batch(void* db, const std::deque<Op>& batch);
+  struct Writes;  // the writer's prepared statements (task_store.cpp)
+  bool write_batch(Writes& writes, const std::deque<Op>& batch);
   // How a batch's ops fold into the INSERTs of the tasks it submits (see write_batch).
   struct Fold {
     int engine = 0;                            // kSubmitted: the engine its INSERT writes
