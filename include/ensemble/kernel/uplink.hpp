@@ -38,6 +38,9 @@ inline constexpr const char* kUplinkControl = "control";
 inline constexpr const char* kUplinkIopub = "iopub";
 inline constexpr const char* kUplinkMirrorRequest = "mirror-request";
 inline constexpr const char* kUplinkMirrorReply = "mirror-reply";
+// From the peer, alone in its message: send the copies and statuses you hold now (a client
+// waits on the peer for the copy of a reply it has had; see copy_delay()).
+inline constexpr const char* kUplinkSendCopies = "send-copies";
 
 class Uplink {
  public:
@@ -71,6 +74,11 @@ class Uplink {
     (void)identity;
     return false;
   }
+  // How long the I/O thread may hold what goes up (the copies of direct requests and of
+  // their replies, a quiet request's statuses) to send it with what follows: each send
+  // after a quiet spell wakes ZeroMQ's thread and the peer. The peer may ask for them
+  // sooner (kUplinkSendCopies). Read once, as the I/O thread starts.
+  virtual std::chrono::microseconds copy_delay() const { return std::chrono::milliseconds(1); }
   // Buffers past this (in all) are left out of a request's copy (see above).
   virtual std::uint64_t mirrored_buffers_limit() const { return UINT64_MAX; }
   // The I/O thread is stopping: last words, then the socket may close.

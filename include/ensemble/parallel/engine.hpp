@@ -32,7 +32,9 @@ class ControllerLink final : public kernel::Uplink {
   // `on_registered(id, kernel)` runs on the I/O thread each time the
   // controller accepts the engine.
   using OnRegistered = std::function<void(int id, const wire::ConnectionInfo& kernel)>;
-  ControllerLink(ControllerAddress controller, wire::Json identity, OnRegistered on_registered);
+  // `copy_delay`: see kernel::Uplink::copy_delay().
+  ControllerLink(ControllerAddress controller, wire::Json identity, std::chrono::microseconds copy_delay,
+                 OnRegistered on_registered);
   ~ControllerLink() override;
   ControllerLink(const ControllerLink&) = delete;
   ControllerLink& operator=(const ControllerLink&) = delete;
@@ -51,6 +53,7 @@ class ControllerLink final : public kernel::Uplink {
   bool mirrors(std::string_view identity) const override { return identity.ends_with(kDirectIdentitySuffix); }
   // The controller keeps no more of a request's buffers: the rest need not travel.
   std::uint64_t mirrored_buffers_limit() const override { return kLargestKeptRequestBuffers; }
+  std::chrono::microseconds copy_delay() const override { return copy_delay_; }
   void close() override;
 
  private:
@@ -70,6 +73,7 @@ class ControllerLink final : public kernel::Uplink {
   std::chrono::milliseconds retry_;
   std::chrono::milliseconds period_;
   Clock::time_point next_timer_ = Clock::time_point::max();
+  std::chrono::microseconds copy_delay_;
 };
 
 // Serves apply_request on `kernel` by calling ensemble._engine.apply.run

@@ -151,9 +151,10 @@ class SendingMixin:
             # The replies this client has had from engines directly reach the controller a
             # moment later, from the engines; it answers once it has them (the last from each
             # engine: an engine's copies arrive in order), so its answer agrees with what the
-            # client has seen (docs/parallel-protocol.md, "Direct requests").
+            # client has seen (docs/parallel-protocol.md, "Direct requests"); it asks those
+            # engines to send the copies they hold.
             seen, self._last_direct_replies = self._last_direct_replies, {}
-            content = dict(content or {}, sync=list(seen.values()))
+            content = dict(content or {}, sync=list(seen.values()), sync_engines=list(seen))
         msg_id = self._new_msg_id()
         waiter = Future()
         self._reply_waiters[msg_id] = waiter

@@ -112,6 +112,7 @@ struct EngineArgs {
   std::string file;
   std::string ip;
   double wait_seconds = 60;
+  double copy_delay_ms = 1;
 };
 
 std::string hostname() {
@@ -189,8 +190,9 @@ int run_engine(const EngineArgs& args) {
         {"pid", static_cast<int>(::getpid())},
         {"hostname", hostname()},
     };
+    auto copy_delay = std::chrono::microseconds(static_cast<long>(args.copy_delay_ms * 1000));
     auto link = std::make_shared<parallel::ControllerLink>(
-        controller, identity, [&connection_file, security, cluster_id = controller.cluster_id](
+        controller, identity, copy_delay, [&connection_file, security, cluster_id = controller.cluster_id](
                                   int id, const wire::ConnectionInfo& info) {
           // For `ensemble console --engine ID`: this engine as an ordinary kernel.
           std::string file = security + "/" + parallel::engine_file_name(cluster_id, id);
@@ -247,6 +249,11 @@ Subcommand add_engine_command(CLI::App& app) {
   sub->add_option("--file", args->file, "The controller's engine file (default: from the cluster id and profile)");
   sub->add_option("--ip", args->ip, "Address the engine's own kernel sockets bind (default: the controller's if it is on this host, else 127.0.0.1)");
   sub->add_option("--timeout", args->wait_seconds, "Seconds to wait for the controller's file (default: 60)");
+  sub->add_option("--copy-delay-ms", args->copy_delay_ms,
+                  "How long the engine may hold the controller's copies of direct requests and replies, "
+                  "to send several at once (default: 1)")
+      ->envname("ENSEMBLE_COPY_DELAY_MS")
+      ->check(CLI::Range(0.0, 60000.0));
   return {sub, [args] { return run_engine(*args); }};
 }
 

@@ -27,6 +27,8 @@ class DeferredWake {
   DeferredWake& operator=(const DeferredWake&) = delete;
 
   int fd() const { return fd_; }
+  // Before any arm(): the delay from then on.
+  void set_delay(std::chrono::microseconds delay) { delay_ = delay; }
   // The poller wakes `delay` from now, or sooner if already armed: a later
   // call never pushes a pending wake-up back. What the caller queued before
   // arming is seen by the poller when it takes the wake-up. False if the

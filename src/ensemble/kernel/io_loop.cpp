@@ -11,21 +11,6 @@
 
 namespace ensemble::kernel {
 
-namespace {
-
-constexpr std::size_t kZeroCopyThreshold = std::size_t{64} * 1024;
-
-// Large frames are handed to ZeroMQ without a copy; the string is freed when
-// ZeroMQ is done with it.
-zmq::message_t to_frame(std::string&& text) {
-  if (text.size() < kZeroCopyThreshold) return zmq::message_t(text.data(), text.size());
-  auto* owned = new std::string(std::move(text));
-  return zmq::message_t(
-      owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
-}
-
-}  // namespace
-
 IoLoop::IoLoop(zmq::context_t& context, wire::Signer& signer, wire::DecodeLimits limits, const Session& session,
                QueueInbox& inbox, QueueOutbox& outbox)
     : context_(context),
@@ -63,7 +48,12 @@ void IoLoop::start(wire::Json kernel_info, IoLoopHooks hooks) {
   hooks_ = std::move(hooks);
   // Before the thread starts: the main thread reads it too (send_reply_now, route).
   if (uplink_) uplink_tag_ = std::string(1, '\0') + wire::random_hex(8) + ":";
-  if (uplink_) outbox_.set_reply_shortcut([this](wire::Message& reply) { return send_reply_now(reply); });
+  if (uplink_) {
+    copy_delay_ = uplink_->copy_delay();
+    io_wake_.set_delay(copy_delay_);
+    outbox_.set_reply_shortcut([this](wire::Message& reply) { return send_reply_now(reply); });
+    outbox_.set_wake_later([this] { return io_wake_.arm(); });
+  }
   if (uplink_ && roster_ == nullptr) {
     auto source = std::make_shared<DirectSource>();
     source->fd = shell_.get(zmq::sockopt::fd);
@@ -146,7 +136,11 @@ void IoLoop::loop(std::stop_token stop) {
       replies_from_main_.store(uplink_->ready(), std::memory_order_release);
     }
     send_due(false);
-    if (mirror_deadline_ && std::chrono::steady_clock::now() >= *mirror_deadline_) flush_mirrors();
+    if (send_copies_now_ || (mirror_deadline_ && std::chrono::steady_clock::now() >= *mirror_deadline_)) {
+      send_copies_now_ = false;
+      SendBatch batch(*this);
+      flush_mirrors();
+    }
     if (roster_ != nullptr && roster_->revocations() != revocations_seen_) rebind_iopub_after_revocation();
     if (ready == 0 && bytes_since_trim_ > kTrimAfterBytes) {
       // After large messages, and once things are quiet, give freed memory
@@ -317,79 +311,33 @@ void IoLoop::answer_control(wire::Message request) {
 }
 
 void IoLoop::send_due(bool everything) {
-  for (auto& entry : outbox_.take_due(QueueOutbox::Clock::now(), everything)) {
-    if (auto* routed = std::get_if<RoutedMessage>(&entry)) {
-      switch (routed->route) {
-        case Route::kShell: send(shell_, std::move(routed->message)); break;
-        case Route::kControl: send(control_, routed->message); break;
-        case Route::kStdin: send(stdin_, routed->message); break;
-        case Route::kIopub: publish(routed->message); break;
+  {
+    SendBatch batch(*this);
+    for (auto& entry : outbox_.take_due(QueueOutbox::Clock::now(), everything)) {
+      if (auto* routed = std::get_if<RoutedMessage>(&entry)) {
+        switch (routed->route) {
+          case Route::kShell: send(shell_, std::move(routed->message)); break;
+          case Route::kControl: send(control_, routed->message); break;
+          case Route::kStdin: send(stdin_, routed->message); break;
+          case Route::kIopub: publish(routed->message); break;
+        }
+      } else if (auto* request = std::get_if<RequestCopy>(&entry)) {
+        if (uplink_socket_ != nullptr && uplink_->ready()) hold_mirror(std::move(request->parts));
+      } else if (auto* sent = std::get_if<SentReplyCopy>(&entry)) {
+        if (mirrored(sent->frames)) {
+          flush_mirrors();  // its request's copy goes first
+          send_frames(*uplink_socket_, std::move(sent->frames), {}, sent->msg_type, kUplinkMirrorReply);
+        }
+      } else {
+        auto& chunk = std::get<StreamChunk>(entry);
+        wire::Message message =
+            session_.make("stream", wire::Json{{"name", chunk.name}, {"text", std::move(chunk.text)}}, *chunk.parent);
+        message.identities = {"kernel." + session_.id() + ".stream"};
+        publish(message);
       }
-    } else if (auto* request = std::get_if<RequestCopy>(&entry)) {
-      if (uplink_socket_ != nullptr && uplink_->ready()) hold_mirror(std::move(request->parts));
-    } else if (auto* sent = std::get_if<SentReplyCopy>(&entry)) {
-      if (mirrored(sent->frames)) {
-        flush_mirrors();  // its request's copy goes first
-        send_frames(*uplink_socket_, std::move(sent->frames), {}, sent->msg_type, kUplinkMirrorReply);
-      }
-    } else {
-      auto& chunk = std::get<StreamChunk>(entry);
-      wire::Message message =
-          session_.make("stream", wire::Json{{"name", chunk.name}, {"text", std::move(chunk.text)}}, *chunk.parent);
-      message.identities = {"kernel." + session_.id() + ".stream"};
-      publish(message);
     }
-  }
+  }  // sent, all together, before the main thread may send replies itself again
   outbox_.taken_sent();
-}
-
-void IoLoop::send(zmq::socket_t& socket, const wire::Message& message) {
-  wire::Frames frames = wire::encode(message, signer_);
-  zmq::socket_t& target = route(socket, frames);
-  send_frames(target, std::move(frames), message.shared_buffers, message.header.msg_type);
-}
-
-void IoLoop::send(zmq::socket_t& socket, wire::Message&& message) {
-  note_quiet_reply(message);
-  std::string msg_type = message.header.msg_type;
-  std::vector<wire::SharedBuffer> shared = std::move(message.shared_buffers);
-  wire::Frames frames = wire::encode(std::move(message), signer_);
-  zmq::socket_t& target = route(socket, frames);
-  std::optional<wire::Frames> copy;
-  if (&target == &shell_ && mirrored(frames)) copy = frames;
-  send_frames(target, std::move(frames), shared, msg_type);
-  if (copy) {
-    flush_mirrors();  // its request's copy goes first
-    send_frames(*uplink_socket_, std::move(*copy), shared, msg_type, kUplinkMirrorReply);
-  }
-}
-
-void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::vector<wire::SharedBuffer>& shared,
-                         const std::string& msg_type, const char* lead) {
-  for (const auto& frame : frames) bytes_since_trim_ += frame.size();
-  std::size_t count = frames.size() + shared.size();
-  std::unique_lock<std::mutex> shell_lock;
-  if (&socket == &shell_) shell_lock = std::unique_lock(shell_mutex_);
-  try {
-    if (lead != nullptr)
-      socket.send(zmq::buffer(std::string_view(lead)), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-      auto flags = i + 1 < count ? zmq::send_flags::sndmore : zmq::send_flags::none;
-      // ROUTER drops messages to vanished peers; PUB drops past its high-water mark.
-      socket.send(to_frame(std::move(frames[i])), flags | zmq::send_flags::dontwait);
-    }
-    for (std::size_t i = 0; i < shared.size(); ++i) {
-      auto flags = frames.size() + i + 1 < count ? zmq::send_flags::sndmore : zmq::send_flags::none;
-      // ZeroMQ reads the memory where it is; the keeper goes when it is done.
-      auto* keeper = new std::shared_ptr<const void>(shared[i].keeper);
-      zmq::message_t frame(
-          const_cast<char*>(shared[i].data), shared[i].size,
-          [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }, keeper);
-      socket.send(frame, flags | zmq::send_flags::dontwait);
-    }
-  } catch (const zmq::error_t& error) {
-    spdlog::warn("send of {} failed: {}", msg_type, error.what());
-  }
 }
 
 void IoLoop::publish_status(const char* state, const wire::Json& parent) {

@@ -21,6 +21,10 @@ void IoLoop::on_uplink() {
     std::string user_id;
     std::vector<zmq::message_t> parts = read_parts(*uplink_socket_, user_id);
     std::string_view lead = parts.empty() ? std::string_view() : parts[0].to_string_view();
+    if (lead == kUplinkSendCopies) {
+      send_copies_now_ = true;  // once this wake-up's send_due has taken them from the outbox
+      continue;
+    }
     bool shell = lead == kUplinkShell;
     if (!shell && lead != kUplinkControl) {
       uplink_->on_message(parts);
@@ -60,7 +64,6 @@ void IoLoop::publish(const wire::Message& message) {
   send_frames(iopub_, std::move(frames), message.shared_buffers, message.header.msg_type);
 }
 
-
 // Requests run one at a time, so one held busy is enough: a quiet request's
 // busy, outputs, reply and idle leave this thread in that order.
 void IoLoop::publish_on_uplink(const wire::Message& message, const wire::Frames& frames) {
@@ -93,8 +96,7 @@ bool IoLoop::mirrored(const wire::Frames& frames) const {
 
 std::vector<zmq::message_t> IoLoop::mirror_of(const std::vector<zmq::message_t>& parts, bool uplink_ready) const {
   std::vector<zmq::message_t> copy;
-  if (!uplink_ || parts.size() < 2 || !uplink_ready ||
-      !uplink_->mirrors(parts[0].to_string_view())) {
+  if (!uplink_ || parts.size() < 2 || !uplink_ready || !uplink_->mirrors(parts[0].to_string_view())) {
     return copy;
   }
   // [identity, <IDS|MSG>, signature, header, parent, metadata, content, buffers...]
@@ -121,18 +123,11 @@ std::vector<zmq::message_t> IoLoop::mirror_of(const std::vector<zmq::message_t>&
 }
 
 void IoLoop::send_mirror(std::vector<zmq::message_t>& parts) {
-  try {
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-      auto flags = i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-      uplink_socket_->send(parts[i], flags | zmq::send_flags::dontwait);
-    }
-  } catch (const zmq::error_t& error) {
-    spdlog::debug("a request's copy on the uplink: {}", error.what());
-  }
+  send_parts(*uplink_socket_, std::move(parts), kRequestCopy);
 }
 
 void IoLoop::hold_mirror(std::vector<zmq::message_t> copy) {
-  if (!mirror_deadline_) mirror_deadline_ = std::chrono::steady_clock::now() + kMirrorDelay;
+  if (!mirror_deadline_) mirror_deadline_ = std::chrono::steady_clock::now() + copy_delay_;
   held_mirrors_.push_back(std::move(copy));
 }
 

@@ -175,11 +175,30 @@ void QueueOutbox::write_stream(const std::string& name, std::string_view text, c
 }
 
 void QueueOutbox::flush() {
+  bool later = false;
   {
     std::lock_guard lock(mutex_);
     flush_requested_ = true;
+    later = wake_later_ && only_copies_and_statuses_after_a_sent_reply();
   }
+  if (later && wake_later_()) return;
   ready_.notify();
+}
+
+bool QueueOutbox::only_copies_and_statuses_after_a_sent_reply() const {
+  bool sent_reply = false;
+  for (const auto& entry : entries_) {
+    if (std::holds_alternative<SentReplyCopy>(entry)) {
+      sent_reply = true;
+      continue;
+    }
+    if (std::holds_alternative<RequestCopy>(entry)) continue;
+    const auto* routed = std::get_if<RoutedMessage>(&entry);
+    if (routed == nullptr || routed->route != Route::kIopub || routed->message.header.msg_type != "status") {
+      return false;
+    }
+  }
+  return sent_reply;
 }
 
 void QueueOutbox::flush_streams() {

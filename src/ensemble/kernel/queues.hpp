@@ -136,6 +136,11 @@ class QueueOutbox final : public Outbox {
   void hold_request_copy(std::vector<zmq::message_t> parts);
   // Wakes the I/O thread, asking nothing of it.
   void wake() { ready_.notify(); }
+  // How flush() gets the I/O thread going when all that waits is the copies and statuses of
+  // requests whose replies the main thread sent itself (send_reply_now): a wake-up a little
+  // later (IoLoop's DeferredWake), by which time the next request may have joined them.
+  // Returns false if it could not. IoLoop installs it before its thread starts.
+  void set_wake_later(std::function<bool()> wake_later) { wake_later_ = std::move(wake_later); }
 
   // I/O thread: takes every entry that is due. A trailing stream chunk stays
   // while it is young and small, unless `everything`.
@@ -156,6 +161,8 @@ class QueueOutbox final : public Outbox {
   bool flush_requested_ = false;  // GUARDED_BY(mutex_)
   bool in_flight_ = false;        // GUARDED_BY(mutex_): taken by the I/O thread, not all sent yet
   ReplyShortcut shortcut_;        // GUARDED_BY(mutex_)
+  std::function<bool()> wake_later_;  // set before the I/O thread starts, then only read
+  bool only_copies_and_statuses_after_a_sent_reply() const;  // call with mutex_ held
   EventFd ready_;
 
   // Whether a shell reply to `parent_id` may take the shortcut now (lock held).

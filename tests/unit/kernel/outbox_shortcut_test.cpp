@@ -1,6 +1,7 @@
 // QueueOutbox's reply shortcut (queues.hpp): when the main thread may send a
 // reply itself, and what the I/O thread is left to do then.
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include "queues.hpp"
 
@@ -132,6 +133,66 @@ TEST(QueueOutboxShortcut, WithoutAShortcutEveryReplyIsQueued) {
   outbox.enqueue(Route::kIopub, status("busy", "r1"));
   outbox.enqueue(Route::kShell, reply_to("r1"));
   EXPECT_EQ(outbox.take_due(QueueOutbox::Clock::now(), true).size(), 2u);
+}
+
+bool woken(const QueueOutbox& outbox) {
+  pollfd fd{outbox.fd(), POLLIN, 0};
+  return ::poll(&fd, 1, 0) == 1;
+}
+
+TEST(QueueOutboxShortcut, AFlushAfterAShortcutReplyAsksForAWakeUpLaterInsteadOfNow) {
+  QueueOutbox outbox(1 << 20, 1000ms);
+  Recorder recorder;
+  int later = 0;
+  outbox.set_reply_shortcut(recorder.shortcut());
+  outbox.set_wake_later([&later] { return ++later > 0; });
+  outbox.enqueue(Route::kIopub, status("busy", "r1"));
+  outbox.enqueue(Route::kShell, reply_to("r1"));
+  outbox.enqueue(Route::kIopub, status("idle", "r1"));
+  outbox.flush();
+  EXPECT_EQ(later, 1);
+  EXPECT_FALSE(woken(outbox));
+  EXPECT_EQ(outbox.take_due(QueueOutbox::Clock::now(), false).size(), 3u);  // all of it, when it wakes
+}
+
+TEST(QueueOutboxShortcut, AFlushWithAQueuedReplyWakesTheIoThreadNow) {
+  QueueOutbox outbox(1 << 20, 1000ms);
+  int later = 0;
+  outbox.set_reply_shortcut([](wire::Message&) { return QueueOutbox::ShortcutResult{}; });
+  outbox.set_wake_later([&later] { return ++later > 0; });
+  outbox.enqueue(Route::kIopub, status("busy", "r1"));
+  outbox.enqueue(Route::kShell, reply_to("r1"));
+  outbox.enqueue(Route::kIopub, status("idle", "r1"));
+  outbox.flush();
+  EXPECT_EQ(later, 0);
+  EXPECT_TRUE(woken(outbox));
+}
+
+TEST(QueueOutboxShortcut, AFlushWakesNowWhenTheLaterWakeUpCannotBeSet) {
+  QueueOutbox outbox(1 << 20, 1000ms);
+  Recorder recorder;
+  outbox.set_reply_shortcut(recorder.shortcut());
+  outbox.set_wake_later([] { return false; });
+  outbox.enqueue(Route::kIopub, status("busy", "r1"));
+  outbox.enqueue(Route::kShell, reply_to("r1"));
+  outbox.flush();
+  EXPECT_TRUE(woken(outbox));
+}
+
+TEST(QueueOutboxShortcut, AFlushWithStreamTextWaitingWakesNow) {
+  QueueOutbox outbox(1 << 20, 1000ms);
+  Recorder recorder;
+  int later = 0;
+  outbox.set_reply_shortcut(recorder.shortcut());
+  outbox.set_wake_later([&later] { return ++later > 0; });
+  outbox.enqueue(Route::kIopub, status("busy", "r1"));
+  outbox.enqueue(Route::kShell, reply_to("r1"));
+  outbox.drain_notifications();
+  outbox.write_stream("stdout", "late text", std::make_shared<const Json>(Json{{"msg_id", "r2"}}));
+  outbox.drain_notifications();
+  outbox.flush();
+  EXPECT_EQ(later, 0);
+  EXPECT_TRUE(woken(outbox));
 }
 
 }  // namespace

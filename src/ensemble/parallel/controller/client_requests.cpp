@@ -152,6 +152,7 @@ void Controller::Impl::handle_controller_request() {
 
 void Controller::Impl::serve(const std::string& rid, wire::Message request, bool held) {
   if (!held && waits_for_engines(request)) {
+    ask_for_copies(request.content);
     held_requests.push_back({rid, std::move(request), Clock::now() + kHoldGrace});
     return;
   }

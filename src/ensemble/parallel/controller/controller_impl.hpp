@@ -110,6 +110,8 @@ struct Controller::Impl {
   std::vector<HeldRequest> held_requests;  // in arrival order, one grace each
   static constexpr auto kHoldGrace = std::chrono::milliseconds(250);
   bool waits_for_engines(const wire::Message& request);
+  // Asks the engines a held request names ("sync_engines") to send the copies they hold.
+  void ask_for_copies(const Json& content);
   // Serves the held requests that no longer wait, and those past their deadline.
   void answer_held_requests();
   std::optional<Clock::time_point> next_held_deadline() const;

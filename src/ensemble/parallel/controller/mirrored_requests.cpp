@@ -7,6 +7,7 @@
 #include <array>
 
 #include "controller_impl.hpp"
+#include "ensemble/kernel/uplink.hpp"
 #include "ensemble/wire/json_scan.hpp"
 
 namespace ensemble::parallel {
@@ -50,6 +51,23 @@ void Controller::Impl::on_mirrored(Engine& engine, bool request, std::uint64_t l
   tasks.add(fields[0], std::move(task), "mux", parts, 4, left_out);
   engine.queue.insert(fields[0]);
   balancer.note_direct(fields[0]);
+}
+
+void Controller::Impl::ask_for_copies(const Json& content) {
+  // The engines a held request waits on hold their copies for up to their copy delay, to
+  // send several at once; asked, they send them now.
+  auto listed = content.find("sync_engines");
+  if (listed == content.end() || !listed->is_array()) return;
+  for (const Json& id : *listed) {
+    Engine* engine = id.is_number_integer() ? engines.find(id.get<int>()) : nullptr;
+    if (engine == nullptr) continue;
+    try {
+      registration.send(zmq::buffer(engine->registration_rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      registration.send(zmq::buffer(std::string_view(kernel::kUplinkSendCopies)), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& error) {  // gone meanwhile: its departure answers the request
+      spdlog::debug("asking engine {} for its copies: {}", engine->id, error.what());
+    }
+  }
 }
 
 }  // namespace ensemble::parallel

@@ -21,14 +21,16 @@ constexpr int kHeldWhileAway = 100000;
 
 }  // namespace
 
-ControllerLink::ControllerLink(ControllerAddress controller, Json identity, OnRegistered on_registered)
+ControllerLink::ControllerLink(ControllerAddress controller, Json identity, std::chrono::microseconds copy_delay,
+                               OnRegistered on_registered)
     : controller_(std::move(controller)),
       registration_(std::move(identity)),
       on_registered_(std::move(on_registered)),
       signer_(controller_.key),
       session_(wire::new_id()),
       retry_(kFirstRetry),
-      period_(std::max(controller_.heartbeat_period_ms, 10)) {}
+      period_(std::max(controller_.heartbeat_period_ms, 10)),
+      copy_delay_(copy_delay) {}
 
 ControllerLink::~ControllerLink() = default;
 
