@@ -22,7 +22,7 @@ IoLoop::IoLoop(zmq::context_t& context, wire::Signer& signer, wire::DecodeLimits
       shell_(context, zmq::socket_type::router),
       control_(context, zmq::socket_type::router),
       stdin_(context, zmq::socket_type::router),
-      iopub_(context, zmq::socket_type::pub) {
+      iopub_(context, zmq::socket_type::xpub) {
   for (auto* socket : {&shell_, &control_, &stdin_}) configure_router(*socket, limits_.max_message_bytes);
   iopub_.set(zmq::sockopt::linger, 1000);
   iopub_.set(zmq::sockopt::sndhwm, 100000);
@@ -87,8 +87,9 @@ void IoLoop::loop(std::stop_token stop) {
                              {stdin_.handle(), 0, ZMQ_POLLIN, 0},
                              {nullptr, outbox_.fd(), ZMQ_POLLIN, 0},
                              {nullptr, io_wake_.fd(), ZMQ_POLLIN, 0},
+                             {iopub_.handle(), 0, ZMQ_POLLIN, 0},
                              {uplink_socket_ ? uplink_socket_->handle() : nullptr, -1, ZMQ_POLLIN, 0}};
-  const int polled = uplink_socket_ ? 6 : 5;
+  const int polled = uplink_socket_ ? 7 : 6;
   auto wait_until = [](std::chrono::steady_clock::time_point deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     return std::max<long>(0, left.count() + 1);
@@ -116,6 +117,7 @@ void IoLoop::loop(std::stop_token stop) {
     bool watch_shell = !main_sleeping_on_shell_.load(std::memory_order_acquire);
     io_watches_shell_.store(watch_shell, std::memory_order_release);
     items[0].fd = watch_shell ? shell_fd : -1;
+    items[5].socket = iopub_.handle();  // a new socket after a revocation
     int ready = 0;
     try {
       ready = zmq::poll(items, polled, std::chrono::milliseconds(timeout_ms));
@@ -130,8 +132,9 @@ void IoLoop::loop(std::stop_token stop) {
     if (items[2].revents & ZMQ_POLLIN) on_stdin();
     if (items[3].revents & ZMQ_POLLIN) outbox_.drain_notifications();
     if (items[4].revents & ZMQ_POLLIN) io_wake_.take();  // before send_due: what the main thread queued
+    if (items[5].revents & ZMQ_POLLIN) on_iopub_subscriptions();
     if (uplink_) {
-      if (items[5].revents & ZMQ_POLLIN) on_uplink();
+      if (items[6].revents & ZMQ_POLLIN) on_uplink();
       if (std::chrono::steady_clock::now() >= uplink_->next_timer()) uplink_->on_timer();
       replies_from_main_.store(uplink_->ready(), std::memory_order_release);
     }
@@ -319,7 +322,7 @@ void IoLoop::send_due(bool everything) {
           case Route::kShell: send(shell_, std::move(routed->message)); break;
           case Route::kControl: send(control_, routed->message); break;
           case Route::kStdin: send(stdin_, routed->message); break;
-          case Route::kIopub: publish(routed->message); break;
+          case Route::kIopub: publish(std::move(routed->message)); break;
         }
       } else if (auto* request = std::get_if<RequestCopy>(&entry)) {
         if (uplink_socket_ != nullptr && uplink_->ready()) hold_mirror(std::move(request->parts));
@@ -333,7 +336,7 @@ void IoLoop::send_due(bool everything) {
         wire::Message message =
             session_.make("stream", wire::Json{{"name", chunk.name}, {"text", std::move(chunk.text)}}, *chunk.parent);
         message.identities = {"kernel." + session_.id() + ".stream"};
-        publish(message);
+        publish(std::move(message));
       }
     }
   }  // sent, all together, before the main thread may send replies itself again
@@ -343,7 +346,7 @@ void IoLoop::send_due(bool everything) {
 void IoLoop::publish_status(const char* state, const wire::Json& parent) {
   wire::Message message = session_.make("status", wire::Json{{"execution_state", state}}, parent);
   message.identities = {"kernel." + session_.id() + ".status"};
-  publish(message);
+  publish(std::move(message));
 }
 
 }  // namespace ensemble::kernel

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include <zmq.hpp>
@@ -82,10 +83,17 @@ class IoLoop {
   void on_uplink();
   // `socket`, or the uplink when `frames` answer a request that came from it (its tag is taken off).
   zmq::socket_t& route(zmq::socket_t& socket, wire::Frames& frames);
-  // Sends on iopub, and a copy on the uplink once it is ready.
-  void publish(const wire::Message& message);
-  // The uplink's copy, less the busy and idle of a quiet request (uplink.hpp).
-  void publish_on_uplink(const wire::Message& message, const wire::Frames& frames);
+  // io_loop_iopub.cpp. Sends on iopub if anyone listens there, and a copy on the uplink once
+  // it is ready; encoded only if one of them takes it.
+  void publish(wire::Message message);
+  // The uplink's copy, less the busy and idle of a quiet request (uplink.hpp). `frames`: the
+  // message encoded, or nothing yet (then a busy it holds keeps `message`, moved from);
+  // `keep`: the caller still sends `frames` (else they are moved from).
+  void publish_on_uplink(wire::Message& message, std::optional<wire::Frames>& frames, bool keep);
+  // Reads the iopub socket's subscriptions (an XPUB) into iopub_topics_.
+  void on_iopub_subscriptions();
+  // Whether a subscriber on iopub would get `message`.
+  bool iopub_listened(const wire::Message& message) const;
   // Whether an encoded message (identities first) goes to a peer the uplink mirrors.
   bool mirrored(const wire::Frames& frames) const;
   // A copy of a request's `parts` for the uplink, its channel frame first, when
@@ -169,7 +177,8 @@ class IoLoop {
   std::mutex replay_mutex_;               // the replay guard, as both threads decode requests
   zmq::socket_t control_;
   zmq::socket_t stdin_;
-  zmq::socket_t iopub_;
+  zmq::socket_t iopub_;                 // an XPUB: its subscriptions tell who listens
+  std::set<std::string> iopub_topics_;  // the I/O thread's: topics someone subscribes to
   wire::Json kernel_info_;
   std::string curve_secret_key_;  // empty: no encryption
   RosterFile* roster_ = nullptr;
@@ -189,8 +198,9 @@ class IoLoop {
   // The busy of the quiet request now running, not (yet) sent on the uplink.
   struct HeldBusy {
     std::string request_id;
-    wire::Frames frames;
-    bool sent = false;  // its request published something: busy went up before it
+    wire::Frames frames;                   // encoded, if iopub's subscribers had it
+    std::optional<wire::Message> message;  // else the message, encoded if it goes up
+    bool sent = false;                     // its request published something: busy went up before it
   };
   std::optional<HeldBusy> held_busy_;
   // A larger reply goes through the I/O thread (it is not copied for the uplink there).

@@ -36,7 +36,8 @@ void IoLoop::rebind_iopub_after_revocation() {
   revocations_seen_ = roster_->revocations();
   spdlog::warn("access revoked: reconnecting every iopub subscriber");
   iopub_.close();
-  iopub_ = zmq::socket_t(context_, zmq::socket_type::pub);
+  iopub_ = zmq::socket_t(context_, zmq::socket_type::xpub);
+  iopub_topics_.clear();  // the subscribers come back, and subscribe again
   iopub_.set(zmq::sockopt::linger, 1000);
   iopub_.set(zmq::sockopt::sndhwm, 100000);
   configure_curve_server(iopub_, curve_secret_key_);

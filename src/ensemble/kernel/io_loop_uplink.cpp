@@ -58,37 +58,6 @@ zmq::socket_t& IoLoop::route(zmq::socket_t& socket, wire::Frames& frames) {
   return *uplink_socket_;
 }
 
-void IoLoop::publish(const wire::Message& message) {
-  wire::Frames frames = wire::encode(message, signer_);
-  if (uplink_socket_ != nullptr && uplink_->ready()) publish_on_uplink(message, frames);
-  send_frames(iopub_, std::move(frames), message.shared_buffers, message.header.msg_type);
-}
-
-// Requests run one at a time, so one held busy is enough: a quiet request's
-// busy, outputs, reply and idle leave this thread in that order.
-void IoLoop::publish_on_uplink(const wire::Message& message, const wire::Frames& frames) {
-  std::string_view parent_id = json_string(message.parent_header, "msg_id");
-  bool held_request = held_busy_ && !parent_id.empty() && held_busy_->request_id == parent_id;
-  if (message.header.msg_type == "status") {
-    std::string_view state = json_string(message.content, "execution_state");
-    if (state == "busy" && !parent_id.empty() && uplink_->quiet(json_string(message.parent_header, "msg_type"))) {
-      held_busy_ = HeldBusy{std::string(parent_id), frames};
-      return;
-    }
-    if (state == "idle" && held_request) {
-      bool sent = held_busy_->sent;
-      held_busy_.reset();
-      if (!sent) return;  // neither busy nor idle went up: the reply said "outputs": "none"
-    }
-  }
-  flush_mirrors();  // the requests go up before anything they published
-  if (message.header.msg_type != "status" && held_request && !held_busy_->sent) {  // status may have reset it
-    send_frames(*uplink_socket_, std::move(held_busy_->frames), {}, "status", kUplinkIopub);
-    held_busy_->sent = true;
-  }
-  send_frames(*uplink_socket_, frames, message.shared_buffers, message.header.msg_type, kUplinkIopub);
-}
-
 bool IoLoop::mirrored(const wire::Frames& frames) const {
   return uplink_socket_ != nullptr && frames.size() > 1 && frames[0] != wire::kDelimiter && uplink_->ready() &&
          uplink_->mirrors(frames[0]);
