@@ -117,7 +117,7 @@ class IoLoop {
                    const std::string& msg_type, const char* lead = nullptr);
   // Sends one multipart message now, or, while this thread has a SendBatch open, when it closes.
   void send_parts(zmq::socket_t& socket, std::vector<zmq::message_t> parts, const std::string& msg_type);
-  // I/O thread: what is sent while one lives goes out, in order, when the outermost ends.
+  // I/O thread: what is sent while one lives goes out, in order, when it ends (the outermost).
   // Sent one by one between the encoding of the next, each message found ZeroMQ's own
   // thread asleep again and woke it (a wake-up of an idle virtual CPU costs some 20 µs of
   // CPU here); sent together, they wake it once.
@@ -130,7 +130,7 @@ class IoLoop {
 
    private:
     IoLoop& loop_;
-    bool outer_;  // another SendBatch of this loop was already open
+    bool nested_;  // another SendBatch of this loop was already open: that one sends
   };
   struct PendingSend {
     zmq::socket_t* socket;

@@ -3,8 +3,6 @@
 // listens for is not encoded at all: an engine's quiet requests publish a busy
 // and an idle that neither its socket (no console attached) nor the uplink wants,
 // and encoding and signing them was a fifth of its I/O thread's work per task.
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 
 #include "io_loop.hpp"

@@ -87,12 +87,12 @@ void IoLoop::send_parts(zmq::socket_t& socket, std::vector<zmq::message_t> parts
   }
 }
 
-IoLoop::SendBatch::SendBatch(IoLoop& loop) : loop_(loop), outer_(t_batching == &loop) {
+IoLoop::SendBatch::SendBatch(IoLoop& loop) : loop_(loop), nested_(t_batching == &loop) {
   t_batching = &loop;
 }
 
 IoLoop::SendBatch::~SendBatch() {
-  if (outer_) return;
+  if (nested_) return;
   t_batching = nullptr;
   std::vector<PendingSend> pending;
   pending.swap(loop_.pending_sends_);

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <climits>
 
 #include "controller_impl.hpp"
 #include "ensemble/kernel/uplink.hpp"
@@ -59,7 +60,8 @@ void Controller::Impl::ask_for_copies(const Json& content) {
   auto listed = content.find("sync_engines");
   if (listed == content.end() || !listed->is_array()) return;
   for (const Json& id : *listed) {
-    Engine* engine = id.is_number_integer() ? engines.find(id.get<int>()) : nullptr;
+    bool an_id = id.is_number_integer() && id.get<long long>() >= 0 && id.get<long long>() <= INT_MAX;
+    Engine* engine = an_id ? engines.find(static_cast<int>(id.get<long long>())) : nullptr;
     if (engine == nullptr) continue;
     try {
       registration.send(zmq::buffer(engine->registration_rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
