@@ -122,6 +122,25 @@ def test_stream_output_shows_outputs_that_arrived_before_it_once_and_later_ones_
         assert "[stdout:%d] " % eid in out
 
 
+@pytest.mark.deadline(60)
+def test_the_outputs_of_a_request_are_in_its_metadata_as_soon_as_its_result_is(rc):
+    # the reply comes straight from the engine, the outputs through the controller
+    for n in range(20):
+        ar = rc[n % 2].apply_async(talk, n)
+        assert ar.get(10) == n
+        assert ar.stdout == "out %d\n" % n and ar.stderr == "err %d\n" % n
+        assert len(ar.outputs) == 1
+    ar = rc[:].apply_async(talk, "all")
+    ar.get(10)
+    assert ar["stdout"] == ["out all\n", "out all\n"]
+    # before the result, metadata is what has come so far, at once
+    ar = rc[0].apply_async(sleep_then, 1.0, 0)
+    started = time.monotonic()
+    assert ar.stdout == "" and ar.metadata["completed"] is None
+    assert time.monotonic() - started < 0.5
+    ar.get(10)
+
+
 @pytest.mark.deadline(30)
 def test_progress_counts_finished_requests(rc):
     ar = rc[:].map_async(lambda t: sleep_then(t, t), [0.0, 0.8])

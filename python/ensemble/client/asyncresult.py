@@ -10,14 +10,14 @@ import threading
 import time
 from concurrent.futures import CancelledError, Future, TimeoutError as FutureTimeout
 from concurrent.futures._base import FINISHED
-from datetime import datetime
 from queue import Queue
 
 from .. import error
 from .display import OutputDisplay
 from .futures import LightFuture, OutputSignal, outcome, when_all
+from .result_timing import ResultTiming
 from .turns import read_until
-from .util import compare_datetimes, progress, utcnow
+from .util import progress
 
 try:
     from .._core import untrack as _untrack
@@ -26,13 +26,15 @@ except ImportError:  # the sources without the built core, as tests/parallel imp
         pass
 
 _FOREVER = threading.TIMEOUT_MAX
+# How long metadata read after the result waits for the outputs still on their way (see _outputs_in).
+_OUTPUT_GRACE = 2.0
 
 
 def _timeout(timeout):
     return None if timeout is None or timeout < 0 else timeout
 
 
-class AsyncResult(LightFuture, OutputDisplay):
+class AsyncResult(LightFuture, OutputDisplay, ResultTiming):
     """Results of a non-blocking call; see ipyparallel's AsyncResult."""
 
     msg_ids = None
@@ -224,7 +226,16 @@ class AsyncResult(LightFuture, OutputDisplay):
 
     @property
     def metadata(self):
+        self._outputs_in()
         return self._metadata[0] if self._single_result else self._metadata
+
+    def _outputs_in(self):
+        """Once the result is in, metadata (``ar.stdout``) waits a little for the outputs: the
+        reply came straight from the engine and they through the controller, a moment later;
+        with ipyparallel both came through it, outputs first, so they were there already."""
+        signal = self._output_signal
+        if self._ready and not signal.done():
+            signal.wait(read_until(self._client, signal, _OUTPUT_GRACE))
 
     def __getitem__(self, key):
         if isinstance(key, int):
@@ -234,6 +245,7 @@ class AsyncResult(LightFuture, OutputDisplay):
             self._check_ready()
             return self._collect_exceptions(self.result()[key])
         if isinstance(key, str):
+            self._outputs_in()
             values = [md[key] for md in self._metadata]
             return values[0] if self._single_result else values
         raise TypeError("Invalid key type %r, must be 'int','slice', or 'str'" % type(key))
@@ -269,47 +281,6 @@ class AsyncResult(LightFuture, OutputDisplay):
             result = child.result()
             self._collect_exceptions([result])
             yield result
-
-    # -- timing --------------------------------------------------------------
-
-    def timedelta(self, start, end, start_key=min, end_key=max):
-        """Seconds between ``start_key(start)`` and ``end_key(end)``."""
-        if not isinstance(start, datetime):
-            start = start_key(start)
-        if not isinstance(end, datetime):
-            end = end_key(end)
-        return compare_datetimes(end, start).total_seconds()
-
-    @property
-    def progress(self):
-        """How many of the requests have finished."""
-        return sum(1 for child in self._children if child.done())
-
-    @property
-    def elapsed(self):
-        """Seconds since submission (until completion once ready)."""
-        if self.ready():
-            return self.wall_time
-        stamps = [md["submitted"] for md in self._metadata if md["submitted"]]
-        if not stamps:
-            return 0.0
-        return compare_datetimes(utcnow(), min(stamps)).total_seconds()
-
-    @property
-    def serial_time(self):
-        """Sum over requests of (completed - started)."""
-        self._check_ready()
-        total = 0.0
-        for md in self._metadata:
-            if md["completed"] and md["started"]:
-                total += compare_datetimes(md["completed"], md["started"]).total_seconds()
-        return total
-
-    @property
-    def wall_time(self):
-        """Seconds from the first submission to the last reply received."""
-        self._check_ready()
-        return self.timedelta(self.submitted, self.received)
 
     def wait_interactive(self, interval=0.1, timeout=-1, widget=None):
         """Wait with a tqdm progress bar; returns when ready or at timeout."""
