@@ -89,7 +89,7 @@ class Client(EngineRosterMixin, SendingMixin, ControlMixin, TaskDbMixin, WaitMix
         self._last_metadata = None  # (key, JSON) of the last request's metadata
         self._futures = {}
         self._reply_waiters = {}
-        self.results = {}
+        self.results = defaultdict(dict)  # as ipyparallel's: rc.results[unknown] is {}
         self.metadata = defaultdict(Metadata)
         self.outstanding = set()
         self.history = []

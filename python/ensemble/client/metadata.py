@@ -11,7 +11,7 @@ class Metadata(dict):
         "msg_id", "submitted", "started", "completed", "received",
         "engine_uuid", "engine_id", "follow", "after", "status",
         "execute_input", "execute_result", "error", "stdout", "stderr",
-        "outputs", "data",
+        "outputs", "data", "is_broadcast", "is_coalescing",
     )
 
     def __init__(self, *args, **kwargs):
@@ -43,7 +43,7 @@ class Metadata(dict):
 
 
 _TEMPLATE = dict.fromkeys(Metadata._KEYS)
-_TEMPLATE.update(stdout="", stderr="")
+_TEMPLATE.update(stdout="", stderr="", is_broadcast=False, is_coalescing=False)
 
 
 def request_metadata(msg_id, submitted, engine_uuid):

@@ -62,9 +62,11 @@ class SendingMixin:
         msg_id = self._new_msg_id()
         sub_ids = ["%s_%d" % (msg_id, eid) for eid in engine_ids]
         now = utcnow()
+        metadata = dict(metadata or {}, targets=list(engine_ids), is_broadcast=True)
         with self._lock:
             futures = [self._register(sub, eid, now) for sub, eid in zip(sub_ids, engine_ids)]
-        metadata = dict(metadata or {}, targets=list(engine_ids), is_broadcast=True)
+        for future in futures:  # as ipyparallel's metadata says of each
+            dict.update(future.metadata, is_broadcast=True, is_coalescing=bool(metadata.get("is_coalescing")))
         try:
             self._conn.send(msg_type, json.dumps(content), json.dumps(metadata), list(buffers),
                             -1, "broadcast", msg_id)

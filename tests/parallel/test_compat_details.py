@@ -1,0 +1,20 @@
+"""Details of ipyparallel 7.1's client that code can see, on the fake core (fake_core.py)."""
+
+from collections import defaultdict
+
+
+def test_metadata_says_whether_a_request_was_broadcast_and_coalescing(rc):
+    direct = rc[:].apply_async(lambda: 1)
+    direct.get(5)
+    assert [(md["is_broadcast"], md["is_coalescing"]) for md in direct.metadata] == [(False, False)] * len(rc)
+    broadcast = rc.broadcast_view().apply_async(lambda: 1)
+    broadcast.get(5)
+    assert [(md.is_broadcast, md.is_coalescing) for md in broadcast.metadata] == [(True, False)] * len(rc)
+    coalescing = rc.broadcast_view(is_coalescing=True).apply_async(lambda: 1)
+    coalescing.get(5)
+    assert all(md.is_broadcast and md.is_coalescing for md in coalescing.metadata)
+
+
+def test_results_is_a_defaultdict_of_dicts(rc):
+    assert isinstance(rc.results, defaultdict)
+    assert rc.results["not-a-msg-id"] == {}
