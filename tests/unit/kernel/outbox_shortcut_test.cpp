@@ -140,14 +140,19 @@ bool woken(const QueueOutbox& outbox) {
   return ::poll(&fd, 1, 0) == 1;
 }
 
+// What the main thread queues for a request that published nothing: its busy and its reply.
+void busy_and_reply(QueueOutbox& outbox, const std::string& id) {
+  outbox.enqueue(Route::kIopub, status("busy", id));
+  outbox.enqueue(Route::kShell, reply_to(id));
+}
+
 TEST(QueueOutboxShortcut, AFlushAfterAShortcutReplyAsksForAWakeUpLaterInsteadOfNow) {
   QueueOutbox outbox(1 << 20, 1000ms);
   Recorder recorder;
   int later = 0;
   outbox.set_reply_shortcut(recorder.shortcut());
   outbox.set_wake_later([&later] { return ++later > 0; });
-  outbox.enqueue(Route::kIopub, status("busy", "r1"));
-  outbox.enqueue(Route::kShell, reply_to("r1"));
+  busy_and_reply(outbox, "r1");
   outbox.enqueue(Route::kIopub, status("idle", "r1"));
   outbox.flush();
   EXPECT_EQ(later, 1);
@@ -160,8 +165,7 @@ TEST(QueueOutboxShortcut, AFlushWithAQueuedReplyWakesTheIoThreadNow) {
   int later = 0;
   outbox.set_reply_shortcut([](wire::Message&) { return QueueOutbox::ShortcutResult{}; });
   outbox.set_wake_later([&later] { return ++later > 0; });
-  outbox.enqueue(Route::kIopub, status("busy", "r1"));
-  outbox.enqueue(Route::kShell, reply_to("r1"));
+  busy_and_reply(outbox, "r1");
   outbox.enqueue(Route::kIopub, status("idle", "r1"));
   outbox.flush();
   EXPECT_EQ(later, 0);
@@ -173,8 +177,7 @@ TEST(QueueOutboxShortcut, AFlushWakesNowWhenTheLaterWakeUpCannotBeSet) {
   Recorder recorder;
   outbox.set_reply_shortcut(recorder.shortcut());
   outbox.set_wake_later([] { return false; });
-  outbox.enqueue(Route::kIopub, status("busy", "r1"));
-  outbox.enqueue(Route::kShell, reply_to("r1"));
+  busy_and_reply(outbox, "r1");
   outbox.flush();
   EXPECT_TRUE(woken(outbox));
 }
@@ -185,8 +188,7 @@ TEST(QueueOutboxShortcut, AFlushWithStreamTextWaitingWakesNow) {
   int later = 0;
   outbox.set_reply_shortcut(recorder.shortcut());
   outbox.set_wake_later([&later] { return ++later > 0; });
-  outbox.enqueue(Route::kIopub, status("busy", "r1"));
-  outbox.enqueue(Route::kShell, reply_to("r1"));
+  busy_and_reply(outbox, "r1");
   outbox.drain_notifications();
   outbox.write_stream("stdout", "late text", std::make_shared<const Json>(Json{{"msg_id", "r2"}}));
   outbox.drain_notifications();
