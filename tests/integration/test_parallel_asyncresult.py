@@ -236,16 +236,19 @@ def test_an_async_result_can_be_awaited_in_asyncio(rc):
         except ipp.RemoteError as exc:
             failure = exc.ename
         timed_out = False
+        slow = asyncio.ensure_future(rc[0].apply_async(sleep_then, 0.5, "late"))
         try:
-            await asyncio.wait_for(asyncio.shield(rc[0].apply_async(sleep_then, 0.5, 0)), 0.05)
+            await asyncio.wait_for(asyncio.shield(slow), 0.05)
         except asyncio.TimeoutError:
             timed_out = True
-        return gathered, failure, timed_out
+        # the wait timed out, not the request: awaited again, it comes (and no task is
+        # left pending when the loop closes)
+        return gathered, failure, timed_out, await slow
 
-    gathered, failure, timed_out = asyncio.run(main())
+    gathered, failure, timed_out, late = asyncio.run(main())
     assert gathered == [["awaited", "awaited"], 1]
     assert failure == "ZeroDivisionError"
-    assert timed_out
+    assert timed_out and late == "late"
 
 
 def test_a_finished_task_the_user_keeps_is_one_object_for_the_garbage_collector(rc):
