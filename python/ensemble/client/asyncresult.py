@@ -229,12 +229,16 @@ class AsyncResult(LightFuture, OutputDisplay, ResultTiming):
         self._outputs_in()
         return self._metadata[0] if self._single_result else self._metadata
 
+    _outputs_awaited = False
+
     def _outputs_in(self):
         """Once the result is in, metadata (``ar.stdout``) waits a little for the outputs: the
         reply came straight from the engine and they through the controller, a moment later;
-        with ipyparallel both came through it, outputs first, so they were there already."""
+        with ipyparallel both came through it, outputs first, so they were there already.
+        Once only: outputs that never come (their engine died) cost one grace, not each read."""
         signal = self._output_signal
-        if self._ready and not signal.done():
+        if self._ready and not signal.done() and not self._outputs_awaited:
+            self._outputs_awaited = True
             signal.wait(read_until(self._client, signal, _OUTPUT_GRACE))
 
     def __getitem__(self, key):
