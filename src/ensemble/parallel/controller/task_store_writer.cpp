@@ -180,13 +180,6 @@ std::vector<TaskStore::Fold> TaskStore::fold_into_inserts(const std::deque<Op>& 
 
 bool TaskStore::write_batch(Writes& writes, const std::deque<Op>& batch) {
   sqlite3* db = writes.db;
-  Statement& insert = writes.insert;
-  Statement& insert_done = writes.insert_done;
-  Statement& assign = writes.assign;
-  Statement& finish = writes.finish;
-  Statement& resubmit = writes.resubmit;
-  Statement& purge = writes.purge;
-  std::deque<Statement>& outputs = writes.outputs;
   std::vector<Fold> folds = fold_into_inserts(batch);
   int rc = sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -199,7 +192,7 @@ bool TaskStore::write_batch(Writes& writes, const std::deque<Op>& batch) {
     switch (op.kind) {
       case Op::Kind::kSubmitted: {
         const Op* done = folds[i].finished_by ? &batch[*folds[i].finished_by] : nullptr;
-        stmt = done != nullptr ? insert_done.stmt : insert.stmt;
+        stmt = done != nullptr ? writes.insert_done.stmt : writes.insert.stmt;
         int column = 0;
         bind_text(stmt, ++column, r.msg_id);
         sqlite3_bind_blob(stmt, ++column, r.client.data(), static_cast<int>(r.client.size()), SQLITE_STATIC);
@@ -218,12 +211,12 @@ bool TaskStore::write_batch(Writes& writes, const std::deque<Op>& batch) {
         break;
       }
       case Op::Kind::kAssigned:
-        stmt = assign.stmt;
+        stmt = writes.assign.stmt;
         sqlite3_bind_int(stmt, 1, r.engine);
         bind_text(stmt, 2, r.msg_id);
         break;
       case Op::Kind::kFinished:
-        stmt = finish.stmt;
+        stmt = writes.finish.stmt;
         sqlite3_bind_int(stmt, 1, r.engine);
         reply_blob = pack_frames(op.frames);
         bind_blob(stmt, 2, reply_blob, r.msg_id);
@@ -232,19 +225,19 @@ bool TaskStore::write_batch(Writes& writes, const std::deque<Op>& batch) {
         break;
       case Op::Kind::kOutput: {
         auto column_index = static_cast<std::size_t>(op.column);
-        stmt = column_index < outputs.size() ? outputs[column_index].stmt : nullptr;
+        stmt = column_index < writes.outputs.size() ? writes.outputs[column_index].stmt : nullptr;
         if (stmt == nullptr) break;
         bind_text(stmt, 1, op.extra);
         bind_text(stmt, 2, r.msg_id);
         break;
       }
       case Op::Kind::kResubmitted:
-        stmt = resubmit.stmt;
+        stmt = writes.resubmit.stmt;
         bind_text(stmt, 1, op.extra);
         bind_text(stmt, 2, r.msg_id);
         break;
       case Op::Kind::kPurged:
-        stmt = purge.stmt;
+        stmt = writes.purge.stmt;
         bind_text(stmt, 1, r.msg_id);
         break;
     }
