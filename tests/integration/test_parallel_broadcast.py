@@ -22,6 +22,9 @@ class CountingConnection:
         self.sent.append(args)
         return self.conn.send(*args)
 
+    def __getattr__(self, name):  # the rest, as the connection itself does it
+        return getattr(self.conn, name)
+
 
 @pytest.fixture
 def counted(rc):

@@ -274,6 +274,9 @@ class FakeConnection:
         """As the core's: the thread waiting in next_events returns at once."""
         self.events.put(_INTERRUPT)
 
+    def flush(self):
+        """As the core's, which may hold requests back; this one sends each at once."""
+
     def close(self):
         self.closed = True
         for engine in self.engines.values():

@@ -1,9 +1,11 @@
 // The C++ client core under ensemble._core: one client's sockets to a
 // controller (docs/parallel-protocol.md).
 //
-// Threads: no thread of its own, so no hand-off costs a wake-up. Sending and
-// receiving use separate sockets, each behind its own mutex: submit() sends on
-// the "<session>.tx" DEALER from whichever thread calls it; next_event() polls
+// Threads: one of its own, the sender's flusher (corked_sender.hpp), which sends
+// what a burst of submissions held back; no reply waits on a hand-off. Sending
+// and receiving use separate sockets, each behind its own mutex: submit() sends
+// on the "<session>.tx" DEALER, through the CorkedSender, from whichever thread
+// calls it; next_event() polls
 // the "<session>" DEALER (replies), the SUB (iopub) and the connection monitor
 // from whichever thread waits (the Python client's one event thread, with the
 // GIL released). The controller answers what "<session>.tx" sent to
@@ -30,6 +32,7 @@
 #include <zmq.hpp>
 
 #include "ensemble/parallel/cluster_files.hpp"
+#include "ensemble/parallel/corked_sender.hpp"
 #include "ensemble/wire/signer.hpp"
 #include "ensemble/wire/status.hpp"
 
@@ -67,9 +70,19 @@ class ClusterConnection {
   // metadata's "targets" (`target` is ignored).
   enum class Route { kShell, kControl, kTask, kBroadcast };
   // Sends a signed request. `buffers` are frames already built (they may own
-  // foreign memory). Returns the msg_id. Thread-safe.
+  // foreign memory). Returns the msg_id. Thread-safe. A request that follows
+  // another within send_window() may be held back that long (see flush()).
   std::string submit(const std::string& msg_type, const std::string& content_json, const std::string& metadata_json,
                      std::vector<zmq::message_t> buffers, int target, Route route, std::string msg_id);
+  // Sends the requests that submit() holds back now: a thread about to wait
+  // for their replies calls it first. Thread-safe.
+  void flush();
+  // How long a request that follows another may be held back (CorkedSender):
+  // kSendWindow, or ENSEMBLE_SEND_WINDOW_US in the environment (0: never).
+  static std::chrono::microseconds send_window();
+  static constexpr std::chrono::microseconds kSendWindow{200};
+  // A request with this many bytes of buffers or more is never held back.
+  static constexpr std::size_t kNeverHeldFrom = 64 * 1024;
   // The next event, or nullopt after `timeout`. Thread-safe.
   std::optional<ClusterEvent> next_event(std::chrono::milliseconds timeout);
   // Every event that has arrived (at most `max`), waiting up to `timeout` for
@@ -131,15 +144,15 @@ class ClusterConnection {
   wire::Signer signer_;
   zmq::context_t context_{1};
 
-  std::mutex tx_mutex_;
-  zmq::socket_t tx_;  // GUARDED_BY(tx_mutex_)
+  zmq::socket_t tx_;  // used only through sender_
+  std::unique_ptr<CorkedSender> sender_;
 
   std::mutex rx_mutex_;
   zmq::socket_t rx_, iopub_, monitor_;  // GUARDED_BY(rx_mutex_)
   std::deque<ClusterEvent> pending_;    // GUARDED_BY(rx_mutex_)
   bool welcomed_ = false;               // GUARDED_BY(rx_mutex_)
   bool lost_ = false;                   // GUARDED_BY(rx_mutex_)
-  bool open_ = true;                    // GUARDED_BY(rx_mutex_ and tx_mutex_)
+  bool open_ = true;                    // GUARDED_BY(rx_mutex_)
 
   struct Direct {
     zmq::socket_t socket;

@@ -205,7 +205,12 @@ class AsyncResult(LightFuture, OutputDisplay, ResultTiming):
         return True
 
     def wait_for_send(self, timeout=-1):
-        return True
+        """Returns once the requests are on their way: the client may hold a
+        request back for a moment in a burst of them (docs/architecture.md)."""
+        try:
+            self._client._conn.flush()
+        except Exception:  # closed: nothing is held any more
+            pass
 
     @property
     def _tracker(self):

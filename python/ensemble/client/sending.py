@@ -163,6 +163,7 @@ class SendingMixin:
         try:
             self._conn.send(msg_type, json.dumps(content or {}), "{}", [], target, channel,
                             msg_id)
+            self._conn.flush()  # its caller waits for the reply: not held back behind a burst
         except Exception:
             self._reply_waiters.pop(msg_id, None)
             raise

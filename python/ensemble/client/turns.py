@@ -94,6 +94,7 @@ class TakingTurns:
         reading thread itself (a callback), or the client is closed or lost."""
         if future.done() or self.stopping or self.client._lost or (timeout is not None and timeout <= 0):
             return
+        self._flush()  # a burst's requests held back (corked_sender.hpp) leave now: they are waited for
         me = get_ident()
         if me == self.ident:
             return
@@ -120,6 +121,12 @@ class TakingTurns:
                 self._left_at = left_at = monotonic()
                 if left_at - led_since >= LEAD_CHECK_SECONDS:
                     self._turn.notify_all()
+
+    def _flush(self):
+        try:
+            self._conn.flush()
+        except Exception:  # closed meanwhile: the caller's own wait says what happened
+            pass
 
     def _lead(self, future, deadline):
         conn = self._conn

@@ -19,7 +19,7 @@
 
 #include <zmq.hpp>
 
-#include "deferred_wake.hpp"
+#include "ensemble/wire/deferred_wake.hpp"
 #include "ensemble/kernel/roster.hpp"
 #include "ensemble/kernel/session.hpp"
 #include "ensemble/kernel/uplink.hpp"
@@ -171,7 +171,7 @@ class IoLoop {
   std::atomic<bool> io_watches_shell_{true};  // the I/O thread's poll has the descriptor
   // How the main thread, having read a request itself, gets the I/O thread going
   // (deferred_wake.hpp): by the time a short request has been answered, no wake-up.
-  DeferredWake io_wake_{copy_delay_};
+  wire::DeferredWake io_wake_{copy_delay_};
   void wake_io_soon();
   std::atomic<int> shell_in_transit_{0};  // requests the I/O thread read and has not queued yet
   std::mutex replay_mutex_;               // the replay guard, as both threads decode requests

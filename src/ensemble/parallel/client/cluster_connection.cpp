@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "../multipart.hpp"
@@ -71,6 +72,23 @@ ClusterConnection::ClusterConnection(ControllerAddress address, std::string user
   std::string endpoint = address_.endpoint(address_.client_port);
   rx_.connect(endpoint);
   tx_.connect(endpoint);
+  sender_ = std::make_unique<CorkedSender>(tx_, send_window());
+}
+
+std::chrono::microseconds ClusterConnection::send_window() {
+  const char* text = std::getenv("ENSEMBLE_SEND_WINDOW_US");
+  if (text == nullptr || *text == '\0') return kSendWindow;
+  char* end = nullptr;
+  long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value < 0 || value > 60000000) {
+    spdlog::warn("cluster client: ignored ENSEMBLE_SEND_WINDOW_US={} (microseconds, 0 to 60000000)", text);
+    return kSendWindow;
+  }
+  return std::chrono::microseconds(value);
+}
+
+void ClusterConnection::flush() {
+  sender_->flush();
 }
 
 wire::Result<std::unique_ptr<ClusterConnection>> ClusterConnection::open(const ControllerAddress& address,
@@ -136,7 +154,8 @@ ClusterConnection::~ClusterConnection() {
 }
 
 void ClusterConnection::close() {
-  std::scoped_lock lock(tx_mutex_, rx_mutex_, direct_mutex_);
+  if (sender_) sender_->close();  // sends what it held: the requests were submitted before the close
+  std::scoped_lock lock(rx_mutex_, direct_mutex_);
   if (!open_) return;
   open_ = false;
   zmq_socket_monitor(rx_.handle(), nullptr, 0);
@@ -160,16 +179,27 @@ std::string ClusterConnection::submit(const std::string& msg_type, const std::st
       send_direct(target, signature, header_text, metadata_json, content_json, buffers)) {
     return msg_id;
   }
-  std::lock_guard lock(tx_mutex_);
-  if (!open_) throw std::runtime_error("the connection is closed");
-  auto more = zmq::send_flags::sndmore;
+  CorkedSender::Message message;
+  message.reserve(7 + buffers.size());
   if (route == Route::kTask || route == Route::kBroadcast) {
-    tx_.send(zmq::buffer(std::string_view(route == Route::kTask ? "t" : "b")), more);
+    message.emplace_back(std::string_view(route == Route::kTask ? "t" : "b"));
   } else if (target >= 0) {
-    std::string frame = (route == Route::kControl ? "c" : "e") + std::to_string(target);
-    tx_.send(zmq::buffer(frame), more);
+    message.emplace_back((route == Route::kControl ? "c" : "e") + std::to_string(target));
   }
-  send_signed(tx_, signature, header_text, metadata_json, content_json, buffers);
+  for (std::string_view frame : {std::string_view(wire::kDelimiter), std::string_view(signature),
+                                 std::string_view(header_text), std::string_view(kEmpty),
+                                 std::string_view(metadata_json), std::string_view(content_json)}) {
+    message.emplace_back(frame);
+  }
+  std::size_t buffer_bytes = 0;
+  for (zmq::message_t& buffer : buffers) {
+    buffer_bytes += buffer.size();
+    message.push_back(std::move(buffer));
+  }
+  // Large buffers may point into the caller's memory (sent without a copy): they
+  // leave at once, as before there was holding back, rather than wait for a burst.
+  sender_->send(std::move(message), buffer_bytes >= kNeverHeldFrom ? CorkedSender::Hold::kNever
+                                                                    : CorkedSender::Hold::kInBurst);
   return msg_id;
 }
 

@@ -220,6 +220,13 @@ class Connection {
     return out;
   }
 
+  // Sends the requests held back from a burst now (ClusterConnection::flush).
+  void flush() {
+    std::shared_ptr<ClusterConnection> connection = live();
+    py::gil_scoped_release release;
+    connection->flush();
+  }
+
   // The thread waiting in next_events returns at once (ClusterConnection::interrupt).
   void interrupt() {
     if (connection_) connection_->interrupt();
@@ -272,6 +279,7 @@ PYBIND11_MODULE(_core, m) {
       .def("next_event", &Connection::next_event, "timeout"_a)
       .def("next_events", &Connection::next_events, "timeout"_a)
       .def("interrupt", &Connection::interrupt)
+      .def("flush", &Connection::flush)
       .def("connect_engine", &Connection::connect_engine, "engine_id"_a, "endpoint"_a)
       .def("forget_engine", &Connection::forget_engine, "engine_id"_a)
       .def("set_most_direct", &Connection::set_most_direct, "most"_a)

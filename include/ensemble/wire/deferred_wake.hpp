@@ -17,7 +17,7 @@
 #include <atomic>
 #include <chrono>
 
-namespace ensemble::kernel {
+namespace ensemble::wire {
 
 class DeferredWake {
  public:
@@ -43,4 +43,4 @@ class DeferredWake {
   std::atomic<bool> armed_{false};
 };
 
-}  // namespace ensemble::kernel
+}  // namespace ensemble::wire

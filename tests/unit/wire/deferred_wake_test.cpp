@@ -1,12 +1,12 @@
 // DeferredWake (deferred_wake.hpp): a poller's wake-up a moment later.
-#include "deferred_wake.hpp"
+#include "ensemble/wire/deferred_wake.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>
 
 #include <chrono>
 
-namespace ensemble::kernel {
+namespace ensemble::wire {
 namespace {
 
 using namespace std::chrono_literals;
@@ -47,4 +47,4 @@ TEST(DeferredWake, TakingTheWakeUpQuietsItAndLetsItBeArmedAgain) {
 }
 
 }  // namespace
-}  // namespace ensemble::kernel
+}  // namespace ensemble::wire

@@ -1,15 +1,13 @@
-#include "deferred_wake.hpp"
+#include "ensemble/wire/deferred_wake.hpp"
 
-#include <spdlog/spdlog.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
-#include <cstring>
 #include <system_error>
 
-namespace ensemble::kernel {
+namespace ensemble::wire {
 
 DeferredWake::DeferredWake(std::chrono::microseconds delay)
     : fd_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)), delay_(delay) {
@@ -27,7 +25,6 @@ bool DeferredWake::arm() {
   when.it_value.tv_sec = count / 1000000;
   when.it_value.tv_nsec = static_cast<long>(count % 1000000) * 1000;
   if (::timerfd_settime(fd_, 0, &when, nullptr) == 0) return true;
-  spdlog::warn("timerfd_settime failed: {}", std::strerror(errno));
   armed_.store(false);
   return false;
 }
@@ -38,4 +35,4 @@ void DeferredWake::take() {
   armed_.store(false);
 }
 
-}  // namespace ensemble::kernel
+}  // namespace ensemble::wire
