@@ -99,6 +99,7 @@ class Client(EngineRosterMixin, SendingMixin, ControlMixin, TaskDbMixin, WaitMix
         self._engine_info = {}  # engine id -> what the controller said of it (uuid, pid, hostname, ...)
         self._direct = {}  # engine id -> the endpoint its requests go to directly
         self._last_direct_replies = {}  # engine id -> msg_id of the last reply from it directly
+        self._last_submit = 0.0  # monotonic: the event thread yields to a thread submitting (turns.py)
         self._ids = []
         self._registration_callbacks = []
         self._lost = False

@@ -3,6 +3,7 @@ a reply can never arrive for a msg_id the event thread does not know."""
 
 import json
 from concurrent.futures import Future
+from time import monotonic
 
 from .. import error
 from .futures import MessageFuture
@@ -41,6 +42,7 @@ class SendingMixin:
                       fname=None, metadata=None):
         """Send a request to one engine; returns its MessageFuture."""
         self._check_open()
+        self._last_submit = monotonic()
         msg_id = self._new_msg_id()
         with self._lock:
             future = self._register(msg_id, engine_id, utcnow())
@@ -59,6 +61,7 @@ class SendingMixin:
         msg_id ``<msg_id>_<engine id>``, so it is serialized and sent once. Returns the
         engines' MessageFutures, in order."""
         self._check_open()
+        self._last_submit = monotonic()
         msg_id = self._new_msg_id()
         sub_ids = ["%s_%d" % (msg_id, eid) for eid in engine_ids]
         now = utcnow()
