@@ -14,7 +14,7 @@ from queue import Queue
 
 from .. import error
 from .display import OutputDisplay
-from .futures import LightFuture, OutputSignal, outcome, when_all
+from .futures import LightFuture, MessageFuture, OutputSignal, outcome, when_all
 from .result_timing import ResultTiming
 from .turns import read_until
 from .util import progress
@@ -63,7 +63,10 @@ class AsyncResult(LightFuture, OutputDisplay, ResultTiming):
         self._raw_results = None
         if len(children) == 1:  # the common case, without a combining future
             self._output_signal = children[0].output
-            children[0].add_done_callback(self._resolve_one)
+            if type(children[0]) is MessageFuture:
+                children[0].set_owner(self)
+            else:
+                children[0].add_done_callback(self._resolve_one)
         else:
             self._output_signal = OutputSignal()
             when_all([f.output for f in children], self._output_signal.set_result)
@@ -369,8 +372,8 @@ def _untrack_finished(ar):
     AsyncResult. The AsyncResult itself stays tracked, as users may hang
     anything on it, and so do the result and the outputs.
     """
-    parts = [ar._condition, ar.msg_ids, ar._children, ar._raw_results]
+    parts = [ar._cond, ar.msg_ids, ar._children, ar._raw_results]  # _cond: None if never waited on
     for child in ar._children:
         md = child.metadata
-        parts += (child, child._condition, child.output, md, md["outputs"])
+        parts += (child, child._cond, child.output, md, md["outputs"])
     _untrack(*parts)

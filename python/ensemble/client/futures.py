@@ -135,17 +135,30 @@ class _Condition:
 
 
 class LightFuture(Future):
-    """A ``concurrent.futures.Future`` made of 2 objects instead of 11 (see
-    _Condition); its done-callback and waiter lists are made when first needed."""
+    """A ``concurrent.futures.Future`` made of 1 object instead of 11 (see
+    _Condition); its condition, done-callback and waiter lists are made when
+    first needed."""
 
     _done_callbacks = ()
     _waiter_list = ()  # made when concurrent.futures.wait or as_completed first waits on it
+    # Made when a thread first waits on it (or Future's own methods ask): settling
+    # needs only the lock all conditions share, and most futures are never waited on.
+    _cond = None
 
     def __init__(self):
-        self._condition = _Condition()
         self._state = PENDING
         self._result = None
         self._exception = None
+
+    @property
+    def _condition(self):
+        cond = self._cond
+        if cond is None:
+            with _futures_lock:
+                if self._cond is None:
+                    self._cond = _Condition()
+                cond = self._cond
+        return cond
 
     @property
     def _waiters(self):
@@ -167,19 +180,20 @@ class LightFuture(Future):
 
     def _settle(self, field, value, tell_waiter):
         # Future's set_result and set_exception, reading the waiter list without making it
-        with self._condition:
+        with _futures_lock:  # the lock under _condition: a waiter checks the state under it
             if self._state in _DONE_STATES:
                 raise InvalidStateError("{}: {!r}".format(self._state, self))
             setattr(self, field, value)
             self._state = FINISHED
             for waiter in self._waiter_list:
                 getattr(waiter, tell_waiter)(self)
-            self._condition.notify_all()
+            if self._cond is not None:  # none: nobody can be waiting on it
+                self._cond.notify_all()
         self._invoke_callbacks()
 
     def add_done_callback(self, fn):
         # Future.add_done_callback's behaviour, taking the lock once: every task adds one
-        with self._condition:
+        with _futures_lock:
             if self._state not in _DONE_STATES:
                 if self._done_callbacks:
                     self._done_callbacks.append(fn)
@@ -219,9 +233,31 @@ class MessageFuture(LightFuture):
 
     # made when the first is added: most requests never have one
     iopub_callbacks = ()
+    _owner = None  # the AsyncResult it resolves (set_owner), until it has
     engine_uuid = None  # its key in the client's _outstanding_dict (None: a task not yet assigned)
     from_hub = False  # another client's request, fetched from the controller (Client._fetch_from_hub)
     forget = False  # drop from the client's table once outputs are in (Client._forget_when_complete)
+
+    def set_owner(self, owner):
+        """Calls ``owner._resolve_one(self)`` once done (at once if it is), before
+        any done-callback: an AsyncResult's one future resolves it without the
+        callback list and bound method that add_done_callback would keep (two
+        more objects per request for the garbage collector to scan)."""
+        with _futures_lock:
+            if self._state not in _DONE_STATES:
+                self._owner = owner
+                return
+        owner._resolve_one(self)
+
+    def _invoke_callbacks(self):
+        owner = self._owner
+        if owner is not None:
+            self._owner = None  # a cycle with the owner's children otherwise
+            try:
+                owner._resolve_one(self)
+            except Exception:
+                LOGGER.exception("exception resolving %r", owner)
+        super()._invoke_callbacks()
 
     def add_iopub_callback(self, callback):
         self.iopub_callbacks = list(self.iopub_callbacks) + [callback]
