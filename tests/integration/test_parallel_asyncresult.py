@@ -272,6 +272,22 @@ def test_a_finished_task_the_user_keeps_is_one_object_for_the_garbage_collector(
     assert min(per_task) <= 1.05, per_task
 
 
+def test_an_outstanding_task_is_four_objects_for_the_garbage_collector(rc):
+    # thousands are outstanding when tasks are pipelined, and each full collection scans them
+    # all: the AsyncResult, its future, the future's output signal and the list of futures
+    # (11 per task in 2026-11; the metadata, its outputs, msg_ids and targets start untracked)
+    view = rc[0]
+    busy = view.apply_async(time.sleep, 3)  # the requests below queue behind it on the engine
+    gc.collect()
+    before = len(gc.get_objects())
+    queued = [view.apply_async(abs, -i) for i in range(500)]
+    per_task = (len(gc.get_objects()) - before - 1) / 500
+    assert not queued[-1].done(), "the count is of outstanding tasks"
+    assert per_task <= 4.05, per_task
+    assert busy.get(10) is None and [ar.get(10) for ar in queued] == list(range(500))
+    assert not gc.is_tracked(queued[0].metadata) and gc.is_tracked(queued[0])
+
+
 def test_the_chunks_of_a_finished_map_the_client_keeps_are_out_of_the_garbage_collectors_view(rc):
     # a map's chunks are not owned (ipyparallel keeps their results in rc.results), so the client
     # keeps them all; every full collection would scan each chunk's parts again

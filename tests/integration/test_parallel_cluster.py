@@ -44,6 +44,20 @@ def test_cluster_start_and_connect_sync_runs_one_process_per_engine_and_stop_lea
     assert not os.path.exists(c.client_file)
 
 
+@pytest.mark.deadline(60)
+def test_a_clusters_processes_share_one_session_of_their_own_each_in_its_own_process_group(own_cluster):
+    # One session: Linux's scheduler shares the CPUs between sessions first (autogroup), so
+    # the user's session keeps its share however many engines there are. A process group
+    # each: `ensemble cluster stop` ends whatever a stuck daemon started.
+    c = own_cluster(n=3)
+    c.cluster.start_and_connect_sync()
+    pids = cluster_pids(cluster_info(c.profile_dir, c.cluster_id))
+    sessions = {os.getsid(pid) for pid in pids}
+    assert len(sessions) == 1 and sessions != {os.getsid(0)}
+    assert all(os.getpgid(pid) == pid for pid in pids)
+    c.cluster.stop_cluster_sync()
+
+
 @pytest.mark.deadline(90)
 def test_a_cluster_whose_profile_directory_was_deleted_is_still_stopped_at_exit(tmp_path):
     # as a script does when an exception leaves its `with TemporaryDirectory()` before its stop

@@ -56,6 +56,8 @@ class AsyncResult(LightFuture, OutputDisplay, ResultTiming):
         self._client = client
         self._fname = fname
         self._targets = targets
+        # strings, and engine ids: for each full collection, objects fewer per request
+        _untrack(self.msg_ids, targets if type(targets) is list else None)
         self.owner = owner
         self._return_exceptions = return_exceptions
         self._ready = False

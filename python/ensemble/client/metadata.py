@@ -2,6 +2,12 @@
 
 from .util import running_ipython
 
+try:
+    from .._core import untrack as _untrack
+except ImportError:  # the sources without the built core, as tests/parallel import them: all stay tracked
+    def _untrack(*objects):
+        pass
+
 
 class Metadata(dict):
     """Metadata of one request, with a fixed set of keys readable as
@@ -48,9 +54,17 @@ _TEMPLATE.update(stdout="", stderr="", is_broadcast=False, is_coalescing=False)
 
 def request_metadata(msg_id, submitted, engine_uuid):
     """A new request's Metadata: as ``Metadata(msg_id=..., ...)``, made in one
-    C-level update (one per request sent)."""
+    C-level update (one per request sent).
+
+    It and its ``outputs`` list start out of the cyclic garbage collector's view:
+    every full collection scanned both for each outstanding task, and they hold
+    only strings, dates and JSON contents, which cannot lead back to them. A
+    dict takes itself back into view when a value that can be tracked goes in
+    (an error, say); the list stays out, as what goes in is JSON."""
+    outputs = []
     md = dict.__new__(Metadata)
-    dict.update(md, _TEMPLATE, msg_id=msg_id, submitted=submitted, engine_uuid=engine_uuid, outputs=[], data={})
+    dict.update(md, _TEMPLATE, msg_id=msg_id, submitted=submitted, engine_uuid=engine_uuid, outputs=outputs, data={})
+    _untrack(md, outputs)
     return md
 
 

@@ -6,11 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -76,7 +78,8 @@ bool runs_ensemble(pid_t pid) {
   return !error && name(theirs) == name(ours);
 }
 
-// Starts `argv` in a session of its own, output appended to `log`.
+// Starts `argv` in a process group of its own (so that stop_cluster can end
+// whatever it starts), output appended to `log`. Called in_cluster_session.
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -85,7 +88,8 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
   std::vector<char*> args;
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
@@ -98,6 +102,34 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
     return -1;
   }
   return pid;
+}
+
+// Runs `launch` in a child process that has made a session of its own, so that
+// every process it spawns shares that one session, away from the terminal's.
+// Why one: Linux's scheduler (autogroup) shares the CPUs between sessions first.
+// With a session per daemon, a client competing with 2 busy engines and their
+// controller got a quarter of a 2-core machine (a tenth with 8 engines); with
+// the cluster as one session, the user's session keeps half, and the cluster
+// still gets all of it while the user's side is idle. Returns launch's status.
+int in_cluster_session(const std::function<int()>& launch) {
+  std::cout.flush();
+  std::cerr.flush();
+  pid_t child = ::fork();  // the CLI has no threads yet: fork is safe here
+  if (child < 0) {
+    spdlog::error("cannot fork: {}", std::strerror(errno));
+    return 1;
+  }
+  if (child == 0) {
+    ::setsid();
+    int status = launch();
+    std::cout.flush();
+    std::cerr.flush();
+    ::_exit(status);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
 Json read_json(const std::string& path) {
@@ -144,7 +176,7 @@ int stop_cluster(const ClusterArgs& args, const std::string& path) {
   for (pid_t pid : pids) {
     if (running(pid)) {
       spdlog::warn("process {} did not stop; killing it", pid);
-      ::kill(-pid, SIGKILL);  // its whole session: each was started as a session leader
+      ::kill(-pid, SIGKILL);  // its whole process group: each was started as a group leader
       ::kill(pid, SIGKILL);
     }
   }
@@ -170,8 +202,7 @@ void spawn_engines(Json& cluster, int n, const std::string& log_stem) {
   }
 }
 
-// `ensemble cluster engines -n N`: more engines for a running cluster.
-int add_engines(const ClusterArgs& args) {
+int add_engines_now(const ClusterArgs& args) {
   std::string path = args.file("cluster");
   Json cluster = read_json(path);
   if (!cluster.is_object() || !running(cluster.value("controller_pid", 0))) {
@@ -188,7 +219,14 @@ int add_engines(const ClusterArgs& args) {
   return 0;
 }
 
-int start_cluster(const ClusterArgs& args) {
+// `ensemble cluster engines -n N`: more engines for a running cluster (in a
+// session of their own: nothing outside the cluster's first session can join it).
+int add_engines(const ClusterArgs& args) {
+  return in_cluster_session([&args] { return add_engines_now(args); });
+}
+
+// Starts the controller, waits until it is up, then the engines; writes the cluster file.
+int launch_cluster(const ClusterArgs& args) {
   std::string security = args.security_dir();
   std::error_code error;
   std::filesystem::create_directories(security, error);
@@ -239,16 +277,21 @@ int start_cluster(const ClusterArgs& args) {
   if (!write_cluster().ok()) return 1;
   std::cout << "cluster '" << args.cluster_id << "': controller " << controller << ", " << args.n
             << " engine(s); client file " << client_file << std::endl;
-  if (args.daemonize) return 0;
+  return 0;
+}
 
+int start_cluster(const ClusterArgs& args) {
+  if (int status = in_cluster_session([&args] { return launch_cluster(args); }); status != 0 || args.daemonize) {
+    return status;
+  }
   // In the foreground: run until interrupted or the controller ends, then stop everything.
+  std::string cluster_path = args.file("cluster");
+  Json cluster = read_json(cluster_path);
+  pid_t controller = cluster.is_object() ? cluster.value("controller_pid", 0) : 0;
   static volatile std::sig_atomic_t interrupted = 0;
   std::signal(SIGINT, [](int) { interrupted = 1; });
   std::signal(SIGTERM, [](int) { interrupted = 1; });
-  while (!interrupted && running(controller)) {
-    ::waitpid(-1, nullptr, WNOHANG);  // our children: reap engines that end
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  while (!interrupted && running(controller)) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   return stop_cluster(args, cluster_path);
 }
 
