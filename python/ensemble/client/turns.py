@@ -28,9 +28,9 @@ LEAD_CHECK_SECONDS = 0.001
 LINGER_SECONDS = 0.001
 # While a thread submits requests back to back (the last less than YIELD_SECONDS
 # ago), the event thread leaves the replies in the socket rather than take the
-# GIL from it, for at most MOST_YIELD_SECONDS at a time (then it reads all that
-# has come): a loop of apply_async returns sooner, and the replies are read
-# together after it.
+# GIL from it, for at most MOST_YIELD_SECONDS at a time (then it reads one batch,
+# and yields again): a loop of apply_async returns sooner, and the replies are
+# read together after it.
 YIELD_SECONDS = 0.0005
 MOST_YIELD_SECONDS = 0.02
 
