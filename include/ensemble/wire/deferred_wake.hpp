@@ -8,7 +8,8 @@
 // trip (35 µs of ~390 measured here). Armed instead, the timer costs the main
 // thread one timerfd_settime; it fires only if the request outlasts the delay,
 // and a loop of short requests gets one wake-up of the I/O thread per delay
-// rather than one per request.
+// rather than one per request. The cluster client's CorkedSender uses it the
+// same way, to send a burst of requests together.
 //
 // Thread safety: arm() from any thread; fd() and take() from the poller.
 // Errors: the constructor throws std::system_error when no timerfd can be made.
