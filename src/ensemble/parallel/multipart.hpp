@@ -3,9 +3,11 @@
 // payload. Header-only helpers; no state.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <zmq.hpp>
@@ -39,12 +41,38 @@ inline bool verified(const Parts& parts, std::size_t d, const wire::Signer& sign
                        view(parts[d + 5]));
 }
 
+// A ZeroMQ call fails with EINTR when a signal reaches the calling thread
+// (Ctrl-C in a client's Python process), even a non-blocking one: the frame is
+// still there to send or to take, so these try again.
+inline zmq::recv_result_t receive_frame(zmq::socket_t& socket, zmq::message_t& frame, zmq::recv_flags flags) {
+  while (true) {
+    try {
+      return socket.recv(frame, flags);
+    } catch (const zmq::error_t& error) {
+      if (error.num() != EINTR) throw;
+    }
+  }
+}
+
+template <typename Frame>
+zmq::send_result_t send_frame(zmq::socket_t& socket, Frame&& frame, zmq::send_flags flags) {
+  while (true) {
+    try {
+      return socket.send(std::forward<Frame>(frame), flags);
+    } catch (const zmq::error_t& error) {
+      if (error.num() != EINTR) throw;
+    }
+  }
+}
+
 // Non-blocking receive of one whole multipart message; false if none waits.
 inline bool receive(zmq::socket_t& socket, Parts& parts) {
   parts.clear();
   while (true) {
     zmq::message_t frame;
-    if (!socket.recv(frame, parts.empty() ? zmq::recv_flags::dontwait : zmq::recv_flags::none)) return false;
+    if (!receive_frame(socket, frame, parts.empty() ? zmq::recv_flags::dontwait : zmq::recv_flags::none)) {
+      return false;
+    }
     bool more = frame.more();
     parts.push_back(std::move(frame));
     if (!more) return true;
@@ -53,13 +81,13 @@ inline bool receive(zmq::socket_t& socket, Parts& parts) {
 
 inline void send(zmq::socket_t& socket, Parts& parts) {
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    socket.send(parts[i], i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    send_frame(socket, parts[i], i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   }
 }
 
 inline void send(zmq::socket_t& socket, const wire::Frames& frames) {
   for (std::size_t i = 0; i < frames.size(); ++i) {
-    socket.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    send_frame(socket, zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   }
 }
 

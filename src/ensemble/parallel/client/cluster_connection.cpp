@@ -130,7 +130,11 @@ bool ClusterConnection::await_ready(std::chrono::milliseconds timeout) {
       next_probe = Clock::now() + std::chrono::milliseconds(100);
     }
     zmq::pollitem_t items[] = {{rx_.handle(), 0, ZMQ_POLLIN, 0}, {iopub_.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 2, std::chrono::milliseconds(20));
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(20));
+    } catch (const zmq::error_t& error) {
+      if (error.num() != EINTR) throw;  // a signal: look again
+    }
     drain();
     for (auto it = pending_.begin(); it != pending_.end();) {
       // Only the probe's own reply counts; earlier probes' replies are dropped.
@@ -208,14 +212,14 @@ void ClusterConnection::send_signed(zmq::socket_t& socket, const std::string& si
                                     std::vector<zmq::message_t>& buffers) {
   static const std::string kEmpty = "{}";  // the parent header
   auto more = zmq::send_flags::sndmore;
-  socket.send(zmq::buffer(std::string_view(wire::kDelimiter)), more);
-  socket.send(zmq::buffer(signature), more);
-  socket.send(zmq::buffer(header_text), more);
-  socket.send(zmq::buffer(kEmpty), more);
-  socket.send(zmq::buffer(metadata_json), more);
-  socket.send(zmq::buffer(content_json), buffers.empty() ? zmq::send_flags::none : more);
+  send_frame(socket, zmq::buffer(std::string_view(wire::kDelimiter)), more);
+  send_frame(socket, zmq::buffer(signature), more);
+  send_frame(socket, zmq::buffer(header_text), more);
+  send_frame(socket, zmq::buffer(kEmpty), more);
+  send_frame(socket, zmq::buffer(metadata_json), more);
+  send_frame(socket, zmq::buffer(content_json), buffers.empty() ? zmq::send_flags::none : more);
   for (std::size_t i = 0; i < buffers.size(); ++i) {
-    socket.send(buffers[i], i + 1 < buffers.size() ? more : zmq::send_flags::none);
+    send_frame(socket, buffers[i], i + 1 < buffers.size() ? more : zmq::send_flags::none);
   }
 }
 

@@ -145,6 +145,25 @@ py::object to_python(ClusterEvent& event, const Fields& fields) {
                         text_of(f.at(3)), buffers_of(event));
 }
 
+// Runs `work` with the GIL released, and takes it back however `work` ends: an
+// exception that left without it crashed the interpreter (pybind11 turns it
+// into a Python exception, which needs the GIL). A daemon thread coming back
+// into a finalizing interpreter is ended with pthread_exit, which cannot unwind
+// through C++ frames: it stays out instead.
+template <typename Work>
+void without_gil(Work&& work) {
+  PyThreadState* state = PyEval_SaveThread();
+  try {
+    work();
+  } catch (...) {
+    while (_Py_IsFinalizing()) ::pause();
+    PyEval_RestoreThread(state);
+    throw;
+  }
+  while (_Py_IsFinalizing()) ::pause();
+  PyEval_RestoreThread(state);
+}
+
 class Connection {
  public:
   Connection(const std::string& client_file_json, std::string username, double timeout) {
@@ -189,12 +208,8 @@ class Connection {
   py::object next_event(double timeout) {
     ParkedBuffers::instance().release_parked();
     std::shared_ptr<ClusterConnection> connection = live();
-    PyThreadState* state = PyEval_SaveThread();
-    std::optional<ClusterEvent> event = connection->next_event(std::chrono::milliseconds(static_cast<long>(timeout * 1000)));
-    // A daemon thread coming back into a finalizing interpreter is ended with
-    // pthread_exit, which cannot unwind through C++ frames: stay out instead.
-    while (_Py_IsFinalizing()) ::pause();
-    PyEval_RestoreThread(state);
+    std::optional<ClusterEvent> event;
+    without_gil([&] { event = connection->next_event(std::chrono::milliseconds(static_cast<long>(timeout * 1000))); });
     if (!event) return py::none();
     return to_python(*event, Fields{});  // always the full form
   }
@@ -207,14 +222,13 @@ class Connection {
   py::list next_events(double timeout) {
     ParkedBuffers::instance().release_parked();
     std::shared_ptr<ClusterConnection> connection = live();
-    PyThreadState* state = PyEval_SaveThread();
-    std::vector<ClusterEvent> events =
-        connection->next_events(std::chrono::milliseconds(static_cast<long>(timeout * 1000)), kMostEventsAtOnce);
+    std::vector<ClusterEvent> events;
     std::vector<Fields> fields;
-    fields.reserve(events.size());
-    for (const auto& event : events) fields.push_back(fields_of(event));
-    while (_Py_IsFinalizing()) ::pause();
-    PyEval_RestoreThread(state);
+    without_gil([&] {
+      events = connection->next_events(std::chrono::milliseconds(static_cast<long>(timeout * 1000)), kMostEventsAtOnce);
+      fields.reserve(events.size());
+      for (const auto& event : events) fields.push_back(fields_of(event));
+    });
     py::list out;
     for (std::size_t i = 0; i < events.size(); ++i) out.append(to_python(events[i], fields[i]));
     return out;

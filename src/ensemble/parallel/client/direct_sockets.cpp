@@ -43,13 +43,17 @@ bool connect_and_wait(zmq::context_t& context, zmq::socket_t& socket, const std:
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, left);
+    try {
+      zmq::poll(&item, 1, left);
+    } catch (const zmq::error_t& error) {
+      if (error.num() != EINTR) throw;  // a signal: look again
+    }
     zmq::message_t event;
-    while (!made && monitor.recv(event, zmq::recv_flags::dontwait)) {
+    while (!made && receive_frame(monitor, event, zmq::recv_flags::dontwait)) {
       uint16_t kind = 0;
       if (event.size() >= sizeof kind) std::memcpy(&kind, event.data(), sizeof kind);
       made = kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
-      while (monitor.get(zmq::sockopt::rcvmore) && monitor.recv(event, zmq::recv_flags::dontwait)) {
+      while (monitor.get(zmq::sockopt::rcvmore) && receive_frame(monitor, event, zmq::recv_flags::dontwait)) {
       }
     }
   }
