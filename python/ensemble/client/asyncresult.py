@@ -14,16 +14,11 @@ from queue import Queue
 
 from .. import error
 from .display import OutputDisplay
-from .futures import LightFuture, MessageFuture, OutputSignal, outcome, when_all
+from .futures import LightFuture, MessageFuture, OutputSignal, outcome, untrack as _untrack, when_all
 from .result_timing import ResultTiming
 from .turns import read_until
 from .util import progress
 
-try:
-    from .._core import untrack as _untrack
-except ImportError:  # the sources without the built core, as tests/parallel import them: all stay tracked
-    def _untrack(*objects):
-        pass
 
 _FOREVER = threading.TIMEOUT_MAX
 # How long metadata read after the result waits for the outputs still on their way (see _outputs_in).
@@ -374,8 +369,8 @@ def _untrack_finished(ar):
     AsyncResult. The AsyncResult itself stays tracked, as users may hang
     anything on it, and so do the result and the outputs.
     """
-    parts = [ar._cond, ar.msg_ids, ar._children, ar._raw_results]  # _cond: None if never waited on
+    parts = [ar.msg_ids, ar._children, ar._raw_results]  # conditions start untracked (futures.py)
     for child in ar._children:
         md = child.metadata
-        parts += (child, child._cond, child.output, md, md["outputs"])
+        parts += (child, child.output, md, md["outputs"])
     _untrack(*parts)

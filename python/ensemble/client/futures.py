@@ -11,7 +11,18 @@ from concurrent.futures import Future, TimeoutError as FutureTimeout
 from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, LOGGER, PENDING, InvalidStateError
 from threading import Event, Lock
 
+try:  # takes objects out of the cyclic collector's view (see asyncresult.py, _untrack_finished)
+    from .._core import untrack
+except ImportError:  # the sources without the built core, as tests/parallel import them: all stay tracked
+    def untrack(*objects):
+        pass
+
 _DONE_STATES = (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED)
+
+
+def _untracked(obj):
+    untrack(obj)
+    return obj
 _signal_lock = Lock()  # one for all signals: each holds it for a few instructions
 
 
@@ -156,7 +167,9 @@ class LightFuture(Future):
         if cond is None:
             with _futures_lock:
                 if self._cond is None:
-                    self._cond = _Condition()
+                    # out of the collector's view from the start: it holds only locks, and
+                    # may be made after its future's parts were let go of (_untrack_finished)
+                    self._cond = _untracked(_Condition())
                 cond = self._cond
         return cond
 

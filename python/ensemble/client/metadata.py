@@ -1,12 +1,7 @@
 """Per-request metadata and the result object of ``execute``."""
 
+from .futures import untrack as _untrack
 from .util import running_ipython
-
-try:
-    from .._core import untrack as _untrack
-except ImportError:  # the sources without the built core, as tests/parallel import them: all stay tracked
-    def _untrack(*objects):
-        pass
 
 
 class Metadata(dict):
