@@ -122,14 +122,9 @@ class ClusterConnection {
   struct Direct;
   Direct* direct_for(int id);  // callers hold direct_mutex_
   void wake_poller();
-  // [<IDS|MSG>, signature, header, "{}", metadata, content, buffers...] on `socket`.
-  static void send_signed(zmq::socket_t& socket, const std::string& signature, const std::string& header_text,
-                          const std::string& metadata_json, const std::string& content_json,
-                          std::vector<zmq::message_t>& buffers);
-  // Sends on engine `target`'s direct socket; false if it has none.
-  bool send_direct(int target, const std::string& signature, const std::string& header_text,
-                   const std::string& metadata_json, const std::string& content_json,
-                   std::vector<zmq::message_t>& buffers);
+  // Sends `message` on engine `target`'s direct socket; false (and `message`
+  // untouched) if it has none.
+  bool send_direct(int target, Parts& message);
   // Receiving side; callers hold rx_mutex_ (and not direct_mutex_).
   // Every direct socket (and the wake-up is reset), or those of `only` these engines.
   void drain_direct(const std::vector<int>* only = nullptr);

@@ -179,17 +179,9 @@ std::string ClusterConnection::submit(const std::string& msg_type, const std::st
   std::string header_text = header.to_text();
   static const std::string kEmpty = "{}";
   std::string signature = signer_.sign(header_text, kEmpty, metadata_json, content_json);
-  if (route == Route::kShell && target >= 0 &&
-      send_direct(target, signature, header_text, metadata_json, content_json, buffers)) {
-    return msg_id;
-  }
-  CorkedSender::Message message;
+  // [<IDS|MSG>, signature, header, parent "{}", metadata, content, buffers...]
+  Parts message;
   message.reserve(7 + buffers.size());
-  if (route == Route::kTask || route == Route::kBroadcast) {
-    message.emplace_back(std::string_view(route == Route::kTask ? "t" : "b"));
-  } else if (target >= 0) {
-    message.emplace_back((route == Route::kControl ? "c" : "e") + std::to_string(target));
-  }
   for (std::string_view frame : {std::string_view(wire::kDelimiter), std::string_view(signature),
                                  std::string_view(header_text), std::string_view(kEmpty),
                                  std::string_view(metadata_json), std::string_view(content_json)}) {
@@ -200,27 +192,18 @@ std::string ClusterConnection::submit(const std::string& msg_type, const std::st
     buffer_bytes += buffer.size();
     message.push_back(std::move(buffer));
   }
+  if (route == Route::kShell && target >= 0 && send_direct(target, message)) return msg_id;
+  // Through the controller: a first frame says where to.
+  if (route == Route::kTask || route == Route::kBroadcast) {
+    message.emplace(message.begin(), std::string_view(route == Route::kTask ? "t" : "b"));
+  } else if (target >= 0) {
+    message.emplace(message.begin(), (route == Route::kControl ? "c" : "e") + std::to_string(target));
+  }
   // Large buffers may point into the caller's memory (sent without a copy): they
   // leave at once, as before there was holding back, rather than wait for a burst.
   sender_->send(std::move(message), buffer_bytes >= kNeverHeldFrom ? CorkedSender::Hold::kNever
                                                                     : CorkedSender::Hold::kInBurst);
   return msg_id;
-}
-
-void ClusterConnection::send_signed(zmq::socket_t& socket, const std::string& signature, const std::string& header_text,
-                                    const std::string& metadata_json, const std::string& content_json,
-                                    std::vector<zmq::message_t>& buffers) {
-  static const std::string kEmpty = "{}";  // the parent header
-  auto more = zmq::send_flags::sndmore;
-  send_frame(socket, zmq::buffer(std::string_view(wire::kDelimiter)), more);
-  send_frame(socket, zmq::buffer(signature), more);
-  send_frame(socket, zmq::buffer(header_text), more);
-  send_frame(socket, zmq::buffer(kEmpty), more);
-  send_frame(socket, zmq::buffer(metadata_json), more);
-  send_frame(socket, zmq::buffer(content_json), buffers.empty() ? zmq::send_flags::none : more);
-  for (std::size_t i = 0; i < buffers.size(); ++i) {
-    send_frame(socket, buffers[i], i + 1 < buffers.size() ? more : zmq::send_flags::none);
-  }
 }
 
 std::optional<ClusterEvent> ClusterConnection::next_event(std::chrono::milliseconds timeout) {

@@ -131,14 +131,12 @@ ClusterConnection::Direct* ClusterConnection::direct_for(int id) {
   }
 }
 
-bool ClusterConnection::send_direct(int target, const std::string& signature, const std::string& header_text,
-                                    const std::string& metadata_json, const std::string& content_json,
-                                    std::vector<zmq::message_t>& buffers) {
+bool ClusterConnection::send_direct(int target, Parts& message) {
   std::lock_guard lock(direct_mutex_);
   Direct* direct = direct_for(target);
   if (direct == nullptr) return false;
   zmq::socket_t& socket = direct->socket;
-  send_signed(socket, signature, header_text, metadata_json, content_json, buffers);
+  parallel::send(socket, message);
   // Sending may have taken in the news of a reply, which the poller's
   // descriptor then no longer signals: tell the poller.
   if (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) wake_poller();
