@@ -14,7 +14,8 @@ from queue import Queue
 
 from .. import error
 from .display import OutputDisplay
-from .futures import LightFuture, MessageFuture, OutputSignal, outcome, untrack as _untrack, when_all
+from .futures import (LightFuture, MessageFuture, OutputSignal, outcome, track as _track, untrack as _untrack,
+                      when_all)
 from .result_timing import ResultTiming
 from .turns import read_until
 from .util import progress
@@ -51,20 +52,26 @@ class AsyncResult(LightFuture, OutputDisplay, ResultTiming):
         self._client = client
         self._fname = fname
         self._targets = targets
-        # strings, and engine ids: for each full collection, objects fewer per request
-        _untrack(self.msg_ids, targets if type(targets) is list else None)
         self.owner = owner
         self._return_exceptions = return_exceptions
         self._ready = False
         self._success = None
         self._raw_results = None
+        # strings, and engine ids: for each full collection, objects fewer per request
+        targets = targets if type(targets) is list else None
         if len(children) == 1:  # the common case, without a combining future
-            self._output_signal = children[0].output
-            if type(children[0]) is MessageFuture:
-                children[0].set_owner(self)
+            only = children[0]
+            self._output_signal = only.output
+            if type(only) is MessageFuture:
+                only.set_owner(self)
+                # with the future, out of view until resolved (see MessageFuture); a failure
+                # puts them back (_resolve), and the client's close the unresolved ones
+                _untrack(self.msg_ids, targets, children)
             else:
-                children[0].add_done_callback(self._resolve_one)
+                _untrack(self.msg_ids, targets)
+                only.add_done_callback(self._resolve_one)
         else:
+            _untrack(self.msg_ids, targets)
             self._output_signal = OutputSignal()
             when_all([f.output for f in children], self._output_signal.set_result)
             when_all(children, self._resolve_children)
@@ -98,6 +105,9 @@ class AsyncResult(LightFuture, OutputDisplay, ResultTiming):
             value = self._reconstruct_result(results)
         except Exception as exc:
             self._success, self._ready = False, True
+            # the exception's traceback holds this frame, and so this object: its
+            # parts go back into the collector's view (see MessageFuture)
+            _track(self._children, *self._children, *(c.output for c in self._children))
             self.set_exception(exc)
         else:
             self._success, self._ready = True, True
@@ -367,8 +377,12 @@ def _untrack_finished(ar):
     a reference cycle: reference counting frees them. A failed one keeps its
     parts tracked: an exception's traceback holds frames, which can hold the
     AsyncResult. The AsyncResult itself stays tracked, as users may hang
-    anything on it, and so do the result and the outputs.
+    anything on it, and so do the result and the outputs. So does a request
+    with iopub callbacks, which are kept after it finishes and may hold it.
     """
+    if any(getattr(child, "iopub_callbacks", ()) for child in ar._children):
+        _track(ar._children)  # made untracked (see MessageFuture); the callback's future is tracked
+        return
     parts = [ar.msg_ids, ar._children, ar._raw_results]  # conditions start untracked (futures.py)
     for child in ar._children:
         md = child.metadata

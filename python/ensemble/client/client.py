@@ -180,6 +180,7 @@ class Client(EngineRosterMixin, SendingMixin, ControlMixin, TaskDbMixin, WaitMix
             self._conn.close()
         except Exception:
             pass
+        self._track_unresolved()
 
     def spin(self):
         """Does nothing: replies are received on a thread."""

@@ -11,10 +11,13 @@ from concurrent.futures import Future, TimeoutError as FutureTimeout
 from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, LOGGER, PENDING, InvalidStateError
 from threading import Event, Lock
 
-try:  # takes objects out of the cyclic collector's view (see asyncresult.py, _untrack_finished)
-    from .._core import untrack
+try:  # takes objects out of the cyclic collector's view, and back (see "Out of the collector's view" below)
+    from .._core import track, untrack
 except ImportError:  # the sources without the built core, as tests/parallel import them: all stay tracked
     def untrack(*objects):
+        pass
+
+    def track(*objects):
         pass
 
 _DONE_STATES = (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED)
@@ -59,6 +62,7 @@ class OutputSignal:
     def add_done_callback(self, callback):
         with _signal_lock:
             if not self._set:
+                track(self)  # a callback may lead back to it (see MessageFuture)
                 self._callbacks = (self._callbacks or []) + [callback]
                 return
         callback(self)
@@ -160,6 +164,14 @@ class LightFuture(Future):
         self._state = PENDING
         self._result = None
         self._exception = None
+        # Set here, though the class has them: an attribute first set on an instance later
+        # on can give that instance a dict of its own (CPython 3.11 makes room for new
+        # names in a class's shared attribute table only while its first instances are
+        # made), one more object for each garbage collection; a burst of tasks made one
+        # for each of their futures.
+        self._cond = None
+        self._waiter_list = ()
+        self._done_callbacks = ()
 
     @property
     def _condition(self):
@@ -177,6 +189,7 @@ class LightFuture(Future):
     def _waiters(self):
         waiters = self._waiter_list
         if type(waiters) is not list:
+            track(self)  # a waiter holds the futures it waits on (see MessageFuture)
             waiters = self._waiter_list = []
         return waiters
 
@@ -189,6 +202,7 @@ class LightFuture(Future):
         self._settle("_result", result, "add_result")
 
     def set_exception(self, exception):
+        track(self)  # a traceback's frames may lead back to it (see MessageFuture)
         self._settle("_exception", exception, "add_exception")
 
     def _settle(self, field, value, tell_waiter):
@@ -208,6 +222,7 @@ class LightFuture(Future):
         # Future.add_done_callback's behaviour, taking the lock once: every task adds one
         with _futures_lock:
             if self._state not in _DONE_STATES:
+                track(self)  # the callback may lead back to it (see MessageFuture)
                 if self._done_callbacks:
                     self._done_callbacks.append(fn)
                 else:
@@ -235,6 +250,18 @@ class MessageFuture(LightFuture):
     are complete (its ``status: idle``). ``metadata`` is the request's
     Metadata dict; ``iopub_callbacks`` are called, on the thread that reads
     the client's events (turns.py), with each iopub message for this request.
+
+    Out of the collector's view: the client sends it untracked, with its output
+    signal and metadata (sending.py), and its AsyncResult's list of futures
+    starts untracked too, so that an outstanding task is one object (the
+    AsyncResult) for each garbage collection to scan, not four. Thousands are
+    outstanding in a submit loop; four each made a full collection (30-75 ms,
+    with the GIL held) land in most loops of 4000. Untracked objects are still
+    freed by reference counting, but a reference cycle through one is never
+    collected. So each becomes tracked again as it takes on a reference that may
+    lead back to it: a done-callback, an iopub callback, a waiter, an exception
+    (its traceback). Its one reference back by design, ``_owner``, goes when it
+    resolves; the client tracks the still-unresolved ones again when it closes.
     """
 
     def __init__(self, msg_id, metadata, engine_id=None):
@@ -243,6 +270,12 @@ class MessageFuture(LightFuture):
         self.metadata = metadata
         self.engine_id = engine_id
         self.output = OutputSignal(metadata)
+        # every name set now (see LightFuture.__init__)
+        self.iopub_callbacks = ()
+        self._owner = None
+        self.engine_uuid = None
+        self.from_hub = False
+        self.forget = False
 
     # made when the first is added: most requests never have one
     iopub_callbacks = ()
@@ -273,6 +306,7 @@ class MessageFuture(LightFuture):
         super()._invoke_callbacks()
 
     def add_iopub_callback(self, callback):
+        track(self)
         self.iopub_callbacks = list(self.iopub_callbacks) + [callback]
 
     def remove_iopub_callback(self, callback):

@@ -47,7 +47,7 @@ _TEMPLATE = dict.fromkeys(Metadata._KEYS)
 _TEMPLATE.update(stdout="", stderr="", is_broadcast=False, is_coalescing=False)
 
 
-def request_metadata(msg_id, submitted, engine_uuid):
+def request_metadata(msg_id, submitted, engine_uuid, untracked=True):
     """A new request's Metadata: as ``Metadata(msg_id=..., ...)``, made in one
     C-level update (one per request sent).
 
@@ -55,11 +55,13 @@ def request_metadata(msg_id, submitted, engine_uuid):
     every full collection scanned both for each outstanding task, and they hold
     only strings, dates and JSON contents, which cannot lead back to them. A
     dict takes itself back into view when a value that can be tracked goes in
-    (an error, say); the list stays out, as what goes in is JSON."""
+    (an error, say); the list stays out, as what goes in is JSON. With
+    ``untracked=False`` the caller untracks both (with more, in one call)."""
     outputs = []
     md = dict.__new__(Metadata)
     dict.update(md, _TEMPLATE, msg_id=msg_id, submitted=submitted, engine_uuid=engine_uuid, outputs=outputs, data={})
-    _untrack(md, outputs)
+    if untracked:
+        _untrack(md, outputs)
     return md
 
 

@@ -6,7 +6,7 @@ from concurrent.futures import Future
 from time import monotonic
 
 from .. import error
-from .futures import MessageFuture
+from .futures import MessageFuture, track, untrack
 from .metadata import request_metadata
 from .util import execute_content, utcnow
 
@@ -22,8 +22,9 @@ class SendingMixin:
         """A MessageFuture for a request about to be sent (call with _lock held)."""
         # engine_id stays None until the reply comes (as in ipyparallel); the future knows it
         uuid = self._engines.get(engine_id) if engine_id is not None else None
-        md = request_metadata(msg_id, submitted, uuid)
+        md = request_metadata(msg_id, submitted, uuid, untracked=False)
         future = MessageFuture(msg_id, md, engine_id)
+        untrack(md, md["outputs"], future, future.output)  # see MessageFuture, "Out of the collector's view"
         future.engine_uuid = uuid
         self.metadata[msg_id] = md
         self._futures[msg_id] = future
@@ -31,6 +32,17 @@ class SendingMixin:
         self._outstanding_dict[uuid].add(msg_id)
         self.history.append(msg_id)
         return future
+
+    def _track_unresolved(self):
+        """Put the unresolved futures (sent untracked) and their AsyncResults' lists back
+        into the collector's view: each is in a cycle with its AsyncResult (``_owner``)
+        that nothing will break once the client is closed, and that only the collector
+        can free."""
+        with self._lock:
+            for future in self._futures.values():
+                owner = future._owner
+                if owner is not None:
+                    track(future, future.output, owner._children)
 
     def _unregister(self, msg_ids):
         with self._lock:

@@ -308,4 +308,13 @@ PYBIND11_MODULE(_core, m) {
       },
       "Takes the given objects out of the cyclic garbage collector's view; they are still freed by reference "
       "counting. Only for objects that can be in no reference cycle.");
+  m.def(
+      "track",
+      [](const py::args& objects) {
+        for (const py::handle& object : objects) {
+          if (PyObject_IS_GC(object.ptr()) && !PyObject_GC_IsTracked(object.ptr())) PyObject_GC_Track(object.ptr());
+        }
+      },
+      "Puts objects that untrack() took out back into the cyclic garbage collector's view: for one that takes "
+      "on a reference that may lead back to it (a callback, an exception, a waiter).");
 }
