@@ -206,6 +206,11 @@ class FakeConnection:
 
     # -- the Connection API ----------------------------------------------------
 
+    def send_request(self, client, msg_type, content, metadata, buffers, engine_id, channel):
+        from ensemble.client.sending import file_and_send
+
+        return file_and_send(client, self, msg_type, content, metadata, buffers, engine_id, channel)
+
     def send(self, msg_type, content_json, metadata_json="{}", buffers=(), target=-1,
              channel="shell", msg_id=""):
         if self.closed:

@@ -7,8 +7,15 @@ from time import monotonic
 
 from .. import error
 from .futures import MessageFuture, track, untrack
-from .metadata import request_metadata
+from .metadata import _TEMPLATE, Metadata, request_metadata
 from .util import execute_content, utcnow
+
+try:  # the core files a request in C (request_book.cpp) as _file_request does here
+    from .._core import configure_request_book
+except ImportError:  # the sources without the built core, as tests/parallel import them
+    pass
+else:
+    configure_request_book(MessageFuture, Metadata, _TEMPLATE)
 
 
 class SendingMixin:
@@ -52,21 +59,21 @@ class SendingMixin:
 
     def _send_request(self, msg_type, content, engine_id, buffers=(), channel="shell",
                       fname=None, metadata=None):
-        """Send a request to one engine; returns its MessageFuture."""
+        """Send a request to one engine (None: a task, whose engine the controller's
+        scheduler picks); returns its MessageFuture. The connection files it (see
+        file_and_send) and sends it."""
+        return self._conn.send_request(self, msg_type, json.dumps(content) if content else "{}",
+                                       metadata if type(metadata) is str else self._metadata_json(metadata),
+                                       buffers, engine_id, channel)
+
+    def _file_request(self, engine_id):
+        """A request about to be sent, filed in this client's tables: its msg_id and
+        MessageFuture. The core does this in C (request_book.cpp), line for line."""
         self._check_open()
         self._last_submit = monotonic()
         msg_id = self._new_msg_id()
         with self._lock:
-            future = self._register(msg_id, engine_id, utcnow())
-        try:
-            # a task (channel "task") has no engine until the controller's scheduler picks one
-            self._conn.send(msg_type, json.dumps(content) if content else "{}",
-                            metadata if type(metadata) is str else self._metadata_json(metadata),
-                            list(buffers), -1 if engine_id is None else engine_id, channel, msg_id)
-        except Exception:
-            self._unregister([msg_id])
-            raise
-        return future
+            return msg_id, self._register(msg_id, engine_id, utcnow())
 
     def send_broadcast(self, msg_type, content, engine_ids, buffers=(), metadata=None):
         """One request for several engines: the controller sends it on to each, under
@@ -198,3 +205,16 @@ class SendingMixin:
 
     def send_execute_request(self, code, engine_id, silent=True):
         return self._send_request("execute_request", execute_content(code, silent), engine_id)
+
+
+def file_and_send(client, conn, msg_type, content, metadata, buffers, engine_id, channel):
+    """``Connection.send_request`` in Python, for a connection without it (the tests'
+    fake): files the request (Client._file_request), then sends it with ``conn.send``."""
+    msg_id, future = client._file_request(engine_id)
+    try:
+        conn.send(msg_type, content, metadata, list(buffers), -1 if engine_id is None else engine_id, channel,
+                  msg_id)
+    except Exception:
+        client._unregister([msg_id])
+        raise
+    return future

@@ -18,6 +18,7 @@
 #include "ensemble/parallel/cluster_connection.hpp"
 #include "ensemble/wire/json_scan.hpp"
 #include "../parked_buffers.hpp"
+#include "request_book.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -205,6 +206,27 @@ class Connection {
     return live()->submit(msg_type, content, metadata, std::move(frames), target, route, std::move(msg_id));
   }
 
+  // SendingMixin._send_request's work: files the request in `client`'s tables
+  // (request_book.hpp), then sends it; its MessageFuture. A request that cannot
+  // be sent is taken out of the tables again before the error goes on.
+  py::object send_request(py::handle client, const std::string& msg_type, const std::string& content,
+                          const std::string& metadata, const py::iterable& buffers, py::handle engine_id,
+                          const std::string& channel) {
+    FiledRequest filed = file_request(client, engine_id);
+    try {
+      send(msg_type, content, metadata, buffers, engine_id.is_none() ? -1 : engine_id.cast<int>(), channel,
+           filed.msg_id.cast<std::string>());
+    } catch (...) {
+      try {
+        unfile_request(client, filed.msg_id);
+      } catch (py::error_already_set& error) {
+        error.discard_as_unraisable("taking a request that could not be sent out of the client's tables");
+      }
+      throw;
+    }
+    return filed.future;
+  }
+
   py::object next_event(double timeout) {
     ParkedBuffers::instance().release_parked();
     std::shared_ptr<ClusterConnection> connection = live();
@@ -295,9 +317,13 @@ PYBIND11_MODULE(_core, m) {
       .def("interrupt", &Connection::interrupt)
       .def("flush", &Connection::flush)
       .def("connect_engine", &Connection::connect_engine, "engine_id"_a, "endpoint"_a)
+      .def("send_request", &Connection::send_request, "client"_a, "msg_type"_a, "content"_a, "metadata"_a,
+           "buffers"_a, "engine_id"_a, "channel"_a)
       .def("forget_engine", &Connection::forget_engine, "engine_id"_a)
       .def("set_most_direct", &Connection::set_most_direct, "most"_a)
       .def("close", &Connection::close);
+  m.def("configure_request_book", &ensemble::parallel::configure_request_book, "future_type"_a, "metadata_type"_a,
+        "metadata_template"_a, "The types Connection.send_request files requests with (sending.py calls it once).");
   // Call with the GIL held (as every pybind11 function is). See asyncresult.py, _untrack_finished.
   m.def(
       "untrack",
