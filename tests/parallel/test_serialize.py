@@ -134,6 +134,18 @@ def test_a_main_function_sent_again_is_unpickled_once_and_each_call_gets_its_own
     assert not hasattr(g2, "note")
 
 
+def test_a_function_pickled_once_travels_as_its_pickles_bytes_and_arrives_a_function(monkeypatch):
+    # the C pickler writes bytes without calling back into Python, as a PrePickled's
+    # reduction made it do for every call
+    f = _main_function("def f(x):\n    return x + 1\n")
+    serialize.pack_apply(f, (0,), {})  # the first call pickles f, the next ones reuse that
+    monkeypatch.setattr(serialize.PrePickled, "__reduce__", lambda self: pytest.fail("reduced"))
+    buffers = serialize.pack_apply(f, (1,), {})
+    assert len(buffers) == 1 and type(pickle.loads(buffers[0])[0]) is bytes
+    g, args, kwargs = serialize.unpack_apply(buffers, {})
+    assert callable(g) and g(*args, **kwargs) == 2
+
+
 def test_a_main_function_carrying_something_mutable_is_unpickled_for_every_call():
     # a map sends its function pre-pickled whatever it carries
     f = _main_function("def f(item, seen=[]):\n    seen.append(item)\n    return len(seen)\n")
