@@ -18,3 +18,11 @@ def test_metadata_says_whether_a_request_was_broadcast_and_coalescing(rc):
 def test_results_is_a_defaultdict_of_dicts(rc):
     assert isinstance(rc.results, defaultdict)
     assert rc.results["not-a-msg-id"] == {}
+
+
+def test_push_and_pull_run_under_ipyparallels_names(rc):
+    # ipyparallel applies util._push and util._pull; an AsyncResult names what it ran
+    pushed = rc[0].push({"a": 5}, block=False)
+    pulled = rc[0].pull("a", block=False)
+    assert (pushed._fname, pulled._fname) == ("_push", "_pull")
+    assert pulled.get(5) == 5

@@ -81,7 +81,7 @@ def test_system_exit_in_user_code_becomes_error_reply(main_ns):
 
 
 def test_pushed_names_are_visible_to_main_functions(main_ns):
-    run(engine_ns.push, a=5, b=[1, 2])
+    run(engine_ns._push, a=5, b=[1, 2])
     assert main_ns["a"] == 5
     code = compile("def use():\n    return a + len(b)\n", "<client>", "exec")
     client_main = {"__name__": "__main__"}
@@ -92,8 +92,8 @@ def test_pushed_names_are_visible_to_main_functions(main_ns):
 
 def test_push_supports_dotted_targets_and_pull_expressions(main_ns):
     exec("class A: pass\na = A()", main_ns)
-    run(engine_ns.push, **{"a.b": 128})
-    _, _, buffers = run(engine_ns.pull, ["a.b", "a.b * 2"])
+    run(engine_ns._push, **{"a.b": 128})
+    _, _, buffers = run(engine_ns._pull, ["a.b", "a.b * 2"])
     assert serialize.unpack_result(buffers) == [128, 256]
 
 

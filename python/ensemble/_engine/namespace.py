@@ -1,5 +1,8 @@
 """Helpers that clients apply on engines for push, pull and clear.
 
+push and pull are ``_push`` and ``_pull``, as ipyparallel's are: an AsyncResult shows the
+name of the function it ran (``ar._fname``), and code written for ipyparallel may read it.
+
 They are pickled by reference (this module is installed on every engine), so
 they cost a few bytes per request. They act on the engine's user namespace,
 ``sys.modules["__main__"].__dict__``.
@@ -12,7 +15,7 @@ def _user_ns():
     return sys.modules["__main__"].__dict__
 
 
-def push(**values):
+def _push(**values):
     """Assign each name (which may be a dotted target such as ``a.b``)."""
     ns = _user_ns()
     tmp = "_ensemble_push_value_"
@@ -29,7 +32,7 @@ def push(**values):
         ns.pop(tmp, None)
 
 
-def pull(names):
+def _pull(names):
     """The value of one expression, or a list for a list/tuple/set of them."""
     ns = _user_ns()
     if isinstance(names, (list, tuple, set)):

@@ -226,7 +226,7 @@ class DirectView(View):
             raise TypeError("Must be a dict, not %s" % type(ns))
         block = self.block if block is None else block
         targets = self.targets if targets is None else targets
-        return self._really_apply(engine_ns.push, kwargs=ns, block=block, targets=targets)
+        return self._really_apply(engine_ns._push, kwargs=ns, block=block, targets=targets)
 
     def get(self, key_s):
         return self.pull(key_s, block=True)
@@ -241,7 +241,7 @@ class DirectView(View):
                     raise TypeError("keys must be str, not type %r" % type(key))
         elif not isinstance(names, str):
             raise TypeError("names must be strs, not %r" % (names,))
-        return self._really_apply(engine_ns.pull, (names,), block=block, targets=targets)
+        return self._really_apply(engine_ns._pull, (names,), block=block, targets=targets)
 
     def __getitem__(self, key):
         return self.get(key)
@@ -259,7 +259,7 @@ class DirectView(View):
         for index, eid in enumerate(ids):
             part = mapper.getPartition(seq, index, len(ids))
             value = part[0] if flatten and len(part) == 1 else part
-            buffers = serialize.pack_apply(engine_ns.push, (), {key: value})
+            buffers = serialize.pack_apply(engine_ns._push, (), {key: value})
             futures.append(self.client.send_apply_request(buffers, eid))
         ar = self._record(AsyncResult(self.client, futures, fname="scatter", targets=ids,
                                       owner=True))
@@ -273,7 +273,7 @@ class DirectView(View):
         block = self.block if block is None else block
         targets = self.targets if targets is None else targets
         ids = self._target_ids(targets)
-        buffers = serialize.pack_apply(engine_ns.pull, (key,), {})
+        buffers = serialize.pack_apply(engine_ns._pull, (key,), {})
         futures = [self.client.send_apply_request(buffers, eid) for eid in ids]
         ar = self._record(AsyncMapResult(self.client, futures, Map.dists[dist](),
                                          fname="gather"))
