@@ -3,7 +3,7 @@ sending.py's Python reference (Client._file_request) does: the two must agree.""
 
 import gc
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
