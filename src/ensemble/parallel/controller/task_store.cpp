@@ -22,9 +22,16 @@ namespace {
 
 // After a checkpoint (task_store_writer.cpp), SQLite truncates the WAL to this many bytes.
 constexpr const char* kWalKept = "PRAGMA journal_size_limit=16777216";
+// A new store's pages are 16 KiB, not SQLite's 4: the WAL takes a write per page (two
+// syscalls), and a task's row is about 1.5 KB, so the writer thread spent 40 % of its time
+// in the kernel. `seq` orders the rows (restore, hub_history); without AUTOINCREMENT, which
+// updated sqlite_sequence with every row, a purged newest row's number may be reused, which
+// still sorts after every row that is left. Both cut a row's cost by a third (6.6 -> 4.4 µs
+// in a loop of batched inserts). A store made before keeps its own (it is not rebuilt).
+constexpr const char* kNewStorePageSize = "PRAGMA page_size=16384";
 const char* kSchema =
     "CREATE TABLE IF NOT EXISTS tasks ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT UNIQUE NOT NULL, client BLOB, engine INTEGER,"
+    " seq INTEGER PRIMARY KEY, msg_id TEXT UNIQUE NOT NULL, client BLOB, engine INTEGER,"
     " msg_type TEXT, request_header TEXT, done INTEGER NOT NULL DEFAULT 0, reply BLOB)";
 // Added after the first release of the schema; a store from then gains them.
 const char* kLaterColumns[][2] = {{"request", "BLOB"},       {"queue", "TEXT"},
@@ -68,7 +75,9 @@ bool TaskStore::open(const std::string& path, const std::function<void(Record&&)
   }
   sqlite3_busy_timeout(db, 2000);
   char* error = nullptr;
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kWalKept, kSchema}) {
+  // page_size first: it takes effect only on a database with no page written yet
+  for (const char* sql :
+       {kNewStorePageSize, "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kWalKept, kSchema}) {
     if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
       spdlog::error("task store {}: {}; keeping results in memory only", path, error ? error : "?");
       sqlite3_free(error);
@@ -90,6 +99,10 @@ bool TaskStore::open(const std::string& path, const std::function<void(Record&&)
                     column(read.stmt, 3), column(read.stmt, 4), sqlite3_column_int(read.stmt, 5) != 0};
       restored(std::move(record));
     }
+  }
+  {
+    Statement size(db, "PRAGMA page_size");
+    if (size.stmt != nullptr && sqlite3_step(size.stmt) == SQLITE_ROW) page_bytes_ = sqlite3_column_int(size.stmt, 0);
   }
   db_ = db;
   path_ = path;

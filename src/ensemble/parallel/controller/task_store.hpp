@@ -108,6 +108,9 @@ class TaskStore {
   void writer(std::stop_token stop);
   // WAL pages not yet checkpointed (the writer's, set by SQLite's WAL hook at each commit).
   int wal_pages_ = 0;
+  // The database's page size (set by open: a store made before 2026-11-27 has 4 KiB pages).
+  int page_bytes_ = 4096;
+  std::int64_t wal_bytes() const { return std::int64_t{wal_pages_} * page_bytes_; }
   // Checkpoints (copies the WAL into the database) when worth it: see kCheckpoint* in the .cpp.
   void checkpoint(void* db);
   struct Writes;  // the writer's prepared statements (task_store.cpp)

@@ -21,12 +21,13 @@ namespace {
 constexpr auto kBatchDelay = std::chrono::milliseconds(20);
 // SQLite checkpoints the WAL inside the commit that takes it past 1000 pages:
 // a fifth of the writer's work in a burst of tasks, on the hot thread's heels.
-// The writer checkpoints instead once the store has been idle this long, or
-// at once past kCheckpointAnyway pages (64 MiB of WAL at most); and SQLite
-// truncates the WAL to kWalKept bytes after a checkpoint.
+// The writer checkpoints instead once the store has been idle this long, with
+// 4 MiB of WAL or more, or at once past kCheckpointAnyway (64 MiB of WAL at
+// most); and SQLite truncates the WAL to kWalKept bytes after a checkpoint.
+// In bytes, not pages: a new store's pages are 4 times an old one's.
 constexpr auto kCheckpointWhenIdle = std::chrono::milliseconds(100);
-constexpr int kCheckpointWorthIt = 1000;
-constexpr int kCheckpointAnyway = 16384;
+constexpr std::int64_t kCheckpointWorthIt = 4000 * 1024;
+constexpr std::int64_t kCheckpointAnyway = 64 << 20;
 // SQLite refuses values past SQLITE_MAX_LENGTH (1e9 by default). A message
 // that big is sent on, but its copy in the store is left out, and said so.
 constexpr std::size_t kLargestBlob = 900u << 20;
@@ -93,7 +94,7 @@ void TaskStore::writer(std::stop_token stop) {
     std::deque<Op> batch;
     {
       std::unique_lock lock(mutex_);
-      if (wal_pages_ >= kCheckpointWorthIt &&
+      if (wal_bytes() >= kCheckpointWorthIt &&
           !wake_.wait_for(lock, stop, kCheckpointWhenIdle, [this] { return !ops_.empty(); })) {
         if (stop.stop_requested()) return;  // closing the database checkpoints
         lock.unlock();
@@ -116,7 +117,7 @@ void TaskStore::writer(std::stop_token stop) {
       written_cv_.notify_all();
       return;
     }
-    if (wal_pages_ >= kCheckpointAnyway) checkpoint(db);
+    if (wal_bytes() >= kCheckpointAnyway) checkpoint(db);
     {
       std::lock_guard lock(mutex_);
       written_ += batch.size();
