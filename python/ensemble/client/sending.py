@@ -45,11 +45,10 @@ class SendingMixin:
         into the collector's view: each is in a cycle with its AsyncResult (``_owner``)
         that nothing will break once the client is closed, and that only the collector
         can free."""
-        with self._lock:
-            for future in self._futures.values():
-                owner = future._owner
-                if owner is not None:
-                    track(future, future.output, owner._children)
+        for future in list(self._futures.values()):  # a copy: the event thread may still let go of some
+            owner = future._owner
+            if owner is not None:
+                track(future, future.output, owner._children)
 
     def _unregister(self, msg_ids):
         with self._lock:
