@@ -3,8 +3,10 @@
 // reference, and what runs without the built core). A submit loop spent
 // 5 µs per task in that Python, a third of the client's whole submit.
 //
-// Every function here needs the GIL, and reports failure by throwing
-// py::error_already_set with the Python exception set.
+// Every function here needs the GIL (no other thread may be in them at once
+// without it), and reports failure by throwing: py::error_already_set for an
+// error raised in Python, which pybind11 passes on as it is, or an exception
+// that pybind11 turns into a Python one (TypeError, RuntimeError).
 #pragma once
 
 #include <pybind11/pybind11.h>
