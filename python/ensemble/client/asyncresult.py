@@ -57,21 +57,18 @@ class AsyncResult(LightFuture, OutputDisplay, ResultTiming):
         self._ready = False
         self._success = None
         self._raw_results = None
-        # strings, and engine ids: for each full collection, objects fewer per request
-        targets = targets if type(targets) is list else None
+        one_request = len(children) == 1 and type(children[0]) is MessageFuture
+        # strings and engine ids: for each full collection, objects fewer per request; the list
+        # of one request's future too, out of view with it until resolved (see MessageFuture):
+        # a failure puts them back (_resolve), and the client's close the unresolved ones
+        _untrack(self.msg_ids, targets if type(targets) is list else None, children if one_request else None)
         if len(children) == 1:  # the common case, without a combining future
-            only = children[0]
-            self._output_signal = only.output
-            if type(only) is MessageFuture:
-                only.set_owner(self)
-                # with the future, out of view until resolved (see MessageFuture); a failure
-                # puts them back (_resolve), and the client's close the unresolved ones
-                _untrack(self.msg_ids, targets, children)
+            self._output_signal = children[0].output
+            if one_request:
+                children[0].set_owner(self)
             else:
-                _untrack(self.msg_ids, targets)
-                only.add_done_callback(self._resolve_one)
+                children[0].add_done_callback(self._resolve_one)
         else:
-            _untrack(self.msg_ids, targets)
             self._output_signal = OutputSignal()
             when_all([f.output for f in children], self._output_signal.set_result)
             when_all(children, self._resolve_children)

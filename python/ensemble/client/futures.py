@@ -154,23 +154,19 @@ class LightFuture(Future):
     _Condition); its condition, done-callback and waiter lists are made when
     first needed."""
 
-    _done_callbacks = ()
-    _waiter_list = ()  # made when concurrent.futures.wait or as_completed first waits on it
-    # Made when a thread first waits on it (or Future's own methods ask): settling
-    # needs only the lock all conditions share, and most futures are never waited on.
-    _cond = None
-
     def __init__(self):
+        # Every attribute a future will have is set here: one first set later on can give
+        # that instance a dict of its own (CPython 3.11 makes room for new names in a
+        # class's shared attribute table only while its first instances are made), one
+        # more object for each garbage collection; a burst of tasks made one for each of
+        # their futures.
         self._state = PENDING
         self._result = None
         self._exception = None
-        # Set here, though the class has them: an attribute first set on an instance later
-        # on can give that instance a dict of its own (CPython 3.11 makes room for new
-        # names in a class's shared attribute table only while its first instances are
-        # made), one more object for each garbage collection; a burst of tasks made one
-        # for each of their futures.
+        # Made when a thread first waits on it (or Future's own methods ask): settling
+        # needs only the lock all conditions share, and most futures are never waited on.
         self._cond = None
-        self._waiter_list = ()
+        self._waiter_list = ()  # a list once concurrent.futures.wait or as_completed waits on it
         self._done_callbacks = ()
 
     @property
@@ -271,18 +267,11 @@ class MessageFuture(LightFuture):
         self.engine_id = engine_id
         self.output = OutputSignal(metadata)
         # every name set now (see LightFuture.__init__)
-        self.iopub_callbacks = ()
-        self._owner = None
-        self.engine_uuid = None
-        self.from_hub = False
-        self.forget = False
-
-    # made when the first is added: most requests never have one
-    iopub_callbacks = ()
-    _owner = None  # the AsyncResult it resolves (set_owner), until it has
-    engine_uuid = None  # its key in the client's _outstanding_dict (None: a task not yet assigned)
-    from_hub = False  # another client's request, fetched from the controller (Client._fetch_from_hub)
-    forget = False  # drop from the client's table once outputs are in (Client._forget_when_complete)
+        self.iopub_callbacks = ()  # a list once the first is added: most requests never have one
+        self._owner = None  # the AsyncResult it resolves (set_owner), until it has
+        self.engine_uuid = None  # its key in the client's _outstanding_dict (None: a task not yet assigned)
+        self.from_hub = False  # another client's request, fetched from the controller (Client._fetch_from_hub)
+        self.forget = False  # drop from the client's table once outputs are in (Client._forget_when_complete)
 
     def set_owner(self, owner):
         """Calls ``owner._resolve_one(self)`` once done (at once if it is), before

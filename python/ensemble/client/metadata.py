@@ -1,6 +1,5 @@
 """Per-request metadata and the result object of ``execute``."""
 
-from .futures import untrack as _untrack
 from .util import running_ipython
 
 
@@ -47,21 +46,17 @@ _TEMPLATE = dict.fromkeys(Metadata._KEYS)
 _TEMPLATE.update(stdout="", stderr="", is_broadcast=False, is_coalescing=False)
 
 
-def request_metadata(msg_id, submitted, engine_uuid, untracked=True):
+def request_metadata(msg_id, submitted, engine_uuid):
     """A new request's Metadata: as ``Metadata(msg_id=..., ...)``, made in one
     C-level update (one per request sent).
 
-    It and its ``outputs`` list start out of the cyclic garbage collector's view:
-    every full collection scanned both for each outstanding task, and they hold
-    only strings, dates and JSON contents, which cannot lead back to them. A
-    dict takes itself back into view when a value that can be tracked goes in
-    (an error, say); the list stays out, as what goes in is JSON. With
-    ``untracked=False`` the caller untracks both (with more, in one call)."""
-    outputs = []
+    The caller takes it and its ``outputs`` list out of the cyclic garbage
+    collector's view (futures.py, MessageFuture): they hold only strings, dates
+    and JSON contents, which cannot lead back to them. A dict takes itself back
+    into view when a value that can be tracked goes in (an error, say); the list
+    stays out, as what goes in is JSON."""
     md = dict.__new__(Metadata)
-    dict.update(md, _TEMPLATE, msg_id=msg_id, submitted=submitted, engine_uuid=engine_uuid, outputs=outputs, data={})
-    if untracked:
-        _untrack(md, outputs)
+    dict.update(md, _TEMPLATE, msg_id=msg_id, submitted=submitted, engine_uuid=engine_uuid, outputs=[], data={})
     return md
 
 

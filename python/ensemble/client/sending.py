@@ -29,7 +29,7 @@ class SendingMixin:
         """A MessageFuture for a request about to be sent (call with _lock held)."""
         # engine_id stays None until the reply comes (as in ipyparallel); the future knows it
         uuid = self._engines.get(engine_id) if engine_id is not None else None
-        md = request_metadata(msg_id, submitted, uuid, untracked=False)
+        md = request_metadata(msg_id, submitted, uuid)
         future = MessageFuture(msg_id, md, engine_id)
         untrack(md, md["outputs"], future, future.output)  # see MessageFuture, "Out of the collector's view"
         future.engine_uuid = uuid
