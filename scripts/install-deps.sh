@@ -8,7 +8,7 @@ BUILD_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
   pybind11-dev libcli11-dev libspdlog-dev libfmt-dev libedit-dev
-  libgtest-dev libgmock-dev python3-dev
+  libgtest-dev libgmock-dev python3-dev libjemalloc-dev
 )
 TEST_PACKAGES=(
   clang libclang-rt-14-dev tmux sqlite3 iproute2

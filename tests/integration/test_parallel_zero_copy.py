@@ -81,3 +81,12 @@ def test_the_controller_returns_the_memory_of_large_frames_it_passed_on(rc, star
     time.sleep(2.0)  # four of the controller's ticks
     grown = rss_mib(controller) - before
     assert grown < 8, "the controller still holds %.0f MiB after the burst" % grown
+
+
+def test_the_cluster_s_daemons_run_on_jemalloc(rc, started):
+    # glibc's malloc was a sixth to a third of each daemon thread's CPU under load
+    # (docs/architecture.md, "Memory allocator"); the test above checks that
+    # memory still goes back to the system on it.
+    for pid in started.pids:
+        with open("/proc/%d/maps" % pid) as maps:
+            assert "libjemalloc" in maps.read(), "process %d runs on another allocator" % pid

@@ -60,7 +60,8 @@ parallel::Controller* running_controller = nullptr;
 // push) has been freed, glibc raises both to its size, so the next large frames
 // land in a ZeroMQ thread's arena, whose free top is never trimmed below
 // twice that. The controller only passes large frames through: each gets a
-// mapping of its own, returned when the frame goes.
+// mapping of its own, returned when the frame goes. (On glibc's malloc only: an
+// executable built with jemalloc, as by default, does not allocate from it.)
 void return_large_frames_to_the_system() {
   ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   ::mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);

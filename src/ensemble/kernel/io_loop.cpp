@@ -1,10 +1,10 @@
 #include "io_loop.hpp"
 
+#include "ensemble/wire/free_memory.hpp"
 #include "ensemble/wire/ids.hpp"
 #include "ensemble/wire/thread_name.hpp"
 #include "socket_setup.hpp"
 
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -147,8 +147,8 @@ void IoLoop::loop(std::stop_token stop) {
     if (roster_ != nullptr && roster_->revocations() != revocations_seen_) rebind_iopub_after_revocation();
     if (ready == 0 && bytes_since_trim_ > kTrimAfterBytes) {
       // After large messages, and once things are quiet, give freed memory
-      // back to the system: glibc keeps it otherwise, and RSS stays high.
-      ::malloc_trim(0);
+      // back to the system: the allocator keeps it otherwise, and RSS stays high.
+      wire::release_free_memory();
       bytes_since_trim_ = 0;
     }
   }

@@ -1,7 +1,6 @@
 #include "ensemble/parallel/controller.hpp"
 
 #include <spdlog/spdlog.h>
-#include <malloc.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 

@@ -4,7 +4,6 @@
 // engines send, liveness, shutdown). One thread owns all of it.
 #pragma once
 
-#include <malloc.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <zmq.hpp>

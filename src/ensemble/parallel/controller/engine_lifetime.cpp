@@ -2,7 +2,6 @@
 // connection or by silence (on_engine_disconnect, on_tick), or asked to go
 // (begin_shutdown). on_tick also gives freed heap back after traffic.
 #include <linux/sockios.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -17,6 +16,7 @@
 #include <unordered_set>
 
 #include "controller_impl.hpp"
+#include "ensemble/wire/free_memory.hpp"
 
 namespace ensemble::parallel {
 
@@ -82,12 +82,12 @@ void Controller::Impl::on_engine_disconnect() {
 
 void Controller::Impl::on_tick() {
   // Trimmed at every tick that follows traffic (twice a second at most), and
-  // after letting go: glibc keeps what a burst freed (ZeroMQ's receive buffers,
+  // after letting go: the allocator keeps what a burst freed (ZeroMQ's receive buffers,
   // forwarded requests) unless asked, and the end of a burst may bring no more
   // messages to ask at. An idle controller (heartbeats only) does not trim.
   bool let_go = tasks.let_go_of_written_replies() > 0;
   if (messages_since_trim > 0 || let_go) {
-    ::malloc_trim(0);
+    wire::release_free_memory();
     messages_since_trim = 0;
   }
   auto now = Clock::now();
