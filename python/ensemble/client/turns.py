@@ -37,9 +37,7 @@ MOST_YIELD_SECONDS = 0.02
 # BURST_PAUSE_SECONDS does not end its burst: on a machine with more busy
 # threads than CPUs (8 engines on 2 cores), the submitting thread is preempted
 # for a time slice or two (3-10 ms) now and then. Reading the replies in such a
-# pause took the GIL from it as it came back, and it then waited out the reading
-# of a whole batch: loops of 4000 apply_async at 8 engines ran at 40-90 µs a
-# submit instead of 20-30 µs.
+# pause held the GIL when it came back, and it waited out the reading of a batch.
 BURST_SECONDS = 0.002
 BURST_PAUSE_SECONDS = 0.01
 
