@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 
 #include "ensemble/kernel/roster.hpp"
+#include "ensemble/wire/free_memory.hpp"
 #include "io_loop.hpp"
 #include "queues.hpp"
 #include "zap_handler.hpp"
@@ -151,6 +152,10 @@ wire::Result<wire::ConnectionInfo> Kernel::bind() {
   hooks.abort = [dispatcher = k.dispatcher.get()](const std::vector<std::string>& ids) {
     dispatcher->abort_requests(ids);
   };
+  // What starting the interpreter freed (import-time garbage) goes back before the
+  // kernel serves: the allocator would otherwise keep it for a while (jemalloc: up to
+  // its decay time), counted in the RSS of a kernel that is only waiting.
+  wire::release_free_memory();
   k.io->start(k.dispatcher->kernel_info(), std::move(hooks));
   k.heartbeat->start();
   return info;
