@@ -49,14 +49,20 @@ def test_a_thread_that_never_stops_submitting_still_has_its_replies_read(rc, mon
     assert all(ar.wait(5) for ar in ars)
 
 
-def test_a_pause_within_a_burst_of_submits_does_not_end_it(rc, monkeypatch):
-    # Scaled up from the real values so that this machine's own pauses stay within them.
+def _scaled_burst_rules(rc, monkeypatch, burst_seconds):
+    """turns' burst rules, scaled up from the real values so that this machine's own
+    pauses stay within them; then a request answered, and time for the event thread
+    to read again."""
     monkeypatch.setattr(turns, "YIELD_SECONDS", 0.005)
-    monkeypatch.setattr(turns, "BURST_SECONDS", 0.02)
+    monkeypatch.setattr(turns, "BURST_SECONDS", burst_seconds)
     monkeypatch.setattr(turns, "BURST_PAUSE_SECONDS", 1.0)
     monkeypatch.setattr(turns, "MOST_YIELD_SECONDS", 30.0)
     rc[0].apply_sync(_one)
     time.sleep(0.2)
+
+
+def test_a_pause_within_a_burst_of_submits_does_not_end_it(rc, monkeypatch):
+    _scaled_burst_rules(rc, monkeypatch, burst_seconds=0.02)
     ars, _ = _submit_for(rc[0], 0.1)
     time.sleep(0.1)  # the submitting thread preempted: 20 times YIELD_SECONDS
     more, _ = _submit_for(rc[0], 0.05)
@@ -66,12 +72,7 @@ def test_a_pause_within_a_burst_of_submits_does_not_end_it(rc, monkeypatch):
 
 
 def test_a_pause_after_a_short_burst_ends_it(rc, monkeypatch):
-    monkeypatch.setattr(turns, "YIELD_SECONDS", 0.005)
-    monkeypatch.setattr(turns, "BURST_SECONDS", 0.5)
-    monkeypatch.setattr(turns, "BURST_PAUSE_SECONDS", 1.0)
-    monkeypatch.setattr(turns, "MOST_YIELD_SECONDS", 30.0)
-    rc[0].apply_sync(_one)
-    time.sleep(0.2)
+    _scaled_burst_rules(rc, monkeypatch, burst_seconds=0.5)
     ars, _ = _submit_for(rc[0], 0.05)  # shorter than BURST_SECONDS: no burst yet
     deadline = time.monotonic() + 0.5
     while time.monotonic() < deadline and not all(ar.done() for ar in ars):
