@@ -53,7 +53,7 @@ def _scaled_burst_rules(rc, monkeypatch, burst_seconds):
     """turns' burst rules, scaled up from the real values so that this machine's own
     pauses stay within them; then a request answered, and time for the event thread
     to read again."""
-    monkeypatch.setattr(turns, "YIELD_SECONDS", 0.005)
+    monkeypatch.setattr(turns, "YIELD_SECONDS", 0.05)
     monkeypatch.setattr(turns, "BURST_SECONDS", burst_seconds)
     monkeypatch.setattr(turns, "BURST_PAUSE_SECONDS", 1.0)
     monkeypatch.setattr(turns, "MOST_YIELD_SECONDS", 30.0)
@@ -62,9 +62,9 @@ def _scaled_burst_rules(rc, monkeypatch, burst_seconds):
 
 
 def test_a_pause_within_a_burst_of_submits_does_not_end_it(rc, monkeypatch):
-    _scaled_burst_rules(rc, monkeypatch, burst_seconds=0.02)
-    ars, _ = _submit_for(rc[0], 0.1)
-    time.sleep(0.1)  # the submitting thread preempted: 20 times YIELD_SECONDS
+    _scaled_burst_rules(rc, monkeypatch, burst_seconds=0.1)
+    ars, _ = _submit_for(rc[0], 0.3)
+    time.sleep(0.3)  # the submitting thread preempted: 6 times YIELD_SECONDS
     more, _ = _submit_for(rc[0], 0.05)
     done_during = sum(ar.done() for ar in ars + more)
     assert len(ars) > 20 and done_during <= 2, "the replies were read in a pause within the burst"
@@ -73,7 +73,7 @@ def test_a_pause_within_a_burst_of_submits_does_not_end_it(rc, monkeypatch):
 
 def test_a_pause_after_a_short_burst_ends_it(rc, monkeypatch):
     _scaled_burst_rules(rc, monkeypatch, burst_seconds=0.5)
-    ars, _ = _submit_for(rc[0], 0.05)  # shorter than BURST_SECONDS: no burst yet
+    ars, _ = _submit_for(rc[0], 0.1)  # shorter than BURST_SECONDS: no burst yet
     deadline = time.monotonic() + 0.5
     while time.monotonic() < deadline and not all(ar.done() for ar in ars):
         time.sleep(0.005)
