@@ -252,6 +252,45 @@ def test_an_engine_mirrors_a_direct_request_and_its_reply_to_its_controller_and_
 
 
 @pytest.mark.deadline(60)
+def test_a_direct_request_answered_before_the_engine_is_registered_is_still_mirrored(tmp_path):
+    """A client may reach an engine before the engine has its controller's registration
+    reply (they travel on different connections): the copies of its request and reply
+    wait for the registration, then go up in order."""
+    zmq = pytest.importorskip("zmq")
+    from test_parallel_uplink import _frames_until, _signed, engine_with_fake_controller
+    router, key, engine = engine_with_fake_controller(zmq, tmp_path)
+    direct = zmq.Context.instance().socket(zmq.DEALER)
+    direct.linger = 0
+    direct.routing_id = b"early.direct"
+    try:
+        request = _frames_until(router, lambda m: b"registration_request" in m[3])[-1]
+        registration = json.loads(request[-1])
+        direct.connect("tcp://127.0.0.1:%d" % registration["connection"]["shell_port"])
+        execute = _signed(key, "execute_request", {"code": "6 * 7", "silent": False, "store_history": True,
+                                                    "user_expressions": {}, "allow_stdin": False})
+        direct.send_multipart(execute)
+        reply = _frames_until(direct, lambda m: b"execute_reply" in m[2])[-1]
+        assert json.loads(reply[5])["status"] == "ok"
+        time.sleep(0.2)  # 200 times the copies' usual delay: nothing may go up unregistered
+        while router.poll(0):
+            assert not router.recv_multipart()[1].startswith(b"mirror-"), "a copy went up before the registration"
+        router.send_multipart([request[0], *_signed(key, "registration_reply", {"status": "ok", "id": 0},
+                                                    json.loads(request[3]))])
+        seen = _frames_until(router, lambda m: m[1] == b"mirror-reply")
+        mirrored = [m[1:] for m in seen if m[1].startswith(b"mirror-")]
+        assert [m[0] for m in mirrored] == [b"mirror-request", b"mirror-reply"], [m[:2] for m in seen]
+        assert mirrored[0][1:] == [b"early.direct", *execute]
+        assert mirrored[1][1] == b"early.direct" and mirrored[1][2:] == reply
+        assert engine.poll() is None
+    finally:
+        direct.close()
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+        router.close()
+
+
+@pytest.mark.deadline(60)
 def test_a_new_endpoint_for_an_engine_id_takes_over_from_the_old_one(cluster):
     zmq = pytest.importorskip("zmq")
     c = cluster(n=1)

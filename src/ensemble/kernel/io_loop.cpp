@@ -136,7 +136,10 @@ void IoLoop::loop(std::stop_token stop) {
     if (uplink_) {
       if (items[6].revents & ZMQ_POLLIN) on_uplink();
       if (std::chrono::steady_clock::now() >= uplink_->next_timer()) uplink_->on_timer();
-      replies_from_main_.store(uplink_->ready(), std::memory_order_release);
+      bool up = uplink_->ready();
+      replies_from_main_.store(up, std::memory_order_release);
+      // copies held until the uplink was ready (hold_mirror) are due now
+      if (up && !held_mirrors_.empty() && !mirror_deadline_) mirror_deadline_ = std::chrono::steady_clock::now();
     }
     send_due(false);
     if (send_copies_now_ || (mirror_deadline_ && std::chrono::steady_clock::now() >= *mirror_deadline_)) {
@@ -241,7 +244,7 @@ bool IoLoop::on_shell() {
       parts = read_parts(shell_, user_id);
       ++shell_in_transit_;  // the main thread reads no later request until this one is queued
     }
-    std::vector<zmq::message_t> copy = mirror_of(parts, uplink_ && uplink_->ready());
+    std::vector<zmq::message_t> copy = mirror_of(parts);
     if (auto message = decode_parts(std::move(parts), shell_, "shell", user_id, false)) {
       wake_main_for_a_request();
       inbox_.push(Incoming{Incoming::Kind::kShellRequest, std::move(*message), false});
@@ -325,7 +328,7 @@ void IoLoop::send_due(bool everything) {
           case Route::kIopub: publish(std::move(routed->message)); break;
         }
       } else if (auto* request = std::get_if<RequestCopy>(&entry)) {
-        if (uplink_socket_ != nullptr && uplink_->ready()) hold_mirror(std::move(request->parts));
+        if (uplink_socket_ != nullptr) hold_mirror(std::move(request->parts));
       } else if (auto* sent = std::get_if<SentReplyCopy>(&entry)) {
         if (mirrored(sent->frames)) {
           flush_mirrors();  // its request's copy goes first

@@ -94,17 +94,24 @@ class IoLoop {
   void on_iopub_subscriptions();
   // Whether a subscriber on iopub would get `message`.
   bool iopub_listened(const wire::Message& message) const;
-  // Whether an encoded message (identities first) goes to a peer the uplink mirrors.
-  bool mirrored(const wire::Frames& frames) const;
+  // Whether an encoded message (identities first) goes to a peer the uplink mirrors,
+  // whether or not the uplink is ready (to_mirrored_peer), and while it is (mirrored).
+  bool to_mirrored_peer(const wire::Frames& frames) const;
+  bool mirrored(const wire::Frames& frames) const { return to_mirrored_peer(frames) && uplink_->ready(); }
   // A copy of a request's `parts` for the uplink, its channel frame first, when
-  // its sender is mirrored; else empty.
-  std::vector<zmq::message_t> mirror_of(const std::vector<zmq::message_t>& parts, bool uplink_ready) const;
+  // its sender is mirrored; else empty. Made whether or not the uplink is ready (hold_mirror).
+  std::vector<zmq::message_t> mirror_of(const std::vector<zmq::message_t>& parts) const;
   void send_mirror(std::vector<zmq::message_t>& parts);
   // A request's copy waits up to copy_delay_, or until its reply's copy goes:
   // sent at once, it would cost the request's own round trip a wake-up of
   // ZeroMQ's thread, and most requests are answered well within the delay.
+  // Until the uplink is ready (an engine not registered yet, or again), every
+  // copy waits, replies' too, up to kMostCopiesHeldUntilReady: a peer that
+  // learnt of this kernel from the uplink's peer may reach it first, and the
+  // uplink's peer drops what comes before the registration.
   void hold_mirror(std::vector<zmq::message_t> copy);
   void flush_mirrors();
+  static constexpr std::size_t kMostCopiesHeldUntilReady = 4096;
   // Marks a reply going up the uplink (or to a mirrored peer) whose quiet request published nothing.
   void note_quiet_reply(wire::Message& reply);
   void on_stdin();
@@ -115,6 +122,9 @@ class IoLoop {
   // `lead`, when given, goes first (the uplink's channel frame).
   void send_frames(zmq::socket_t& socket, wire::Frames frames, const std::vector<wire::SharedBuffer>& shared,
                    const std::string& msg_type, const char* lead = nullptr);
+  // `frames`, then `shared` without a copy, `lead` first when given, as ZeroMQ frames.
+  std::vector<zmq::message_t> to_parts(wire::Frames frames, const std::vector<wire::SharedBuffer>& shared,
+                                       const char* lead = nullptr);
   // Sends one multipart message now, or, while this thread has a SendBatch open, when it closes.
   void send_parts(zmq::socket_t& socket, std::vector<zmq::message_t> parts, const std::string& msg_type);
   // I/O thread: what is sent while one lives goes out, in order, when it ends (the outermost).

@@ -40,16 +40,24 @@ void IoLoop::send(zmq::socket_t& socket, wire::Message&& message) {
   wire::Frames frames = wire::encode(std::move(message), signer_);
   zmq::socket_t& target = route(socket, frames);
   std::optional<wire::Frames> copy;
-  if (&target == &shell_ && mirrored(frames)) copy = frames;
+  if (&target == &shell_ && to_mirrored_peer(frames)) copy = frames;
   send_frames(target, std::move(frames), shared, msg_type);
-  if (copy) {
+  if (!copy) return;
+  if (uplink_->ready()) {
     flush_mirrors();  // its request's copy goes first
     send_frames(*uplink_socket_, std::move(*copy), shared, msg_type, kUplinkMirrorReply);
+  } else {
+    hold_mirror(to_parts(std::move(*copy), shared, kUplinkMirrorReply));  // after its request's copy
   }
 }
 
 void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::vector<wire::SharedBuffer>& shared,
                          const std::string& msg_type, const char* lead) {
+  send_parts(socket, to_parts(std::move(frames), shared, lead), msg_type);
+}
+
+std::vector<zmq::message_t> IoLoop::to_parts(wire::Frames frames, const std::vector<wire::SharedBuffer>& shared,
+                                             const char* lead) {
   std::vector<zmq::message_t> parts;
   parts.reserve(frames.size() + shared.size() + (lead != nullptr ? 1 : 0));
   if (lead != nullptr) parts.emplace_back(lead, std::strlen(lead));
@@ -64,7 +72,7 @@ void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::
         const_cast<char*>(buffer.data), buffer.size,
         [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }, keeper);
   }
-  send_parts(socket, std::move(parts), msg_type);
+  return parts;
 }
 
 void IoLoop::send_parts(zmq::socket_t& socket, std::vector<zmq::message_t> parts, const std::string& msg_type) {

@@ -58,14 +58,14 @@ zmq::socket_t& IoLoop::route(zmq::socket_t& socket, wire::Frames& frames) {
   return *uplink_socket_;
 }
 
-bool IoLoop::mirrored(const wire::Frames& frames) const {
-  return uplink_socket_ != nullptr && frames.size() > 1 && frames[0] != wire::kDelimiter && uplink_->ready() &&
+bool IoLoop::to_mirrored_peer(const wire::Frames& frames) const {
+  return uplink_socket_ != nullptr && frames.size() > 1 && frames[0] != wire::kDelimiter &&
          uplink_->mirrors(frames[0]);
 }
 
-std::vector<zmq::message_t> IoLoop::mirror_of(const std::vector<zmq::message_t>& parts, bool uplink_ready) const {
+std::vector<zmq::message_t> IoLoop::mirror_of(const std::vector<zmq::message_t>& parts) const {
   std::vector<zmq::message_t> copy;
-  if (!uplink_ || parts.size() < 2 || !uplink_ready || !uplink_->mirrors(parts[0].to_string_view())) {
+  if (!uplink_ || parts.size() < 2 || !uplink_->mirrors(parts[0].to_string_view())) {
     return copy;
   }
   // [identity, <IDS|MSG>, signature, header, parent, metadata, content, buffers...]
@@ -96,11 +96,20 @@ void IoLoop::send_mirror(std::vector<zmq::message_t>& parts) {
 }
 
 void IoLoop::hold_mirror(std::vector<zmq::message_t> copy) {
+  if (!uplink_->ready() && held_mirrors_.size() >= kMostCopiesHeldUntilReady) {
+    spdlog::warn("not registered with the controller yet: a copy of a direct request or reply is dropped");
+    return;
+  }
   if (!mirror_deadline_) mirror_deadline_ = std::chrono::steady_clock::now() + copy_delay_;
   held_mirrors_.push_back(std::move(copy));
 }
 
 void IoLoop::flush_mirrors() {
+  if (held_mirrors_.empty()) return;
+  if (!uplink_->ready()) {
+    mirror_deadline_.reset();  // they wait for the uplink: the loop sends them once it is ready
+    return;
+  }
   for (auto& copy : held_mirrors_) send_mirror(copy);
   held_mirrors_.clear();
   mirror_deadline_.reset();
@@ -125,8 +134,8 @@ std::optional<Incoming> IoLoop::read_shell_for_main() {
       if (!readable || shell_in_transit_ > 0 || !inbox_.empty()) return std::nullopt;
       parts = read_parts(shell_, user_id);
     }
-    // Copied whether or not the uplink is up yet: the I/O thread sends it only if it is.
-    std::vector<zmq::message_t> copy = mirror_of(parts, true);
+    // Copied whether or not the uplink is up yet: the I/O thread holds it until it is.
+    std::vector<zmq::message_t> copy = mirror_of(parts);
     if (auto message = decode_parts(std::move(parts), shell_, "shell", user_id, false)) {
       if (!copy.empty()) {
         outbox_.hold_request_copy(std::move(copy));
