@@ -333,6 +333,8 @@ void IoLoop::send_due(bool everything) {
         if (mirrored(sent->frames)) {
           flush_mirrors();  // its request's copy goes first
           send_frames(*uplink_socket_, std::move(sent->frames), {}, sent->msg_type, kUplinkMirrorReply);
+        } else if (to_mirrored_peer(sent->frames)) {  // the engine is registering again since
+          hold_mirror(to_parts(std::move(sent->frames), {}, kUplinkMirrorReply));
         }
       } else {
         auto& chunk = std::get<StreamChunk>(entry);
