@@ -330,12 +330,7 @@ void IoLoop::send_due(bool everything) {
       } else if (auto* request = std::get_if<RequestCopy>(&entry)) {
         if (uplink_socket_ != nullptr) hold_mirror(std::move(request->parts));
       } else if (auto* sent = std::get_if<SentReplyCopy>(&entry)) {
-        if (mirrored(sent->frames)) {
-          flush_mirrors();  // its request's copy goes first
-          send_frames(*uplink_socket_, std::move(sent->frames), {}, sent->msg_type, kUplinkMirrorReply);
-        } else if (to_mirrored_peer(sent->frames)) {  // the engine is registering again since
-          hold_mirror(to_parts(std::move(sent->frames), {}, kUplinkMirrorReply));
-        }
+        if (to_mirrored_peer(sent->frames)) mirror_reply(std::move(sent->frames), {}, sent->msg_type);
       } else {
         auto& chunk = std::get<StreamChunk>(entry);
         wire::Message message =

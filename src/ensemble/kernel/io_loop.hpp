@@ -94,10 +94,11 @@ class IoLoop {
   void on_iopub_subscriptions();
   // Whether a subscriber on iopub would get `message`.
   bool iopub_listened(const wire::Message& message) const;
-  // Whether an encoded message (identities first) goes to a peer the uplink mirrors,
-  // whether or not the uplink is ready (to_mirrored_peer), and while it is (mirrored).
+  // Whether an encoded message (identities first) goes to a peer the uplink mirrors.
   bool to_mirrored_peer(const wire::Frames& frames) const;
-  bool mirrored(const wire::Frames& frames) const { return to_mirrored_peer(frames) && uplink_->ready(); }
+  // The copy of a reply sent to such a peer: up the uplink after its request's copy, or
+  // held with it until the uplink is ready (hold_mirror).
+  void mirror_reply(wire::Frames copy, const std::vector<wire::SharedBuffer>& shared, const std::string& msg_type);
   // A copy of a request's `parts` for the uplink, its channel frame first, when
   // its sender is mirrored; else empty. Made whether or not the uplink is ready (hold_mirror).
   std::vector<zmq::message_t> mirror_of(const std::vector<zmq::message_t>& parts) const;

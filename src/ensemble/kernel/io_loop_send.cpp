@@ -42,13 +42,17 @@ void IoLoop::send(zmq::socket_t& socket, wire::Message&& message) {
   std::optional<wire::Frames> copy;
   if (&target == &shell_ && to_mirrored_peer(frames)) copy = frames;
   send_frames(target, std::move(frames), shared, msg_type);
-  if (!copy) return;
-  if (uplink_->ready()) {
-    flush_mirrors();  // its request's copy goes first
-    send_frames(*uplink_socket_, std::move(*copy), shared, msg_type, kUplinkMirrorReply);
-  } else {
-    hold_mirror(to_parts(std::move(*copy), shared, kUplinkMirrorReply));  // after its request's copy
+  if (copy) mirror_reply(std::move(*copy), shared, msg_type);
+}
+
+void IoLoop::mirror_reply(wire::Frames copy, const std::vector<wire::SharedBuffer>& shared,
+                          const std::string& msg_type) {
+  if (!uplink_->ready()) {
+    hold_mirror(to_parts(std::move(copy), shared, kUplinkMirrorReply));  // after its request's copy
+    return;
   }
+  flush_mirrors();  // its request's copy goes first
+  send_frames(*uplink_socket_, std::move(copy), shared, msg_type, kUplinkMirrorReply);
 }
 
 void IoLoop::send_frames(zmq::socket_t& socket, wire::Frames frames, const std::vector<wire::SharedBuffer>& shared,
