@@ -31,7 +31,7 @@ class Signer {
               std::string_view content) const;
 
  private:
-  struct Impl;
+  class Impl;
   std::string key_;
   std::unique_ptr<Impl> impl_;
 };
