@@ -61,7 +61,7 @@ class Cluster(EngineControlMixin, ClusterFileMixin):
                  config=None, log=None, log_level=None, load_profile=True,
                  controller_args=None, engine_args=None, engine_launcher_class=None,
                  controller_launcher_class=None, parent=None, delay=1.0, controller_location="",
-                 **ignored):
+                 nice=None, **ignored):
         self.profile = profile or ""
         self.profile_dir = files.profile_dir(self.profile or None, profile_dir or None)
         self._config = config
@@ -69,7 +69,7 @@ class Cluster(EngineControlMixin, ClusterFileMixin):
             n=n, cluster_id=cluster_id, controller_ip=controller_ip, engine_timeout=engine_timeout,
             shutdown_atexit=shutdown_atexit, log_level=log_level, controller_args=controller_args,
             engine_args=engine_args, engine_launcher_class=engine_launcher_class,
-            controller_launcher_class=controller_launcher_class), load_profile)
+            controller_launcher_class=controller_launcher_class, nice=nice), load_profile)
         n = settings.get("n")
         self.n = n if n is not None else (os.cpu_count() or 1)
         cluster_id = settings.get("cluster_id")
@@ -83,6 +83,9 @@ class Cluster(EngineControlMixin, ClusterFileMixin):
         self.shutdown_atexit = settings.get("shutdown_atexit", True)
         self.controller_args = list(settings.get("controller_args") or [])
         self.engine_args = list(settings.get("engine_args") or [])
+        # Ensemble's own: how far the daemons stand back from the user's session
+        # (``ensemble cluster start --nice``); None: $ENSEMBLE_CLUSTER_NICE, else 5
+        self.nice = settings.get("nice")
         self.log = log or default_log(parent, "%s.%s" % (__name__, self.cluster_id))
         self.log_level = settings.get("log_level") or logging.INFO
         if settings.get("log_level") is not None:
@@ -234,6 +237,8 @@ class Cluster(EngineControlMixin, ClusterFileMixin):
             args += ["--profile", self.profile]
         if self.controller_ip:
             args += ["--ip", self.controller_ip]
+        if self.nice is not None:
+            args += ["--nice", str(int(self.nice))]
         await self._run(self._cli(*args, "--daemonize"))
         self.n = n
         try:

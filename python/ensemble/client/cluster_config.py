@@ -10,7 +10,7 @@ import sys
 # traits) means nothing to Ensemble and is left alone
 SETTINGS = ("n", "controller_ip", "engine_timeout", "controller_args", "engine_args",
             "shutdown_atexit", "cluster_id", "log_level", "engine_launcher_class",
-            "controller_launcher_class")
+            "controller_launcher_class", "nice")
 
 
 def profile_config(profile_dir):

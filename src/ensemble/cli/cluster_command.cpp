@@ -15,9 +15,11 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
+#include "cluster_priority.hpp"
 #include "commands.hpp"
 #include "ensemble/parallel/cluster_files.hpp"
 #include "ensemble/wire/connection_file.hpp"
@@ -44,6 +46,7 @@ struct ClusterArgs {
   int hwm = 0;
   std::string db;
   double timeout = 30;
+  std::optional<int> nice;  // none: default_cluster_nice()
 
   std::string security_dir() const { return parallel::security_dir(profile, profile_dir); }
   std::string file(const std::string& stem) const {
@@ -110,7 +113,8 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
 // With a session per daemon, a client competing with 2 busy engines and their
 // controller got a quarter of a 2-core machine (a tenth with 8 engines); with
 // the cluster as one session, the user's session keeps half, and the cluster
-// still gets all of it while the user's side is idle. Returns launch's status.
+// still gets all of it while the user's side is idle. `launch` then stands the
+// session back from the user's (cluster_priority.hpp). Returns launch's status.
 int in_cluster_session(const std::function<int()>& launch) {
   std::cout.flush();
   std::cerr.flush();
@@ -209,6 +213,9 @@ int add_engines_now(const ClusterArgs& args) {
     std::cerr << "ensemble cluster: no running cluster '" << args.cluster_id << "' (" << path << ")" << std::endl;
     return 1;
   }
+  // as far back as the cluster's first session stands (a file from before --nice: the default)
+  Json nice = cluster.value("nice", Json(kDefaultClusterNice));
+  stand_back_from_users_session(nice.is_number_integer() ? nice.get<int>() : kDefaultClusterNice);
   spawn_engines(cluster, args.n, log_stem_of(args));
   cluster["n"] = cluster["engine_pids"].size();
   if (auto status = wire::write_private_file(path, cluster.dump(1) + "\n"); !status.ok()) {
@@ -226,7 +233,8 @@ int add_engines(const ClusterArgs& args) {
 }
 
 // Starts the controller, waits until it is up, then the engines; writes the cluster file.
-int launch_cluster(const ClusterArgs& args) {
+int launch_cluster(const ClusterArgs& args, int nice) {
+  stand_back_from_users_session(nice);
   std::string security = args.security_dir();
   std::error_code error;
   std::filesystem::create_directories(security, error);
@@ -256,7 +264,7 @@ int launch_cluster(const ClusterArgs& args) {
   if (controller < 0) return 1;
   Json cluster{{"cluster_id", args.cluster_id}, {"n", args.n},          {"controller_pid", controller},
                {"engine_pids", Json::array()},  {"client_file", client_file}, {"engine_file", engine_file},
-               {"profile_dir", std::filesystem::path(security).parent_path().string()}};
+               {"profile_dir", std::filesystem::path(security).parent_path().string()}, {"nice", nice}};
   auto write_cluster = [&] { return wire::write_private_file(cluster_path, cluster.dump(1) + "\n"); };
   if (!write_cluster().ok()) return 1;
 
@@ -281,7 +289,9 @@ int launch_cluster(const ClusterArgs& args) {
 }
 
 int start_cluster(const ClusterArgs& args) {
-  if (int status = in_cluster_session([&args] { return launch_cluster(args); }); status != 0 || args.daemonize) {
+  int nice = args.nice ? *args.nice : default_cluster_nice();
+  if (int status = in_cluster_session([&args, nice] { return launch_cluster(args, nice); });
+      status != 0 || args.daemonize) {
     return status;
   }
   // In the foreground: run until interrupted or the controller ends, then stop everything.
@@ -336,6 +346,10 @@ Subcommand add_cluster_command(CLI::App& app) {
   start->add_option("--scheme", args->scheme, "Load-balancing scheme: leastload (default), lru, plainrandom, "
                                               "weighted or twobin");
   start->add_option("--hwm", args->hwm, "Most load-balanced tasks one engine may hold; 0: no limit (default)");
+  start->add_option("--nice", args->nice,
+                    "How far the cluster stands back from your own session when both want the CPUs: a nice "
+                    "value, 0 (as you) to 19 (default: $ENSEMBLE_CLUSTER_NICE, else 0)")
+      ->check(CLI::Range(0, 19));
   start->add_option("--db", args->db, "Task store: a SQLite file, or 'memory' (default: in the profile directory)");
   CLI::App* engines = sub->add_subcommand("engines", "Start more engines for a running cluster");
   add_location(engines, *args);

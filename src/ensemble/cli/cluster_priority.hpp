@@ -1,0 +1,39 @@
+// How far a local cluster stands back from its user's own session when both
+// want the CPUs.
+//
+// Why: a cluster's daemons do background work for a client that its user
+// drives, and on a machine they share (a laptop, a 2-core VM) each CPU the
+// engines take under load is one the client, a notebook or a terminal waits
+// for. Linux's scheduler shares the CPUs between sessions first (autogroup,
+// see in_cluster_session): half and half on a CPU that both want. With the
+// cluster's session at nice 5 (weights 335 to the user's 1024) the user's side
+// gets three quarters of such a CPU instead. While the user's side is idle the
+// cluster still gets every CPU: niceness only orders runnable work.
+//
+// Opt-in (default 0, as ipyparallel runs): on 2 cores, nice 5 took a loop of
+// `lview.apply_async` from 22 and 30 to 18 and 20 µs per call (2 and 8
+// engines, medians of 5 runs), but cost the cluster 15-18 % of its pipelined
+// and `dview.map` throughput and brought a one-engine-killed run of 2000 tasks
+// to 2.0 times a fault-free one, from 1.9 (docs/performance.md, session 17).
+//
+// Threads: called once, before the session's leader starts any thread or daemon.
+#pragma once
+
+namespace ensemble::cli {
+
+// The nice value of a cluster started without --nice.
+inline constexpr int kDefaultClusterNice = 0;
+
+// The cluster's nice value when none is given: ENSEMBLE_CLUSTER_NICE (0 to 19)
+// if set, else kDefaultClusterNice. An invalid value is reported on stderr and
+// the default used.
+int default_cluster_nice();
+
+// Lowers the calling process's priority to `nice` (0 to 19; never raises it
+// above what the caller had), which the daemons it spawns inherit, and sets
+// its session's autogroup to `nice`. For the leader of a cluster's session,
+// just after setsid(). A kernel without autogroups, or a refusal, is logged at
+// debug level and otherwise ignored: the cluster then runs as the user does.
+void stand_back_from_users_session(int nice);
+
+}  // namespace ensemble::cli
