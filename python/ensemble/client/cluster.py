@@ -54,6 +54,9 @@ class Cluster(EngineControlMixin, ClusterFileMixin):
     ``log_level``, ``load_profile`` (default True: the profile's ``ipcluster_config.py`` and
     ``.json`` set them too; see cluster_config.py for which wins), and ipyparallel's
     ``controller_args``/``engine_args``, which are kept but mean nothing to Ensemble's daemons.
+    Ensemble's own ``nice`` (0 to 19) is how far the daemons stand back from the user's
+    session when both want the CPUs (``ensemble cluster start --nice``; default
+    ``$ENSEMBLE_CLUSTER_NICE``, else 0).
     """
 
     def __init__(self, *, n=None, cluster_id=None, profile="", profile_dir="",
