@@ -347,3 +347,17 @@ def test_view_executor_is_a_concurrent_futures_executor(rc):
     assert list(executor.map(lambda x: x + 1, range(5))) == [1, 2, 3, 4, 5]
     done, _ = concurrent.futures.wait([executor.submit(abs, -i) for i in range(3)], timeout=10)
     assert len(done) == 3
+
+
+@pytest.mark.deadline(30)
+def test_an_owned_result_leaves_rc_results_and_one_fetched_without_owning_it_stays(rc):
+    # as in ipyparallel: the AsyncResult that owns a request takes its result from the client's
+    # table; view.get_result() (owner=False) leaves it there for whoever asks next
+    lview = rc.load_balanced_view()
+    ar = lview.apply_async(abs, -5)
+    assert ar.get(10) == 5
+    msg_id = ar.msg_ids[0]
+    assert msg_id not in rc.results
+    fetched = lview.get_result(msg_id)
+    assert fetched.get(10) == 5 and not fetched.owner
+    assert rc.results[msg_id] == 5

@@ -107,13 +107,14 @@ class AsyncResult(LightFuture, OutputDisplay, ResultTiming):
             _track(self._children, *self._children, *(c.output for c in self._children))
             self.set_exception(exc)
         else:
-            self._success, self._ready = True, True
+            self._success = self._ready = True
             self.set_result(value)
         if self.owner:
             client = self._client
+            results, metadata = client.results, client.metadata
             for msg_id, child in zip(self.msg_ids, self._children):
-                client.results.pop(msg_id, None)
-                client.metadata.pop(msg_id, None)
+                results.pop(msg_id, None)
+                metadata.pop(msg_id, None)
                 client._forget_when_complete(child)
         if self._success:  # owned or not (a map's chunks are not): the client may keep them
             _untrack_finished(self)
@@ -377,11 +378,13 @@ def _untrack_finished(ar):
     anything on it, and so do the result and the outputs. So does a request
     with iopub callbacks, which are kept after it finishes and may hold it.
     """
-    if any(getattr(child, "iopub_callbacks", ()) for child in ar._children):
-        _track(ar._children)  # made untracked (see MessageFuture); the callback's future is tracked
-        return
-    parts = [ar.msg_ids, ar._children, ar._raw_results]  # conditions start untracked (futures.py)
-    for child in ar._children:
+    children = ar._children
+    for child in children:  # a loop, not any(): one generator fewer per result
+        if getattr(child, "iopub_callbacks", ()):
+            _track(children)  # made untracked (see MessageFuture); the callback's future is tracked
+            return
+    parts = [ar.msg_ids, children, ar._raw_results]  # conditions start untracked (futures.py)
+    for child in children:
         md = child.metadata
         parts += (child, child.output, md, md["outputs"])
     _untrack(*parts)

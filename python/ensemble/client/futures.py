@@ -195,7 +195,18 @@ class LightFuture(Future):
         return self._state in _DONE_STATES
 
     def set_result(self, result):
-        self._settle("_result", result, "add_result")
+        # _settle written out for the result: every request's future and its AsyncResult
+        # settle this way, on the thread that reads the replies
+        with _futures_lock:
+            if self._state in _DONE_STATES:
+                raise InvalidStateError("{}: {!r}".format(self._state, self))
+            self._result = result
+            self._state = FINISHED
+            for waiter in self._waiter_list:
+                waiter.add_result(self)
+            if self._cond is not None:
+                self._cond.notify_all()
+        self._invoke_callbacks()
 
     def set_exception(self, exception):
         track(self)  # a traceback's frames may lead back to it (see MessageFuture)
@@ -233,9 +244,10 @@ class LightFuture(Future):
         # Let go of them once called: a callback is usually a bound method of
         # the AsyncResult that holds this future, and that cycle would keep both
         # alive until a full collection. Once done, add_done_callback calls new
-        # callbacks at once instead of storing them.
-        super()._invoke_callbacks()
-        self._done_callbacks = ()
+        # callbacks at once instead of storing them. Most futures have none.
+        if self._done_callbacks:
+            super()._invoke_callbacks()
+            self._done_callbacks = ()
 
 
 class MessageFuture(LightFuture):

@@ -116,7 +116,9 @@ class SendingMixin:
         """Record ``result`` for ``future`` and resolve it."""
         msg_id = future.msg_id
         with self._lock:
-            self.results[msg_id] = result
+            resolves = future._owner
+            if resolves is None or not resolves.owner:  # an owner takes it, and would drop it from here at once
+                self.results[msg_id] = result
             self.outstanding.discard(msg_id)
             self._outstanding_dict[future.engine_uuid].discard(msg_id)
             self._outstanding_dict[None].discard(msg_id)  # a task, filed before it had an engine

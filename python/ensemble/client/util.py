@@ -74,7 +74,7 @@ def parse_date(value):
     if not isinstance(value, str):
         return value
     try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        stamp = datetime.fromisoformat(value)  # Python 3.11 reads a "Z" suffix too
     except ValueError:
         return value
     if stamp.tzinfo is None:
