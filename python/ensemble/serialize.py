@@ -236,7 +236,10 @@ _PLAIN_GLOBALS = (copyreg.__newobj__, Reference, _unpickle_prepickled)
 def _in_band(values):
     """Whether every PrePickled among ``values`` is one in-band pickle (one with
     out-of-band buffers goes through cloudpickle, which keeps them out of band)."""
-    return all(len(v.buffers) == 1 for v in values if type(v) is PrePickled)
+    for value in values:  # a loop, not all() over a generator: this runs for every apply
+        if type(value) is PrePickled and len(value.buffers) != 1:
+            return False
+    return True
 
 
 def unpack_apply(buffers, namespace):

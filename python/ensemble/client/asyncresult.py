@@ -44,11 +44,12 @@ class AsyncResult(LightFuture, OutputDisplay, ResultTiming):
         super().__init__()
         if isinstance(children, list):
             self._single_result = False
-        else:
-            children = [children]
+            self.msg_ids = [f.msg_id for f in children]
+        else:  # one request, as every apply to one engine or a load-balanced one is
             self._single_result = True
+            self.msg_ids = [children.msg_id]
+            children = [children]
         self._children = children
-        self.msg_ids = [f.msg_id for f in children]
         self._client = client
         self._fname = fname
         self._targets = targets
