@@ -87,7 +87,7 @@ class Cluster(EngineControlMixin, ClusterFileMixin):
         self.controller_args = list(settings.get("controller_args") or [])
         self.engine_args = list(settings.get("engine_args") or [])
         # Ensemble's own: how far the daemons stand back from the user's session
-        # (``ensemble cluster start --nice``); None: $ENSEMBLE_CLUSTER_NICE, else 5
+        # (``ensemble cluster start --nice``); None: $ENSEMBLE_CLUSTER_NICE, else 0
         self.nice = settings.get("nice")
         self.log = log or default_log(parent, "%s.%s" % (__name__, self.cluster_id))
         self.log_level = settings.get("log_level") or logging.INFO
