@@ -195,32 +195,27 @@ class LightFuture(Future):
         return self._state in _DONE_STATES
 
     def set_result(self, result):
-        # _settle written out for the result: every request's future and its AsyncResult
-        # settle this way, on the thread that reads the replies
-        with _futures_lock:
-            if self._state in _DONE_STATES:
-                raise InvalidStateError("{}: {!r}".format(self._state, self))
-            self._result = result
-            self._state = FINISHED
-            for waiter in self._waiter_list:
-                waiter.add_result(self)
-            if self._cond is not None:
-                self._cond.notify_all()
-        self._invoke_callbacks()
+        self._settle(result, None)
 
     def set_exception(self, exception):
         track(self)  # a traceback's frames may lead back to it (see MessageFuture)
-        self._settle("_exception", exception, "add_exception")
+        self._settle(None, exception)
 
-    def _settle(self, field, value, tell_waiter):
-        # Future's set_result and set_exception, reading the waiter list without making it
+    def _settle(self, result, exception):
+        # Future's set_result and set_exception, reading the waiter list without making it.
+        # Both fields are set (a future settles once; the other stays None), without setattr
+        # or getattr by name: every request's future and its AsyncResult settle here.
         with _futures_lock:  # the lock under _condition: a waiter checks the state under it
             if self._state in _DONE_STATES:
                 raise InvalidStateError("{}: {!r}".format(self._state, self))
-            setattr(self, field, value)
+            self._result = result
+            self._exception = exception
             self._state = FINISHED
             for waiter in self._waiter_list:
-                getattr(waiter, tell_waiter)(self)
+                if exception is None:
+                    waiter.add_result(self)
+                else:
+                    waiter.add_exception(self)
             if self._cond is not None:  # none: nobody can be waiting on it
                 self._cond.notify_all()
         self._invoke_callbacks()
