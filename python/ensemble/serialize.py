@@ -249,8 +249,9 @@ def unpack_apply(buffers, namespace):
     if type(f) is bytes:  # a function pickled once, sent as its pickle (pack_apply); bytes are not callable
         f = _unpickle_prepickled(f)
     f = resolve(f, namespace)
-    args = resolve(list(args), namespace)
-    kwargs = {k: resolve(v, namespace) for k, v in kwargs.items()}
+    # no comprehension (a function object and a call) for the many applies without arguments
+    args = resolve(list(args), namespace) if args else []
+    kwargs = {k: resolve(v, namespace) for k, v in kwargs.items()} if kwargs else {}
     return f, args, kwargs
 
 
