@@ -349,7 +349,7 @@ Subcommand add_cluster_command(CLI::App& app) {
   start->add_option("--nice", args->nice,
                     "How far the cluster stands back from your own session when both want the CPUs: a nice "
                     "value, 0 (as you) to 19 (default: $ENSEMBLE_CLUSTER_NICE, else 0)")
-      ->check(CLI::Range(0, 19));
+      ->check(CLI::Range(kLeastClusterNice, kMostClusterNice));
   start->add_option("--db", args->db, "Task store: a SQLite file, or 'memory' (default: in the profile directory)");
   CLI::App* engines = sub->add_subcommand("engines", "Start more engines for a running cluster");
   add_location(engines, *args);

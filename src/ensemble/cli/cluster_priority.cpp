@@ -13,18 +13,14 @@
 
 namespace ensemble::cli {
 
-namespace {
-constexpr int kLeastNice = 0;
-constexpr int kMostNice = 19;
-}  // namespace
-
 int default_cluster_nice() {
   const char* text = std::getenv("ENSEMBLE_CLUSTER_NICE");
   if (text == nullptr || *text == '\0') return kDefaultClusterNice;
   std::string_view value(text);
   int nice = 0;
   auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), nice);
-  if (error != std::errc() || end != value.data() + value.size() || nice < kLeastNice || nice > kMostNice) {
+  if (error != std::errc() || end != value.data() + value.size() || nice < kLeastClusterNice ||
+      nice > kMostClusterNice) {
     std::cerr << "ensemble cluster: ignoring ENSEMBLE_CLUSTER_NICE=" << value << " (not 0 to 19); using "
               << kDefaultClusterNice << std::endl;
     return kDefaultClusterNice;
@@ -33,8 +29,8 @@ int default_cluster_nice() {
 }
 
 void stand_back_from_users_session(int nice) {
-  if (nice <= kLeastNice) return;
-  if (nice > kMostNice) nice = kMostNice;
+  if (nice <= kLeastClusterNice) return;
+  if (nice > kMostClusterNice) nice = kMostClusterNice;
   errno = 0;
   int current = ::getpriority(PRIO_PROCESS, 0);  // -1 is also a valid nice value: errno tells
   if (errno == 0 && current < nice && ::setpriority(PRIO_PROCESS, 0, nice) != 0) {

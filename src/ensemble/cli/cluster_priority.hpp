@@ -21,8 +21,10 @@
 
 namespace ensemble::cli {
 
-// The nice value of a cluster started without --nice.
+// The nice value of a cluster started without --nice, and the range it may take.
 inline constexpr int kDefaultClusterNice = 0;
+inline constexpr int kLeastClusterNice = 0;  // the user's own priority: a cluster never runs above it
+inline constexpr int kMostClusterNice = 19;
 
 // The cluster's nice value when none is given: ENSEMBLE_CLUSTER_NICE (0 to 19)
 // if set, else kDefaultClusterNice. An invalid value is reported on stderr and

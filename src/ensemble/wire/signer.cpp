@@ -29,8 +29,6 @@ class Signer::Impl {
  public:
   EVP_MAC* mac = nullptr;
   EVP_MAC_CTX* keyed = nullptr;
-  std::mutex idle_mutex;
-  std::vector<EVP_MAC_CTX*> idle;  // GUARDED_BY(idle_mutex); at most one per thread that signs at once
 
   ~Impl() {
     for (EVP_MAC_CTX* ctx : idle) EVP_MAC_CTX_free(ctx);
@@ -79,6 +77,9 @@ class Signer::Impl {
     std::lock_guard lock(idle_mutex);
     idle.push_back(ctx);
   }
+
+  std::mutex idle_mutex;
+  std::vector<EVP_MAC_CTX*> idle;  // GUARDED_BY(idle_mutex); at most one per thread that signs at once
 };
 
 Signer::Signer(std::string key) : key_(std::move(key)) {
