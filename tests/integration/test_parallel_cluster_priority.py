@@ -17,8 +17,11 @@ HAS_AUTOGROUPS = os.path.exists("/proc/self/autogroup")
 
 
 def _autogroup_nice(pid):
+    """The nice of pid's autogroup, or None for the kernel's default group (an empty file:
+    a session started before autogroups were on, as a container's first process may be)."""
     with open("/proc/%d/autogroup" % pid) as f:  # "/autogroup-123 nice 5"
-        return int(f.read().split()[-1])
+        fields = f.read().split()
+    return int(fields[-1]) if fields else None
 
 
 def _expected_priority(nice):
