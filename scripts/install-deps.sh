@@ -16,7 +16,7 @@ TEST_PACKAGES=(
   python3-ipykernel python3-nbclient python3-nbformat python3-jupyter-kernel-test
   python3-ipython python3-cloudpickle python3-numpy python3-matplotlib
   python3-ipywidgets python3-tqdm xpython python3-ipyparallel python-ipyparallel-doc
-  python3-joblib python3-dill python3-psutil
+  python3-joblib python3-dill python3-psutil python3-distributed
 )
 
 missing=()

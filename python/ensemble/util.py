@@ -5,10 +5,11 @@ import socket
 import warnings
 from datetime import timezone
 
+from ._engine.dask_worker import become_dask_worker, stop_distributed_worker  # noqa: F401
 from .client.util import compare_datetimes, interactive, progress, utcnow  # noqa: F401
 
-__all__ = ["compare_datetimes", "disambiguate_ip_address", "disambiguate_url", "ensure_timezone",
-           "interactive", "is_ip", "progress", "split_url", "utc", "utcnow"]
+__all__ = ["become_dask_worker", "compare_datetimes", "disambiguate_ip_address", "disambiguate_url", "ensure_timezone",
+           "interactive", "is_ip", "progress", "split_url", "stop_distributed_worker", "utc", "utcnow"]
 
 utc = timezone.utc
 

@@ -340,8 +340,3 @@ def test_an_unknown_engine_leaving_fails_none_of_the_tasks_not_yet_assigned(rc):
     with rc._lock:
         rc._discard("not-assigned-yet")
 
-
-def test_dask_calls_say_they_are_not_implemented_rather_than_missing(rc):
-    for name in ("become_dask", "become_distributed", "stop_dask", "stop_distributed"):
-        with pytest.raises(NotImplementedError):
-            getattr(rc, name)()

@@ -18,6 +18,7 @@ from collections import defaultdict
 from .. import error
 from . import files
 from .control import ControlMixin
+from .dask import DaskMixin
 from .engine_roster import EngineRosterMixin
 from .sending import SendingMixin
 from .taskdb import TaskDbMixin
@@ -55,7 +56,7 @@ class SessionInfo:
         return "<SessionInfo %s>" % self.session
 
 
-class Client(EngineRosterMixin, SendingMixin, ControlMixin, TaskDbMixin, WaitMixin):
+class Client(EngineRosterMixin, SendingMixin, ControlMixin, DaskMixin, TaskDbMixin, WaitMixin):
     """A client of an Ensemble cluster, with ipyparallel's Client API.
 
     ``Client()`` reads ``ipcontroller[-ID]-client.json`` from the profile's
@@ -173,6 +174,10 @@ class Client(EngineRosterMixin, SendingMixin, ControlMixin, TaskDbMixin, WaitMix
         if self._closed:
             return
         self._closed = True
+        try:
+            self._close_dask_scheduler()
+        except Exception:  # closing goes on: the scheduler's thread is a daemon
+            pass
         self._events.stopping = True
         if threading.current_thread() is not self._events:
             self._events.join(timeout=2)

@@ -188,16 +188,6 @@ class ControlMixin:
             ar.wait()
         return ar
 
-    def become_dask(self, *args, **kwargs):
-        raise NotImplementedError("dask integration is not implemented yet")
-
-    become_distributed = become_dask
-
-    def stop_dask(self, targets="all"):
-        raise NotImplementedError("dask integration is not implemented yet")
-
-    stop_distributed = stop_dask
-
     # -- purging -----------------------------------------------------------------
 
     def purge_local_results(self, jobs=[], targets=[]):

@@ -1,0 +1,103 @@
+"""An engine as a dask.distributed worker (``Client.become_dask``), as ipyparallel's
+``become_dask_worker`` and ``stop_distributed_worker`` make one.
+
+ipyparallel runs the worker on its kernel's tornado loop. An engine here runs requests
+on its main thread without an event loop, so the worker gets a loop of its own, on a
+daemon thread (``dask-worker``); its tasks run on its own executor threads, beside the
+engine's requests. The worker is in the user namespace as ``distributed_worker`` and
+``dask_worker``, as in ipyparallel. One worker per engine: a second call while one runs
+does nothing.
+"""
+
+import asyncio
+import sys
+import threading
+
+_NAMES = ("distributed_worker", "dask_worker")
+# How long a worker may take to start and register with its scheduler, and to close.
+START_SECONDS = 60.0
+STOP_SECONDS = 30.0
+_ENDED = frozenset({"closing", "closed", "closing_gracefully", "failed"})
+
+_running = None  # (worker, loop, thread) while this engine is a worker; the engine's main thread sets it
+
+
+def _user_ns():
+    return sys.modules["__main__"].__dict__
+
+
+def _start_loop():
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="dask-worker", daemon=True)
+    thread.start()
+    return loop, thread
+
+
+def _stop_loop(loop, thread):
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(STOP_SECONDS)
+    if not thread.is_alive():
+        loop.close()
+
+
+def _forget(worker):
+    ns = _user_ns()
+    for name in _NAMES:
+        if ns.get(name) is worker:
+            del ns[name]
+
+
+def _still_running():
+    """The running worker, or None; one that ended on its own (its scheduler went away)
+    is let go of, so that a later become_dask starts a new one."""
+    global _running
+    if _running is None:
+        return None
+    worker, loop, thread = _running
+    if getattr(worker.status, "name", "") not in _ENDED and thread.is_alive():
+        return worker
+    _running = None
+    _forget(worker)
+    _stop_loop(loop, thread)
+    return None
+
+
+def become_dask_worker(address, nanny=False, **kwargs):
+    """Start a dask worker (a ``distributed.Nanny`` and its worker process if ``nanny``)
+    for the scheduler at ``address``; returns once it has registered with it. ``kwargs``
+    go to the Worker (or Nanny). Raises what the worker raised if it could not start."""
+    global _running
+    if _still_running() is not None:
+        return
+    from distributed import Nanny, Worker
+
+    async def start():
+        worker = (Nanny if nanny else Worker)(address, **kwargs)
+        await worker  # starts it and registers it with the scheduler
+        return worker
+
+    loop, thread = _start_loop()
+    try:
+        worker = asyncio.run_coroutine_threadsafe(start(), loop).result(START_SECONDS)
+    except BaseException:
+        _stop_loop(loop, thread)
+        raise
+    _running = (worker, loop, thread)
+    ns = _user_ns()
+    for name in _NAMES:
+        ns[name] = worker
+
+
+def stop_distributed_worker():
+    """Close this engine's dask worker, if it has one, and take it out of the namespace."""
+    global _running
+    if _running is None:
+        return
+    worker, loop, thread = _running
+    _running = None
+    _forget(worker)
+    try:
+        if thread.is_alive():
+            asyncio.run_coroutine_threadsafe(worker.close(), loop).result(STOP_SECONDS)
+    finally:
+        _stop_loop(loop, thread)
