@@ -86,3 +86,20 @@ def test_a_client_can_be_made_after_its_new_was_patched_and_restored(started):
         assert other.ids == started.client.ids
     finally:
         other.close()
+
+
+@pytest.mark.deadline(60)
+def test_the_default_name_registers_ensemble_too_and_ipyparallels_module_path_has_the_backend(rc):
+    from ensemble.client._joblib import IPythonParallelBackend
+
+    view = rc.load_balanced_view()
+    view.register_joblib_backend()
+    for name in ("ipyparallel", "ensemble"):
+        parallel = joblib.Parallel(backend=name)
+        assert isinstance(parallel._backend, IPythonParallelBackend)
+        assert parallel._backend._view is view
+        assert parallel(joblib.delayed(neg)(i) for i in range(3)) == [0, -1, -2]
+    other = rc.load_balanced_view()
+    other.register_joblib_backend("only-this-name")  # a name of its own leaves "ensemble" as it was
+    assert joblib.Parallel(backend="only-this-name")._backend._view is other
+    assert joblib.Parallel(backend="ensemble")._backend._view is view

@@ -1,7 +1,7 @@
 """A joblib parallel backend on a LoadBalancedView (needs Debian's python3-joblib).
 
 ``view.register_joblib_backend('name')`` runs ``Parallel(backend='name')`` on that view;
-``ipp.register_joblib_backend()`` registers ``'ipyparallel'``, which connects to the default
+``ipp.register_joblib_backend()`` registers ``'ipyparallel'`` (and ``'ensemble'``), which connects to the default
 cluster of the default profile (starting one if there is none) the first time joblib uses it.
 """
 
@@ -52,6 +52,8 @@ class EnsembleBackend(AutoBatchingMixin, ParallelBackendBase):
 
 
 def register(name="ipyparallel", make_default=False, view=None):
-    """Registers ``name`` with joblib: a backend on ``view``, or on the default cluster."""
-    register_parallel_backend(name, lambda **kwargs: EnsembleBackend(view=view, **kwargs),
-                              make_default=make_default)
+    """Registers ``name`` with joblib: a backend on ``view``, or on the default cluster.
+    The default name, ipyparallel's, also registers ``"ensemble"``, this package's."""
+    for each in (name, "ensemble") if name == "ipyparallel" else (name,):
+        register_parallel_backend(each, lambda **kwargs: EnsembleBackend(view=view, **kwargs),
+                                  make_default=make_default)
