@@ -24,6 +24,7 @@ from .sending import SendingMixin
 from .taskdb import TaskDbMixin
 from .waiting import WaitMixin
 from .events import EventThread
+from .futures import msg_id_list, msg_id_set
 from .metadata import Metadata
 from .util import is_local_ip, running_ipython, warn_if_controller_elsewhere
 
@@ -92,10 +93,10 @@ class Client(EngineRosterMixin, SendingMixin, ControlMixin, DaskMixin, TaskDbMix
         self._reply_waiters = {}
         self.results = defaultdict(dict)  # as ipyparallel's: rc.results[unknown] is {}
         self.metadata = defaultdict(Metadata)
-        self.outstanding = set()
-        self.history = []
+        self.outstanding = msg_id_set()
+        self.history = msg_id_list()
         # as in ipyparallel: msg_ids outstanding per engine uuid (None: tasks not yet assigned)
-        self._outstanding_dict = defaultdict(set)
+        self._outstanding_dict = defaultdict(msg_id_set)
         self._engines = {}  # engine id -> its uuid, as in ipyparallel
         self._engine_info = {}  # engine id -> what the controller said of it (uuid, pid, hostname, ...)
         self._direct = {}  # engine id -> the endpoint its requests go to directly

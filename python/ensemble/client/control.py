@@ -8,7 +8,7 @@ import types
 from .. import error, serialize
 from .._engine import namespace as engine_ns
 from .asyncresult import AsyncHubResult, AsyncResult
-from .futures import MessageFuture, multi_future
+from .futures import MessageFuture, msg_id_list, multi_future
 from .metadata import Metadata
 
 
@@ -225,4 +225,4 @@ class ControlMixin:
 
     def purge_everything(self):
         self.purge_results("all")
-        self.history = []
+        self.history = msg_id_list()

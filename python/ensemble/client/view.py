@@ -12,6 +12,7 @@ from .._engine import namespace as engine_ns
 from . import map as Map
 from .asyncresult import AsyncMapResult, AsyncResult
 from .executor import ViewExecutor
+from .futures import msg_id_list, msg_id_set
 from .remotefunction import ParallelFunction, parallel, remote
 from .util import execute_content, getname
 
@@ -27,8 +28,8 @@ class View:
         self.block = client.block
         self.track = False
         self.targets = None
-        self.history = []
-        self.outstanding = set()
+        self.history = msg_id_list()
+        self.outstanding = msg_id_set()
         self.results = client.results
         self.executor = ViewExecutor(self)
         self.set_flags(**flags)
