@@ -30,8 +30,14 @@ def _scheduler_threads():
 
 @pytest.mark.deadline(90)
 def test_become_dask_runs_dask_work_on_the_engines_and_stop_dask_takes_the_workers_away(rc):
+    import logging
+
+    console = logging.StreamHandler()
+    console.setLevel(logging.INFO)
+    logging.getLogger("distributed").addHandler(console)
     executor = rc.become_dask()
     try:
+        assert console.level == logging.WARNING, "the scheduler's routine messages stay out of the session"
         reprs = rc[:].apply_sync(repr, Reference("distributed_worker"))
         assert len(reprs) == 2 and all("Worker" in r and "running" in r for r in reprs), reprs
         assert rc[:].apply_sync(repr, Reference("dask_worker")) == reprs
@@ -45,6 +51,8 @@ def test_become_dask_runs_dask_work_on_the_engines_and_stop_dask_takes_the_worke
     finally:
         executor.close()
         rc.stop_dask()
+        logging.getLogger("distributed").removeHandler(console)
+    assert console.level == logging.INFO
     with pytest.raises(ipp.error.CompositeError) as failed:
         rc[:].apply_sync(lambda x: x, Reference("distributed_worker"))
     assert "NameError" in str(failed.value)
@@ -128,6 +136,23 @@ def test_closing_the_client_closes_its_scheduler_and_the_engines_workers_end_wit
             again.stop_dask()
     finally:
         again.close()
+
+
+@pytest.mark.deadline(60)
+def test_a_scheduler_that_cannot_start_raises_and_leaves_no_thread_nor_quieter_logs_behind(rc):
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.INFO)
+    logging.getLogger("distributed").addHandler(handler)
+    try:
+        with pytest.raises(TypeError):
+            rc.become_dask(scheduler_args={"no_such_option": 1})
+        assert not _scheduler_threads() and rc._dask_scheduler is None
+        assert handler.level == logging.INFO, "the console log's level is given back"
+        assert rc[:].apply_sync(_worker_repr) == ["None", "None"], "no worker starts without a scheduler"
+    finally:
+        logging.getLogger("distributed").removeHandler(handler)
 
 
 def test_the_scheduler_listens_where_the_engines_reach_the_controller_from():

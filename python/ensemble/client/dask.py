@@ -49,7 +49,6 @@ class _SchedulerThread:
 
     def __init__(self, scheduler_args):
         from distributed import Scheduler
-        from distributed.utils import silence_logging
 
         async def start():
             scheduler = Scheduler(**scheduler_args)
@@ -59,7 +58,7 @@ class _SchedulerThread:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="dask-scheduler", daemon=True)
         self._thread.start()
-        self._log_level = silence_logging(logging.WARNING)
+        self._console_levels = _quieten_dask_console()
         try:
             self.scheduler = asyncio.run_coroutine_threadsafe(start(), self._loop).result(START_SECONDS)
         except BaseException:
@@ -74,14 +73,21 @@ class _SchedulerThread:
             self._stop()
 
     def _stop(self):
-        from distributed.utils import silence_logging
-
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(STOP_SECONDS)
         if not self._thread.is_alive():
             self._loop.close()
-        if self._log_level is not None:
-            silence_logging(self._log_level)
+        for handler, level in self._console_levels:
+            handler.setLevel(level)
+
+
+def _quieten_dask_console():
+    """Raises dask's console handlers to WARNING; returns their levels before."""
+    handlers = [h for h in logging.getLogger("distributed").handlers if isinstance(h, logging.StreamHandler)]
+    levels = [(h, h.level) for h in handlers]
+    for handler in handlers:
+        handler.setLevel(max(handler.level, logging.WARNING))
+    return levels
 
 
 class DaskMixin:
