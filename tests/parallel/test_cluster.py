@@ -161,7 +161,7 @@ def test_a_sync_call_leaves_the_threads_current_event_loop_in_place():
     # a notebook cell may start a cluster, then make an asyncio.Task on its kernel's loop
     import asyncio
 
-    from ensemble.client.processes import run_sync
+    from ensemble._async import run_sync
 
     async def answer():
         return 42

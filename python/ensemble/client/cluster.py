@@ -13,7 +13,6 @@ cluster adds engines with ``ensemble cluster engines -n N``.
 
 import asyncio
 import atexit
-import inspect
 import json
 import logging
 import os
@@ -22,14 +21,14 @@ import string
 import subprocess
 import time
 import weakref
-from functools import partial
 
+from .._async import AsyncFirst
 from . import files
 from .cluster_config import cluster_settings, default_log
 from .cluster_engine_control import EngineControlMixin
 from .cluster_file import ClusterFileMixin
 from .launchers import LocalControllerLauncher, LocalEngineSetLauncher, launcher_class_for
-from .processes import end_processes as _end_engines, ours as _ours, run_sync as _run_sync
+from .processes import end_processes as _end_engines, ours as _ours
 
 _running = weakref.WeakSet()
 
@@ -44,7 +43,7 @@ def _stop_all_at_exit():
                 pass
 
 
-class Cluster(EngineControlMixin, ClusterFileMixin):
+class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
     """A controller and ``n`` engines on this machine.
 
     Keyword arguments: ``n``, ``cluster_id`` (default: a fresh random id),
@@ -132,20 +131,6 @@ class Cluster(EngineControlMixin, ClusterFileMixin):
         if self.engines:
             fields.append("engine_sets=%r" % list(self.engines))
         return "<Cluster(%s)>" % ", ".join(fields)
-
-    def __dir__(self):
-        # the _sync twins too, so that tab completion offers them (as ipyparallel's AsyncFirst)
-        names = set(super().__dir__())
-        names.update(name + "_sync" for name in list(names)
-                     if not name.startswith("_") and inspect.iscoroutinefunction(getattr(type(self), name, None)))
-        return sorted(names)
-
-    def __getattr__(self, name):
-        if name.endswith("_sync"):
-            method = getattr(self, name[: -len("_sync")], None)
-            if method is not None and inspect.iscoroutinefunction(method):
-                return partial(_run_sync, method)
-        raise AttributeError(name)
 
     # -- files -------------------------------------------------------------
 

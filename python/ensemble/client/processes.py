@@ -1,41 +1,9 @@
 """The processes of a cluster as a Cluster object sees them: which pids are still Ensemble's,
-ending them, and running its coroutines from synchronous code."""
+and ending them."""
 
-import asyncio
 import os
 import signal
-import threading
 import time
-
-
-def run_sync(coro_function, *args, **kwargs):
-    """Run a coroutine to completion, also from inside a running event loop
-    (then on a helper thread)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        # asyncio.run() leaves the thread without a current loop; the thread's own (an
-        # Ensemble kernel's, for a cell's `asyncio.Task(...)` or `await`) comes back after.
-        previous = getattr(getattr(asyncio.get_event_loop_policy(), "_local", None), "_loop", None)
-        try:
-            return asyncio.run(coro_function(*args, **kwargs))
-        finally:
-            if previous is not None and not previous.is_closed():
-                asyncio.set_event_loop(previous)
-    box = {}
-
-    def target():
-        try:
-            box["value"] = asyncio.run(coro_function(*args, **kwargs))
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
 
 
 def ours(pid):
