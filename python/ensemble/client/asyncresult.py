@@ -318,10 +318,10 @@ class AsyncMapResult(AsyncResult):
     ``ordered=False``)."""
 
     def __init__(self, client, children, mapObject, fname="", ordered=True,
-                 return_exceptions=False):
+                 return_exceptions=False, owner=False):
         self._mapObject = mapObject
         self.ordered = ordered
-        super().__init__(client, children, fname=fname, return_exceptions=return_exceptions)
+        super().__init__(client, children, fname=fname, owner=owner, return_exceptions=return_exceptions)
         self._single_result = False
 
     def _reconstruct_result(self, res):

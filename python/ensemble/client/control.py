@@ -140,8 +140,14 @@ class ControlMixin:
 
     def _asyncresult_from_jobs(self, jobs=None, owner=False):
         single = not isinstance(jobs, (list, tuple, set, types.GeneratorType))
-        children, fetched = self._futures_for(self._msg_ids_from_jobs(jobs))
-        cls = AsyncHubResult if fetched else AsyncResult
+        msg_ids = self._msg_ids_from_jobs(jobs)
+        # ipyparallel's rule: a result neither outstanding nor cached here (an owner took
+        # it) is the controller's, so its AsyncResult is an AsyncHubResult, even where this
+        # client still holds the future it reads it from
+        held = self.outstanding, self.results
+        hub = any(m not in held[0] and m not in held[1] for m in msg_ids)
+        children, fetched = self._futures_for(msg_ids)
+        cls = AsyncHubResult if fetched or hub else AsyncResult
         return cls(self, children[0] if single and len(children) == 1 else children,
                    owner=owner)
 

@@ -301,9 +301,18 @@ class MessageFuture(LightFuture):
         more objects per request for the garbage collector to scan)."""
         with _futures_lock:
             if self._state not in _DONE_STATES:
-                self._owner = owner
-                return
-        owner._resolve_one(self)
+                if self._owner is None:
+                    self._owner = owner
+                    return
+                # a second AsyncResult for it (get_result of an outstanding msg_id): it
+                # must not take the first one's place, which would then never resolve
+                second = True
+            else:
+                second = False
+        if second:
+            self.add_done_callback(owner._resolve_one)
+        else:
+            owner._resolve_one(self)
 
     def _invoke_callbacks(self):
         owner = self._owner

@@ -142,8 +142,11 @@ class ParallelFunction(RemoteFunction):
                         ar = view.apply(f, *args)
                 ar.owner = False
                 futures.extend(ar._children)
+        # it owns its chunks: once it has their results, the client's caches (results,
+        # metadata, futures) let go of them, as ipyparallel 7.1's do of every finished
+        # request; a client running for days of maps kept them all before
         result = AsyncMapResult(client, futures, self.mapObject, fname=getname(self.func),
-                                ordered=self.ordered, return_exceptions=self.return_exceptions)
+                                ordered=self.ordered, return_exceptions=self.return_exceptions, owner=True)
         if balanced and hasattr(self.view, "_send_map_chunk"):
             # its chunks leave the view's outstanding when the map is done
             result._view_outstanding = self.view.outstanding
