@@ -377,6 +377,8 @@ def test_a_failed_tasks_parts_come_back_into_the_collectors_view(rc):
         ar.get(10)  # its traceback holds get's frame, and so the AsyncResult
     child = ar._children[0]
     assert gc.is_tracked(child) and gc.is_tracked(ar._children) and gc.is_tracked(child.output)
+    # its outputs (the error, on iopub) come after the reply; the client lets go then
+    wait_for(lambda: child.msg_id not in rc._futures, 10)
     refs = [weakref.ref(ar), weakref.ref(child)]
     del ar, child
     assert _collected(refs) == [True, True]

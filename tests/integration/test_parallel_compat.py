@@ -219,3 +219,25 @@ def test_require_imports_into_the_namespace_the_function_is_bound_to():
     encode = serialize.uncan(serialize.can(encode), user_ns)
     assert encode(b"foo") == b"Zm9v"
     assert "base64" in user_ns
+
+
+def _fails():
+    raise ValueError("from the engine")
+
+
+@pytest.mark.deadline(30)
+def test_a_failed_applys_error_is_in_its_metadata_as_ipyparallels_engines_publish_it(rc):
+    # ipyparallel's engine shows the traceback on iopub ("error"), which its client keeps as
+    # metadata["error"]: ar.error is that RemoteError, for an apply as for an execute
+    ar = rc[0].apply_async(_fails)
+    with pytest.raises(error.RemoteError):
+        ar.get(10)
+    deadline = time.monotonic() + 5  # outputs come through the controller, after the reply
+    while ar.error is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert type(ar.error) is error.RemoteError
+    assert (ar.error.ename, ar.error.evalue) == ("ValueError", "from the engine")
+    assert (ar.error.engine_info["engine_id"], ar.error.engine_info["method"]) == (rc.ids[0], "apply")
+    assert "from the engine" in ar.error.traceback
+    ok = rc[0].apply_async(abs, -1)
+    assert ok.get(10) == 1 and ok.error is None

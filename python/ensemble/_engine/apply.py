@@ -43,6 +43,7 @@ def run(buffers, engine_id, engine_uuid):
         except BaseException as exc:  # the user's code may raise anything, even SystemExit
             content = _error_content(exc, engine_info)
             metadata["status"] = "error"
+            _publish_error(content)
             return content, metadata, []
         metadata["status"] = "ok"
         return {"status": "ok"}, metadata, reply_buffers
@@ -104,6 +105,15 @@ def _error_content(exc, engine_info):
         "traceback": text,
         "engine_info": engine_info,
     }
+
+
+def _publish_error(content):
+    """The error on iopub too, as ipyparallel's engines publish it (their shell shows the
+    traceback): a client keeps it as the request's ``metadata["error"]`` (``ar.error``),
+    the controller stores it, and a console attached to this engine sees it."""
+    runtime = KernelRuntime.instance
+    if runtime is not None:
+        runtime.bridge.publish("error", {key: content[key] for key in ("ename", "evalue", "traceback", "engine_info")})
 
 
 def _flush():

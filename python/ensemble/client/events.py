@@ -226,7 +226,8 @@ class EventThread(TakingTurns, threading.Thread):
                 if name in ("stdout", "stderr"):
                     md[name] = _apply_carriage_returns((md[name] or "") + content.get("text", ""))
             elif msg_type == "error":
-                info = {"engine_id": engine_id, "method": "execute"}
+                # an apply's error says so itself (engine_info, method "apply"); an execute's
+                info = content.get("engine_info") or {"engine_id": engine_id, "method": "execute"}
                 md["error"] = error.unwrap_exception(dict(content, engine_info=info))
             elif msg_type == "execute_input":
                 md["execute_input"] = content.get("code")
