@@ -223,6 +223,24 @@ def test_send_signal_sigint_interrupts_a_running_apply_and_execute(rc):
     assert rc[1].apply_sync(lambda: "interrupted, not dead") == "interrupted, not dead"
 
 
+def _ignore_sigusr2():
+    import signal
+
+    signal.signal(signal.SIGUSR2, lambda *args: None)
+    return True
+
+
+@pytest.mark.deadline(30)
+def test_send_signal_to_engines_on_this_host_returns_with_block_and_gives_a_done_result_without(rc):
+    # the client signals an engine on its own host itself: nothing goes to the engines, and
+    # block=True waited for nothing forever before (an AsyncResult of no request)
+    assert rc[0].apply_sync(_ignore_sigusr2) is True
+    assert rc.send_signal(signal.SIGUSR2, targets=[rc.ids[0]], block=True) is None
+    ar = rc.send_signal(0, block=False)
+    assert ar.done() and ar.get(1) == []
+    assert rc[0].apply_sync(lambda: "still here") == "still here"
+
+
 @pytest.mark.deadline(60)
 def test_engines_run_their_profiles_startup_files_and_pythonstartup(own_cluster, tmp_path, monkeypatch):
     python_startup = tmp_path / "pythonstartup.py"

@@ -355,6 +355,9 @@ def when_all(futures, callback):
     Future: an AsyncResult on several engines made two of those, each a
     condition and a callback chain, per call."""
     total = len(futures)
+    if total == 0:  # nothing to wait for (send_signal to engines it signalled itself)
+        callback()
+        return
     finished = itertools.count(1)  # next() is atomic: children finish on one thread, but
     # add_done_callback on a finished one calls back on this one
 
