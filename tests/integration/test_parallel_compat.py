@@ -241,3 +241,14 @@ def test_a_failed_applys_error_is_in_its_metadata_as_ipyparallels_engines_publis
     assert "from the engine" in ar.error.traceback
     ok = rc[0].apply_async(abs, -1)
     assert ok.get(10) == 1 and ok.error is None
+
+
+@pytest.mark.deadline(30)
+def test_an_unknown_msg_id_is_ipyparallels_keyerror_and_a_status_answer_leads_with_status(rc):
+    with pytest.raises(error.RemoteError) as unknown:
+        rc.get_result("no-such-id").get(10)
+    assert (unknown.value.ename, unknown.value.evalue) == ("KeyError", "'No such message: no-such-id'")
+    assert str(unknown.value) == "KeyError('No such message: no-such-id')"
+    pending = rc[0].apply_async(time.sleep, 0.3)
+    assert list(rc.result_status(pending.msg_ids)) == ["status", "pending", "completed"]
+    pending.get(10)

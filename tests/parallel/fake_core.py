@@ -336,7 +336,7 @@ class FakeConnection:
             unknown = [m for m in ids if m not in self.history]
             if unknown:
                 reply = {"status": "error", "ename": "KeyError",
-                         "evalue": "unknown msg_id: %s" % unknown[0], "traceback": []}
+                         "evalue": "'No such message: %s'" % unknown[0], "traceback": []}
             else:
                 completed = [m for m in ids if m in self.records]
                 for m in completed:

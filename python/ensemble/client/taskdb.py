@@ -96,14 +96,15 @@ class TaskDbMixin:
         """``{"pending": [...], "completed": [...]}``; with status_only=False,
         completed results are also keyed by msg_id."""
         theids = self._msg_ids_from_jobs(msg_ids)
-        status = {"pending": [], "completed": []}
         # the controller sends the finished ones' replies before its answer,
         # so fetched futures are resolved by the time this returns
         futures, fetched = self._futures_for(theids)
         if fetched or not all(f.done() for f in futures):
             # ipyparallel asks the controller about every id without a local result, and
-            # returns its answer, which has a "status"
-            status["status"] = "ok"
+            # returns its answer, which has a "status" (first)
+            status = {"status": "ok", "pending": [], "completed": []}
+        else:
+            status = {"pending": [], "completed": []}
         for msg_id, future in zip(theids, futures):
             done = future.done()
             status["completed" if done else "pending"].append(msg_id)

@@ -6,6 +6,7 @@
 
 #include "controller_impl.hpp"
 #include "ensemble/wire/json_scan.hpp"
+#include "task_query.hpp"
 
 namespace ensemble::parallel {
 
@@ -185,8 +186,10 @@ void Controller::Impl::serve(const std::string& rid, wire::Message request, bool
     }
   } catch (const std::exception& error) {
     spdlog::warn("client: {} failed: {}", type, error.what());
-    content = error_content(dynamic_cast<const std::invalid_argument*>(&error) ? "ValueError" : "InvalidRequest",
-                            error.what());
+    const char* ename = dynamic_cast<const UnknownRecordKey*>(&error)        ? "KeyError"
+                        : dynamic_cast<const std::invalid_argument*>(&error) ? "ValueError"
+                                                                            : "InvalidRequest";
+    content = error_content(ename, error.what());
     buffers.clear();
   }
   answer(rid, request, std::move(content), std::move(buffers));
@@ -282,7 +285,7 @@ Json Controller::Impl::queue_reply(const Json& request) {
 Json Controller::Impl::result_reply(const std::string& rid, const Json& request) {
   std::vector<std::string> ids = request.at("msg_ids").get<std::vector<std::string>>();
   for (const auto& id : ids) {
-    if (tasks.find(id) == nullptr) return error_content("KeyError", "unknown msg_id: " + id);
+    if (tasks.find(id) == nullptr) return error_content("KeyError", "'No such message: " + id + "'");  // ipyparallel's str(KeyError)
   }
   Json completed = Json::array(), pending = Json::array();
   for (const auto& id : ids) {

@@ -107,7 +107,7 @@ std::set<std::string> record_keys_for(const Json& requested) {
   if (!names.is_array()) throw std::invalid_argument("keys must be a list of names");
   for (const auto& name : names) {
     if (!name.is_string() || std::find(all.begin(), all.end(), name.get<std::string>()) == all.end()) {
-      throw std::invalid_argument("no such task record key: " + name.dump());
+      throw UnknownRecordKey(name.is_string() ? "'" + name.get<std::string>() + "'" : name.dump());
     }
     keys.insert(name.get<std::string>());
   }

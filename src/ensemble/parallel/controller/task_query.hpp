@@ -4,6 +4,7 @@
 #pragma once
 
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,12 @@
 #include "task_store.hpp"
 
 namespace ensemble::parallel {
+
+// A query or `keys` list naming no task record field: the client gets a KeyError with
+// the name as its value (what() is "'name'"), as ipyparallel's task databases raise.
+struct UnknownRecordKey : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
 
 using wire::Json;
 
