@@ -144,8 +144,7 @@ class ControlMixin:
         # ipyparallel's rule: a result neither outstanding nor cached here (an owner took
         # it) is the controller's, so its AsyncResult is an AsyncHubResult, even where this
         # client still holds the future it reads it from
-        held = self.outstanding, self.results
-        hub = any(m not in held[0] and m not in held[1] for m in msg_ids)
+        hub = any(m not in self.outstanding and m not in self.results for m in msg_ids)
         children, fetched = self._futures_for(msg_ids)
         cls = AsyncHubResult if fetched or hub else AsyncResult
         return cls(self, children[0] if single and len(children) == 1 else children,
