@@ -26,14 +26,17 @@ def _user_ns():
     return sys.modules["__main__"].__dict__
 
 
-def _start_loop():
+def start_loop(name):
+    """A new event loop running on a daemon thread called ``name``: (loop, thread).
+    The client's dask scheduler runs on one too (client/dask.py)."""
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="dask-worker", daemon=True)
+    thread = threading.Thread(target=loop.run_forever, name=name, daemon=True)
     thread.start()
     return loop, thread
 
 
-def _stop_loop(loop, thread):
+def stop_loop(loop, thread):
+    """Stops a loop of start_loop and waits for its thread (closed if it ended)."""
     loop.call_soon_threadsafe(loop.stop)
     thread.join(STOP_SECONDS)
     if not thread.is_alive():
@@ -58,7 +61,7 @@ def _still_running():
         return worker
     _running = None
     _forget(worker)
-    _stop_loop(loop, thread)
+    stop_loop(loop, thread)
     return None
 
 
@@ -76,11 +79,11 @@ def become_dask_worker(address, nanny=False, **kwargs):
         await worker  # starts it and registers it with the scheduler
         return worker
 
-    loop, thread = _start_loop()
+    loop, thread = start_loop("dask-worker")
     try:
         worker = asyncio.run_coroutine_threadsafe(start(), loop).result(START_SECONDS)
     except BaseException:
-        _stop_loop(loop, thread)
+        stop_loop(loop, thread)
         raise
     _running = (worker, loop, thread)
     ns = _user_ns()
@@ -100,4 +103,4 @@ def stop_distributed_worker():
         if thread.is_alive():
             asyncio.run_coroutine_threadsafe(worker.close(), loop).result(STOP_SECONDS)
     finally:
-        _stop_loop(loop, thread)
+        stop_loop(loop, thread)

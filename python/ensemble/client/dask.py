@@ -15,9 +15,9 @@ import asyncio
 import ipaddress
 import logging
 import socket
-import threading
 
-from .._engine.dask_worker import START_SECONDS, STOP_SECONDS, become_dask_worker, stop_distributed_worker
+from .._engine.dask_worker import (START_SECONDS, STOP_SECONDS, become_dask_worker, start_loop, stop_loop,
+                                   stop_distributed_worker)
 
 
 def _address_towards(ip):
@@ -55,9 +55,7 @@ class _SchedulerThread:
             await scheduler  # listening once this returns
             return scheduler
 
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="dask-scheduler", daemon=True)
-        self._thread.start()
+        self._loop, self._thread = start_loop("dask-scheduler")
         self._console_levels = _quieten_dask_console()
         try:
             self.scheduler = asyncio.run_coroutine_threadsafe(start(), self._loop).result(START_SECONDS)
@@ -73,10 +71,7 @@ class _SchedulerThread:
             self._stop()
 
     def _stop(self):
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(STOP_SECONDS)
-        if not self._thread.is_alive():
-            self._loop.close()
+        stop_loop(self._loop, self._thread)
         for handler, level in self._console_levels:
             handler.setLevel(level)
 

@@ -300,16 +300,13 @@ class MessageFuture(LightFuture):
         callback list and bound method that add_done_callback would keep (two
         more objects per request for the garbage collector to scan)."""
         with _futures_lock:
-            if self._state not in _DONE_STATES:
-                if self._owner is None:
-                    self._owner = owner
-                    return
-                # a second AsyncResult for it (get_result of an outstanding msg_id): it
-                # must not take the first one's place, which would then never resolve
-                second = True
-            else:
-                second = False
-        if second:
+            pending = self._state not in _DONE_STATES
+            if pending and self._owner is None:
+                self._owner = owner
+                return
+        if pending:
+            # a second AsyncResult for it (get_result of an outstanding msg_id): it must
+            # not take the first one's place, which would then never resolve
             self.add_done_callback(owner._resolve_one)
         else:
             owner._resolve_one(self)
