@@ -166,6 +166,21 @@ def test_engine_id_is_none_until_the_reply_arrives(rc):
     assert ar.engine_id == rc.ids and single.engine_id == rc.ids[-1]
 
 
+def test_follow_and_after_are_none_until_the_reply_and_empty_lists_after_it(rc):
+    lview = rc.load_balanced_view()
+    first = lview.apply_async(time.sleep, 0.2)
+    ar = lview.apply_async(time.sleep, 0.2)
+    assert ar.metadata["follow"] is None and ar.metadata["after"] is None
+    ar.get(10)
+    first.get(10)
+    assert ar.metadata["follow"] == [] and ar.metadata["after"] == []
+    # each request its own lists
+    assert ar.metadata["after"] is not first.metadata["after"]
+    direct = rc[-1].apply_async(time.sleep, 0)
+    direct.get(10)
+    assert direct.metadata.follow == [] and direct.metadata.after == []
+
+
 def test_engines_map_ids_to_uuids_and_outstanding_requests_are_filed_by_engine_uuid(rc):
     # ipyparallel's internals, which its own test_outstanding reads
     assert sorted(rc._engines) == rc.ids

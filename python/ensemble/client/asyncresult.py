@@ -387,5 +387,5 @@ def _untrack_finished(ar):
     parts = [ar.msg_ids, children, ar._raw_results]  # conditions start untracked (futures.py)
     for child in children:
         md = child.metadata
-        parts += (child, child.output, md, md["outputs"])
+        parts += (child, child.output, md, md["outputs"], md["follow"], md["after"])
     _untrack(*parts)

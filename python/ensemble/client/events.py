@@ -156,6 +156,10 @@ class EventThread(TakingTurns, threading.Thread):
             status=status,
             engine_id=future.engine_id,
             engine_uuid=engine_uuid or self.client._engines.get(future.engine_id),
+            # a reply carries no dependencies: ipyparallel's client reads them from its
+            # metadata, and so has [] for each once the reply is in (None before)
+            follow=[],
+            after=[],
         )
         # another client's request (from_hub) reached the controller when the engine replied
         # (as ipyparallel's hub records it), not when this client fetched it: "received" above
