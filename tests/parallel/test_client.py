@@ -277,6 +277,33 @@ def test_load_balanced_view_spreads_tasks(rc):
     assert list(lv.imap(lambda x: 2 * x, range(6))) == [0, 2, 4, 6, 8, 10]
 
 
+def test_load_balanced_apply_async_goes_through_a_subclass_own_really_apply(rc):
+    calls = []
+
+    class Logged(type(rc.load_balanced_view())):
+        def _really_apply(self, f, args=None, kwargs=None, **options):
+            calls.append((args, kwargs))
+            return super()._really_apply(f, args, kwargs, **options)
+
+    lv = Logged(client=rc)
+    assert lv.apply_async(_sleep_then, 0, 7).get(5) == 7
+    assert calls == [((0, 7), {})]
+
+
+def test_load_balanced_apply_async_checks_its_flags_and_function(rc):
+    lv = rc.load_balanced_view()
+    with lv.temp_flags(retries=1.5), pytest.raises(TypeError):
+        lv.apply_async(_sleep_then, 0, 1)
+    with pytest.raises(TypeError):
+        lv.apply_async(42)
+    plain = lv.apply_async(_sleep_then, 0, 2)
+    with lv.temp_flags(after=[plain], retries=2, timeout=5):
+        dependent = lv.apply_async(_sleep_then, 0, 3)
+    assert dependent.get(5) == 3 and plain.get(5) == 2
+    assert lv.history[-2:] == plain.msg_ids + dependent.msg_ids
+    assert not lv.outstanding
+
+
 def test_executor_submit_and_map(rc):
     ex = rc[:].executor
     assert ex.submit(lambda: 4).result(5) == [4] * 4
