@@ -86,6 +86,19 @@ def test_noblock_cell_px_returns_at_once_and_pxresult_shows_its_outputs(shell, r
 
 
 @pytest.mark.deadline(30)
+def test_pxresult_after_a_streamed_px_shows_every_engines_header(shell, rc, capsys):
+    rc[0]["rank"], rc[1]["rank"] = 0, 1
+    # engine 0 prints last while streaming, and first again in %pxresult
+    cell = "%%px --stream\nimport time\ntime.sleep(0.3 if rank == 0 else 0)\nprint('streamed')"
+    assert run(shell, cell).success
+    out = capsys.readouterr().out
+    assert out.index("[stdout:1] \nstreamed") < out.index("[stdout:0] \nstreamed"), out
+    assert run(shell, "%pxresult").success
+    out = capsys.readouterr().out
+    assert out.count("[stdout:0] \nstreamed") == 1 and out.count("[stdout:1] \nstreamed") == 1, out
+
+
+@pytest.mark.deadline(30)
 def test_pxresult_before_any_px_is_a_usage_error(rc, capsys):
     ip = interactive_shell()
     rc.activate()

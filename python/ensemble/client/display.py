@@ -115,6 +115,10 @@ class OutputDisplay:
         stderr, ...), by ``engine``, or by ``order`` (displays collated)."""
         self._check_ready()
         self.wait_for_output()
+        # Each display starts its own blocks: an AsyncResult streamed before (a blocking %px,
+        # then %pxresult) kept its last stream's prefix, and the first block of the same engine
+        # came without its header (ipyparallel 7.1 does that).
+        self._last_display_prefix = ""
         if self._single_result:
             self._display_single_result(result_only=result_only)
             return
