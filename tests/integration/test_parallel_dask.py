@@ -60,6 +60,37 @@ def test_become_dask_runs_dask_work_on_the_engines_and_stop_dask_takes_the_worke
 
 
 @pytest.mark.deadline(90)
+def test_stopping_the_scheduler_under_a_progress_feed_logs_no_error_in_the_session(rc, caplog):
+    import io
+    import logging
+    import time
+
+    from distributed.diagnostics.progressbar import ProgressWidget
+
+    captured = io.StringIO()
+    console = logging.StreamHandler(captured)
+    logging.getLogger("distributed").addHandler(console)
+    executor = rc.become_dask()
+    try:
+        running = executor.submit(time.sleep, 6)  # the workers' stop waits for it
+        # a progress bar's feed, as distributed.progress() opens in a notebook
+        bar = ProgressWidget([running.key], scheduler=executor.scheduler.address)
+        executor.loop.add_callback(bar.listen)
+        deadline = time.monotonic() + 20
+        while not bar.elapsed_time.value and time.monotonic() < deadline:  # the feed's first report
+            time.sleep(0.05)
+        assert bar.elapsed_time.value, "the progress bar's feed did not start"
+        executor.close()
+        rc.stop_dask()
+        logging.getLogger("distributed.core").error("after the stop")  # the filter went with the stop
+    finally:
+        logging.getLogger("distributed").removeHandler(console)
+    # dask did log the cancelled feed (pytest's handler shows it), but not to its console
+    assert any(r.name == "distributed.core" and r.exc_info for r in caplog.records)
+    assert captured.getvalue().strip() == "after the stop", captured.getvalue()
+
+
+@pytest.mark.deadline(90)
 def test_become_dask_on_some_engines_takes_ncores_as_nthreads_and_adds_workers_when_called_again(rc):
     first, second = rc.ids
     executor = rc.become_dask(targets=[first], ncores=2)

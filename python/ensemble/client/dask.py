@@ -65,15 +65,34 @@ class _SchedulerThread:
         self.address = self.scheduler.address
 
     def close(self):
+        # Closing cancels what the scheduler still serves, e.g. a progress bar's feed, which
+        # dask logs as an error with its traceback: in this process, that lands in the user's
+        # session. Nothing of it is news to the user, who asked for the stop.
+        closing = _FromThread(self._thread.name)
+        for handler, _ in self._console_levels:
+            handler.addFilter(closing)
         try:
             asyncio.run_coroutine_threadsafe(self.scheduler.close(), self._loop).result(STOP_SECONDS)
         finally:
             self._stop()
+            for handler, _ in self._console_levels:
+                handler.removeFilter(closing)
 
     def _stop(self):
         stop_loop(self._loop, self._thread)
         for handler, level in self._console_levels:
             handler.setLevel(level)
+
+
+class _FromThread(logging.Filter):
+    """Drops the records logged on the thread named ``name``."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.thread_name = name
+
+    def filter(self, record):
+        return record.threadName != self.thread_name
 
 
 def _quieten_dask_console():
