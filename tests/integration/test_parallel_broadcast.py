@@ -59,6 +59,15 @@ def test_a_large_array_broadcast_reaches_every_engine_intact(rc):
     assert sums == [float(data.sum())] * len(rc.ids)
 
 
+def test_coalescing_is_is_coalescing_as_ipyparallels_notebooks_spell_it_and_flags_pass_through(rc):
+    view = rc.broadcast_view(coalescing=True, block=True)
+    assert view.is_coalescing is True and view.block is True
+    assert view.apply(lambda: 3) == [3] * len(rc.ids)
+    assert rc.broadcast_view().is_coalescing is False
+    with pytest.raises(KeyError):
+        rc.broadcast_view(no_such_flag=1)
+
+
 def test_an_error_on_the_engines_is_a_composite_error(rc):
     with pytest.raises(ipp.CompositeError) as raised:
         rc.broadcast_view().apply_sync(lambda: 1 / 0)

@@ -288,8 +288,12 @@ class Client(EngineRosterMixin, SendingMixin, ControlMixin, DaskMixin, TaskDbMix
         return LoadBalancedView(client=self, targets=targets, **kwargs)
 
     def broadcast_view(self, targets="all", is_coalescing=False, **kwargs):
+        """A BroadcastView of ``targets``; ``kwargs`` are its flags (``block``, ...).
+        ``coalescing`` is ``is_coalescing``, as ipyparallel's own example notebooks
+        spell it (ipyparallel 7.1 accepts any keyword and ignores it)."""
         from .view import BroadcastView
 
+        is_coalescing = kwargs.pop("coalescing", is_coalescing)
         view = BroadcastView(client=self, targets=self._build_targets(targets)[1], **kwargs)
         view.is_coalescing = is_coalescing
         return view
