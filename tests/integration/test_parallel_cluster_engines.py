@@ -66,3 +66,43 @@ def test_the_cluster_file_keeps_what_write_cluster_file_saves_and_update_removes
     cluster.update_cluster_file()
     assert not os.path.exists(cluster.cluster_file)
     cluster.remove_cluster_file()  # gone already: not an error
+
+
+def _engine_files(cluster):
+    security = os.path.join(cluster.profile_dir, "security")
+    return sorted(f for f in os.listdir(security) if f.startswith("engine-%s-" % cluster.cluster_id))
+
+
+@pytest.mark.deadline(90)
+def test_engines_ended_while_busy_leave_no_connection_files_and_the_stop_does_not_wait_for_their_tasks(
+        own_cluster):
+    import time
+
+    c = own_cluster(n=2)
+    cluster = c.cluster
+    cluster.start_cluster_sync()
+    more = cluster.start_engines_sync(n=1)
+    c.remember_pids()
+    with cluster.connect_client_sync() as rc:
+        rc.wait_for_engines(3, timeout=30)
+        assert wait_until(lambda: len(_engine_files(cluster)) == 3, 20)  # written once registered
+        marks = os.path.join(c.profile_dir, "running")
+        os.mkdir(marks)
+
+        def mark_and_sleep(directory):
+            import os
+            import time
+
+            open(os.path.join(directory, str(os.getpid())), "w").close()
+            time.sleep(60)
+
+        rc[:].apply_async(mark_and_sleep, marks)
+        assert wait_until(lambda: len(os.listdir(marks)) == 3, 20), "every engine is busy"
+        # stop_engines ends an engine set by SIGTERM
+        cluster.stop_engines_sync(more)
+        assert wait_until(lambda: len(_engine_files(cluster)) == 2, 20), _engine_files(cluster)
+        # the cluster's stop: the controller's shutdown, which a busy engine cannot take
+        started = time.monotonic()
+        cluster.stop_cluster_sync()
+        assert time.monotonic() - started < 10
+    assert _engine_files(cluster) == []

@@ -169,14 +169,22 @@ int stop_cluster(const ClusterArgs& args, const std::string& path) {
     if (runs_ensemble(pid.get<pid_t>())) pids.push_back(pid.get<pid_t>());
   }
   if (running(controller) && runs_ensemble(controller)) ::kill(controller, SIGTERM);
-  auto deadline = Clock::now() + std::chrono::seconds(3);
   auto all_gone = [&] {
     for (pid_t pid : pids) {
       if (running(pid)) return false;
     }
     return true;
   };
-  while (!all_gone() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto wait_until = [&](Clock::time_point deadline) {
+    while (!all_gone() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
+  wait_until(Clock::now() + std::chrono::seconds(1));
+  // An engine busy in Python does not take the controller's shutdown until its task ends:
+  // SIGTERM ends it at once, and it removes its connection file on the way out.
+  for (pid_t pid : pids) {
+    if (pid != controller && running(pid)) ::kill(pid, SIGTERM);
+  }
+  wait_until(Clock::now() + std::chrono::seconds(2));
   for (pid_t pid : pids) {
     if (running(pid)) {
       spdlog::warn("process {} did not stop; killing it", pid);

@@ -5,7 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -116,6 +118,28 @@ struct EngineArgs {
   double copy_delay_ms = 1;
 };
 
+// The engine's connection file, for its SIGTERM handler: `ensemble cluster stop` and a
+// Cluster's stop_engines() end engines with SIGTERM, which by default killed them without
+// removing the file (its key and ports stayed behind in the profile). Written on the I/O
+// thread when the engine (re)registers; the handler reads it only while `engine_file_set`.
+char engine_file_path[4096];
+std::atomic<bool> engine_file_set{false};
+
+void remember_engine_file(const std::string& path) {
+  engine_file_set.store(false, std::memory_order_release);
+  if (path.size() >= sizeof engine_file_path) return;  // too long to keep: left as before
+  std::memcpy(engine_file_path, path.c_str(), path.size() + 1);
+  engine_file_set.store(true, std::memory_order_release);
+}
+
+// Async-signal-safe: unlink(), signal() and raise(). The engine still ends by SIGTERM, as
+// before, whatever its Python was doing.
+extern "C" void end_engine_on_sigterm(int) {
+  if (engine_file_set.load(std::memory_order_acquire)) ::unlink(engine_file_path);
+  std::signal(SIGTERM, SIG_DFL);
+  std::raise(SIGTERM);
+}
+
 std::string hostname() {
   char name[256] = {};
   return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string("localhost");
@@ -198,6 +222,7 @@ int run_engine(const EngineArgs& args) {
           // For `ensemble console --engine ID`: this engine as an ordinary kernel.
           std::string file = security + "/" + parallel::engine_file_name(cluster_id, id);
           if (!connection_file.empty() && connection_file != file) {
+            engine_file_set.store(false, std::memory_order_release);
             std::error_code ignored;
             std::filesystem::remove(connection_file, ignored);  // registered again under another id
           }
@@ -205,9 +230,11 @@ int run_engine(const EngineArgs& args) {
           if (auto status = wire::write_connection_file(connection_file, info); !status.ok()) {
             spdlog::warn("{}", status.to_string());
           }
+          remember_engine_file(connection_file);
         });
     kernel.set_uplink(link);
     parallel::add_apply_handler(kernel, *link, uuid);
+    std::signal(SIGTERM, end_engine_on_sigterm);
     auto bound = kernel.bind();
     if (!bound.ok()) {
       spdlog::error("{}", bound.status().to_string());
@@ -216,6 +243,7 @@ int run_engine(const EngineArgs& args) {
     kernel.run();
   }
   if (!connection_file.empty()) {
+    engine_file_set.store(false, std::memory_order_release);
     std::error_code ignored;
     std::filesystem::remove(connection_file, ignored);
   }
