@@ -26,6 +26,7 @@ EXPECTED_ERRORS = {
     # on purpose: the standard pickler, then a closure over an open file before use_dill()
     "Using Dill": {5: "AttributeError", 9: "PicklingError"},
     "Parallel Decorator and map": {},
+    "Monte Carlo Options": {},
     "joblib": {},
     "dask": {12: "ZeroDivisionError"},  # a failing task, shown on purpose
     "broadcast/memmap Broadcast": {},
