@@ -73,3 +73,30 @@ def test_cluster_from_a_file_takes_the_files_id_and_profile(own_cluster):
         assert client.ids == [0]
     finally:
         client.close()
+
+
+@pytest.mark.deadline(120)
+def test_a_cluster_file_ipyparallel_wrote_is_read_and_not_listed_as_ours(own_cluster, monkeypatch, caplog):
+    import ipyparallel
+
+    c = own_cluster(n=1, cluster_id="ours")
+    ipython_dir = os.path.dirname(c.profile_dir)
+    monkeypatch.setenv("IPYTHONDIR", ipython_dir)
+    profile_dir = c.profile_dir = os.path.join(ipython_dir, "profile_shared")
+    c.cluster = ipp.Cluster(n=1, profile_dir=profile_dir, cluster_id="ours")
+    c.start_and_connect()
+    # a user's earlier ipyparallel cluster in the same profile, running
+    theirs = ipyparallel.Cluster(n=1, profile_dir=profile_dir, cluster_id="theirs", log_level=40)
+    theirs.start_cluster_sync()
+    try:
+        read = ipp.Cluster.from_file(theirs.cluster_file)
+        assert read.cluster_id == "theirs" and read.profile_dir == profile_dir and read.n == 1
+        assert read.controller.pid == theirs.controller.process.pid
+        engine_pids = [pid for s in read.engines.values() for pid in s.pids]
+        assert len(engine_pids) == 1 and engine_pids[0] > 0
+        with caplog.at_level("WARNING"):
+            clusters = ipp.ClusterManager().load_clusters()
+        assert list(clusters) == ["shared:ours"], "ipyparallel's cluster is not one this can run"
+        assert not [r for r in caplog.records if "Failed to load" in r.getMessage()]
+    finally:
+        theirs.stop_cluster_sync()

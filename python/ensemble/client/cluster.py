@@ -26,7 +26,7 @@ from .._async import AsyncFirst
 from . import files
 from .cluster_config import cluster_settings, default_log
 from .cluster_engine_control import EngineControlMixin
-from .cluster_file import ClusterFileMixin
+from .cluster_file import ClusterFileMixin, from_ipyparallel_layout, written_by_ipyparallel
 from .launchers import LocalControllerLauncher, LocalEngineSetLauncher, launcher_class_for
 from .processes import end_processes as _end_engines, ours as _ours
 
@@ -146,6 +146,8 @@ class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
         """A Cluster for one described by ``to_dict()`` or by its file. It does not stop the
         cluster when this program exits (``shutdown_atexit=False``): whoever started it does."""
         kwargs.setdefault("shutdown_atexit", False)
+        if written_by_ipyparallel(d):
+            d = from_ipyparallel_layout(d)
         if "cluster" in d:  # our own to_dict()
             info = dict(d["cluster"], **kwargs)
             self = cls(**info)
