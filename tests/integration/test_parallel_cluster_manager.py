@@ -100,3 +100,17 @@ def test_a_cluster_file_ipyparallel_wrote_is_read_and_not_listed_as_ours(own_clu
         assert not [r for r in caplog.records if "Failed to load" in r.getMessage()]
     finally:
         theirs.stop_cluster_sync()
+
+
+@pytest.mark.deadline(90)
+def test_controller_args_in_ipcontrollers_spelling_set_the_controllers_scheme_and_hwm(own_cluster):
+    c = own_cluster(n=2)
+    c.cluster = ipp.Cluster(n=2, profile_dir=c.profile_dir, cluster_id=c.cluster_id,
+                            controller_args=["--scheme=lru", "--TaskScheduler.hwm=1", "--nodb"])
+    rc = c.start_and_connect()
+    with open("/proc/%d/cmdline" % c.cluster.controller.pid, "rb") as f:
+        argv = f.read().decode().split("\0")
+    assert argv[argv.index("--scheme") + 1] == "lru" and argv[argv.index("--hwm") + 1] == "1"
+    assert argv[argv.index("--db") + 1] == "memory"
+    view = rc.load_balanced_view()
+    assert view.map_sync(lambda x: x * 2, range(8)) == list(range(0, 16, 2))

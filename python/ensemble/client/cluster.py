@@ -27,6 +27,7 @@ from . import files
 from .cluster_config import cluster_settings, default_log
 from .cluster_engine_control import EngineControlMixin
 from .cluster_file import ClusterFileMixin, from_ipyparallel_layout, written_by_ipyparallel
+from .controller_settings import controller_options
 from .launchers import LocalControllerLauncher, LocalEngineSetLauncher, launcher_class_for
 from .processes import end_processes as _end_engines, ours as _ours
 
@@ -52,7 +53,9 @@ class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
     ``config`` (a traitlets Config whose ``Cluster`` section sets any of these), ``log``,
     ``log_level``, ``load_profile`` (default True: the profile's ``ipcluster_config.py`` and
     ``.json`` set them too; see cluster_config.py for which wins), and ipyparallel's
-    ``controller_args``/``engine_args``, which are kept but mean nothing to Ensemble's daemons.
+    ``controller_args`` (the ones that set what Ensemble's controller has: scheme, hwm,
+    address, heartbeat period, database; see controller_settings.py) and ``engine_args``
+    (kept; they mean nothing to Ensemble's engines).
     Ensemble's own ``nice`` (0 to 19) is how far the daemons stand back from the user's
     session when both want the CPUs (``ensemble cluster start --nice``; default
     ``$ENSEMBLE_CLUSTER_NICE``, else 0).
@@ -225,11 +228,14 @@ class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
         args = ["start", "-n", str(n)]
         if self.profile:
             args += ["--profile", self.profile]
-        if self.controller_ip:
+        # scheme, hwm, address, heartbeat, database: from where ipyparallel's controller takes them
+        options = controller_options(self.profile_dir, self._config, self.controller_args, self.log,
+                                     self.load_profile)
+        if self.controller_ip and "--ip" not in options:  # controller_args win, as in ipyparallel
             args += ["--ip", self.controller_ip]
         if self.nice is not None:
             args += ["--nice", str(int(self.nice))]
-        await self._run(self._cli(*args, "--daemonize"))
+        await self._run(self._cli(*args, *options, "--daemonize"))
         self.n = n
         try:
             with open(self.cluster_file) as f:

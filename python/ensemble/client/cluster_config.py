@@ -14,9 +14,15 @@ SETTINGS = ("n", "controller_ip", "engine_timeout", "controller_args", "engine_a
 
 
 def profile_config(profile_dir):
-    """The profile's ipcluster config as a traitlets Config, or None without one. traitlets is
-    imported only when a file exists (it costs every ``import ensemble`` user ~20 ms)."""
-    names = [name for name in ("ipcluster_config.py", "ipcluster_config.json")
+    """The profile's ipcluster config as a traitlets Config, or None without one."""
+    return load_config_files(profile_dir, "ipcluster_config")
+
+
+def load_config_files(profile_dir, stem):
+    """The profile's ``STEM.py`` and ``STEM.json`` as one traitlets Config, or None without
+    either. traitlets is imported only when a file exists (it costs every ``import ensemble``
+    user ~20 ms)."""
+    names = [name for name in (stem + ".py", stem + ".json")
              if os.path.isfile(os.path.join(profile_dir, name))]
     if not names:
         return None
