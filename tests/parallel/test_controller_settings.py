@@ -32,6 +32,8 @@ def test_the_profile_then_a_config_then_controller_args_each_win_over_the_one_be
     assert controller_options(str(tmp_path), config, ["--scheme=lru"], log) == \
         ["--scheme", "lru", "--hwm", "3", "--heartbeat-period", "2000"]
     assert controller_options(str(tmp_path), None, [], log, load_profile=False) == []
+    assert controller_options(str(tmp_path), None, ["--ip=*"], log, load_profile=False) == ["--ip", "0.0.0.0"]
+    assert controller_options(str(tmp_path), None, ["--ip="], log, load_profile=False) == []
 
 
 def test_settings_ensembles_controller_lacks_are_reported_and_left_out(tmp_path, caplog):

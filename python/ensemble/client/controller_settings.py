@@ -14,7 +14,7 @@ from .cluster_config import load_config_files
 _TRAITS = {
     "TaskScheduler.scheme_name": ("--scheme", str),
     "TaskScheduler.hwm": ("--hwm", lambda v: str(int(v))),
-    "IPController.ip": ("--ip", str),
+    "IPController.ip": ("--ip", lambda v: "0.0.0.0" if v == "*" else str(v)),  # ipyparallel's "every interface"
     "HeartMonitor.period": ("--heartbeat-period", lambda v: str(int(v))),  # ms, in both
 }
 # ipcontroller's short names for them
@@ -78,7 +78,7 @@ def controller_options(profile_dir, config, controller_args, log, load_profile=T
     _from_args(controller_args or (), settings, log)
     options = []
     for trait, (option, written) in _TRAITS.items():
-        if trait in settings:
+        if settings.get(trait) not in (None, ""):  # "": the default, in a config file
             try:
                 options += [option, written(settings[trait])]
             except (TypeError, ValueError):
