@@ -30,16 +30,22 @@ def test_new_get_and_remove_clusters_by_key(tmp_path):
         manager.remove_cluster("nosuchcluster")
 
 
+def _started_in_profile(own_cluster, monkeypatch, profile, cluster_id):
+    """A one-engine cluster started in IPYTHONDIR's profile_PROFILE (a profile directory
+    inside IPYTHONDIR is named by its profile in a ClusterManager key); (it, profile_dir)."""
+    c = own_cluster(n=1, cluster_id=cluster_id)
+    ipython_dir = os.path.dirname(c.profile_dir)
+    monkeypatch.setenv("IPYTHONDIR", ipython_dir)
+    profile_dir = c.profile_dir = os.path.join(ipython_dir, "profile_" + profile)
+    c.cluster = ipp.Cluster(n=1, profile_dir=profile_dir, cluster_id=cluster_id)
+    c.start_and_connect()
+    return c, profile_dir
+
+
 @pytest.mark.deadline(60)
 def test_load_clusters_finds_a_running_cluster_that_connects_and_forgets_it_once_stopped(own_cluster,
                                                                                            monkeypatch):
-    c = own_cluster(n=1, cluster_id="listed")
-    # a profile directory inside IPYTHONDIR is named by its profile in the key
-    ipython_dir = os.path.dirname(c.profile_dir)
-    monkeypatch.setenv("IPYTHONDIR", ipython_dir)
-    profile_dir = c.profile_dir = os.path.join(ipython_dir, "profile_x")
-    c.cluster = ipp.Cluster(n=1, profile_dir=profile_dir, cluster_id="listed")
-    c.start_and_connect()
+    c, profile_dir = _started_in_profile(own_cluster, monkeypatch, "x", "listed")
     stale = os.path.join(profile_dir, "security", "cluster-killed-long-ago.json")
     with open(stale, "w") as f:
         f.write('{"cluster_id": "killed-long-ago", "controller_pid": 999999999, "engine_pids": []}')
@@ -79,12 +85,7 @@ def test_cluster_from_a_file_takes_the_files_id_and_profile(own_cluster):
 def test_a_cluster_file_ipyparallel_wrote_is_read_and_not_listed_as_ours(own_cluster, monkeypatch, caplog):
     import ipyparallel
 
-    c = own_cluster(n=1, cluster_id="ours")
-    ipython_dir = os.path.dirname(c.profile_dir)
-    monkeypatch.setenv("IPYTHONDIR", ipython_dir)
-    profile_dir = c.profile_dir = os.path.join(ipython_dir, "profile_shared")
-    c.cluster = ipp.Cluster(n=1, profile_dir=profile_dir, cluster_id="ours")
-    c.start_and_connect()
+    _, profile_dir = _started_in_profile(own_cluster, monkeypatch, "shared", "ours")
     # a user's earlier ipyparallel cluster in the same profile, running
     theirs = ipyparallel.Cluster(n=1, profile_dir=profile_dir, cluster_id="theirs", log_level=40)
     theirs.start_cluster_sync()
