@@ -87,9 +87,7 @@ def _errors(nb):
 @pytest.mark.deadline(240)
 @pytest.mark.parametrize("name", sorted(EXPECTED_ERRORS))
 def test_ipyparallels_example_notebook_runs_with_ensemble(name, notebook_env, tmp_path):
-    path = os.path.join(EXAMPLES, name + ".ipynb.txt")
-    if not os.path.exists(path):
-        pytest.skip("python-ipyparallel-doc is not installed")
+    path = os.path.join(EXAMPLES, name + ".ipynb.txt")  # scripts/install-deps.sh installs them
     with open(path) as f:
         nb = nbformat.reads(f.read(), as_version=4)
     for cell in nb.cells:
