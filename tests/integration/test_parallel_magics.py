@@ -89,7 +89,7 @@ def test_noblock_cell_px_returns_at_once_and_pxresult_shows_its_outputs(shell, r
 def test_pxresult_after_a_streamed_px_shows_every_engines_header(shell, rc, capsys):
     rc[0]["rank"], rc[1]["rank"] = 0, 1
     # engine 0 prints last while streaming, and first again in %pxresult
-    cell = "%%px --stream\nimport time\ntime.sleep(0.3 if rank == 0 else 0)\nprint('streamed')"
+    cell = "%%px --stream\nimport time\ntime.sleep(1.0 if rank == 0 else 0)\nprint('streamed')"
     assert run(shell, cell).success
     out = capsys.readouterr().out
     assert out.index("[stdout:1] \nstreamed") < out.index("[stdout:0] \nstreamed"), out
