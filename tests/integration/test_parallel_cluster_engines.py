@@ -106,3 +106,25 @@ def test_engines_ended_while_busy_leave_no_connection_files_and_the_stop_does_no
         cluster.stop_cluster_sync()
         assert time.monotonic() - started < 10
     assert _engine_files(cluster) == []
+
+
+@pytest.mark.deadline(90)
+def test_engines_that_a_shutdown_ends_while_busy_leave_no_connection_files(own_cluster):
+    import time
+
+    c = own_cluster(n=2)
+    cluster = c.cluster
+    cluster.start_cluster_sync()
+    c.remember_pids()
+    rc = cluster.connect_client_sync()
+    rc.wait_for_engines(2, timeout=30)
+    assert wait_until(lambda: len(_engine_files(cluster)) == 2, 20)
+    pids = rc[:].apply_sync(os.getpid)
+    rc[:].apply_async(time.sleep, 60)
+    time.sleep(0.5)
+    rc.shutdown(hub=True, block=True)  # the engines' grace for a busy cell is 3 s
+    assert wait_until(lambda: not any(os.path.exists("/proc/%d" % pid) and _state(pid) != "Z" for pid in pids),
+                      30)
+    assert _engine_files(cluster) == []
+    rc.close()
+

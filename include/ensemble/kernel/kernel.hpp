@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,10 @@ struct KernelOptions {
   std::string roster_path;
   // How long a shutdown waits for a busy main thread before ending the process.
   std::chrono::milliseconds shutdown_grace{3000};
+  // Called on the watchdog's thread right before that ending (the main thread is still
+  // busy, so nothing after kernel.run() runs): e.g. an engine removes its connection file.
+  // Must not block or touch Python.
+  std::function<void()> before_forced_exit;
 };
 
 class Kernel {

@@ -132,10 +132,15 @@ void remember_engine_file(const std::string& path) {
   engine_file_set.store(true, std::memory_order_release);
 }
 
+// Async-signal-safe (unlink): for the SIGTERM handler and the kernel's forced exit.
+void remove_engine_file_now() {
+  if (engine_file_set.load(std::memory_order_acquire)) ::unlink(engine_file_path);
+}
+
 // Async-signal-safe: unlink(), signal() and raise(). The engine still ends by SIGTERM, as
 // before, whatever its Python was doing.
 extern "C" void end_engine_on_sigterm(int) {
-  if (engine_file_set.load(std::memory_order_acquire)) ::unlink(engine_file_path);
+  remove_engine_file_now();
   std::signal(SIGTERM, SIG_DFL);
   std::raise(SIGTERM);
 }
@@ -199,6 +204,8 @@ int run_engine(const EngineArgs& args) {
   options.connection.key = controller.key;
   options.connection.kernel_name = "ensemble";
   options.history_path = ":memory:";  // many engines must not contend for one history file
+  // a shutdown (rc.shutdown) that a task still running did not let end the process normally
+  options.before_forced_exit = remove_engine_file_now;
   std::string uuid = wire::new_id();
 
   python::PythonRuntime runtime({package_paths(), {executable_path(), "--engine"}});

@@ -85,12 +85,14 @@ void Kernel::begin_shutdown(bool restart) {
   if (k.shutdown_watchdog.joinable()) return;
   k.inbox.push(Incoming{Incoming::Kind::kShutdown, {}, restart});
   // A cell that never returns must not keep the process alive.
-  k.shutdown_watchdog = std::jthread([grace = k.options.shutdown_grace](std::stop_token stop) {
+  k.shutdown_watchdog = std::jthread([grace = k.options.shutdown_grace,
+                                      before_exit = k.options.before_forced_exit](std::stop_token stop) {
     std::mutex mutex;
     std::condition_variable_any never;
     std::unique_lock wait_lock(mutex);
     if (!never.wait_for(wait_lock, stop, grace, [] { return false; }) && !stop.stop_requested()) {
       spdlog::warn("main thread still busy after shutdown; exiting");
+      if (before_exit) before_exit();
       ::_exit(0);
     }
   });
