@@ -19,12 +19,17 @@ def _state(pid):
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
+def _running_cluster(own_cluster, n):
+    """A started cluster of ``n`` engines, its processes remembered for the teardown."""
+    c = own_cluster(n=n)
+    c.cluster.start_cluster_sync()
+    c.remember_pids()
+    return c, c.cluster
+
+
 @pytest.mark.deadline(90)
 def test_one_engine_is_signalled_stopped_and_restarted_by_its_id_and_the_others_keep_working(own_cluster):
-    c = own_cluster(n=2)
-    cluster = c.cluster
-    cluster.start_cluster_sync()
-    c.remember_pids()
+    c, cluster = _running_cluster(own_cluster, 2)
     with cluster.connect_client_sync() as rc:
         rc.wait_for_engines(2, timeout=30)
         first, second = rc.ids
@@ -112,10 +117,7 @@ def test_engines_ended_while_busy_leave_no_connection_files_and_the_stop_does_no
 def test_engines_that_a_shutdown_ends_while_busy_leave_no_connection_files(own_cluster):
     import time
 
-    c = own_cluster(n=2)
-    cluster = c.cluster
-    cluster.start_cluster_sync()
-    c.remember_pids()
+    _, cluster = _running_cluster(own_cluster, 2)
     rc = cluster.connect_client_sync()
     rc.wait_for_engines(2, timeout=30)
     assert wait_until(lambda: len(_engine_files(cluster)) == 2, 20)
