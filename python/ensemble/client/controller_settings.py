@@ -50,14 +50,11 @@ def _from_args(args, settings, log):
     while args:
         arg = args.pop(0)
         name, has_value, value = arg.lstrip("-").partition("=")
-        if not arg.startswith("--"):
-            log.warning("controller_args: %r means nothing to Ensemble's controller; ignored", arg)
-            continue
-        if name in _DB_FLAGS and not has_value:
+        if arg.startswith("--") and name in _DB_FLAGS and not has_value:
             settings["db"] = _DB_FLAGS[name]
             continue
         trait = _ALIASES.get(name, name)
-        if trait not in _TRAITS:
+        if not arg.startswith("--") or trait not in _TRAITS:
             log.warning("controller_args: %r means nothing to Ensemble's controller; ignored", arg)
             continue
         if not has_value:

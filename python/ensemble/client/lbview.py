@@ -74,22 +74,14 @@ class LoadBalancedView(View):
                 or type(self.retries) is not int or not callable(f)
                 or type(self)._really_apply is not LoadBalancedView._really_apply):
             return self._really_apply(f, args, kwargs, block=False)
-        # The common case, in one frame: what _really_apply, _send_task, _record and the
+        # The common case, without the layers between: what _really_apply, _send_task and the
         # client's send_task do for it, called one inside the other, was about 1 µs of the
         # 11-13 µs a submit took in a loop (docs/performance.md, session 19).
         client = self.client
         future = client._conn.send_request(client, "apply_request", "{}",
                                            self._plain_flags_json(self.timeout or None, self.retries),
                                            serialize.pack_apply(f, args, kwargs), None, "task")
-        ar = AsyncResult(client, future, getname(f), None, True)
-        msg_id = future.msg_id
-        self.history.append(msg_id)
-        outstanding = self.outstanding
-        outstanding.add(msg_id)
-        ar._view_outstanding = outstanding  # as in View._record
-        if ar.done():
-            outstanding.discard(msg_id)
-        return ar
+        return self._record(AsyncResult(client, future, getname(f), None, True))
 
     def _really_apply(self, f, args=None, kwargs=None, block=None, track=None, after=None,
                       follow=None, timeout=None, targets=None, retries=None):
