@@ -1,0 +1,61 @@
+"""Code sent to engines as text (view.execute, view.run, %px): engines take it as IPython
+kernels do, indented blocks included."""
+
+import textwrap
+
+import pytest
+
+from parallel_fixtures import rc, started  # noqa: F401
+
+pytestmark = pytest.mark.ensemble_only
+
+
+@pytest.mark.deadline(30)
+def test_execute_of_an_indented_triple_quoted_block_runs_it_dedented(rc):
+    view = rc[:]
+    ar = view.execute("""
+        indented_a = 1
+        if indented_a:
+            indented_b = indented_a + 1
+    """, block=True)
+    assert ar.successful()
+    assert view["indented_b"] == [2, 2]
+
+
+@pytest.mark.deadline(30)
+def test_execute_of_one_indented_line_runs_it(rc):
+    rc[:].execute("    indented_line = 'ok'", block=True)
+    assert rc[:]["indented_line"] == ["ok", "ok"]
+
+
+@pytest.mark.deadline(30)
+def test_a_line_indented_less_than_the_first_still_fails_as_ipython_fails_it(rc):
+    ar = rc[0].execute("    bad_a = 1\n  bad_b = 2\n", block=False)
+    with pytest.raises(Exception) as raised:
+        ar.get(timeout=10)
+    assert "IndentationError" in str(raised.value) or "SyntaxError" in str(raised.value)
+
+
+@pytest.mark.deadline(30)
+def test_run_of_a_file_written_indented_runs_it(rc, tmp_path):
+    script = tmp_path / "indented.py"
+    script.write_text("    run_indented = 40\n    run_indented += 2\n")
+    rc[:].run(str(script), block=True)
+    assert rc[:]["run_indented"] == [42, 42]
+
+
+@pytest.mark.deadline(30)
+def test_px_magics_take_indented_code(rc):
+    from test_parallel_magics import interactive_shell
+
+    shell = interactive_shell()
+    rc.activate()
+    assert shell.run_cell("%px   px_indented = 1", store_history=False).success
+    cell = textwrap.dedent("""\
+        %%px
+            px_block = 2
+            px_block += 1
+        """)
+    assert shell.run_cell(cell, store_history=False).success
+    assert rc[:]["px_indented"] == [1, 1]
+    assert rc[:]["px_block"] == [3, 3]
