@@ -21,7 +21,7 @@ _LAZY = {
     "ViewExecutor": "client.executor",
     "AsyncResult": "client.asyncresult",
     "AsyncMapResult": "client.asyncresult",
-    "AsyncHubResult": "client.asyncresult",
+    "AsyncHubResult": "client.hubresult",
     "RemoteFunction": "client.remotefunction",
     "ParallelFunction": "client.remotefunction",
     "remote": "client.remotefunction",

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import ensemble as ipp
-from cluster_util import LocalCluster, running
+from cluster_util import LocalCluster, running, wait_until
 
 pytestmark = pytest.mark.ensemble_only
 
@@ -124,6 +124,9 @@ def test_hwm_holds_tasks_in_the_controller_where_timeout_and_abort_reach_them(cl
     queued = lv.apply_async(lambda: "aborted before it ran")
     time.sleep(0.1)
     assert rc.queue_status()["unassigned"] == 2
+    verbose = rc.queue_status(verbose=True)
+    assert sorted(verbose["unassigned"]) == sorted(late.msg_ids + queued.msg_ids)
+    assert verbose[0]["tasks"] == busy.msg_ids and verbose[0]["queue"] == []
     with pytest.raises(ipp.RemoteError) as info:
         late.get(10)
     assert info.value.ename == "TaskTimeout"
@@ -132,6 +135,7 @@ def test_hwm_holds_tasks_in_the_controller_where_timeout_and_abort_reach_them(cl
         queued.get(10)
     busy.get(10)
     assert rc.queue_status()["unassigned"] == 0
+    assert rc.queue_status(verbose=True)["unassigned"] == []
 
 
 @pytest.mark.deadline(120)
@@ -163,3 +167,15 @@ def test_sigkill_without_retries_ends_every_task_as_a_result_or_engine_error(clu
             assert e.ename == "EngineError", e
             outcomes["EngineError"] += 1
     assert sum(outcomes.values()) == 500
+
+
+@pytest.mark.deadline(60)
+def test_queue_status_counts_a_balanced_task_under_its_engines_tasks_and_a_direct_one_under_queue(cluster):
+    rc = cluster(n=1)
+    balanced = rc.load_balanced_view().apply_async(time.sleep, 1.0)
+    direct = rc[0].apply_async(time.sleep, 0)
+    assert wait_until(lambda: rc.queue_status()[0] == {"queue": 1, "tasks": 1, "completed": 0}, 5), rc.queue_status()
+    verbose = rc.queue_status(verbose=True)[0]
+    assert verbose["tasks"] == balanced.msg_ids and verbose["queue"] == direct.msg_ids
+    direct.get(10), balanced.get(10)
+    assert rc.queue_status()[0] == {"queue": 0, "tasks": 0, "completed": 2}

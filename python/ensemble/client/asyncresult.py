@@ -358,12 +358,7 @@ class AsyncMapResult(AsyncResult):
             yield from self._child_items(queue.get(timeout=_FOREVER))
 
 
-class AsyncHubResult(AsyncResult):
-    """An AsyncResult for requests fetched from the controller by msg_id
-    (sent by another client, or no longer cached here)."""
-
-
-__all__ = ["AsyncResult", "AsyncMapResult", "AsyncHubResult"]
+__all__ = ["AsyncResult", "AsyncMapResult"]
 
 
 def _untrack_finished(ar):
@@ -389,3 +384,12 @@ def _untrack_finished(ar):
         md = child.metadata
         parts += (child, child.output, md, md["outputs"], md["follow"], md["after"])
     _untrack(*parts)
+
+
+def __getattr__(name):
+    # where ipyparallel keeps it (ipyparallel.client.asyncresult.AsyncHubResult)
+    if name == "AsyncHubResult":
+        from .hubresult import AsyncHubResult
+
+        return AsyncHubResult
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

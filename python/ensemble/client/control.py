@@ -7,7 +7,8 @@ import types
 
 from .. import error, serialize
 from .._engine import namespace as engine_ns
-from .asyncresult import AsyncHubResult, AsyncResult
+from .asyncresult import AsyncResult
+from .hubresult import AsyncHubResult
 from .futures import MessageFuture, msg_id_list, multi_future
 from .metadata import Metadata
 
@@ -157,30 +158,40 @@ class ControlMixin:
         found = {m: self._futures.get(m) for m in msg_ids}
         missing = [m for m, f in found.items() if f is None]
         if missing:
-            found.update(self._fetch_from_hub(missing))
+            found.update(self._fetch_from_hub(missing)[0])
         return [found[m] for m in msg_ids], bool(missing)
 
-    def _fetch_from_hub(self, msg_ids):
-        """Futures for msg_ids sent by others (a dict), resolved by the
-        controller re-sending their replies (``result_request``)."""
-        fetched = {}
-        for msg_id in msg_ids:
-            md = Metadata(msg_id=msg_id)
-            future = fetched[msg_id] = MessageFuture(msg_id, md)
-            future.from_hub = True
-            with self._lock:
-                self.metadata[msg_id] = md
-                self._futures[msg_id] = future
-                self.outstanding.add(msg_id)
-        reply = self._send_recv("result_request", {"msg_ids": list(msg_ids)})
-        if reply["content"].get("status") != "ok":
-            failure = error.unwrap_exception(reply["content"])
+    def _fetch_from_hub(self, msg_ids, keep_results=True):
+        """Asks the controller about msg_ids (``result_request``): it re-sends the replies
+        of the finished ones, before its answer, and later those of the pending ones.
+        Returns the future of each (a dict; those this client held are kept, so whoever
+        waits on one still gets it) and the answer, which says which are pending. Without
+        ``keep_results`` the new futures' results stay out of ``results``, and the futures
+        go once resolved (a status query: ipyparallel keeps nothing then)."""
+        fetched, created = {}, []
+        with self._lock:
             for msg_id in msg_ids:
-                future = self._futures.pop(msg_id)
-                self.outstanding.discard(msg_id)
-                self.metadata.pop(msg_id, None)
-            raise failure
-        return fetched
+                future = self._futures.get(msg_id)
+                if future is None:
+                    md = Metadata(msg_id=msg_id)
+                    future = MessageFuture(msg_id, md)
+                    future.from_hub = True
+                    future.forget = not keep_results
+                    self.metadata[msg_id] = md
+                    self._futures[msg_id] = future
+                    self.outstanding.add(msg_id)
+                    created.append(msg_id)
+                fetched[msg_id] = future
+        reply = self._send_recv("result_request", {"msg_ids": list(msg_ids)})
+        content = reply["content"]
+        if content.get("status") != "ok":
+            with self._lock:
+                for msg_id in created:
+                    self._futures.pop(msg_id, None)
+                    self.outstanding.discard(msg_id)
+                    self.metadata.pop(msg_id, None)
+            raise error.unwrap_exception(content)
+        return fetched, content
 
     def get_result(self, indices_or_msg_ids=None, block=None, owner=True):
         """An AsyncResult for earlier requests (history index, msg_id,

@@ -117,7 +117,8 @@ class SendingMixin:
         msg_id = future.msg_id
         with self._lock:
             resolves = future._owner
-            if resolves is None or not resolves.owner:  # an owner takes it, and would drop it from here at once
+            # an owner takes it, and would drop it from here at once; a status query keeps none
+            if (resolves is None or not resolves.owner) and not future.forget:
                 self.results[msg_id] = result
             self.outstanding.discard(msg_id)
             self._outstanding_dict[future.engine_uuid].discard(msg_id)

@@ -4,7 +4,7 @@
 from datetime import datetime, timezone
 
 from .. import error
-from .asyncresult import AsyncHubResult
+from .hubresult import AsyncHubResult
 from .futures import MessageFuture
 from .metadata import Metadata
 from .util import parse_date
@@ -96,18 +96,30 @@ class TaskDbMixin:
         """``{"pending": [...], "completed": [...]}``; with status_only=False,
         completed results are also keyed by msg_id."""
         theids = self._msg_ids_from_jobs(msg_ids)
-        # the controller sends the finished ones' replies before its answer,
-        # so fetched futures are resolved by the time this returns
-        futures, fetched = self._futures_for(theids)
-        if fetched or not all(f.done() for f in futures):
-            # ipyparallel asks the controller about every id without a local result, and
-            # returns its answer, which has a "status" (first)
-            status = {"status": "ok", "pending": [], "completed": []}
-        else:
-            status = {"pending": [], "completed": []}
-        for msg_id, future in zip(theids, futures):
-            done = future.done()
+        cached = self.results
+        if all(m in cached for m in theids):
+            # ipyparallel answers from its cache when it holds every result: no "status"
+            status = {"pending": [], "completed": list(theids)}
+            if not status_only:
+                status.update((m, cached[m]) for m in theids)
+            return status
+        # ipyparallel asks the controller about every id without a cached result, and
+        # returns its answer, which has a "status" (first). A result this client holds is
+        # final; any other is the controller's to tell, even one it has sent here already
+        # (its reply may not have been read yet).
+        futures = {m: self._futures.get(m) for m in theids if m not in cached}
+        unsure = [m for m, f in futures.items() if f is None or not f.done()]
+        pending = set()
+        if unsure:
+            # the controller sends the finished ones' replies before its answer, so their
+            # futures are resolved by the time it is read
+            fetched, answer = self._fetch_from_hub(unsure, keep_results=not status_only)
+            futures.update(fetched)
+            pending.update(answer.get("pending", ()))
+        status = {"status": "ok", "pending": [], "completed": []}
+        for msg_id in theids:
+            done = msg_id not in pending
             status["completed" if done else "pending"].append(msg_id)
             if done and not status_only:
-                status[msg_id] = future.result()
+                status[msg_id] = cached[msg_id] if msg_id in cached else futures[msg_id].result()
         return status

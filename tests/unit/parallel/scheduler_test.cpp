@@ -47,6 +47,7 @@ TEST(Scheduler, HighWaterMarkQueuesTasksUntilAnEngineFinishes) {
   s.submit(task("b"));
   EXPECT_EQ(assignments(s), (std::map<std::string, int>{{"a", 0}}));
   EXPECT_EQ(s.unassigned(), 1u);
+  EXPECT_EQ(s.unassigned_ids(), std::vector<std::string>{"b"});
   s.finished("a", 0, true);
   EXPECT_EQ(assignments(s), (std::map<std::string, int>{{"b", 0}}));
 }

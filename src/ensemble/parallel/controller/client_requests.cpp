@@ -265,16 +265,26 @@ Json Controller::Impl::queue_reply(const Json& request) {
       targets.push_back(id);
     }
   }
-  Json reply{{"status", "ok"}, {"unassigned", balancer.unassigned()}};
+  Json reply{{"status", "ok"}};
+  reply["unassigned"] = verbose ? Json(balancer.unassigned_ids()) : Json(balancer.unassigned());
   for (int id : targets) {
     Engine* engine = engines.find(id);
     if (engine == nullptr) throw std::invalid_argument("no engine " + std::to_string(id));
-    Json entry{{"tasks", verbose ? Json::array() : Json(0)}};
+    // As ipyparallel's hub counts them: an engine's "queue" holds the requests sent to it
+    // by name, its "tasks" those the load balancer gave it, waiting or running.
+    std::vector<std::string> queued, balanced;
+    for (const auto& msg_id : engine->queue) {
+      const Task* task = tasks.find(msg_id);
+      (task != nullptr && task->balanced ? balanced : queued).push_back(msg_id);
+    }
+    Json entry;
     if (verbose) {
-      entry["queue"] = Json(std::vector<std::string>(engine->queue.begin(), engine->queue.end()));
+      entry["queue"] = Json(std::move(queued));
+      entry["tasks"] = Json(std::move(balanced));
       entry["completed"] = tasks.finished_ids_on(id);
     } else {
-      entry["queue"] = engine->queue.size();
+      entry["queue"] = queued.size();
+      entry["tasks"] = balanced.size();
       entry["completed"] = tasks.finished_on(id);
     }
     reply[std::to_string(id)] = std::move(entry);

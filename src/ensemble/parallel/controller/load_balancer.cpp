@@ -88,7 +88,7 @@ void LoadBalancer::submit(Parts parts, const std::string& client, const std::str
   }
   // the header as the client wrote it (frame 4, as TaskTable::add reads it)
   std::string header_text = parts.size() > 4 ? std::string(view(parts[4])) : std::string("{}");
-  tasks_.add(msg_id, Task{client, -1, msg_type, std::move(header_text), false, {}, {}}, "task", parts, 4);
+  tasks_.add(msg_id, Task{client, -1, msg_type, std::move(header_text), false, {}, {}}, "task", parts, 4).balanced = true;
   held_.emplace(msg_id, std::move(parts));
   scheduler_.submit(std::move(request));
   carry_out();

@@ -47,6 +47,7 @@ class LoadBalancer {
   void tick(Scheduler::Clock::time_point now);
   std::optional<Scheduler::Clock::time_point> next_deadline() const { return scheduler_.next_deadline(); }
   std::size_t unassigned() const { return scheduler_.unassigned(); }
+  std::vector<std::string> unassigned_ids() const { return scheduler_.unassigned_ids(); }
   void forget(const std::string& msg_id) { scheduler_.forget(msg_id); }
 
  private:

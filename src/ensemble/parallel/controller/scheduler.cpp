@@ -311,6 +311,14 @@ std::size_t Scheduler::unassigned() const {
       std::count_if(tasks_.begin(), tasks_.end(), [](const auto& entry) { return !entry.second.running; }));
 }
 
+std::vector<std::string> Scheduler::unassigned_ids() const {
+  std::vector<std::string> ids;
+  for (const auto& [msg_id, task] : tasks_) {
+    if (!task.running) ids.push_back(msg_id);
+  }
+  return ids;
+}
+
 std::vector<Decision> Scheduler::take_decisions() {
   std::vector<Decision> out;
   out.swap(decisions_);

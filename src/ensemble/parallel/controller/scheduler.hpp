@@ -106,6 +106,7 @@ class Scheduler {
   std::vector<Decision> take_decisions();
   // Tasks not on an engine yet (queued, or waiting for dependencies).
   std::size_t unassigned() const;
+  std::vector<std::string> unassigned_ids() const;
   bool is_task(const std::string& msg_id) const { return tasks_.contains(msg_id); }
 
  private:

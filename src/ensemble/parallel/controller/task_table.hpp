@@ -28,6 +28,7 @@ struct Task {
   // client past the controller, so a client asking for it, even the one that
   // sent it, is a watcher.
   bool direct = false;
+  bool balanced = false;  // came through the load balancer: queue_status counts it under "tasks"
   // The scheduler's outcome, once it handed it over (Scheduler::KeepOutcome):
   // 1 success, 0 failure, -1 still with the scheduler or unknown.
   std::int8_t outcome = -1;
