@@ -179,3 +179,28 @@ def test_queue_status_counts_a_balanced_task_under_its_engines_tasks_and_a_direc
     assert verbose["tasks"] == balanced.msg_ids and verbose["queue"] == direct.msg_ids
     direct.get(10), balanced.get(10)
     assert rc.queue_status()[0] == {"queue": 0, "tasks": 0, "completed": 2}
+
+
+
+def _pid_is(wanted):
+    import os
+
+    return os.getpid() == wanted
+
+
+@pytest.mark.deadline(60)
+def test_depend_runs_a_task_only_where_its_check_holds_and_the_function_stays_callable_here(cluster):
+    rc = cluster(n=2)
+    second = rc[1].apply_sync(os.getpid)
+
+    @ipp.depend(_pid_is, second)
+    def where():
+        import os
+
+        return os.getpid()
+
+    assert where() == os.getpid()  # called here it is just the function: no check
+    assert ipp.dependent(lambda x: x + 1, _pid_is, -1)(1) == 2
+    lv = rc.load_balanced_view()
+    ars = [lv.apply_async(where) for _ in range(6)]
+    assert [ar.get(10) for ar in ars] == [second] * 6

@@ -1,8 +1,8 @@
 """Task dependencies: ``@depend``, ``@require`` and ``Dependency``.
 
-A ``dependent`` function checks its dependency on the engine before running
-and raises UnmetDependency if it is not met. (With no scheduler yet, an
-unmet dependency fails the task instead of moving it to another engine.)
+A ``dependent`` function checks its dependency on the engine, as the engine
+unpacks it, and raises UnmetDependency there if it is not met: the scheduler
+then tries another engine. Called where it was made, it is just the function.
 """
 
 from functools import partial
@@ -41,16 +41,17 @@ class dependent:
         # @require imports into the namespace the function runs in (ipyparallel's _require
         # uses its own, rebound, globals)
         df = partial(_require_in, namespace) if self.df is _require else resolve(self.df, namespace)
-        return dependent(resolve(self.f, namespace), df,
-                         *resolve(list(self.dargs), namespace),
-                         **resolve(dict(self.dkwargs), namespace))
+        resolved = dependent(resolve(self.f, namespace), df,
+                             *resolve(list(self.dargs), namespace),
+                             **resolve(dict(self.dkwargs), namespace))
+        resolved.check_dependency()  # where ipyparallel checks it: as the engine unpacks it
+        return resolved
 
     def check_dependency(self):
         if self.df(*self.dargs, **self.dkwargs) is False:
             raise UnmetDependency()
 
     def __call__(self, *args, **kwargs):
-        self.check_dependency()
         return self.f(*args, **kwargs)
 
 
