@@ -7,7 +7,9 @@ least ``OOB_THRESHOLD`` bytes), sent without being copied into the pickle.
 
 Functions from ``__main__`` and from the user's own modules (anything not
 installed under the interpreter's prefix) travel by value, as ipyparallel
-sends function code; library functions travel by reference. Classes of the
+sends function code; library functions travel by reference. A user module's
+function runs in that module's namespace on an engine that can import it
+(_module_functions.py). Classes of the
 user's own modules travel by reference with their definition as a fallback,
 for engines that cannot import them.
 """
@@ -111,9 +113,18 @@ def _pickler():
 
         from cloudpickle import cloudpickle_fast
 
+        from . import _module_functions
+
         class Pickler(cloudpickle.CloudPickler):
+            ship_module_globals = True  # False: a user module's functions take the engine's
+            saw_module_function = False
+
             def _function_reduce(self, obj):
-                if _is_user_module(getattr(obj, "__module__", None)):
+                module = getattr(obj, "__module__", None)
+                if module is not None and module != "__main__" and _is_user_module(module):
+                    self.saw_module_function = True
+                    return _module_functions.reduce(self, obj, self.ship_module_globals)
+                if _is_user_module(module):
                     return self._dynamic_function_reduce(obj)
                 return super()._function_reduce(obj)
 
@@ -182,7 +193,18 @@ def _dumps(obj):
 
     stream = io.BytesIO()
     pickler_class = _dill_pickler if _dill_pickler is not None else _pickler()
-    pickler_class(stream, protocol=5, buffer_callback=keep).dump(obj)
+    pickler = pickler_class(stream, protocol=5, buffer_callback=keep)
+    try:
+        pickler.dump(obj)
+    except Exception:
+        if not getattr(pickler, "saw_module_function", False):
+            raise
+        # a global of a module function may be what failed (a lock): without them, the
+        # engine's import of the module provides them (_module_functions)
+        stream, oob[:] = io.BytesIO(), []
+        pickler = pickler_class(stream, protocol=5, buffer_callback=keep)
+        pickler.ship_module_globals = False
+        pickler.dump(obj)
     return [stream.getbuffer()] + oob
 
 

@@ -59,3 +59,23 @@ def test_px_magics_take_indented_code(rc):
     assert shell.run_cell(cell, store_history=False).success
     assert rc[:]["px_indented"] == [1, 1]
     assert rc[:]["px_block"] == [3, 3]
+
+
+@pytest.mark.deadline(30)
+def test_a_function_of_a_module_the_engine_imports_keeps_the_modules_state_there(rc, tmp_path, monkeypatch):
+    (tmp_path / "engine_state_mod.py").write_text(textwrap.dedent("""\
+        import threading
+        lock = threading.Lock()  # no pickle of it: the engine's own module has one
+        calls = 0
+        def count():
+            global calls
+            with lock:
+                calls += 1
+            return calls
+        """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import engine_state_mod
+
+    rc[0].execute("import sys; sys.path.insert(0, %r)" % str(tmp_path), block=True)
+    assert [rc[0].apply_sync(engine_state_mod.count) for _ in range(3)] == [1, 2, 3]
+    assert engine_state_mod.calls == 0  # the client's module is not the engine's

@@ -88,8 +88,8 @@ def test_a_second_client_gets_a_tasks_stdout_and_stderr_with_its_result(rc, othe
 
 def test_result_status_from_a_second_client_sees_a_task_finish_as_soon_as_it_has(rc, other):
     lview = rc.load_balanced_view()
-    for _ in range(10):
-        ar = lview.apply_async(_nap, 0.2)
+    for _ in range(6):
+        ar = lview.apply_async(_nap, 0.5)
         assert other.result_status(ar.msg_ids) == {"status": "ok", "pending": ar.msg_ids, "completed": []}
         ar.get(10)
         assert other.result_status(ar.msg_ids) == {"status": "ok", "pending": [], "completed": ar.msg_ids}

@@ -100,6 +100,45 @@ def test_function_from_user_module_travels_by_value(tmp_path, monkeypatch):
     assert f(*args) == 6
 
 
+_STATEFUL_MODULE = """
+import threading
+lock = threading.Lock()
+counter = 0
+def bump():
+    global counter
+    with lock:
+        counter += 1
+    return counter
+"""
+
+
+def test_a_user_module_function_runs_in_its_module_where_the_receiver_can_import_it(tmp_path, monkeypatch):
+    (tmp_path / "ser_state_mod.py").write_text(_STATEFUL_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import ser_state_mod
+
+    # its lock cannot be pickled: the function goes without its globals, and finds them
+    # in the module, whose state lives on from call to call
+    for expected in (1, 2):
+        f, _, _ = serialize.unpack_apply(serialize.pack_apply(ser_state_mod.bump, (), {}), {})
+        assert f.__globals__ is ser_state_mod.__dict__
+        assert f() == expected
+    assert ser_state_mod.counter == 2
+    del sys.modules["ser_state_mod"]
+
+
+def test_a_user_module_function_the_receiver_cannot_import_brings_the_globals_it_uses(tmp_path, monkeypatch):
+    (tmp_path / "ser_values_mod.py").write_text("scale = 4\ndef times(x):\n    return scale * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import ser_values_mod
+
+    buffers = serialize.pack_apply(ser_values_mod.times, (2,), {})
+    del sys.modules["ser_values_mod"]
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    f, args, _ = serialize.unpack_apply(buffers, {})
+    assert f(*args) == 8 and f.__globals__["scale"] == 4
+
+
 def test_library_function_travels_by_reference():
     payload = bytes(serialize.pack_result(np.linalg.norm)[0])
     assert len(payload) < 200

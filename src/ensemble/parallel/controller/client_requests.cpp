@@ -30,6 +30,8 @@ void Controller::Impl::on_client() {
       spdlog::warn("client: dropped a message without a routing frame and delimiter");
     }
   }
+  // A client asking for a result by msg_id may ask before the task's sender sent it.
+  answer_held_requests();
 }
 
 void Controller::Impl::forward_to_engine() {
