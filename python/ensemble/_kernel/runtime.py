@@ -19,6 +19,7 @@ import types
 
 from . import display as display_module
 from . import introspection
+from .cells import strip_leading_indent
 from .comm import CommManager
 from .streams import KernelStream
 
@@ -28,25 +29,8 @@ _IPYTHON_SYNTAX = re.compile(r"^\s*(%|!|\?)|\?\s*$|^\s*[\w.,\s]+=\s*[%!]", re.MU
 # A one-line cell that starts with a name: IPython runs it as a magic or an alias (`pwd`,
 # `ls`, `cd dir`) when that name is one and nothing in the namespace shadows it.
 _AUTOMAGIC_CANDIDATE = re.compile(r"\s*([A-Za-z_][\w.]*)(.*)\Z", re.DOTALL)
-_LEADING_SPACE = (" ", "\t", "\r", "\n")
 _THIS_DIR = os.path.dirname(os.path.abspath(__file__))
 _MAX_OUTPUT_HISTORY = 64 * 1024
-
-
-def _strip_leading_indent(code):
-    """IPython's first two input transforms: leading blank lines go, and the first line's
-    indent comes off every line that starts with it. `view.execute` of a triple-quoted block
-    written inside a function is indented, and both IPython kernels run it."""
-    lines = code.splitlines(True)
-    start = next((i for i, line in enumerate(lines) if line and not line.isspace()), 0)
-    lines = lines[start:]
-    if not lines:
-        return code
-    first = lines[0]
-    indent = first[:len(first) - len(first.lstrip(" \t"))]
-    if not indent:
-        return "".join(lines)
-    return "".join(line[len(indent):] if line.startswith(indent) else line for line in lines)
 
 
 class StdinNotImplementedError(RuntimeError):
@@ -139,8 +123,7 @@ class KernelRuntime:
             shell.events.trigger("pre_execute")
             if not silent:
                 shell.events.trigger("pre_run_cell", None)
-        if code[:1] in _LEADING_SPACE:
-            code = _strip_leading_indent(code)
+        code = strip_leading_indent(code)
         self.executing = True
         self._make_loop_current()
         try:
