@@ -48,6 +48,11 @@ def test_indexing_the_client_picks_engines(started, rc):
     assert len(rc) == 2 and [v.targets for v in rc] == [0, 1]
     with pytest.raises(IndexError):
         rc[5]
+    # in a list, ipyparallel's lookup raises KeyError: either may be caught
+    with pytest.raises(KeyError, match="No such engine: 9"):
+        rc[[0, 9]].apply_sync(getpid)
+    with pytest.raises(IndexError):
+        rc.direct_view([0, 9]).apply_sync(getpid)
 
 
 @pytest.mark.deadline(30)

@@ -37,6 +37,14 @@ def _make_connection(client_file_json, timeout):
     return _core.Connection(client_file_json, "", timeout)
 
 
+class _NoSuchEngine(IndexError, KeyError):
+    """An id in a list of targets that is no engine's: ipyparallel raises KeyError there (its
+    table lookup), and IndexError for a single id; code may catch either."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
 class SessionInfo:
     """``rc.session``: what code written for ipyparallel reads of it (a jupyter_client
     Session there). Messages are signed, and replays refused, in the client core, so
@@ -243,7 +251,7 @@ class Client(EngineRosterMixin, SendingMixin, ControlMixin, DaskMixin, TaskDbMix
         targets = list(targets)
         for t in targets:
             if t not in self._engines:
-                raise IndexError("No such engine: %r" % (t,))
+                raise _NoSuchEngine("No such engine: %r" % (t,))
         return [self._engines[t].encode() for t in targets], targets
 
     def _on_lost(self):
