@@ -4,6 +4,7 @@
 and sent at once when a client's controller request waits on them."""
 
 import os
+import signal
 import time
 
 import pytest
@@ -43,20 +44,72 @@ def test_a_controller_request_after_a_direct_reply_gets_the_engine_to_send_its_c
 def test_an_engine_holds_its_copies_up_to_its_copy_delay_when_nobody_asks(cluster):
     c = cluster(n=1, **SLOW)
     rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
-    other = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+    other = c.connect()
     try:
         rc.wait_for_engines(1)
         time.sleep(0.2)  # the registration's own traffic is over
         ar = rc[0].apply_async(_same, "held")
         assert ar.get(10) == "held"
         sent = time.monotonic()
-        # another client, which has had no direct reply, asks nothing of the engine
-        assert wait_until(lambda: ar.msg_ids[0] in other.hub_history(), 10, interval=0.1)
+
+        def known():
+            # a result_request for an id it has not heard of waits for it (passively:
+            # it asks no engine), then is a KeyError
+            reply = other.request("result_request", dict(msg_ids=ar.msg_ids), timeout=5)
+            return reply is not None and reply[2]["status"] == "ok"
+
+        assert wait_until(known, 10, interval=0.1)
         assert time.monotonic() - sent > 0.5, "the copies went up before the delay or a heartbeat"
-        assert other.get_result(ar.msg_ids[0]).get(5) == "held"
     finally:
         rc.close()
         other.close()
+
+
+@pytest.mark.deadline(60)
+def test_another_clients_hub_history_db_query_and_queue_status_see_a_direct_request_it_had_no_reply_to(cluster):
+    # The first client's direct reply is not the second's to name ("sync"): these
+    # queries over every task get every engine to send what it holds, and wait for it.
+    c = cluster(n=2, **SLOW)
+    rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+    other = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+    try:
+        rc.wait_for_engines(2)
+        other.wait_for_engines(2)
+        for engine, query in ((0, "hub_history"), (1, "db_query"), (0, "queue_status")):
+            before = other.queue_status(targets=[engine])[engine]["completed"]
+            ar = rc[engine].apply_async(_same, query)
+            assert ar.get(10) == query
+            started = time.monotonic()
+            if query == "hub_history":
+                assert ar.msg_ids[0] in other.hub_history()
+            elif query == "db_query":
+                records = other.db_query({"msg_id": ar.msg_ids[0]}, keys=["msg_id", "completed"])
+                assert [r["msg_id"] for r in records] == ar.msg_ids and records[0]["completed"]
+            else:
+                assert other.queue_status(targets=[engine])[engine]["completed"] == before + 1
+            assert time.monotonic() - started < 2.5, "waited for the copy delay, not for the engine"
+    finally:
+        rc.close()
+        other.close()
+
+
+@pytest.mark.deadline(60)
+def test_a_query_over_every_task_is_answered_when_an_engine_never_sends_its_copies(cluster):
+    # an engine stopped (SIGSTOP) answers nothing: the query waits for it only its grace
+    c = cluster(n=2)
+    rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+    stopped = c.info["engine_pids"][1]
+    try:
+        rc.wait_for_engines(2)
+        ar = rc[0].apply_async(_same, 1)
+        ar.get(10)
+        os.kill(stopped, signal.SIGSTOP)
+        started = time.monotonic()
+        assert ar.msg_ids[0] in rc.hub_history()
+        assert time.monotonic() - started < 5
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+        rc.close()
 
 
 @pytest.mark.deadline(60)

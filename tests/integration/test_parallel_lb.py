@@ -130,6 +130,9 @@ def test_hwm_holds_tasks_in_the_controller_where_timeout_and_abort_reach_them(cl
     with pytest.raises(ipp.RemoteError) as info:
         late.get(10)
     assert info.value.ename == "TaskTimeout"
+    # the scheduler's failure names no engine, as ipyparallel's (engine_info {})
+    assert info.value.engine_info.get("engine_id") is None
+    assert late.metadata["engine_id"] is None
     lv.abort(queued)
     with pytest.raises(ipp.error.TaskAborted):
         queued.get(10)

@@ -351,6 +351,16 @@ def test_a_load_balanced_timeout_flag_is_a_float_as_ipyparallel_makes_it(rc):
         lv.set_flags(timeout=-1)
 
 
+def test_a_load_balanced_retries_flag_that_is_not_an_int_is_refused_when_set(rc):
+    lv = rc.load_balanced_view()
+    for bad in (1.5, "2", None):
+        with pytest.raises(TypeError):
+            lv.set_flags(retries=bad)
+    assert lv.retries == 0
+    lv.set_flags(retries=3)
+    assert lv.retries == 3
+
+
 def test_closed_client_refuses_work(rc):
     rc.close()
     with pytest.raises(RuntimeError):

@@ -41,6 +41,10 @@ inline constexpr const char* kUplinkMirrorReply = "mirror-reply";
 // From the peer, alone in its message: send the copies and statuses you hold now (a client
 // waits on the peer for the copy of a reply it has had; see copy_delay()).
 inline constexpr const char* kUplinkSendCopies = "send-copies";
+// To the peer, after the copies: ["copies-sent", token] when "send-copies" came with a
+// second frame, the token. Everything the kernel had copied before it read that request
+// has gone up by then: the peer's barrier (a query that must see every direct request).
+inline constexpr const char* kUplinkCopiesSent = "copies-sent";
 
 class Uplink {
  public:

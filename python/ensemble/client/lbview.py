@@ -52,6 +52,9 @@ class LoadBalancedView(View):
                 raise ValueError("Invalid timeout: %s" % t)
             if t is not None:
                 kwargs["timeout"] = float(t)  # a float, as ipyparallel's CFloat trait makes it
+        if "retries" in kwargs and not isinstance(kwargs["retries"], int):
+            # refused here, as ipyparallel's Integer trait does, not at the next submit
+            raise TypeError("retries must be an int, not %r" % type(kwargs["retries"]))
         super().set_flags(**kwargs)
 
     @staticmethod

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstring>
 
 namespace ensemble::kernel {
 
@@ -146,6 +147,13 @@ void IoLoop::loop(std::stop_token stop) {
       send_copies_now_ = false;
       SendBatch batch(*this);
       flush_mirrors();
+      for (auto& token : copies_tokens_) {  // behind the copies, on the same connection
+        std::vector<zmq::message_t> parts;
+        parts.emplace_back(kUplinkCopiesSent, std::strlen(kUplinkCopiesSent));
+        parts.emplace_back(token.data(), token.size());
+        send_parts(*uplink_socket_, std::move(parts), kUplinkCopiesSent);
+      }
+      copies_tokens_.clear();
     }
     if (roster_ != nullptr && roster_->revocations() != revocations_seen_) rebind_iopub_after_revocation();
     if (ready == 0 && bytes_since_trim_ > kTrimAfterBytes) {

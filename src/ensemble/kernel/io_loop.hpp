@@ -174,6 +174,7 @@ class IoLoop {
   // How long copies for the uplink may wait (Uplink::copy_delay); set before the thread starts.
   std::chrono::microseconds copy_delay_{std::chrono::milliseconds(1)};
   bool send_copies_now_ = false;  // the I/O thread's: the uplink's peer asked for them
+  std::vector<std::string> copies_tokens_;  // the I/O thread's: "copies-sent" owed, with these tokens
   // The uplink is ready and mirrors direct peers: send_reply_now may run. Set by the I/O thread.
   std::atomic<bool> replies_from_main_{false};
   // The main thread sleeps on the shell socket's descriptor (read_shell_for_main): the I/O

@@ -23,6 +23,7 @@ void IoLoop::on_uplink() {
     std::string_view lead = parts.empty() ? std::string_view() : parts[0].to_string_view();
     if (lead == kUplinkSendCopies) {
       send_copies_now_ = true;  // once this wake-up's send_due has taken them from the outbox
+      if (parts.size() > 1) copies_tokens_.push_back(parts[1].to_string());
       continue;
     }
     bool shell = lead == kUplinkShell;

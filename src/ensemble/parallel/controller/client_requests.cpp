@@ -122,7 +122,11 @@ void Controller::Impl::answer_task(const std::string& msg_id, int engine_id, con
   Engine* engine = engines.find(engine_id);
   std::string uuid = engine != nullptr ? engine->uuid : std::string();
   Json content = ename == "aborted" ? Json{{"status", "aborted"}} : error_content(ename, evalue);
-  if (ename != "aborted") content["engine_info"] = Json{{"engine_id", engine_id}, {"engine_uuid", uuid}};
+  // The scheduler's own failures (TaskTimeout, ImpossibleDependency) come from no engine:
+  // an empty engine_info, as ipyparallel's scheduler sends.
+  if (ename != "aborted") {
+    content["engine_info"] = engine_id >= 0 ? Json{{"engine_id", engine_id}, {"engine_uuid", uuid}} : Json::object();
+  }
   wire::Message reply = message(wire::reply_type_for(task->msg_type.str()), std::move(content),
                                 parent.is_object() ? parent : Json::object());
   reply.metadata = Json{{"engine_id", engine_id}, {"engine_uuid", uuid},
@@ -154,11 +158,7 @@ void Controller::Impl::handle_controller_request() {
 }
 
 void Controller::Impl::serve(const std::string& rid, wire::Message request, bool held) {
-  if (!held && waits_for_engines(request)) {
-    ask_for_copies(request.content);
-    held_requests.push_back({rid, std::move(request), Clock::now() + kHoldGrace});
-    return;
-  }
+  if (!held && hold_for_copies(rid, request)) return;
   const std::string& type = request.header.msg_type;
   Json content;
   std::vector<std::string> buffers;
@@ -214,6 +214,12 @@ bool names_an_unknown_id(const Json& content, TaskTable& tasks) {
                      [&](const Json& id) { return id.is_string() && tasks.find(id.get_ref<const std::string&>()) == nullptr; });
 }
 
+// Queries whose answer covers every task: they wait for the copies of every direct request
+// their client may know of through another (controller_impl.hpp, HeldRequest).
+bool over_every_task(const std::string& msg_type) {
+  return msg_type == "hub_history_request" || msg_type == "db_request" || msg_type == "queue_request";
+}
+
 bool lacks_a_reply(const Json& content, TaskTable& tasks) {
   auto listed = content.find("sync");
   if (listed == content.end() || !listed->is_array()) return false;
@@ -232,12 +238,37 @@ bool Controller::Impl::waits_for_engines(const wire::Message& request) {
          (request.header.msg_type == "result_request" && names_an_unknown_id(request.content, tasks));
 }
 
+bool Controller::Impl::hold_for_copies(const std::string& rid, wire::Message& request) {
+  HeldRequest hold{rid, std::move(request), Clock::now() + kHoldGrace};
+  if (over_every_task(hold.request.header.msg_type)) {
+    hold.barrier = ++copies_rounds;
+    hold.barrier_engines = ask_every_engine_for_copies(hold.barrier);
+  } else if (waits_for_engines(hold.request)) {
+    ask_for_copies(hold.request.content);
+  }
+  if (!still_waits(hold)) {
+    request = std::move(hold.request);
+    return false;
+  }
+  held_requests.push_back(std::move(hold));
+  return true;
+}
+
+bool Controller::Impl::still_waits(HeldRequest& held) {
+  // An engine that answered, or left, is waited for no more: each is looked at until then.
+  std::erase_if(held.barrier_engines, [&](int id) {
+    const Engine* engine = engines.find(id);
+    return engine == nullptr || engine->copies_round >= held.barrier;
+  });
+  return !held.barrier_engines.empty() || waits_for_engines(held.request);
+}
+
 void Controller::Impl::answer_held_requests() {
   if (held_requests.empty()) return;
   auto now = Clock::now();
   std::vector<HeldRequest> due;
   std::erase_if(held_requests, [&](HeldRequest& held) {
-    if (now < held.deadline && waits_for_engines(held.request)) return false;
+    if (now < held.deadline && still_waits(held)) return false;
     due.push_back(std::move(held));
     return true;
   });

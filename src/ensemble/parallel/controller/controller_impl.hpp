@@ -98,19 +98,33 @@ struct Controller::Impl {
   //     (docs/parallel-protocol.md): until the controller has those replies,
   //     so what it answers agrees with what the client has seen;
   //   - a result_request naming a msg_id not known yet: its client may have
-  //     told another client the msg_id before the copy arrived.
+  //     told another client the msg_id before the copy arrived;
+  //   - a query over every task (hub_history, db_query, queue_status): until
+  //     every engine has sent the copies it held when asked (a barrier), so it
+  //     sees what other clients had from engines directly before it was sent.
   // Each is served once it no longer waits, or after kHoldGrace as it is (an
   // id still unknown is a KeyError then).
   struct HeldRequest {
     std::string rid;
     wire::Message request;
     Clock::time_point deadline;
+    std::uint64_t barrier = 0;          // the "send-copies" round it waits for; 0: none
+    std::vector<int> barrier_engines;   // the engines asked in it that have not answered
   };
   std::vector<HeldRequest> held_requests;  // in arrival order, one grace each
   static constexpr auto kHoldGrace = std::chrono::milliseconds(250);
+  std::uint64_t copies_rounds = 0;  // the last barrier's number
   bool waits_for_engines(const wire::Message& request);
+  bool still_waits(HeldRequest& held);
+  // Holds `request` (moved from) if it waits for copies, asking the engines for them.
+  bool hold_for_copies(const std::string& rid, wire::Message& request);
   // Asks the engines a held request names ("sync_engines") to send the copies they hold.
   void ask_for_copies(const Json& content);
+  // Asks every engine for its copies, with a token (the new round's number): the
+  // engines asked, each of which answers "copies-sent" with it behind its copies.
+  std::vector<int> ask_every_engine_for_copies(std::uint64_t round);
+  void send_copies_request(const Engine& engine, std::string_view token);
+  void on_copies_sent(Engine& engine);
   // Serves the held requests that no longer wait, and those past their deadline.
   void answer_held_requests();
   std::optional<Clock::time_point> next_held_deadline() const;

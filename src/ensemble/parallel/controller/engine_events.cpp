@@ -82,6 +82,8 @@ void Controller::Impl::on_registration() {
     } else if (lead == kernel::kUplinkIopub) {
       parts.erase(parts.begin(), parts.begin() + 2);  // [topic, <IDS|MSG>, ...]
       on_engine_iopub(*engine);
+    } else if (lead == kernel::kUplinkCopiesSent) {
+      on_copies_sent(*engine);
     } else {
       spdlog::warn("engine {}: dropped a message on an unknown channel", engine->id);
     }

@@ -26,6 +26,7 @@ struct Engine {
   int fd = -1;                   // that connection's file descriptor here, to match disconnects
   Clock::time_point last_seen{};     // its last message
   std::unordered_set<std::string> queue;  // msg_ids sent, not yet answered
+  std::uint64_t copies_round = 0;         // the last barrier it answered (controller_impl.hpp)
 
   std::string shell_route() const { return "e" + std::to_string(id); }
   std::string control_route() const { return "c" + std::to_string(id); }

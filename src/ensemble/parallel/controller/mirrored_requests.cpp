@@ -4,7 +4,9 @@
 // queue_status, get_result, the task store and abort see every request.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <climits>
 
 #include "controller_impl.hpp"
@@ -62,14 +64,41 @@ void Controller::Impl::ask_for_copies(const Json& content) {
   for (const Json& id : *listed) {
     bool an_id = id.is_number_integer() && id.get<long long>() >= 0 && id.get<long long>() <= INT_MAX;
     Engine* engine = an_id ? engines.find(static_cast<int>(id.get<long long>())) : nullptr;
-    if (engine == nullptr) continue;
-    try {
-      registration.send(zmq::buffer(engine->registration_rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-      registration.send(zmq::buffer(std::string_view(kernel::kUplinkSendCopies)), zmq::send_flags::dontwait);
-    } catch (const zmq::error_t& error) {  // gone meanwhile: its departure answers the request
-      spdlog::debug("asking engine {} for its copies: {}", engine->id, error.what());
-    }
+    if (engine != nullptr) send_copies_request(*engine, {});
   }
+}
+
+std::vector<int> Controller::Impl::ask_every_engine_for_copies(std::uint64_t round) {
+  std::string token = std::to_string(round);
+  std::vector<int> asked;
+  for (auto& [id, engine] : engines.all()) {
+    send_copies_request(engine, token);
+    asked.push_back(id);
+  }
+  return asked;
+}
+
+void Controller::Impl::send_copies_request(const Engine& engine, std::string_view token) {
+  try {
+    auto more = token.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore;
+    registration.send(zmq::buffer(engine.registration_rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    registration.send(zmq::buffer(std::string_view(kernel::kUplinkSendCopies)), more | zmq::send_flags::dontwait);
+    if (!token.empty()) registration.send(zmq::buffer(token), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& error) {  // gone meanwhile: its departure answers the request
+    spdlog::debug("asking engine {} for its copies: {}", engine.id, error.what());
+  }
+}
+
+void Controller::Impl::on_copies_sent(Engine& engine) {
+  // parts: [rid, "copies-sent", token]
+  std::uint64_t round = 0;
+  std::string_view token = parts.size() == 3 ? view(parts[2]) : std::string_view();
+  auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), round);
+  if (token.empty() || error != std::errc() || end != token.data() + token.size() || round > copies_rounds) {
+    spdlog::warn("engine {}: dropped a malformed '{}'", engine.id, kernel::kUplinkCopiesSent);
+    return;
+  }
+  engine.copies_round = std::max(engine.copies_round, round);
 }
 
 }  // namespace ensemble::parallel
