@@ -20,7 +20,8 @@ def abbreviate_profile_dir(profile_dir):
     return profile_dir
 
 
-def _all_profile_dirs():
+def all_profile_dirs():
+    """Every profile directory in IPYTHONDIR."""
     return sorted(glob.glob(os.path.join(files.ipython_dir(), "profile_*")))
 
 
@@ -65,7 +66,7 @@ class ClusterManager:
             elif profiles is not None or profile is not None:
                 profile_dirs = [files.profile_dir(name) for name in (profiles or [profile])]
             else:
-                profile_dirs = _all_profile_dirs()
+                profile_dirs = all_profile_dirs()
         known = {os.path.abspath(c.cluster_file) for c in self.clusters.values()}
         for directory in profile_dirs:
             cluster_files = self._cluster_files_in_profile_dir(directory)

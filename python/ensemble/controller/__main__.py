@@ -1,0 +1,5 @@
+import sys
+
+from ..cluster.programs import controller_main
+
+sys.exit(controller_main())
