@@ -68,6 +68,42 @@ def test_coalescing_is_is_coalescing_as_ipyparallels_notebooks_spell_it_and_flag
         rc.broadcast_view(no_such_flag=1)
 
 
+def _say(x):
+    print("said", x)
+    return 2 * x
+
+
+def test_a_coalescing_apply_is_one_msg_id_whose_result_is_every_engines_as_ipyparallel_gives_it(rc):
+    view = rc.broadcast_view(is_coalescing=True)
+    ar = view.apply_async(_say, 4)
+    assert ar.get(10) == [8] * len(rc.ids)
+    assert len(ar.msg_ids) == 1 and rc.history[-1] == ar.msg_ids[0]
+    assert ar.msg_ids[0] not in rc.outstanding
+    assert ar.engine_id == rc.ids and ar.metadata["is_coalescing"] and ar.metadata["status"] == "ok"
+    assert ar.wait_for_output(10) and ar.stdout == "said 4\n" * len(rc.ids)
+    # push and pull coalesce too; execute, scatter and gather keep a msg_id per engine, as there
+    view.push(dict(coalesced=5), block=True)
+    pulled = view.pull("coalesced", block=False)
+    assert pulled.get(10) == [5] * len(rc.ids) and len(pulled.msg_ids) == 1
+    assert len(view.execute("pass", block=True).msg_ids) == len(rc.ids)
+    # the engines' own parts leave nothing behind in the client
+    assert not set(rc.results) | set(rc.metadata) | set(rc._futures) | set(rc.outstanding)
+
+
+def test_a_coalescing_apply_that_fails_on_an_engine_is_a_composite_error_of_the_failures(rc):
+    def fails_on_the_first(first):
+        import os
+
+        if os.getpid() == first:
+            raise ValueError("the first")
+        return 1
+
+    first = rc[rc.ids[0]].apply_sync(os.getpid)
+    with pytest.raises(ipp.CompositeError) as raised:
+        rc.broadcast_view(is_coalescing=True).apply_sync(fails_on_the_first, first)
+    assert [e[0] for e in raised.value.elist] == ["ValueError"]
+
+
 def test_an_error_on_the_engines_is_a_composite_error(rc):
     with pytest.raises(ipp.CompositeError) as raised:
         rc.broadcast_view().apply_sync(lambda: 1 / 0)

@@ -6,6 +6,7 @@ from concurrent.futures import Future
 from time import monotonic
 
 from .. import error
+from .coalescing import coalesce
 from .futures import MessageFuture, track, untrack
 from .metadata import _TEMPLATE, Metadata, request_metadata
 from .util import execute_content, utcnow
@@ -74,27 +75,37 @@ class SendingMixin:
         with self._lock:
             return msg_id, self._register(msg_id, engine_id, utcnow())
 
-    def send_broadcast(self, msg_type, content, engine_ids, buffers=(), metadata=None):
+    def send_broadcast(self, msg_type, content, engine_ids, buffers=(), metadata=None, fname=None):
         """One request for several engines: the controller sends it on to each, under
         msg_id ``<msg_id>_<engine id>``, so it is serialized and sent once. Returns the
-        engines' MessageFutures, in order."""
+        engines' MessageFutures, in order; for a coalescing request (``metadata``
+        ``is_coalescing``), one MessageFuture for all of them (coalescing.py)."""
         self._check_open()
         self._last_submit = monotonic()
         msg_id = self._new_msg_id()
         sub_ids = ["%s_%d" % (msg_id, eid) for eid in engine_ids]
         now = utcnow()
         metadata = dict(metadata or {}, targets=list(engine_ids), is_broadcast=True)
+        coalescing = bool(metadata.get("is_coalescing"))
         with self._lock:
             futures = [self._register(sub, eid, now) for sub, eid in zip(sub_ids, engine_ids)]
+            if coalescing:
+                whole = coalesce(self, msg_id, futures, now, fname or msg_type)
         for future in futures:  # as ipyparallel's metadata says of each
-            dict.update(future.metadata, is_broadcast=True, is_coalescing=bool(metadata.get("is_coalescing")))
+            dict.update(future.metadata, is_broadcast=True, is_coalescing=coalescing)
         try:
             self._conn.send(msg_type, json.dumps(content), json.dumps(metadata), list(buffers),
                             -1, "broadcast", msg_id)
         except Exception:
-            self._unregister(sub_ids)
+            if coalescing:
+                with self._lock:
+                    for sub in sub_ids:
+                        self._discard(sub)
+                self._unregister([msg_id])
+            else:
+                self._unregister(sub_ids)
             raise
-        return futures
+        return [whole] if coalescing else futures
 
     def _metadata_json(self, metadata):
         # a view sends the same flags with every task: encode them once

@@ -178,8 +178,8 @@ class DirectView(View):
         targets = self.targets if targets is None else targets
         ids = self._target_ids(targets)
         buffers = serialize.pack_apply(f, args, kwargs)
-        futures = self._send_apply(buffers, ids)
-        ar = AsyncResult(self.client, futures[0] if isinstance(targets, int) else futures,
+        futures = self._send_apply(buffers, ids, getname(f))
+        ar = AsyncResult(self.client, self._children(futures, targets),
                          fname=getname(f), targets=ids, owner=True)
         self._record(ar)
         return ar.get() if block else ar
@@ -206,8 +206,14 @@ class DirectView(View):
         return ar
 
     # one request per engine; BroadcastView sends one for all
-    def _send_apply(self, buffers, ids):
+    def _send_apply(self, buffers, ids, fname):
         return [self.client.send_apply_request(buffers, eid) for eid in ids]
+
+    @staticmethod
+    def _children(futures, targets):
+        """What an apply's AsyncResult is made of: one future for one engine id (its
+        result is the engine's), else the list (its result is a list)."""
+        return futures[0] if isinstance(targets, int) else futures
 
     def _send_execute(self, code, ids, silent):
         return [self.client.send_execute_request(code, eid, silent=silent) for eid in ids]
@@ -363,18 +369,23 @@ class DirectView(View):
 class BroadcastView(DirectView):
     """A DirectView whose apply and execute send one request for all its
     engines: the controller sends it on to each (docs/parallel-protocol.md,
-    "Broadcast"). ``is_coalescing`` is accepted; replies still come one per
-    engine, and the result is the same list."""
+    "Broadcast"). With ``is_coalescing``, an apply (push and pull too) is one
+    msg_id whose result is the engines' list (coalescing.py), as in ipyparallel;
+    execute, scatter and gather do not coalesce there, nor here."""
 
     is_coalescing = False
 
-    def _send_apply(self, buffers, ids):
-        return self.client.send_broadcast("apply_request", {}, ids, buffers=buffers,
+    def _send_apply(self, buffers, ids, fname):
+        return self.client.send_broadcast("apply_request", {}, ids, buffers=buffers, fname=fname,
                                           metadata={"is_coalescing": bool(self.is_coalescing)})
 
+    def _children(self, futures, targets):
+        if self.is_coalescing:  # one future, whose result is the list
+            return futures[0]
+        return DirectView._children(futures, targets)
+
     def _send_execute(self, code, ids, silent):
-        return self.client.send_broadcast("execute_request", execute_content(code, silent), ids,
-                                          metadata={"is_coalescing": bool(self.is_coalescing)})
+        return self.client.send_broadcast("execute_request", execute_content(code, silent), ids)
 
     def map(self, f, *sequences, **kwargs):
         raise NotImplementedError("BroadcastView.map not yet implemented")
