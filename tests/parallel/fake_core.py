@@ -126,8 +126,12 @@ class FakeEngine:
                 sys.stdout = saved[1]
             if sys.stderr is err:
                 sys.stderr = saved[2]
-        self.conn._reply(self.id, reply_type, reply, header, md, out)
-        self.publish("status", {"execution_state": "idle"})
+        if self.conn.idle_before_reply:  # as iopub may overtake shell between two sockets
+            self.publish("status", {"execution_state": "idle"})
+            self.conn._reply(self.id, reply_type, reply, header, md, out)
+        else:
+            self.conn._reply(self.id, reply_type, reply, header, md, out)
+            self.publish("status", {"execution_state": "idle"})
         self.parent = None
 
     def _execute(self, content):
@@ -173,6 +177,7 @@ class FakeConnection:
         self.sent = []
         self.closed = False
         self._pending_by_id = {}
+        self.idle_before_reply = False  # engines publish their idle before they reply
         for _ in range(engines):
             self.add_engine(notify=False)
 

@@ -292,8 +292,12 @@ def test_load_balanced_apply_async_goes_through_a_subclass_own_really_apply(rc):
 
 def test_load_balanced_apply_async_checks_its_flags_and_function(rc):
     lv = rc.load_balanced_view()
-    with lv.temp_flags(retries=1.5), pytest.raises(TypeError):
+    with pytest.raises(TypeError):
+        lv.set_flags(retries=1.5)
+    lv.retries = 1.5  # set as an attribute, it is refused at the next submit
+    with pytest.raises(TypeError):
         lv.apply_async(_sleep_then, 0, 1)
+    lv.retries = 0
     with pytest.raises(TypeError):
         lv.apply_async(42)
     plain = lv.apply_async(_sleep_then, 0, 2)

@@ -184,9 +184,11 @@ class AsyncResult(LightFuture, OutputDisplay, ResultTiming):
     def get_dict(self, timeout=-1):
         """Results keyed by engine id (one request per engine only)."""
         results = self.get(timeout)
-        if self._single_result:
-            results = [results]
         engine_ids = [md["engine_id"] for md in self._metadata]
+        if self._single_result and type(engine_ids[0]) is list:
+            engine_ids = engine_ids[0]  # a coalesced broadcast's: its result is their list
+        elif self._single_result:
+            results = [results]
         rdict = {}
         for eid, result in zip(engine_ids, results):
             if eid in rdict:

@@ -12,6 +12,8 @@ failures). Its metadata is ipyparallel's for a coalesced reply (``engine_id`` an
 (stdout and stderr joined in target order) once all are in.
 """
 
+import itertools
+
 from .. import error
 from .futures import MessageFuture, outcome, untrack, when_all
 from .metadata import request_metadata
@@ -32,7 +34,15 @@ def coalesce(client, msg_id, parts, submitted, fname):
     client.history.append(msg_id)
     for part in parts:
         client.outstanding.discard(part.msg_id)
-        part.forget = True  # their results go to `whole`, not to the client's cache
+    # The parts stay filed until they have both their replies and their outputs (either may
+    # come first: replies and iopub travel apart); a part no longer filed would drop its reply.
+    halves = itertools.count(1)
+
+    def let_go_of_parts():
+        if next(halves) == 2:
+            with client._lock:
+                for part in parts:
+                    client._discard(part.msg_id)
 
     def replied():
         results = [outcome(part) for part in parts]
@@ -42,6 +52,7 @@ def coalesce(client, msg_id, parts, submitted, fname):
         except error.CompositeError as failure:
             result = failure
         client._finish(whole, result)
+        let_go_of_parts()
 
     def outputs_in():
         for key in ("stdout", "stderr"):
@@ -49,9 +60,7 @@ def coalesce(client, msg_id, parts, submitted, fname):
         for part in parts:
             md["outputs"].extend(part.metadata.get("outputs") or ())
         client._output_complete(whole)
-        with client._lock:
-            for part in parts:
-                client._discard(part.msg_id)
+        let_go_of_parts()
 
     when_all(parts, replied)
     when_all([part.output for part in parts], outputs_in)
