@@ -151,10 +151,16 @@ def test_garbage_on_an_engine_connection_is_dropped_and_the_controller_keeps_ser
                        [b"mirror-request", b"s.direct", *_signed(engine_file["key"], "apply_request", {})[:-1]],
                        [b"mirror-reply", b"s.direct", b"<IDS|MSG>", b"s", b"{", b"[", b"1", b"\xff"],
                        [b"mirror-reply", b"s.direct", b"<IDS|MSG>", b"s", b"{}", b"{}", b"{}", b"{}"],
-                       [b"<IDS|MSG>", b"bad signature", b"{}", b"{}", b"{}", b"{}"], [b"\x00" * 300]):
+                       [b"<IDS|MSG>", b"bad signature", b"{}", b"{}", b"{}", b"{}"], [b"\x00" * 300],
+                       [b"copies-sent"], [b"copies-sent", b"x"], [b"copies-sent", b"9" * 30],
+                       [b"copies-sent", b"-1"], [b"copies-sent", b"1", b"2"]):
             fake.send_multipart(frames)
         time.sleep(0.3)
         assert c.info["controller_pid"] and client.execute("6 * 7", target=0)[2]["status"] == "ok"
+        # a query over every task waits for every engine's copies: this one never sends them
+        started = time.monotonic()
+        assert client.request("queue_request", {}, timeout=5)[1] == "queue_reply"
+        assert time.monotonic() - started < 3
         assert "dropped" in c.controller_log()
     finally:
         fake.close()
@@ -196,6 +202,9 @@ def test_an_engine_serves_its_uplink_in_order_and_survives_garbage_from_it(tmp_p
             router.send_multipart([rid, *frames])
         execute = _signed(key, "execute_request", {"code": "print('hi')", "silent": False, "store_history": True,
                                                     "user_expressions": {}, "allow_stdin": False})
+        # asked for its copies with a token, it answers with the token, behind them
+        router.send_multipart([rid, b"send-copies", b"7"])
+        assert _frames_until(router, lambda m: m[1] == b"copies-sent")[-1][1:] == [b"copies-sent", b"7"]
         router.send_multipart([rid, b"shell", b"me", *execute])
         seen = _frames_until(router, lambda m: m[1] == b"shell" and b"execute_reply" in m[5])
         assert engine.poll() is None
