@@ -5,6 +5,20 @@ configurable setting. A scripted ``ipcluster start -n 4 --profile=mpi`` keeps wo
 ``python -m ensemble.cluster start -n 4 --profile=mpi``.
 """
 
+import logging
+import sys
+
+
+def stderr_logger(name):
+    """The logger ``name``, writing to stderr only (once set up), as the programs' own logs do."""
+    log = logging.getLogger(name)
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(name)s %(levelname)s] %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    return log
+
 
 class UsageError(Exception):
     """A command line that cannot be read (a value missing, an unknown flag with no value)."""

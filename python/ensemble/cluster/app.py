@@ -10,7 +10,6 @@ arguments such as ``--hwm=1``) go to Ensemble's controller where it has them
 
 import glob
 import json
-import logging
 import os
 import signal
 import sys
@@ -21,7 +20,7 @@ from ..client import files
 from ..client.cluster import Cluster
 from ..client.cluster_manager import ClusterManager, abbreviate_profile_dir, all_profile_dirs
 from ..client.processes import ours
-from ._argv import UsageError, as_int, parse
+from ._argv import UsageError, as_int, parse, stderr_logger
 
 # ipcluster's exit statuses
 ALREADY_STARTED = 10
@@ -82,12 +81,7 @@ def _usage(subcommand=None, everything=False):
 
 
 def _logger(parsed):
-    log = logging.getLogger("ensemble.cluster")
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("[%(name)s %(levelname)s] %(message)s"))
-        log.addHandler(handler)
-        log.propagate = False
+    log = stderr_logger("ensemble.cluster")
     level = parsed.get("log-level", "INFO")
     if parsed.get("debug"):
         level = "DEBUG"

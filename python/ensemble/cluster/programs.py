@@ -10,14 +10,13 @@ and ignored, so a launch script written for ipyparallel starts an engine or a co
 rather than failing on an option Ensemble has no use for.
 """
 
-import logging
 import os
 import sys
 
 from .. import __version__
 from ..client import files
 from ..client.controller_settings import controller_options
-from ._argv import UsageError, parse
+from ._argv import UsageError, parse, stderr_logger
 
 _COMMON_ALIASES = {"profile", "profile-dir", "ipython-dir", "cluster-id", "log-level", "work-dir",
                    "log-url", "ident", "user", "keyfile", "session"}
@@ -30,16 +29,6 @@ _CONTROLLER_FLAGS = _COMMON_FLAGS | {"nodb", "dictdb", "sqlitedb", "mongodb", "r
                                      "usethreads"}
 # what ensemble's programs take as they are
 _PASSED = {"profile": "--profile", "profile-dir": "--profile-dir", "cluster-id": "--cluster-id"}
-
-
-def _log():
-    log = logging.getLogger("ensemble.programs")
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("[%(name)s %(levelname)s] %(message)s"))
-        log.addHandler(handler)
-        log.propagate = False
-    return log
 
 
 def _help(program, aliases, flags):
@@ -67,7 +56,7 @@ def _command(program, argv, aliases, flags):
         print(_help(program, aliases, flags))
         return None
     parsed = parse(argv, aliases, flags)
-    log = _log()
+    log = stderr_logger("ensemble.programs")
     if parsed.get("ipython-dir"):
         os.environ["IPYTHONDIR"] = os.path.abspath(os.path.expanduser(parsed.get("ipython-dir")))
     command = [files.ensemble_executable(), program]
