@@ -17,7 +17,7 @@ TEST_PACKAGES=(
   python3-ipython python3-cloudpickle python3-numpy python3-matplotlib
   python3-ipywidgets python3-tqdm xpython python3-ipyparallel python-ipyparallel-doc
   python3-joblib python3-dill python3-psutil python3-distributed
-  python3-pandas
+  python3-pandas openmpi-bin python3-mpi4py
 )
 
 missing=()

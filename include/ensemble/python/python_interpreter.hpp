@@ -16,8 +16,9 @@ class PythonInterpreter final : public kernel::Interpreter {
  public:
   // `profile_dir` is the IPython profile whose startup/ files attach() runs, after
   // $PYTHONSTARTUP; empty means IPython's default profile. A startup file that raises is
-  // reported on stderr and does not stop the kernel.
-  explicit PythonInterpreter(std::string profile_dir = {});
+  // reported on stderr and does not stop the kernel. `first_code`, if any, runs in the
+  // namespace before the startup files, reported the same way (an MPI engine's mpi4py setup).
+  explicit PythonInterpreter(std::string profile_dir = {}, std::string first_code = {});
   ~PythonInterpreter() override;
 
   void attach(kernel::KernelContext& context) override;

@@ -76,12 +76,19 @@ def _run_file(runtime, path):
             exec(code, runtime.namespace)
 
 
-def run(runtime, profile_dir=""):
-    """Runs every startup file in ``runtime``'s namespace; returns the paths that failed."""
+def _run_code(runtime, code):
+    exec(compile(code, "<engine init>", "exec"), runtime.namespace)
+
+
+def run(runtime, profile_dir="", first_code=""):
+    """Runs ``first_code`` (an MPI engine's mpi4py setup), then every startup file, in
+    ``runtime``'s namespace; returns what failed (``"<engine init>"`` for first_code)."""
     failed = []
-    for path in startup_files(profile_dir):
+    steps = [("<engine init>", lambda: _run_code(runtime, first_code))] if first_code else []
+    steps += [(path, lambda path=path: _run_file(runtime, path)) for path in startup_files(profile_dir)]
+    for path, step in steps:
         try:
-            _run_file(runtime, path)
+            step()
         except SystemExit as exc:
             if exc.code not in (None, 0):
                 failed.append(path)

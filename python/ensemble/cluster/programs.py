@@ -37,11 +37,11 @@ def _help(program, aliases, flags):
         "",
         "ipyparallel's ip%s command line, run as `ensemble %s`." % (program, program),
         "Passed on: --profile, --profile-dir, --cluster-id%s." % (
-            ", --file, --timeout" if program == "engine" else
+            ", --file, --timeout, --mpi" if program == "engine" else
             ", --ip, --ping, --scheme, --hwm, --nodb, --dictdb, --restore, --reuse, "
             "--TaskScheduler.*/--IPController.ip/--HeartMonitor.period"),
         "Accepted and ignored: " + ", ".join("--" + name for name in sorted(
-            (aliases | flags) - set(_PASSED) - {"ipython-dir", "file", "timeout", "ip", "ping", "scheme", "hwm", "nodb",
+            (aliases | flags) - set(_PASSED) - {"ipython-dir", "file", "timeout", "mpi", "ip", "ping", "scheme", "hwm", "nodb",
                                                 "dictdb", "restore", "reuse", "sqlitedb"})),
         "`ensemble %s --help` lists Ensemble's own options." % program,
     ])
@@ -69,6 +69,9 @@ def _command(program, argv, aliases, flags):
             if parsed.get(name) is not None:
                 command += ["--" + name, parsed.get(name)]
                 used.add(name)
+        if parsed.get("mpi"):
+            command.append("--mpi")
+            used.add("mpi")
         ignored = ["--%s=%s" % item for item in parsed.config.items()]
     else:
         if parsed.get("restore") or parsed.get("reuse"):

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "commands.hpp"
@@ -21,6 +22,7 @@
 #include "ensemble/python/python_runtime.hpp"
 #include "ensemble/wire/connection_file.hpp"
 #include "ensemble/wire/ids.hpp"
+#include "mpi_engine.hpp"
 #include "paths.hpp"
 
 namespace ensemble::cli {
@@ -116,6 +118,7 @@ struct EngineArgs {
   std::string ip;
   double wait_seconds = 60;
   double copy_delay_ms = 1;
+  bool mpi = false;
 };
 
 // The engine's connection file, for its SIGTERM handler: `ensemble cluster stop` and a
@@ -208,11 +211,19 @@ int run_engine(const EngineArgs& args) {
   options.before_forced_exit = remove_engine_file_now;
   std::string uuid = wire::new_id();
 
+  // Not started by an MPI launcher, mpi4py would make a world of one (a singleton MPI_Init,
+  // which may hang or abort outside a launcher): the engine then runs without MPI.
+  std::optional<int> rank = args.mpi ? mpi_rank_from_environment() : std::nullopt;
+  if (args.mpi && !rank) {
+    spdlog::warn("--mpi: no MPI rank in the environment (not started by mpiexec?): running without MPI");
+  }
+
   python::PythonRuntime runtime({package_paths(), {executable_path(), "--engine"}});
   std::string security = controller.security_dir.empty() ? std::filesystem::path(path).parent_path().string()
                                                          : controller.security_dir;
   // The cluster's profile, whose startup files run in the engine as in ipyparallel's.
-  python::PythonInterpreter interpreter(std::filesystem::path(security).parent_path().string());
+  python::PythonInterpreter interpreter(std::filesystem::path(security).parent_path().string(),
+                                        rank ? kMpiInitCode : "");
   std::string connection_file;  // touched on the kernel's I/O thread until the kernel is gone
   {
     kernel::Kernel kernel(std::move(options), interpreter);
@@ -222,6 +233,7 @@ int run_engine(const EngineArgs& args) {
         {"pid", static_cast<int>(::getpid())},
         {"hostname", hostname()},
     };
+    if (rank) identity["id"] = *rank;  // its MPI rank, if free, as ipyparallel's MPI engines ask
     auto copy_delay = std::chrono::microseconds(static_cast<long>(args.copy_delay_ms * 1000));
     auto link = std::make_shared<parallel::ControllerLink>(
         controller, identity, copy_delay, [&connection_file, security, cluster_id = controller.cluster_id](
@@ -290,6 +302,9 @@ Subcommand add_engine_command(CLI::App& app) {
                   "to send several at once (default: 1)")
       ->envname("ENSEMBLE_COPY_DELAY_MS")
       ->check(CLI::Range(0.0, 60000.0));
+  sub->add_flag("--mpi", args->mpi,
+                "Started by mpiexec: ask for the MPI rank as engine id, and run `from mpi4py import MPI`, "
+                "`mpi_rank` and `mpi_size` in the namespace first (as ipyparallel's ipengine --mpi)");
   return {sub, [args] { return run_engine(*args); }};
 }
 

@@ -14,6 +14,7 @@ struct PythonInterpreter::Impl {
   Bridge bridge;
   py::object runtime;
   std::string profile_dir;
+  std::string first_code;
 };
 
 namespace {
@@ -32,8 +33,10 @@ kernel::Json call_json(const py::object& runtime, const char* method, auto&&... 
 
 }  // namespace
 
-PythonInterpreter::PythonInterpreter(std::string profile_dir) : impl_(std::make_unique<Impl>()) {
+PythonInterpreter::PythonInterpreter(std::string profile_dir, std::string first_code)
+    : impl_(std::make_unique<Impl>()) {
   impl_->profile_dir = std::move(profile_dir);
+  impl_->first_code = std::move(first_code);
   link_bridge_module();
 }
 
@@ -49,7 +52,8 @@ void PythonInterpreter::attach(kernel::KernelContext& context) {
   py::object bridge = py::cast(&impl_->bridge, py::return_value_policy::reference);
   impl_->runtime = py::module_::import("ensemble._kernel.runtime").attr("KernelRuntime")(bridge);
   try {
-    py::module_::import("ensemble._kernel.startup").attr("run")(impl_->runtime, impl_->profile_dir);
+    py::module_::import("ensemble._kernel.startup").attr("run")(impl_->runtime, impl_->profile_dir,
+                                                                 impl_->first_code);
   } catch (py::error_already_set& error) {
     spdlog::error("startup files: {}", error.what());
   }

@@ -1,0 +1,105 @@
+"""Engines started by mpiexec (`ensemble engine --mpi`, as ipyparallel's `ipengine --mpi`):
+each asks for its MPI rank as its engine id and has mpi4py's MPI, mpi_rank and mpi_size in its
+namespace, so the engines of one mpiexec can talk MPI to each other while the client drives
+them. Open MPI and mpi4py come from Debian (scripts/install-deps.sh)."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import ensemble as ipp
+from cluster_util import cluster  # noqa: F401 (a fixture)
+from conftest import ENSEMBLE_BIN
+
+pytestmark = [pytest.mark.ensemble_only, pytest.mark.deadline(120)]
+
+MPIEXEC = shutil.which("mpiexec")
+# Open MPI refuses root unless told (these machines run tests as root); more ranks than cores
+MPI_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+
+
+def _mpi_engines(engine_file, n, *engine_args, module=False, log=None):
+    program = [sys.executable, "-m", "ensemble.engine"] if module else [str(ENSEMBLE_BIN), "engine"]
+    return subprocess.Popen([MPIEXEC, "-n", str(n), *program, "--file", str(engine_file), *engine_args],
+                            env=MPI_ENV, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _end(mpiexec):
+    if mpiexec.poll() is None:
+        os.killpg(mpiexec.pid, signal.SIGTERM)  # mpiexec passes it on to its ranks
+        try:
+            mpiexec.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(mpiexec.pid, signal.SIGKILL)
+            mpiexec.wait()
+
+
+@ipp.interactive  # run in the engine's namespace, where the engine's --mpi setup put these names
+def _world():
+    return mpi_rank, mpi_size, MPI.COMM_WORLD.allreduce(mpi_rank + 1)  # noqa: F821
+
+
+@ipp.interactive
+def _rank():
+    return globals().get("mpi_rank")
+
+
+@pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (scripts/install-deps.sh installs openmpi-bin)")
+@pytest.mark.parametrize("module", [False, True], ids=["ensemble engine", "python -m ensemble.engine"])
+def test_engines_started_by_mpiexec_take_their_ranks_as_ids_and_talk_mpi(cluster, module):
+    pytest.importorskip("mpi4py")
+    c = cluster(n=0)
+    mpiexec = _mpi_engines(c.file("ipcontroller-engine"), 3, "--mpi", module=module)
+    rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+    try:
+        rc.wait_for_engines(3, timeout=60)
+        assert rc.ids == [0, 1, 2]
+        # all three at once: allreduce needs every rank
+        worlds = rc[:].apply_async(_world).get(30)
+        assert worlds == [(rank, 3, 6) for rank in range(3)]
+        # the ranks are mpiexec's own (python -m ensemble.engine becomes ensemble engine)
+        assert rc[:].apply_sync(os.getppid) == [mpiexec.pid] * 3
+    finally:
+        rc.close()
+        _end(mpiexec)
+
+
+@pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (scripts/install-deps.sh installs openmpi-bin)")
+def test_an_mpi_engine_whose_rank_is_taken_gets_another_id(cluster, tmp_path):
+    pytest.importorskip("mpi4py")
+    c = cluster(n=1)  # engine 0 is there already
+    mpiexec = _mpi_engines(c.file("ipcontroller-engine"), 2, "--mpi")
+    rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+    try:
+        rc.wait_for_engines(3, timeout=60)
+        assert sorted(rc.ids) == [0, 1, 2]
+        ranks = dict(zip(rc.ids, rc[:].apply_sync(_rank)))
+        assert ranks[0] is None and sorted([ranks[1], ranks[2]]) == [0, 1]
+    finally:
+        rc.close()
+        _end(mpiexec)
+
+
+def test_mpi_without_an_mpi_launcher_warns_and_the_engine_serves_without_mpi(cluster, tmp_path):
+    c = cluster(n=0)
+    log = open(tmp_path / "engine.log", "w+")
+    engine = subprocess.Popen([str(ENSEMBLE_BIN), "engine", "--file", str(c.file("ipcontroller-engine")), "--mpi"],
+                              stdout=log, stderr=subprocess.STDOUT,
+                              env={k: v for k, v in os.environ.items() if "RANK" not in k and "PROCID" not in k})
+    rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
+    try:
+        rc.wait_for_engines(1, timeout=30)
+        assert rc[0].apply_sync(lambda: 6 * 7) == 42
+        assert rc[0].apply_sync(_rank) is None
+    finally:
+        rc.close()
+        engine.terminate()
+        engine.wait(20)
+    log.seek(0)
+    assert "no MPI rank in the environment" in log.read()
