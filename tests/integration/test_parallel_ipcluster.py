@@ -180,7 +180,7 @@ def test_ipcontroller_and_ipengine_command_lines_start_a_controller_and_an_engin
             assert argv[argv.index(option) + 1] == value, argv
         engine = subprocess.Popen(
             [sys.executable, "-m", "ensemble.engine", "--profile-dir", profile_dir, "--cluster-id=pm",
-             "--timeout=30", "--mpi"],
+             "--timeout=30", "--mpi", "--log-to-file"],
             env=env, stdout=logs["engine"], stderr=subprocess.STDOUT)
         rc = ipp.Client(url_file=client_file)
         try:
@@ -203,4 +203,6 @@ def test_ipcontroller_and_ipengine_command_lines_start_a_controller_and_an_engin
         written[name] = log.read()
         log.close()
     assert "ignored (Ensemble's controller has no such setting): --port --usethreads" in written["controller"]
-    assert "ignored (Ensemble's engine has no such setting): --mpi" in written["engine"]
+    assert "ignored (Ensemble's engine has no such setting): --log-to-file" in written["engine"]
+    # --mpi is passed on: outside mpiexec the engine says so and runs without MPI
+    assert "--mpi: no MPI rank in the environment" in written["engine"]

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 import ensemble as ipp
-from ensemble.cluster.launcher import LocalControllerLauncher, LocalEngineSetLauncher, find_launcher_class
+from ensemble.cluster.launcher import (LocalControllerLauncher, LocalEngineSetLauncher, MPIEngineSetLauncher,
+                                      abbreviate_launcher_class, find_launcher_class)
 from parallel_fixtures import cluster_info, own_cluster  # noqa: F401 (own_cluster: a fixture)
 
 pytestmark = pytest.mark.ensemble_only
@@ -84,13 +85,25 @@ def test_the_local_engine_launcher_goes_by_any_of_its_names(name):
 
 def test_a_launcher_ensemble_does_not_have_is_reported_and_the_local_one_used(caplog):
     with pytest.raises(KeyError):
-        find_launcher_class("MPI", "engine")
+        find_launcher_class("SGE", "engine")
+    with pytest.raises(KeyError):
+        find_launcher_class("MPI", "controller")
     with pytest.raises(ValueError):
         find_launcher_class("Local", "hub")
     with caplog.at_level(logging.WARNING):
-        cluster = ipp.Cluster(engine_launcher_class="MPI", load_profile=False)
+        cluster = ipp.Cluster(engine_launcher_class="SSH", load_profile=False)
     assert cluster.engine_launcher_class is LocalEngineSetLauncher
-    assert "engine_launcher_class='MPI' is ignored" in caplog.text
+    assert "engine_launcher_class='SSH' is ignored" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["MPI", "mpi", "MPIExec", MPIEngineSetLauncher,
+                                  "ipyparallel.cluster.launcher.MPIEngineSetLauncher"])
+def test_the_mpi_engine_launcher_goes_by_ipyparallels_names(name):
+    assert find_launcher_class(name, "engine") is MPIEngineSetLauncher
+    cluster = ipp.Cluster(engine_launcher_class=name, load_profile=False)
+    assert cluster.engine_launcher_class is MPIEngineSetLauncher
+    assert abbreviate_launcher_class(MPIEngineSetLauncher) == "MPI"
+    assert abbreviate_launcher_class(LocalEngineSetLauncher) == "Local"
 
 
 def test_a_cluster_in_an_ipython_session_logs_to_stdout_and_one_with_a_parent_uses_its_log():

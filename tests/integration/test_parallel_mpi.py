@@ -12,7 +12,8 @@ import sys
 import pytest
 
 import ensemble as ipp
-from cluster_util import cluster  # noqa: F401 (a fixture)
+from ensemble.cluster.launcher import MPIEngineSetLauncher
+from cluster_util import cluster, wait_until  # noqa: F401 (cluster: a fixture)
 from conftest import ENSEMBLE_BIN
 
 pytestmark = [pytest.mark.ensemble_only, pytest.mark.deadline(120)]
@@ -103,3 +104,80 @@ def test_mpi_without_an_mpi_launcher_warns_and_the_engine_serves_without_mpi(clu
         engine.wait(20)
     log.seek(0)
     assert "no MPI rank in the environment" in log.read()
+
+
+@pytest.fixture
+def mpi_env(monkeypatch, tmp_path):
+    """Open MPI's settings for these machines, for the cluster's own mpiexec; IPYTHONDIR here."""
+    pytest.importorskip("mpi4py")
+    if MPIEXEC is None:
+        pytest.skip("no mpiexec (scripts/install-deps.sh installs openmpi-bin)")
+    for name in ("OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "OMPI_MCA_rmaps_base_oversubscribe"):
+        monkeypatch.setenv(name, MPI_ENV[name])
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    return tmp_path
+
+
+def _gone(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_a_cluster_with_the_mpi_engine_launcher_starts_and_stops_engine_sets_through_mpiexec(mpi_env):
+    from traitlets.config import Config
+
+    config = Config()
+    config.MPILauncher.mpi_args = ["--bind-to", "none"]  # ipyparallel's setting, passed to mpiexec
+    cluster = ipp.Cluster(n=3, engine_launcher_class="MPI", config=config, load_profile=False,
+                          profile_dir=str(mpi_env / "profile"), log_level=40)
+    try:
+        rc = cluster.start_and_connect_sync()
+        assert rc.ids == [0, 1, 2]
+        [mpiexec] = cluster.engines["0"].pids
+        assert cluster.engines["0"].n == 3
+        with open("/proc/%d/cmdline" % mpiexec) as f:
+            argv = f.read().split("\0")
+        assert argv[1:5] == ["-n", "3", "--bind-to", "none"] and argv[-2:] == ["--mpi", ""]
+        assert rc[:].apply_sync(os.getppid) == [mpiexec] * 3
+        assert rc[:].apply_async(_world).get(30) == [(rank, 3, 6) for rank in range(3)]
+        # a second set: its own mpiexec, its ranks 0 and 1 taken, so the next ids
+        second = cluster.start_engines_sync(2)
+        rc.wait_for_engines(5, timeout=60)
+        assert rc.ids == [0, 1, 2, 3, 4] and cluster.engines[second].n == 2
+        assert sorted(rc[[3, 4]].apply_sync(_rank)) == [0, 1]
+        # a copy from the cluster's file knows its launcher and counts every engine
+        listed = ipp.Cluster.from_file(profile_dir=cluster.profile_dir, cluster_id=cluster.cluster_id)
+        assert listed.engine_launcher_class is MPIEngineSetLauncher
+        assert sum(engine_set.n for engine_set in listed.engines.values()) == 5
+        [second_mpiexec] = cluster.engines[second].pids
+        cluster.stop_engines_sync(second)
+        assert wait_until(lambda: rc.ids == [0, 1, 2], 20)
+        assert wait_until(lambda: _gone(second_mpiexec), 20)
+        rc.close()
+    finally:
+        cluster.stop_cluster_sync()
+    assert wait_until(lambda: _gone(mpiexec), 20), "mpiexec outlived its cluster"
+
+
+def test_ipcluster_start_with_mpi_engines_lists_them_and_stops_them(mpi_env):
+    env = dict(os.environ)
+    started = subprocess.run([sys.executable, "-m", "ensemble.cluster", "start", "-n", "2", "--engines=MPI",
+                              "--daemonize"], env=env, capture_output=True, text=True, timeout=60)
+    try:
+        assert started.returncode == 0, started.stderr
+        listed = subprocess.run([sys.executable, "-m", "ensemble.cluster", "list"], env=env,
+                                capture_output=True, text=True, timeout=60).stdout.splitlines()
+        assert listed[1].split() == ["default", "\'\'", "True", "2", "MPI"]
+        rc = ipp.Client()
+        try:
+            rc.wait_for_engines(2, timeout=60)
+            assert sorted(rc[:].apply_sync(_rank)) == [0, 1]
+        finally:
+            rc.close()
+    finally:
+        stopped = subprocess.run([sys.executable, "-m", "ensemble.cluster", "stop"], env=env,
+                                 capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 0, stopped.stderr

@@ -28,7 +28,7 @@ from .cluster_config import cluster_settings, default_log
 from .cluster_engine_control import EngineControlMixin
 from .cluster_file import ClusterFileMixin, from_ipyparallel_layout, written_by_ipyparallel
 from .controller_settings import controller_options
-from .launchers import LocalControllerLauncher, LocalEngineSetLauncher, launcher_class_for
+from .launchers import LocalControllerLauncher, launcher_class_for
 from .processes import end_processes as _end_engines, ours as _ours
 
 _running = weakref.WeakSet()
@@ -161,6 +161,8 @@ class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
         # the file `ensemble cluster start` writes (docs/parallel-protocol.md)
         kwargs.setdefault("cluster_id", d.get("cluster_id", ""))
         kwargs.setdefault("n", d.get("n"))
+        if d.get("mpiexec"):  # its engines were started with mpiexec
+            kwargs.setdefault("engine_launcher_class", "MPI")
         self = cls(**kwargs)
         self._load_state(d)
         return self
@@ -192,14 +194,21 @@ class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
             {"pid": d.get("controller_pid"), "client_file": d.get("client_file"),
              "engine_file": d.get("engine_file")})
         pids = d.get("engine_pids") or []
-        self.engines = {"0": self._engine_set_launcher({"n": len(pids), "pids": pids})} if pids else {}
+        # an mpiexec's one pid stands for its n engines
+        n = len(pids) + sum(max(int(m.get("n", 1)) - 1, 0) for m in d.get("mpiexec") or ())
+        self.engines = {"0": self._engine_set_launcher({"n": n, "pids": pids})} if pids else {}
+
+    def _engine_options(self):
+        """``ensemble cluster start|engines`` options of the engine launcher (MPI's)."""
+        options = getattr(self.engine_launcher_class, "command_options", None)
+        return options(self.config) if options else []
 
     # ipyparallel's launcher objects: dicts of what to_dict() saves, with their attributes
     def _controller_launcher(self, fields):
         return None if fields is None else LocalControllerLauncher(fields, self)
 
     def _engine_set_launcher(self, fields):
-        return LocalEngineSetLauncher(fields, self)
+        return self.engine_launcher_class(fields, self)
 
     # -- processes -----------------------------------------------------------
 
@@ -235,7 +244,7 @@ class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
             args += ["--ip", self.controller_ip]
         if self.nice is not None:
             args += ["--nice", str(int(self.nice))]
-        await self._run(self._cli(*args, *options, "--daemonize"))
+        await self._run(self._cli(*args, *options, *self._engine_options(), "--daemonize"))
         self.n = n
         try:
             with open(self.cluster_file) as f:
@@ -261,7 +270,7 @@ class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
             return "0"
         n = self.n if n is None else n
         known = {pid for engine_set in self.engines.values() for pid in engine_set.pids}
-        await self._run(self._cli("engines", "-n", str(n)))
+        await self._run(self._cli("engines", "-n", str(n), *self._engine_options()))
         with open(self.cluster_file) as f:
             pids = json.load(f).get("engine_pids") or []
         numbered = [int(key) for key in self.engines if key.isdigit()]

@@ -3,8 +3,9 @@ engine set as ipyparallel's launcher objects show them (``pid``/``pids``, ``proc
 ``processes`` as ``psutil.Process``, ``n``, ``config``, ``running``), and also plain dicts
 of what ``Cluster.to_dict()`` saves, so a cluster's description stays JSON.
 
-Ensemble starts both through ``ensemble cluster`` on this machine, so there is one kind of
-each: ``find_launcher_class("Local", "engine")`` (or ``"controller"``) names it."""
+Ensemble starts both through ``ensemble cluster`` on this machine: the controller one way
+(``find_launcher_class("Local", "controller")``), engines directly (``"Local"``) or with
+mpiexec (``"MPI"``)."""
 
 import weakref
 
@@ -89,16 +90,42 @@ class LocalEngineSetLauncher(_Launcher):
         return any(process.is_running() for process in self.processes)
 
 
+class MPIEngineSetLauncher(LocalEngineSetLauncher):
+    """Engines started by one ``mpiexec -n N ensemble engine --mpi`` (as ipyparallel's MPI
+    launcher): each takes its MPI rank as engine id and has mpi4py set up. Its one pid is
+    mpiexec's, through which signals and stops reach the engines. ``mpi_cmd`` and
+    ``mpi_args`` come from the Cluster's config (``c.MPILauncher.mpi_args = [...]``, or
+    ``MPIEngineSetLauncher``), as ipyparallel's."""
+
+    @staticmethod
+    def command_options(config):
+        """``ensemble cluster start|engines`` options for this launcher and ``config``."""
+        settings = {}
+        for section in ("MPILauncher", "MPIEngineSetLauncher"):  # the more specific wins
+            try:
+                found = config[section] if section in config else {}
+                settings.update({k: found[k] for k in ("mpi_cmd", "mpi_args") if k in found})
+            except TypeError:  # not a Config
+                pass
+        command = list(settings.get("mpi_cmd") or ["mpiexec"])
+        options = ["--mpi", "--mpiexec", command[0]]
+        for arg in command[1:] + list(settings.get("mpi_args") or []):
+            options.append("--mpi-arg=%s" % arg)
+        return options
+
+
 _KINDS = {
     "controller": {"local": LocalControllerLauncher},
-    "engine": {"local": LocalEngineSetLauncher},
+    # "mpiexec": ipyparallel's older name for it (MPIExecEngineSetLauncher)
+    "engine": {"local": LocalEngineSetLauncher, "mpi": MPIEngineSetLauncher,
+               "mpiexec": MPIEngineSetLauncher},
 }
 
 
 def find_launcher_class(name, kind):
-    """The launcher class for ``name`` (``"Local"``, or a class name with or without
-    its module) and ``kind`` (``"engine"`` or ``"controller"``). KeyError for a launcher
-    Ensemble does not have (MPI, SSH, batch systems)."""
+    """The launcher class for ``name`` (``"Local"``, ``"MPI"`` for engines, or a class name
+    with or without its module) and ``kind`` (``"engine"`` or ``"controller"``). KeyError for
+    a launcher Ensemble does not have (SSH, batch systems)."""
     if kind not in _KINDS:
         raise ValueError("kind must be 'engine' or 'controller', not %r" % (kind,))
     if isinstance(name, type):
@@ -112,18 +139,20 @@ def find_launcher_class(name, kind):
 
 
 def abbreviate_launcher_class(cls):
-    """``"Local"`` for Ensemble's launchers, as ipyparallel abbreviates its own."""
+    """``"Local"`` or ``"MPI"`` for Ensemble's launchers, as ipyparallel abbreviates its own."""
     for kinds in _KINDS.values():
-        for short, known in kinds.items():
-            if cls is known:
-                return short.capitalize()
+        if cls in kinds.values():
+            name = cls.__name__
+            for suffix in ("ControllerLauncher", "EngineSetLauncher"):
+                if name.endswith(suffix):
+                    return name[: -len(suffix)]
     return "%s.%s" % (cls.__module__, cls.__name__)
 
 
 def launcher_class_for(name, kind, log):
     """The launcher class ``name`` stands for (default ``Local``). Ensemble starts engines
-    and controllers on this machine only: any other launcher (MPI, SSH, a batch system) is
-    reported and the local one used."""
+    and controllers on this machine only, engines directly or with mpiexec (``MPI``): any
+    other launcher (SSH, a batch system) is reported and the local one used."""
     if name is None:
         return find_launcher_class("Local", kind)
     try:

@@ -6,16 +6,23 @@ import signal
 import time
 
 
+# The programs an MPI engine set runs as (``ensemble cluster start --mpi``): its mpiexec,
+# through which signals and stops reach its engines.
+_MPI_LAUNCHERS = {"mpiexec", "mpirun", "orterun", "prterun", "mpiexec.hydra", "mpiexec.openmpi",
+                  "mpirun.openmpi", "mpiexec.mpich", "mpirun.mpich"}
+
+
 def ours(pid):
-    """Whether ``pid`` is a live ensemble process (once a process is gone its pid may be
-    another program's)."""
+    """Whether ``pid`` is a live ensemble process, or the MPI launcher of an engine set (once
+    a process is gone its pid may be another program's)."""
     try:
         exe = os.readlink("/proc/%d/exe" % pid)
         with open("/proc/%d/stat" % pid) as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return state != "Z" and os.path.basename(exe.replace(" (deleted)", "")) == "ensemble"
+    name = os.path.basename(exe.replace(" (deleted)", ""))
+    return state != "Z" and (name == "ensemble" or name in _MPI_LAUNCHERS)
 
 
 def end_processes(pids, grace=5.0):

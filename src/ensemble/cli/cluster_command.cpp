@@ -1,7 +1,5 @@
 // `ensemble cluster start|stop|list`: a controller and N engines as local processes.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,12 +18,11 @@
 #include <thread>
 
 #include "cluster_priority.hpp"
+#include "cluster_processes.hpp"
 #include "commands.hpp"
 #include "ensemble/parallel/cluster_files.hpp"
 #include "ensemble/wire/connection_file.hpp"
 #include "paths.hpp"
-
-extern char** environ;
 
 namespace ensemble::cli {
 
@@ -47,6 +44,9 @@ struct ClusterArgs {
   std::string db;
   double timeout = 30;
   std::optional<int> nice;  // none: default_cluster_nice()
+  bool mpi = false;            // engines started by one mpiexec per set, with `ensemble engine --mpi`
+  std::string mpiexec = "mpiexec";
+  std::vector<std::string> mpi_args;  // before the program on mpiexec's command line
 
   std::string security_dir() const { return parallel::security_dir(profile, profile_dir); }
   std::string file(const std::string& stem) const {
@@ -56,56 +56,6 @@ struct ClusterArgs {
     return std::filesystem::path(security_dir()).parent_path().string() + "/log";
   }
 };
-
-// True while `pid` runs; a zombie counts as gone (its parent may never reap it).
-bool running(pid_t pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
-}
-
-// Whether `pid` runs this program: a pid in the cluster file whose process
-// ended (an engine stopped on its own) may be another program's by now.
-bool runs_ensemble(pid_t pid) {
-  std::error_code error;
-  auto name = [](std::filesystem::path exe) {
-    std::string text = exe.filename().string();
-    if (text.ends_with(" (deleted)")) text.resize(text.size() - 10);  // rebuilt while running
-    return text;
-  };
-  auto theirs = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", error);
-  if (error) return false;
-  auto ours = std::filesystem::read_symlink("/proc/self/exe", error);
-  return !error && name(theirs) == name(ours);
-}
-
-// Starts `argv` in a process group of its own (so that stop_cluster can end
-// whatever it starts), output appended to `log`. Called in_cluster_session.
-pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  int error = posix_spawn(&pid, argv[0].c_str(), &actions, &attributes, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (error != 0) {
-    spdlog::error("cannot start {}: {}", argv[0], std::strerror(error));
-    return -1;
-  }
-  return pid;
-}
 
 // Runs `launch` in a child process that has made a session of its own, so that
 // every process it spawns shares that one session, away from the terminal's.
@@ -154,6 +104,19 @@ std::vector<std::string> location_args(const ClusterArgs& args) {
   return out;
 }
 
+// Whether `pid` is one of the cluster's own processes: this program, or an mpiexec it started
+// (still running the program it ran then).
+bool of_the_cluster(const Json& cluster, pid_t pid) {
+  if (runs_ensemble(pid)) return true;
+  for (const auto& launcher : cluster.value("mpiexec", Json::array())) {
+    if (launcher.is_object() && launcher.value("pid", 0) == pid) {
+      std::string program = launcher.value("program", std::string());
+      return !program.empty() && program_of(pid) == program;
+    }
+  }
+  return false;
+}
+
 // Ends every process of the cluster file at `path`: SIGTERM (the controller
 // then shuts its engines down), SIGKILL for whatever is left after `grace`.
 int stop_cluster(const ClusterArgs& args, const std::string& path) {
@@ -166,7 +129,7 @@ int stop_cluster(const ClusterArgs& args, const std::string& path) {
   pid_t controller = cluster.value("controller_pid", 0);
   if (controller > 0 && runs_ensemble(controller)) pids.push_back(controller);
   for (const auto& pid : cluster.value("engine_pids", Json::array())) {
-    if (runs_ensemble(pid.get<pid_t>())) pids.push_back(pid.get<pid_t>());
+    if (pid.is_number_integer() && of_the_cluster(cluster, pid.get<pid_t>())) pids.push_back(pid.get<pid_t>());
   }
   if (running(controller) && runs_ensemble(controller)) ::kill(controller, SIGTERM);
   auto all_gone = [&] {
@@ -203,16 +166,30 @@ std::string log_stem_of(const ClusterArgs& args) {
   return args.log_dir() + "/ensemble-" + (args.cluster_id.empty() ? "default" : args.cluster_id);
 }
 
-// Starts `n` engines on the cluster's engine file; their pids join `cluster`.
-void spawn_engines(Json& cluster, int n, const std::string& log_stem) {
+// Starts `n` engines on the cluster's engine file; their pids join `cluster`. An MPI set is
+// one mpiexec, whose pid stands for its engines (signals and stops go through it) and is
+// listed with its program under "mpiexec", so that a stop knows it for the cluster's.
+void spawn_engines(Json& cluster, const ClusterArgs& args, const std::string& log_stem) {
   std::string engine_file = cluster.value("engine_file", std::string());
   std::size_t first = cluster["engine_pids"].size();
-  for (int i = 0; i < n; ++i) {
+  if (args.mpi && args.n > 0) {
+    std::vector<std::string> argv = {args.mpiexec, "-n", std::to_string(args.n)};
+    argv.insert(argv.end(), args.mpi_args.begin(), args.mpi_args.end());
+    argv.insert(argv.end(), {executable_path(), "engine", "--file", engine_file, "--mpi"});
+    pid_t pid = spawn(argv, log_stem + "-engines-mpi-" + std::to_string(first) + ".log");
+    if (pid > 0) {
+      cluster["engine_pids"].push_back(pid);
+      cluster["mpiexec"].push_back(Json{{"pid", pid}, {"program", program_of(pid)}, {"n", args.n}});
+    }
+    return;
+  }
+  for (int i = 0; i < args.n; ++i) {
     std::vector<std::string> engine_argv = {executable_path(), "engine", "--file", engine_file};
     pid_t pid = spawn(engine_argv, log_stem + "-engine-" + std::to_string(first + i) + ".log");
     if (pid > 0) cluster["engine_pids"].push_back(pid);
   }
 }
+
 
 int add_engines_now(const ClusterArgs& args) {
   std::string path = args.file("cluster");
@@ -224,8 +201,8 @@ int add_engines_now(const ClusterArgs& args) {
   // as far back as the cluster's first session stands (a file from before --nice: the default)
   Json nice = cluster.value("nice", Json(kDefaultClusterNice));
   stand_back_from_users_session(nice.is_number_integer() ? nice.get<int>() : kDefaultClusterNice);
-  spawn_engines(cluster, args.n, log_stem_of(args));
-  cluster["n"] = cluster["engine_pids"].size();
+  spawn_engines(cluster, args, log_stem_of(args));
+  cluster["n"] = cluster.value("n", 0) + args.n;
   if (auto status = wire::write_private_file(path, cluster.dump(1) + "\n"); !status.ok()) {
     spdlog::error("{}", status.to_string());
     return 1;
@@ -289,7 +266,7 @@ int launch_cluster(const ClusterArgs& args, int nice) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  spawn_engines(cluster, args.n, log_stem);
+  spawn_engines(cluster, args, log_stem);
   if (!write_cluster().ok()) return 1;
   std::cout << "cluster '" << args.cluster_id << "': controller " << controller << ", " << args.n
             << " engine(s); client file " << client_file << std::endl;
@@ -325,6 +302,9 @@ int list_clusters(const ClusterArgs& args) {
     pid_t controller = cluster.value("controller_pid", 0);
     int alive = 0;
     for (const auto& pid : cluster.value("engine_pids", Json::array())) alive += running(pid.get<pid_t>()) ? 1 : 0;
+    for (const auto& launcher : cluster.value("mpiexec", Json::array())) {  // one pid, n engines
+      if (launcher.is_object() && running(launcher.value("pid", 0))) alive += launcher.value("n", 1) - 1;
+    }
     std::string id = cluster.value("cluster_id", std::string());
     std::cout << (id.empty() ? "''" : id) << "\t" << controller << "\t" << alive << "\t"
               << (running(controller) ? "running" : "stopped") << std::endl;
@@ -362,6 +342,14 @@ Subcommand add_cluster_command(CLI::App& app) {
   CLI::App* engines = sub->add_subcommand("engines", "Start more engines for a running cluster");
   add_location(engines, *args);
   engines->add_option("-n,--n", args->n, "Number of engines to add")->required();
+  for (CLI::App* starts : {start, engines}) {
+    starts->add_flag("--mpi", args->mpi, "Start the engines with one mpiexec (`ensemble engine --mpi`: MPI rank as "
+                                         "engine id, mpi4py set up in the namespace)");
+    starts->add_option("--mpiexec", args->mpiexec, "The MPI launcher, with --mpi (default: mpiexec)");
+    starts->add_option("--mpi-arg", args->mpi_args, "An argument for the MPI launcher, before the program "
+                                                     "(repeatable; --mpi-arg=--oversubscribe)")
+        ->allow_extra_args(false);
+  }
   CLI::App* stop = sub->add_subcommand("stop", "Stop a cluster and every process it started");
   add_location(stop, *args);
   CLI::App* list = sub->add_subcommand("list", "List the clusters of a profile");
