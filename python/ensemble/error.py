@@ -201,6 +201,8 @@ def collect_exceptions(rdict_or_list, method="unspecified"):
     for r in values:
         if isinstance(r, CompositeError):
             elist.extend(r.elist)
+        elif isinstance(r, RemoteError) and r.ename == "CompositeError" and hasattr(r.evalue, "elist"):
+            elist.extend(r.evalue.elist)  # a CompositeError wrapped in a RemoteError: flattened too
         elif isinstance(r, RemoteError):
             elist.append((r.ename, r.evalue, r.traceback, r.engine_info))
     if not elist:

@@ -10,6 +10,7 @@ import subprocess
 
 import nbformat
 import pytest
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 from conftest import ENSEMBLE_BIN
@@ -93,7 +94,11 @@ def test_ipyparallels_example_notebook_runs_with_ensemble(name, notebook_env, tm
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.source = re.sub(r"\bipyparallel\b", "ensemble", cell.source)
-    client = _Client(nb, kernel_name="python3", timeout=120, startup_timeout=60, allow_errors=True,
+    # ipc, not tcp: jupyter_client picks free tcp ports that the kernel binds a moment later,
+    # and the clusters' engines, binding ports of their own meanwhile, took one (a CI run's
+    # "Address already in use")
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"))
+    client = _Client(nb, km=km, timeout=120, startup_timeout=60, allow_errors=True,
                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute(env=notebook_env)
     errors = _errors(nb)

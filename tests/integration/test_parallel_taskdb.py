@@ -163,6 +163,36 @@ def test_result_status_reports_another_clients_tasks_as_pending_or_completed(rc,
     slow.get(5)
 
 
+def test_result_status_raises_the_failures_the_controller_tells_about_as_ipyparallel(rc, started):
+    def fail(n):
+        raise ValueError(n)
+
+    failed = [rc[i].apply_async(fail, i) for i in (0, 1)]
+    fine = rc[0].apply_async(lambda: 2)
+    for ar in failed + [fine]:
+        ar.wait(10)
+    failed_ids = [ar.msg_ids[0] for ar in failed]
+    clients = [ipp.Client(url_file=started.client_file) for _ in range(2)]
+    try:
+        other, third = clients
+        assert other.result_status(failed_ids)["completed"] == failed_ids  # status only: no raise
+        with pytest.raises(ipp.CompositeError) as several:
+            other.result_status(failed_ids + fine.msg_ids, status_only=False)
+        assert sorted(e[0] for e in several.value.elist) == ["ValueError", "ValueError"]
+        # now cached there: a cached failure is a value, not raised (as ipyparallel)
+        status = other.result_status(failed_ids, status_only=False)
+        assert isinstance(status[failed_ids[0]], ipp.RemoteError)
+        with pytest.raises(ipp.RemoteError) as one:
+            third.result_status(failed_ids[:1], status_only=False)
+        assert one.value.ename == "ValueError" and not isinstance(one.value, ipp.CompositeError)
+    finally:
+        for client in clients:
+            client.close()
+    # the submitting client's AsyncResults own theirs (not in rc.results): raised there too
+    with pytest.raises(ipp.CompositeError):
+        rc.result_status(failed_ids, status_only=False)
+
+
 @pytest.mark.deadline(90)
 def test_an_in_memory_store_answers_db_query_and_resubmit(tmp_path):
     local = LocalCluster(tmp_path / "c", 1, cluster_id="memstore", extra=["--db", "memory"])

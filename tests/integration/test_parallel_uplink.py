@@ -166,6 +166,55 @@ def test_garbage_on_an_engine_connection_is_dropped_and_the_controller_keeps_ser
         fake.close()
 
 
+def _register_fake_engine(engine_file, name):
+    fake = raw_dealer(engine_file["registration_port"], name)
+    fake.send_multipart(_signed(engine_file["key"], "registration_request", {
+        "uuid": name.decode(), "pid": 1, "hostname": "elsewhere",
+        "connection": {"transport": "tcp", "ip": "127.0.0.1", "shell_port": 1, "control_port": 1,
+                       "iopub_port": 1, "stdin_port": 1, "hb_port": 1}}))
+    reply = _frames_until(fake, lambda m: m[0] == b"<IDS|MSG>")[-1]
+    assert json.loads(reply[-1])["status"] == "ok"
+    return fake
+
+
+@pytest.mark.deadline(60)
+def test_a_result_request_for_a_direct_task_without_its_reply_waits_for_that_engines_copies(cluster):
+    # The reply may have reached its client already, past the controller, its copy still on
+    # the way or held by the engine: the controller asks that engine for its copies, with a
+    # token, and answers behind them (or after its grace, from an engine that never does).
+    pytest.importorskip("zmq")
+    c = cluster(n=1)
+    client = c.connect()
+    c.wait_for_engines(client, 1)
+    engine_file = json.loads(c.file("ipcontroller-engine").read_text())
+    key = engine_file["key"]
+    fake = _register_fake_engine(engine_file, b"engine-copies")
+    try:
+        request = _signed(key, "apply_request", {})
+        msg_id = json.loads(request[2])["msg_id"]
+        fake.send_multipart([b"mirror-request", b"someone.direct", *request])
+        # not answered: pending, after the grace
+        started = time.monotonic()
+        asked = client.send("result_request", {"msg_ids": [msg_id]})
+        token = _frames_until(fake, lambda m: m[0] == b"send-copies")[-1][1:]
+        assert len(token) == 1 and token[0].isdigit()
+        reply = client.reply(asked, timeout=5)
+        assert reply[2]["pending"] == [msg_id] and time.monotonic() - started >= 0.2
+        # answered: completed, as soon as the engine says its copies went
+        asked = client.send("result_request", {"msg_ids": [msg_id]})
+        token = _frames_until(fake, lambda m: m[0] == b"send-copies")[-1][1:]
+        parent = json.loads(request[2])
+        fake.send_multipart([b"mirror-reply", b"someone.direct",
+                             *_signed(key, "apply_reply", {"status": "ok"}, parent=parent)])
+        started = time.monotonic()
+        fake.send_multipart([b"copies-sent", *token])
+        reply = client.reply(asked, timeout=5)
+        assert reply[2]["completed"] == [msg_id] and reply[2]["pending"] == []
+        assert time.monotonic() - started < 0.2
+    finally:
+        fake.close()
+
+
 def engine_with_fake_controller(zmq, tmp_path):
     """``(router, key, engine)``: a ROUTER bound where an engine file says its controller is,
     and an `ensemble engine` started on that file (the caller ends both)."""

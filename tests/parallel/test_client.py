@@ -38,6 +38,13 @@ def test_session_offers_what_ipyparallel_code_reads_of_a_jupyter_session(rc):
     assert rc.session.digest_history == set() and rc.session.username
 
 
+def test_spin_and_the_spin_thread_are_deprecated_no_ops_as_in_ipyparallel_7(rc):
+    for spin in (rc.spin, rc.spin_thread, rc.stop_spin_thread, rc[:].spin):
+        with pytest.warns(DeprecationWarning, match="spin"):
+            assert spin() is None
+    assert rc[0].apply_sync(lambda: 7) == 7  # replies still come in
+
+
 def test_multi_target_apply_returns_list_single_returns_value(rc):
     assert rc[:].apply_sync(lambda: 7) == [7, 7, 7, 7]
     assert rc[1].apply_sync(lambda x: x + 1, 1) == 2

@@ -72,5 +72,17 @@ def test_nested_composite_errors_are_flattened():
     assert [e[0] for e in info.value.elist] == ["A", "B", "C"]
 
 
+def test_a_composite_error_wrapped_in_a_remote_error_is_flattened_as_ipyparallel_does():
+    inner = error.CompositeError("m", [("A", "a", "", {}), ("B", "b", "", {})])
+    wrapped = error.RemoteError("CompositeError", inner, "", {})
+    with pytest.raises(error.CompositeError) as info:
+        error.collect_exceptions({0: wrapped, 1: error.RemoteError("C", "c", "", {}), 2: 3})
+    assert [e[0] for e in info.value.elist] == ["A", "B", "C"]
+    # a RemoteError merely named so, without the errors inside, is one error
+    with pytest.raises(error.CompositeError) as named:
+        error.collect_exceptions([error.RemoteError("CompositeError", "text", "", {})])
+    assert [e[0] for e in named.value.elist] == ["CompositeError"]
+
+
 def test_no_engines_registered_message_suggests_waiting():
     assert "wait_for_engines" in str(error.NoEnginesRegistered())

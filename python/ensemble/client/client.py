@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from collections import defaultdict
 
 from .. import error
@@ -196,14 +197,21 @@ class Client(EngineRosterMixin, SendingMixin, ControlMixin, DaskMixin, TaskDbMix
             pass
         self._track_unresolved()
 
+    # Deprecated in ipyparallel 7, which warns as these do: replies are received on a thread.
     def spin(self):
-        """Does nothing: replies are received on a thread."""
+        """Does nothing (deprecated)."""
+        warnings.warn("Client.spin is deprecated: replies are received on a thread", DeprecationWarning,
+                      stacklevel=2)
 
     def spin_thread(self, interval=1):
-        """Does nothing: replies are received on a thread."""
+        """Does nothing (deprecated)."""
+        warnings.warn("Client.spin_thread is deprecated: replies are received on a thread",
+                      DeprecationWarning, stacklevel=2)
 
     def stop_spin_thread(self):
-        """Does nothing: replies are received on a thread."""
+        """Does nothing (deprecated)."""
+        warnings.warn("Client.stop_spin_thread is deprecated: replies are received on a thread",
+                      DeprecationWarning, stacklevel=2)
 
     # -- engines -------------------------------------------------------------
 

@@ -117,9 +117,19 @@ class TaskDbMixin:
             futures.update(fetched)
             pending.update(answer.get("pending", ()))
         status = {"status": "ok", "pending": [], "completed": []}
+        failures = []
         for msg_id in theids:
             done = msg_id not in pending
             status["completed" if done else "pending"].append(msg_id)
             if done and not status_only:
-                status[msg_id] = cached[msg_id] if msg_id in cached else futures[msg_id].result()
+                if msg_id not in futures:  # held here before the call
+                    status[msg_id] = cached[msg_id]
+                    continue
+                status[msg_id] = value = cached[msg_id] if msg_id in cached else futures[msg_id].result()
+                if isinstance(value, error.RemoteError):
+                    failures.append(value)
+        # as ipyparallel: a failure the controller told about is raised (a cached one is not)
+        if len(theids) == 1 and failures:
+            raise failures[0]
+        error.collect_exceptions(failures, "result_status")
         return status
