@@ -94,36 +94,6 @@ def test_another_clients_hub_history_db_query_and_queue_status_see_a_direct_requ
 
 
 @pytest.mark.deadline(60)
-def test_another_clients_result_status_of_a_direct_request_known_pending_gets_the_engine_to_send_its_copies(cluster):
-    # The controller has the request's copy but the engine still holds its reply's: the
-    # answer waits for that engine's copies, so it is not "pending" for a finished task.
-    c = cluster(n=2, **SLOW)
-    rc = ipp.Client(url_file=str(c.file("ipcontroller-client")))
-    other = ipp.Client(url_file=str(c.file("ipcontroller-client")))
-    try:
-        rc.wait_for_engines(2)
-        other.wait_for_engines(2)
-        ar = rc[1].apply_async(time.sleep, 0.5)
-        # the request's copy is in (once the engine has it: it comes past the controller)
-        assert wait_until(lambda: ar.msg_ids[0] in other.hub_history(), 5, interval=0.02)
-        ar.get(10)
-        started = time.monotonic()
-        status = other.result_status(ar.msg_ids)
-        assert status["completed"] == ar.msg_ids and status["pending"] == []
-        assert time.monotonic() - started < 2.5, "waited for the copy delay, not for the engine"
-        # a task still running is pending, and answered without waiting for it to end
-        slow = rc[0].apply_async(time.sleep, 5)
-        assert wait_until(lambda: slow.msg_ids[0] in other.hub_history(), 5, interval=0.02)
-        started = time.monotonic()
-        assert other.result_status(slow.msg_ids)["pending"] == slow.msg_ids
-        assert time.monotonic() - started < 2.5
-        slow.get(10)
-    finally:
-        rc.close()
-        other.close()
-
-
-@pytest.mark.deadline(60)
 def test_a_query_over_every_task_is_answered_when_an_engine_never_sends_its_copies(cluster):
     # an engine stopped (SIGSTOP) answers nothing: the query waits for it only its grace
     c = cluster(n=2)

@@ -125,6 +125,20 @@ def _frames_until(sock, predicate, timeout=10):
     raise AssertionError("not received in %.0f s; saw %r" % (timeout, [m[:3] for m in seen]))
 
 
+def _register_fake_engine(engine_file, name, before=()):
+    """A DEALER registered as engine ``name`` (after sending the messages ``before``)."""
+    fake = raw_dealer(engine_file["registration_port"], name)
+    for frames in before:
+        fake.send_multipart(frames)
+    fake.send_multipart(_signed(engine_file["key"], "registration_request", {
+        "uuid": name.decode(), "pid": 1, "hostname": "elsewhere",
+        "connection": {"transport": "tcp", "ip": "127.0.0.1", "shell_port": 1, "control_port": 1,
+                       "iopub_port": 1, "stdin_port": 1, "hb_port": 1}}))
+    reply = _frames_until(fake, lambda m: m[0] == b"<IDS|MSG>")[-1]
+    assert json.loads(reply[-1])["status"] == "ok"
+    return fake
+
+
 @pytest.mark.deadline(60)
 def test_garbage_on_an_engine_connection_is_dropped_and_the_controller_keeps_serving(cluster):
     pytest.importorskip("zmq")
@@ -132,16 +146,9 @@ def test_garbage_on_an_engine_connection_is_dropped_and_the_controller_keeps_ser
     client = c.connect()
     c.wait_for_engines(client, 1)
     engine_file = json.loads(c.file("ipcontroller-engine").read_text())
-    fake = raw_dealer(engine_file["registration_port"], b"engine-fake")
+    # unregistered, channel-led traffic first; then registered, and malformed on every channel
+    fake = _register_fake_engine(engine_file, b"engine-fake", before=[[b"shell", b"someone", b"<IDS|MSG>"]])
     try:
-        # unregistered, channel-led traffic first; then registered, and malformed on every channel
-        fake.send_multipart([b"shell", b"someone", b"<IDS|MSG>"])
-        fake.send_multipart(_signed(engine_file["key"], "registration_request", {
-            "uuid": "fake", "pid": 1, "hostname": "elsewhere",
-            "connection": {"transport": "tcp", "ip": "127.0.0.1", "shell_port": 1, "control_port": 1,
-                           "iopub_port": 1, "stdin_port": 1, "hb_port": 1}}))
-        reply = _frames_until(fake, lambda m: m[0] == b"<IDS|MSG>")[-1]
-        assert json.loads(reply[-1])["status"] == "ok"
         for frames in ([b"shell"], [b"shell", b"someone"], [b"shell", b"someone", b"<IDS|MSG>", b"sig"],
                        [b"shell", b"someone", b"<IDS|MSG>", b"sig", b"{", b"[", b"1", b"\xff"],
                        [b"control"], [b"control", b"<IDS|MSG>", b"x"], [b"iopub"], [b"iopub", b"topic"],
@@ -164,17 +171,6 @@ def test_garbage_on_an_engine_connection_is_dropped_and_the_controller_keeps_ser
         assert "dropped" in c.controller_log()
     finally:
         fake.close()
-
-
-def _register_fake_engine(engine_file, name):
-    fake = raw_dealer(engine_file["registration_port"], name)
-    fake.send_multipart(_signed(engine_file["key"], "registration_request", {
-        "uuid": name.decode(), "pid": 1, "hostname": "elsewhere",
-        "connection": {"transport": "tcp", "ip": "127.0.0.1", "shell_port": 1, "control_port": 1,
-                       "iopub_port": 1, "stdin_port": 1, "hb_port": 1}}))
-    reply = _frames_until(fake, lambda m: m[0] == b"<IDS|MSG>")[-1]
-    assert json.loads(reply[-1])["status"] == "ok"
-    return fake
 
 
 @pytest.mark.deadline(60)
