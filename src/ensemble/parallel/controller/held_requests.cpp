@@ -61,12 +61,8 @@ bool Controller::Impl::hold_for_copies(const std::string& rid, wire::Message& re
   if (over_every_task(hold.request.header.msg_type)) {
     hold.barrier = ++copies_rounds;
     hold.barrier_engines = ask_every_engine_for_copies(hold.barrier);
-  } else {
-    if (waits_for_engines(hold.request)) ask_for_copies(hold.request.content);
-    if (hold.request.header.msg_type == "result_request" && hold.request.content.is_object()) {
-      hold.barrier_engines = engines_of_unanswered_direct(hold.request.content, tasks);
-      if (!hold.barrier_engines.empty()) hold.barrier = ask_some_engines_for_copies(hold.barrier_engines);
-    }
+  } else if (waits_for_engines(hold.request)) {
+    ask_for_copies(hold.request.content);
   }
   if (!still_waits(hold)) {
     request = std::move(hold.request);
@@ -82,7 +78,15 @@ bool Controller::Impl::still_waits(HeldRequest& held) {
     const Engine* engine = engines.find(id);
     return engine == nullptr || engine->copies_round >= held.barrier;
   });
-  return !held.barrier_engines.empty() || waits_for_engines(held.request);
+  if (!held.barrier_engines.empty() || waits_for_engines(held.request)) return true;
+  // Every id a result query names is known now (at once, or later by their copies): the
+  // direct requests among them without a reply get one round with the engines running them.
+  if (held.barrier == 0 && held.request.header.msg_type == "result_request" && held.request.content.is_object()) {
+    held.barrier_engines = engines_of_unanswered_direct(held.request.content, tasks);
+    if (!held.barrier_engines.empty()) held.barrier = ask_some_engines_for_copies(held.barrier_engines);
+    return !held.barrier_engines.empty();
+  }
+  return false;
 }
 
 void Controller::Impl::answer_held_requests() {
