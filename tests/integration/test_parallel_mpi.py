@@ -162,6 +162,24 @@ def test_a_cluster_with_the_mpi_engine_launcher_starts_and_stops_engine_sets_thr
     assert wait_until(lambda: _gone(mpiexec), 20), "mpiexec outlived its cluster"
 
 
+def test_an_mpi_launcher_that_is_not_there_fails_the_start_before_anything_runs(mpi_env):
+    from traitlets.config import Config
+
+    profile_dir = mpi_env / "profile"
+    started = subprocess.run([str(ENSEMBLE_BIN), "cluster", "start", "-n", "2", "--mpi", "--mpiexec",
+                              str(mpi_env / "no-mpiexec"), "--daemonize", "--profile-dir", str(profile_dir)],
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode == 2 and "no-mpiexec' not found" in started.stderr
+    assert not list(profile_dir.glob("security/*.json"))  # no controller, no cluster file
+    config = Config()
+    config.MPILauncher.mpi_cmd = ["not-an-mpiexec"]
+    cluster = ipp.Cluster(n=2, engine_launcher_class="MPI", config=config, load_profile=False,
+                          profile_dir=str(profile_dir), log_level=40)
+    with pytest.raises(RuntimeError, match="not-an-mpiexec' not found"):
+        cluster.start_cluster_sync()
+    assert not list(profile_dir.glob("security/*.json"))
+
+
 def test_ipcluster_start_with_mpi_engines_lists_them_and_stops_them(mpi_env):
     env = dict(os.environ)
     started = subprocess.run([sys.executable, "-m", "ensemble.cluster", "start", "-n", "2", "--engines=MPI",

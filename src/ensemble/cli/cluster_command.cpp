@@ -355,6 +355,12 @@ Subcommand add_cluster_command(CLI::App& app) {
   CLI::App* list = sub->add_subcommand("list", "List the clusters of a profile");
   add_location(list, *args);
   return {sub, [args, start, stop, engines] {
+            if ((start->parsed() || engines->parsed()) && args->mpi && !finds_program(args->mpiexec)) {
+              // before anything starts: a cluster whose engines never come is no use
+              std::cerr << "ensemble cluster: MPI launcher '" << args->mpiexec
+                        << "' not found (install Debian's openmpi-bin or mpich, or give --mpiexec)" << std::endl;
+              return 2;
+            }
             if (start->parsed()) return start_cluster(*args);
             if (engines->parsed()) return add_engines(*args);
             if (stop->parsed()) return stop_cluster(*args, args->file("cluster"));

@@ -4,7 +4,10 @@
 #include <signal.h>
 #include <spawn.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +36,20 @@ bool runs_ensemble(pid_t pid) {
   std::string theirs = program_of(pid);
   std::string ours = program_of(::getpid());
   return !theirs.empty() && std::filesystem::path(theirs).filename() == std::filesystem::path(ours).filename();
+}
+
+bool finds_program(const std::string& program) {
+  if (program.empty()) return false;
+  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (std::size_t start = 0; start <= dirs.size();) {
+    std::size_t end = std::min(dirs.find(':', start), dirs.size());
+    std::string dir = end > start ? dirs.substr(start, end - start) : ".";  // an empty entry: here
+    if (::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+    start = end + 1;
+  }
+  return false;
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {

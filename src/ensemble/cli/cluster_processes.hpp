@@ -19,6 +19,9 @@ bool runs_ensemble(pid_t pid);
 // The program `pid` runs (its /proc/PID/exe), "" if it cannot be read.
 std::string program_of(pid_t pid);
 
+// Whether `program` would start: an executable path, or a name found on PATH.
+bool finds_program(const std::string& program);
+
 // Starts `argv` (argv[0] found on PATH if it has no '/') in a process group of its own, so
 // that a stop can end whatever it starts; output appended to `log`. -1 if it cannot start.
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log);
