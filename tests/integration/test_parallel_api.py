@@ -138,6 +138,21 @@ def test_purge_results_forgets_them_here_and_on_the_controller(started, rc):
 
 
 @pytest.mark.deadline(30)
+def test_purge_results_of_engine_0_alone_forgets_its_results_only(rc):
+    # ipyparallel 7.1 takes targets=0 for no targets and raises ValueError
+    ars = [rc[i].apply_async(lambda: "engine result") for i in (0, 1)]
+    for ar in ars:
+        ar.get(10)
+    rc.purge_hub_results(targets=0)
+    with pytest.raises(ipp.RemoteError, match="KeyError"):
+        rc.get_result(ars[0].msg_ids[0]).get(5)
+    assert rc.get_result(ars[1].msg_ids[0]).get(5) == "engine result"
+    rc.purge_results(targets=0)  # here and there: nothing of engine 0's is left
+    with pytest.raises(ValueError):
+        rc.purge_hub_results(targets=[])
+
+
+@pytest.mark.deadline(30)
 def test_abort_answers_a_queued_request_aborted_and_it_never_runs(rc):
     rc[0].execute("aborted_ran = False", block=True)
     busy = rc[0].apply_async(time.sleep, 0.8)

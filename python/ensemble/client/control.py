@@ -208,7 +208,7 @@ class ControlMixin:
 
     def purge_local_results(self, jobs=[], targets=[]):
         """Forget cached results and metadata (RuntimeError if outstanding)."""
-        if not targets and not jobs:
+        if not _named(targets) and not jobs:
             raise ValueError("Must specify at least one of `targets` and `jobs`")
         if jobs == "all":
             if self.outstanding:
@@ -216,7 +216,7 @@ class ControlMixin:
             msg_ids = set(self._futures)
         else:
             msg_ids = set(self._msg_ids_from_jobs(jobs)) if jobs else set()
-            if targets:
+            if _named(targets):
                 ids = set(self._build_targets(targets)[1])
                 msg_ids.update(m for m, f in self._futures.items() if f.engine_id in ids)
             pending = self.outstanding.intersection(msg_ids)
@@ -228,9 +228,9 @@ class ControlMixin:
 
     def purge_hub_results(self, jobs=[], targets=[]):
         """Ask the controller to forget finished results."""
-        if not targets and not jobs:
+        if not _named(targets) and not jobs:
             raise ValueError("Must specify at least one of `targets` and `jobs`")
-        engine_ids = self._build_targets(targets)[1] if targets else []
+        engine_ids = self._build_targets(targets)[1] if _named(targets) else []
         msg_ids = "all" if jobs == "all" else (self._msg_ids_from_jobs(jobs) if jobs else [])
         _check(self._send_recv("purge_request", {"msg_ids": msg_ids, "engine_ids": engine_ids}))
 
@@ -242,3 +242,9 @@ class ControlMixin:
     def purge_everything(self):
         self.purge_results("all")
         self.history = msg_id_list()
+
+
+def _named(targets):
+    """Whether ``targets`` names engines: engine 0 does (ipyparallel 7.1 takes ``targets=0``
+    for none, and refuses a purge of engine 0 alone)."""
+    return targets is not None and (isinstance(targets, int) or bool(targets))
