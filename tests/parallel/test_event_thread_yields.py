@@ -53,7 +53,9 @@ def _scaled_burst_rules(rc, monkeypatch, burst_seconds):
     """turns' burst rules, scaled up from the real values so that this machine's own
     pauses stay within them; then a request answered, and time for the event thread
     to read again."""
-    monkeypatch.setattr(turns, "YIELD_SECONDS", 0.05)
+    # a stall of the submitting thread under YIELD_SECONDS is no pause (a CI run stalled one
+    # for over 50 ms before its burst began, and the replies so far were read)
+    monkeypatch.setattr(turns, "YIELD_SECONDS", 0.15)
     monkeypatch.setattr(turns, "BURST_SECONDS", burst_seconds)
     monkeypatch.setattr(turns, "BURST_PAUSE_SECONDS", 1.0)
     monkeypatch.setattr(turns, "MOST_YIELD_SECONDS", 30.0)
@@ -64,7 +66,7 @@ def _scaled_burst_rules(rc, monkeypatch, burst_seconds):
 def test_a_pause_within_a_burst_of_submits_does_not_end_it(rc, monkeypatch):
     _scaled_burst_rules(rc, monkeypatch, burst_seconds=0.1)
     ars, _ = _submit_for(rc[0], 0.3)
-    time.sleep(0.3)  # the submitting thread preempted: 6 times YIELD_SECONDS
+    time.sleep(0.45)  # the submitting thread preempted: 3 times YIELD_SECONDS
     more, _ = _submit_for(rc[0], 0.05)
     done_during = sum(ar.done() for ar in ars + more)
     assert len(ars) > 20 and done_during <= 2, "the replies were read in a pause within the burst"
