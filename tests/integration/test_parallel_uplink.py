@@ -125,6 +125,15 @@ def _frames_until(sock, predicate, timeout=10):
     raise AssertionError("not received in %.0f s; saw %r" % (timeout, [m[:3] for m in seen]))
 
 
+def _one_engine_cluster(cluster):
+    """A cluster of one engine, a client of it that saw the engine, and its engine file."""
+    pytest.importorskip("zmq")
+    c = cluster(n=1)
+    client = c.connect()
+    c.wait_for_engines(client, 1)
+    return c, client, json.loads(c.file("ipcontroller-engine").read_text())
+
+
 def _register_fake_engine(engine_file, name, before=()):
     """A DEALER registered as engine ``name`` (after sending the messages ``before``)."""
     fake = raw_dealer(engine_file["registration_port"], name)
@@ -141,11 +150,7 @@ def _register_fake_engine(engine_file, name, before=()):
 
 @pytest.mark.deadline(60)
 def test_garbage_on_an_engine_connection_is_dropped_and_the_controller_keeps_serving(cluster):
-    pytest.importorskip("zmq")
-    c = cluster(n=1)
-    client = c.connect()
-    c.wait_for_engines(client, 1)
-    engine_file = json.loads(c.file("ipcontroller-engine").read_text())
+    c, client, engine_file = _one_engine_cluster(cluster)
     # unregistered, channel-led traffic first; then registered, and malformed on every channel
     fake = _register_fake_engine(engine_file, b"engine-fake", before=[[b"shell", b"someone", b"<IDS|MSG>"]])
     try:
@@ -178,11 +183,7 @@ def test_a_result_request_for_a_direct_task_without_its_reply_waits_for_that_eng
     # The reply may have reached its client already, past the controller, its copy still on
     # the way or held by the engine: the controller asks that engine for its copies, with a
     # token, and answers behind them (or after its grace, from an engine that never does).
-    pytest.importorskip("zmq")
-    c = cluster(n=1)
-    client = c.connect()
-    c.wait_for_engines(client, 1)
-    engine_file = json.loads(c.file("ipcontroller-engine").read_text())
+    c, client, engine_file = _one_engine_cluster(cluster)
     key = engine_file["key"]
     fake = _register_fake_engine(engine_file, b"engine-copies")
     try:
