@@ -125,7 +125,7 @@ class TaskDbMixin:
                 if msg_id not in futures:  # held here before the call
                     status[msg_id] = cached[msg_id]
                     continue
-                status[msg_id] = value = cached[msg_id] if msg_id in cached else futures[msg_id].result()
+                status[msg_id] = value = futures[msg_id].result()
                 if isinstance(value, error.RemoteError):
                     failures.append(value)
         # as ipyparallel: a failure the controller told about is raised (a cached one is not)

@@ -190,7 +190,6 @@ void spawn_engines(Json& cluster, const ClusterArgs& args, const std::string& lo
   }
 }
 
-
 int add_engines_now(const ClusterArgs& args) {
   std::string path = args.file("cluster");
   Json cluster = read_json(path);

@@ -34,7 +34,7 @@ std::string program_of(pid_t pid) {
 
 bool runs_ensemble(pid_t pid) {
   std::string theirs = program_of(pid);
-  std::string ours = program_of(::getpid());
+  static const std::string ours = program_of(::getpid());  // read once: stops ask for every pid
   return !theirs.empty() && std::filesystem::path(theirs).filename() == std::filesystem::path(ours).filename();
 }
 

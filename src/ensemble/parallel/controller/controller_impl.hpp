@@ -120,11 +120,9 @@ struct Controller::Impl {
   bool hold_for_copies(const std::string& rid, wire::Message& request);
   // Asks the engines a held request names ("sync_engines") to send the copies they hold.
   void ask_for_copies(const Json& content);
-  // Asks every engine for its copies, with a token (the new round's number): the
-  // engines asked, each of which answers "copies-sent" with it behind its copies.
-  std::vector<int> ask_every_engine_for_copies(std::uint64_t round);
-  // The same, in a new round, for the engines `ids` (those gone are taken out): the round.
-  std::uint64_t ask_some_engines_for_copies(std::vector<int>& ids);
+  // Asks the engines `ids` for their copies with a token, a new round's number, which each
+  // answers with "copies-sent" behind its copies; `held` waits for that round from them.
+  void wait_for_copies_round(HeldRequest& held, std::vector<int> ids);
   void send_copies_request(const Engine& engine, std::string_view token);
   void on_copies_sent(Engine& engine);
   // Serves the held requests that no longer wait, and those past their deadline.

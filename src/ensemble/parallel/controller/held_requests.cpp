@@ -59,8 +59,9 @@ bool Controller::Impl::waits_for_engines(const wire::Message& request) {
 bool Controller::Impl::hold_for_copies(const std::string& rid, wire::Message& request) {
   HeldRequest hold{rid, std::move(request), Clock::now() + kHoldGrace};
   if (over_every_task(hold.request.header.msg_type)) {
-    hold.barrier = ++copies_rounds;
-    hold.barrier_engines = ask_every_engine_for_copies(hold.barrier);
+    std::vector<int> every_engine;
+    for (auto& [id, engine] : engines.all()) every_engine.push_back(id);
+    wait_for_copies_round(hold, std::move(every_engine));
   } else if (waits_for_engines(hold.request)) {
     ask_for_copies(hold.request.content);
   }
@@ -82,11 +83,22 @@ bool Controller::Impl::still_waits(HeldRequest& held) {
   // Every id a result query names is known now (at once, or later by their copies): the
   // direct requests among them without a reply get one round with the engines running them.
   if (held.barrier == 0 && held.request.header.msg_type == "result_request" && held.request.content.is_object()) {
-    held.barrier_engines = engines_of_unanswered_direct(held.request.content, tasks);
-    if (!held.barrier_engines.empty()) held.barrier = ask_some_engines_for_copies(held.barrier_engines);
+    std::vector<int> running_them = engines_of_unanswered_direct(held.request.content, tasks);
+    if (!running_them.empty()) wait_for_copies_round(held, std::move(running_them));
     return !held.barrier_engines.empty();
   }
   return false;
+}
+
+void Controller::Impl::wait_for_copies_round(HeldRequest& held, std::vector<int> ids) {
+  held.barrier = ++copies_rounds;
+  std::string token = std::to_string(held.barrier);
+  std::erase_if(ids, [&](int id) {
+    const Engine* engine = engines.find(id);
+    if (engine != nullptr) send_copies_request(*engine, token);
+    return engine == nullptr;
+  });
+  held.barrier_engines = std::move(ids);
 }
 
 void Controller::Impl::answer_held_requests() {

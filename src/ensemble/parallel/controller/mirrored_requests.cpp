@@ -68,27 +68,6 @@ void Controller::Impl::ask_for_copies(const Json& content) {
   }
 }
 
-std::vector<int> Controller::Impl::ask_every_engine_for_copies(std::uint64_t round) {
-  std::string token = std::to_string(round);
-  std::vector<int> asked;
-  for (auto& [id, engine] : engines.all()) {
-    send_copies_request(engine, token);
-    asked.push_back(id);
-  }
-  return asked;
-}
-
-std::uint64_t Controller::Impl::ask_some_engines_for_copies(std::vector<int>& ids) {
-  std::uint64_t round = ++copies_rounds;
-  std::string token = std::to_string(round);
-  std::erase_if(ids, [&](int id) {
-    const Engine* engine = engines.find(id);
-    if (engine != nullptr) send_copies_request(*engine, token);
-    return engine == nullptr;
-  });
-  return round;
-}
-
 void Controller::Impl::send_copies_request(const Engine& engine, std::string_view token) {
   try {
     auto more = token.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore;
