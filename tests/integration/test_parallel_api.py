@@ -301,6 +301,19 @@ def test_block_and_targets_flags_choose_how_and_where(rc):
 
 
 @pytest.mark.deadline(30)
+def test_a_view_of_no_engines_raises_index_error_for_every_request(rc):
+    empty = rc[10:20]  # the view itself can be made, as in ipyparallel
+    assert empty.targets == []
+    for request in (lambda: empty.apply_sync(getpid), lambda: empty.execute("a = 1", block=True),
+                    lambda: empty.push({"a": 1}), lambda: empty.pull("a"), lambda: empty.scatter("a", [1]),
+                    lambda: empty.gather("a"), lambda: empty.map_sync(abs, [1, 2]),
+                    lambda: rc.broadcast_view([]).apply_sync(getpid)):
+        with pytest.raises(IndexError, match="no engines in targets"):
+            request()
+    assert rc[:].apply_sync(lambda: "still serving") == ["still serving"] * 2
+
+
+@pytest.mark.deadline(30)
 def test_remote_and_parallel_decorators_run_calls_on_the_view(started, rc):
     view = rc[:]
 

@@ -94,6 +94,12 @@ def test_start_daemonized_list_connect_stop_as_with_ipcluster(ipython_dir):
     assert _listed(ipython_dir) == [["default", "cli", "True", "2", "Local"]]
     [described] = json.loads(_ipcluster(ipython_dir, "list", "-o", "json").stdout)
     assert described["cluster"]["cluster_id"] == "cli"
+    # ipyparallel's layout, which scripts reading `ipcluster list -o json` walk
+    assert described["controller"]["class"] == "Local" and described["controller"]["state"]["pid"] > 0
+    assert described["engines"]["class"] == "Local"
+    [engine_set] = described["engines"]["sets"].values()
+    assert engine_set["n"] == 2 and len(engine_set["engines"]) == 2
+    assert sorted(e["pid"] for e in engine_set["engines"].values()) == sorted(engine_set["pids"])
 
     again = _ipcluster(ipython_dir, "start", "-n", "1", "--daemonize", "--cluster-id=cli")
     assert again.returncode == 10 and "already running" in again.stderr  # ipcluster's ALREADY_STARTED

@@ -103,3 +103,19 @@ def test_the_default_name_registers_ensemble_too_and_ipyparallels_module_path_ha
     other.register_joblib_backend("only-this-name")  # a name of its own leaves "ensemble" as it was
     assert joblib.Parallel(backend="only-this-name")._backend._view is other
     assert joblib.Parallel(backend="ensemble")._backend._view is view
+
+
+@pytest.mark.deadline(60)
+def test_make_default_makes_ipyparallel_joblibs_default_backend(rc):
+    from joblib import parallel as joblib_parallel
+
+    view = rc.load_balanced_view()
+    before = joblib_parallel.DEFAULT_BACKEND
+    try:
+        view.register_joblib_backend(make_default=True)
+        assert joblib_parallel.DEFAULT_BACKEND == "ipyparallel"
+        parallel = joblib.Parallel()
+        assert parallel._backend._view is view
+        assert parallel(joblib.delayed(neg)(i) for i in range(3)) == [0, -1, -2]
+    finally:
+        joblib_parallel.DEFAULT_BACKEND = before

@@ -26,9 +26,9 @@ from .._async import AsyncFirst
 from . import files
 from .cluster_config import cluster_settings, default_log
 from .cluster_engine_control import EngineControlMixin
-from .cluster_file import ClusterFileMixin, from_ipyparallel_layout, written_by_ipyparallel
+from .cluster_file import ClusterFileMixin, from_launcher_layout, in_launcher_layout
 from .controller_settings import controller_options
-from .launchers import LocalControllerLauncher, launcher_class_for
+from .launchers import LocalControllerLauncher, abbreviate_launcher_class, launcher_class_for
 from .processes import end_processes as _end_engines, ours as _ours
 
 _running = weakref.WeakSet()
@@ -138,20 +138,34 @@ class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
     # -- files -------------------------------------------------------------
 
     def to_dict(self):
-        return {"cluster": {"cluster_id": self.cluster_id, "profile_dir": self.profile_dir,
-                            "controller_ip": self.controller_ip, "n": self.n,
-                            "engine_launcher_class": self.engine_launcher_class.__name__,
-                            "controller_launcher_class": self.controller_launcher_class.__name__},
-                "controller": self.controller, "engines": self.engines}
+        """The cluster as ipyparallel's to_dict() lays it out (``ipcluster list -o json`` prints
+        it): ``cluster`` (its fields and ``class``), ``controller`` (``class``, and ``state``:
+        its pid and connection files) while it runs, ``engines`` (``class``, and ``sets``: each
+        engine set's ``n``, ``pids`` and, as ipyparallel has them, ``engines`` by index)."""
+        cls = type(self)
+        d = {"cluster": {"cluster_id": self.cluster_id, "profile_dir": self.profile_dir,
+                         "controller_ip": self.controller_ip, "n": self.n,
+                         "engine_launcher_class": self.engine_launcher_class.__name__,
+                         "controller_launcher_class": self.controller_launcher_class.__name__,
+                         "class": "%s.%s" % (cls.__module__, cls.__qualname__)}}
+        if self.controller:
+            d["controller"] = {"class": abbreviate_launcher_class(self.controller_launcher_class),
+                               "state": dict(self.controller)}
+        d["engines"] = {"class": abbreviate_launcher_class(self.engine_launcher_class),
+                        "sets": {name: dict(engine_set, engines={str(i): {"pid": pid} for i, pid
+                                                                 in enumerate(engine_set.pids)})
+                                 for name, engine_set in self.engines.items()}}
+        return d
 
     @classmethod
     def from_dict(cls, d, **kwargs):
-        """A Cluster for one described by ``to_dict()`` or by its file. It does not stop the
-        cluster when this program exits (``shutdown_atexit=False``): whoever started it does."""
+        """A Cluster for one described by ``to_dict()`` (ours or ipyparallel's) or by its file.
+        It does not stop the cluster when this program exits (``shutdown_atexit=False``):
+        whoever started it does."""
         kwargs.setdefault("shutdown_atexit", False)
-        if written_by_ipyparallel(d):
-            d = from_ipyparallel_layout(d)
-        if "cluster" in d:  # our own to_dict()
+        if in_launcher_layout(d):
+            d = from_launcher_layout(d)
+        if "cluster" in d:
             info = dict(d["cluster"], **kwargs)
             self = cls(**info)
             self.controller = self._controller_launcher(d.get("controller"))

@@ -33,23 +33,36 @@ class ClusterFileMixin:
             self.remove_cluster_file()
 
 
-def written_by_ipyparallel(d):
-    """Whether ``d`` is ipyparallel's to_dict() (its cluster files): each part names its class.
-    Both write ``cluster-ID.json`` in the same profiles, so ClusterManager finds both."""
+def in_launcher_layout(d):
+    """Whether ``d`` is to_dict()'s layout, ipyparallel's and Ensemble's alike: the cluster's
+    fields and class under ``cluster``, ``controller`` as ``{class, state}``, ``engines`` as
+    ``{class, sets}``. Both write ``cluster-ID.json`` in the same profiles, so ClusterManager
+    finds both."""
     cluster = d.get("cluster")
     return isinstance(cluster, dict) and "class" in cluster
 
 
-def from_ipyparallel_layout(d):
-    """ipyparallel's to_dict() in ours: the cluster's fields that ours has, the controller's
-    pid, and each engine set's engine pids."""
+# the Cluster fields both have (ipyparallel's to_dict() saves more, which Ensemble has no use for)
+_CLUSTER_FIELDS = ("cluster_id", "profile_dir", "controller_ip", "n", "engine_timeout",
+                   "engine_launcher_class", "controller_launcher_class")
+
+
+def from_launcher_layout(d):
+    """A to_dict() (ours or ipyparallel's) as Cluster.from_dict takes it apart: the cluster's
+    fields, the controller launcher's fields, and each engine set's, with its engines' pids
+    (ipyparallel keeps those only per engine, under ``engines``)."""
     cluster = d["cluster"]
-    info = {key: cluster[key] for key in ("cluster_id", "profile_dir", "controller_ip", "n", "engine_timeout")
-            if key in cluster}
+    info = {key: cluster[key] for key in _CLUSTER_FIELDS if key in cluster}
+    engines = d.get("engines") or {}
+    if "engine_launcher_class" not in info and engines.get("class"):
+        info["engine_launcher_class"] = engines["class"]
     state = (d.get("controller") or {}).get("state") or {}
-    engines = {}
-    for name, engine_set in ((d.get("engines") or {}).get("sets") or {}).items():
-        pids = [engine.get("pid") for engine in (engine_set.get("engines") or {}).values()
-                if isinstance(engine.get("pid"), int) and engine["pid"] > 0]
-        engines[name] = {"n": engine_set.get("n", len(pids)), "pids": pids}
-    return {"cluster": info, "controller": {"pid": state["pid"]} if state.get("pid") else None, "engines": engines}
+    sets = {}
+    for name, engine_set in (engines.get("sets") or {}).items():
+        fields = {key: value for key, value in engine_set.items() if key != "engines"}
+        if "pids" not in fields:
+            fields["pids"] = [engine.get("pid") for engine in (engine_set.get("engines") or {}).values()
+                              if isinstance(engine.get("pid"), int) and engine["pid"] > 0]
+        fields.setdefault("n", len(fields["pids"]))
+        sets[name] = fields
+    return {"cluster": info, "controller": dict(state) if state.get("pid") else None, "engines": sets}

@@ -53,7 +53,9 @@ class EnsembleBackend(AutoBatchingMixin, ParallelBackendBase):
 
 def register(name="ipyparallel", make_default=False, view=None):
     """Registers ``name`` with joblib: a backend on ``view``, or on the default cluster.
-    The default name, ipyparallel's, also registers ``"ensemble"``, this package's."""
-    for each in (name, "ensemble") if name == "ipyparallel" else (name,):
+    The default name, ipyparallel's, also registers ``"ensemble"``, this package's; with
+    ``make_default``, joblib's default is then named ``"ipyparallel"``, as code written for
+    ipyparallel expects (registered last, so it is the one that stays the default)."""
+    for each in ("ensemble", name) if name == "ipyparallel" else (name,):
         register_parallel_backend(each, lambda **kwargs: EnsembleBackend(view=view, **kwargs),
                                   make_default=make_default)

@@ -109,6 +109,8 @@ class ParallelFunction(RemoteFunction):
             elif isinstance(targets, int):
                 targets = [targets]
             nparts = len(targets)
+            if not nparts:
+                raise IndexError("no engines in targets %r (engines: %s)" % (self.view.targets, client.ids))
         # pickled once for every chunk (a chunk per item by default in a balanced map), and
         # not again for the next map of the same function while that is safe (_pickle_cache)
         func = self.func

@@ -168,7 +168,10 @@ class DirectView(View):
         super().__init__(client=client, socket=socket, targets=targets, **flags)
 
     def _target_ids(self, targets):
-        return self.client._build_targets(targets)[1]
+        ids = self.client._build_targets(targets)[1]
+        if not ids:  # rc[10:20] of 4 engines: a request to nobody is a mistake, not []
+            raise IndexError("no engines in targets %r (engines: %s)" % (targets, self.client.ids))
+        return ids
 
     def _really_apply(self, f, args=None, kwargs=None, targets=None, block=None, track=None):
         _check_callable(f)
