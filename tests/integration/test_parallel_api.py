@@ -345,6 +345,18 @@ def test_remote_and_parallel_decorators_run_calls_on_the_view(started, rc):
 
 
 @pytest.mark.deadline(30)
+def test_a_parallel_function_without_block_follows_the_views_block_flag_when_called(rc):
+    view = rc[:]
+    double = ipp.parallel(view)(lambda x: 2 * x)
+    chunk_sizes = ipp.parallel(view)(lambda xs: [len(xs)] * len(xs))
+    view.block = True
+    assert double.map(range(4)) == [0, 2, 4, 6] and chunk_sizes(range(3)) == [2, 2, 1]
+    view.block = False
+    later = double.map(range(4))
+    assert isinstance(later, ipp.AsyncMapResult) and later.get(10) == [0, 2, 4, 6]
+
+
+@pytest.mark.deadline(30)
 def test_sync_imports_imports_on_the_client_and_the_engines(rc, capsys):
     view = rc[:]
     view.execute("import sys; sys.modules.pop('colorsys', None); globals().pop('colorsys', None)", block=True)

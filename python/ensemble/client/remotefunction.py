@@ -154,7 +154,10 @@ class ParallelFunction(RemoteFunction):
             result._view_outstanding = self.view.outstanding
             if result.done():
                 self.view.outstanding.difference_update(result.msg_ids)
-        return result.get() if self.block else result
+        # block=None: the view's block flag at the time of the call, as RemoteFunction and as
+        # ipyparallel documents it (its 7.1 ParallelFunction returns the AsyncMapResult then)
+        block = self.view.block if self.block is None else self.block
+        return result.get() if block else result
 
     def map(self, *sequences):
         """Call ``f`` on each item of the sequence(s) (shorter ones are
