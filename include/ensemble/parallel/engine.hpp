@@ -3,8 +3,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <zmq.hpp>
@@ -41,6 +44,11 @@ class ControllerLink final : public kernel::Uplink {
 
   // -1 until registered.
   int engine_id() const { return engine_id_.load(); }
+  // The engine id, waiting up to `patience` for the first registration reply if it has not
+  // been read yet; -1 if it does not come. Whoever sends the engine a request learnt its id
+  // from the controller after the controller sent that reply, but the request comes on
+  // another connection (a client's direct socket) and can be read first.
+  int engine_id_within(std::chrono::milliseconds patience) const;
 
   zmq::socket_t& open(zmq::context_t& context, const wire::ConnectionInfo& bound) override;
   Clock::time_point next_timer() const override { return next_timer_; }
@@ -68,6 +76,8 @@ class ControllerLink final : public kernel::Uplink {
   wire::ConnectionInfo kernel_;
   std::unique_ptr<zmq::socket_t> socket_;
   std::atomic<int> engine_id_{-1};
+  mutable std::mutex id_mutex_;  // with id_known_: engine_id_within's wait for the first id
+  mutable std::condition_variable id_known_;
   int wanted_id_ = -1;  // the id we had, asked for again when a new controller takes over
   bool registered_ = false;
   std::chrono::milliseconds retry_;

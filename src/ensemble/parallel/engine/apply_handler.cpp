@@ -92,6 +92,10 @@ std::size_t buffer_size(const py::handle& object) {
 // until ZeroMQ is done costs more than copying a few bytes.
 constexpr std::size_t kShareResultsFrom = 64 * 1024;
 
+// The registration reply is on its way when a request comes before it (engine_id_within):
+// far longer than it takes, and still short if it never comes.
+constexpr auto kIdPatience = std::chrono::seconds(2);
+
 Json internal_error(const std::string& what, int engine_id, const std::string& uuid) {
   return Json{{"status", "error"},
               {"ename", "InternalError"},
@@ -111,7 +115,9 @@ void add_apply_handler(kernel::Kernel& kernel, const ControllerLink& link, std::
   }
   kernel.add_handler("apply_request", [&kernel, &link, uuid = std::move(engine_uuid)](
                                           wire::Message& request) -> Json {
-    int engine_id = link.engine_id();
+    // The engine_info and metadata of the reply carry the id (engine_id_within: why wait).
+    int engine_id = link.engine_id_within(kIdPatience);
+    if (engine_id < 0) spdlog::warn("apply_request before this engine's registration: its reply says engine -1");
     std::string started = wire::now_iso8601();
     Json content, metadata = Json::object();
     std::vector<std::string> buffers;

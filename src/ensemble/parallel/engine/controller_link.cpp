@@ -112,11 +112,23 @@ void ControllerLink::on_registration_reply(const Json& content) {
   period_ = std::chrono::milliseconds(std::max(content.value("heartbeat_period_ms", 1000), 10));
   registered_ = true;
   wanted_id_ = id;
-  engine_id_ = id;
+  {
+    std::lock_guard lock(id_mutex_);
+    engine_id_ = id;
+  }
+  id_known_.notify_all();
   retry_ = kFirstRetry;
   next_timer_ = Clock::now() + period_;
   spdlog::info("registered as engine {}", id);
   if (on_registered_) on_registered_(id, kernel_);
+}
+
+int ControllerLink::engine_id_within(std::chrono::milliseconds patience) const {
+  int id = engine_id_.load();
+  if (id >= 0) return id;
+  std::unique_lock lock(id_mutex_);
+  id_known_.wait_for(lock, patience, [this] { return engine_id_.load() >= 0; });
+  return engine_id_.load();
 }
 
 void ControllerLink::close() {
