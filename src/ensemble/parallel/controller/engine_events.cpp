@@ -143,6 +143,7 @@ void Controller::Impl::reply_to_engine(const wire::Message& request, Json conten
 
 void Controller::Impl::register_engine(const wire::Message& msg) {
   Json reply_content;
+  std::optional<Json> notice;  // a new engine's: published after the reply
   try {
     const Json& c = msg.content;
     std::string uuid = c.at("uuid").get<std::string>();
@@ -158,12 +159,8 @@ void Controller::Impl::register_engine(const wire::Message& msg) {
       engine.last_seen = Clock::now();
       engines.index_registration(engine);
       spdlog::info("engine {} registered: pid {} on {}", engine.id, engine.pid, engine.hostname);
-      // Its iopub comes on the connection the reply goes out on, after the
-      // reply: nothing it publishes for a client's first request can be lost.
-      balancer.engine_ready(engine.id);
-      Json notice = engine.describe();
-      notice["id"] = engine.id;
-      publish("registration_notification", std::move(notice));
+      notice = engine.describe();
+      (*notice)["id"] = engine.id;
     }
     reply_content = Json{{"status", "ok"},
                          {"id", engine.id},
@@ -174,6 +171,15 @@ void Controller::Impl::register_engine(const wire::Message& msg) {
     reply_content = error_content("InvalidRequest", error.what());
   }
   reply_to_engine(msg, std::move(reply_content));
+  if (notice) {
+    // Tasks and clients learn of the engine after the reply has gone out: the engine reads
+    // its id before a task (same connection), and a client's request (its own connection)
+    // waits the moment it may take (ControllerLink::engine_id_within). Its iopub comes on
+    // the connection the reply went out on, after it: nothing it publishes for a client's
+    // first request can be lost.
+    balancer.engine_ready((*notice)["id"].get<int>());
+    publish("registration_notification", std::move(*notice));
+  }
 }
 
 bool Controller::Impl::send_to_engine(Parts& out) {
