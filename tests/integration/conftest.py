@@ -84,8 +84,10 @@ def pytest_report_header(config):
     return "kernel under test: %s (ensemble binary: %s)" % (KERNEL_NAME, ENSEMBLE_BIN)
 
 
-class DeadlineExceeded(Exception):
-    pass
+class DeadlineExceeded(BaseException):
+    """Raised by SIGALRM wherever the main thread is: a BaseException, as KeyboardInterrupt,
+    so that code guarding against bad input with ``except Exception`` (a client reading a
+    reply on the waiting thread) does not swallow it and the test fails at its deadline."""
 
 
 @pytest.fixture(autouse=True)

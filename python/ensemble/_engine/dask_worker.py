@@ -17,6 +17,9 @@ _NAMES = ("distributed_worker", "dask_worker")
 # How long a worker may take to start and register with its scheduler, and to close.
 START_SECONDS = 60.0
 STOP_SECONDS = 30.0
+# With a death_timeout, the worker gives up after it; waiting this much longer covers a start
+# that does not (seen once: a worker's registration ignored death_timeout=1 for START_SECONDS).
+DEATH_TIMEOUT_GRACE_SECONDS = 5.0
 _ENDED = frozenset({"closing", "closed", "closing_gracefully", "failed"})
 
 _running = None  # (worker, loop, thread) while this engine is a worker; the engine's main thread sets it
@@ -74,14 +77,32 @@ def become_dask_worker(address, nanny=False, **kwargs):
         return
     from distributed import Nanny, Worker
 
+    made = []
+
     async def start():
         worker = (Nanny if nanny else Worker)(address, **kwargs)
+        made.append(worker)
         await worker  # starts it and registers it with the scheduler
         return worker
 
+    patience = START_SECONDS
+    death_timeout = kwargs.get("death_timeout")
+    if isinstance(death_timeout, (int, float)) and death_timeout > 0:
+        patience = min(patience, death_timeout + DEATH_TIMEOUT_GRACE_SECONDS)
     loop, thread = start_loop("dask-worker")
+    starting = asyncio.run_coroutine_threadsafe(start(), loop)
     try:
-        worker = asyncio.run_coroutine_threadsafe(start(), loop).result(START_SECONDS)
+        worker = starting.result(patience)
+    except TimeoutError:
+        starting.cancel()
+        for worker in made:  # its server listens: close it (bounded), as a failed start does
+            try:
+                asyncio.run_coroutine_threadsafe(worker.close(), loop).result(DEATH_TIMEOUT_GRACE_SECONDS)
+            except Exception:
+                pass
+        stop_loop(loop, thread)
+        raise TimeoutError("the dask worker did not start and register with the scheduler at %s "
+                           "within %g s" % (address, patience)) from None
     except BaseException:
         stop_loop(loop, thread)
         raise
