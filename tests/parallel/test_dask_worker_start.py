@@ -40,3 +40,21 @@ def test_a_start_that_ignores_death_timeout_fails_soon_after_it_and_closes_the_w
     assert StuckWorker.made and StuckWorker.made[-1].closed
     assert not [t for t in threading.enumerate() if t.name == "dask-worker"]
     assert dask_worker._running is None
+
+
+class TimingOutWorker(StuckWorker):
+    """A worker that gives up on its own, as one does after its death_timeout."""
+
+    def __await__(self):
+        async def fail():
+            raise TimeoutError("Worker start timed out after 1s.")
+
+        return fail().__await__()
+
+
+def test_a_worker_giving_up_on_its_own_is_raised_with_its_own_message(monkeypatch):
+    monkeypatch.setattr(distributed, "Worker", TimingOutWorker)
+    monkeypatch.setattr(dask_worker, "_running", None)
+    with pytest.raises(TimeoutError, match="^Worker start timed out after 1s.$"):
+        dask_worker.become_dask_worker("tcp://127.0.0.1:9", death_timeout=1)
+    assert not [t for t in threading.enumerate() if t.name == "dask-worker"]

@@ -27,7 +27,8 @@ namespace ensemble::parallel {
 // know the engine gets it registered again, asking for the same id.
 //
 // Threads: the kernel's I/O thread makes every Uplink call and owns the
-// socket. engine_id() is thread-safe.
+// socket. engine_id() and engine_id_within() are thread-safe (the kernel's main
+// thread reads the id for each apply_request).
 class ControllerLink final : public kernel::Uplink {
  public:
   // `identity` is the registration_request content without the engine's

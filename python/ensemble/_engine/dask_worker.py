@@ -93,18 +93,20 @@ def become_dask_worker(address, nanny=False, **kwargs):
     starting = asyncio.run_coroutine_threadsafe(start(), loop)
     try:
         worker = starting.result(patience)
-    except TimeoutError:
-        starting.cancel()
-        for worker in made:  # its server listens: close it (bounded), as a failed start does
-            try:
-                asyncio.run_coroutine_threadsafe(worker.close(), loop).result(DEATH_TIMEOUT_GRACE_SECONDS)
-            except Exception:
-                pass
+    except BaseException as failure:
+        # the worker's own failure (its death_timeout's TimeoutError among them) is raised as it is
+        gave_up = isinstance(failure, TimeoutError) and not starting.done()
+        if gave_up:
+            starting.cancel()
+            for made_worker in made:  # its server listens: close it (bounded), as a failed start does
+                try:
+                    asyncio.run_coroutine_threadsafe(made_worker.close(), loop).result(DEATH_TIMEOUT_GRACE_SECONDS)
+                except Exception:
+                    pass
         stop_loop(loop, thread)
-        raise TimeoutError("the dask worker did not start and register with the scheduler at %s "
-                           "within %g s" % (address, patience)) from None
-    except BaseException:
-        stop_loop(loop, thread)
+        if gave_up:
+            raise TimeoutError("the dask worker did not start and register with the scheduler at %s "
+                               "within %g s" % (address, patience)) from None
         raise
     _running = (worker, loop, thread)
     ns = _user_ns()
