@@ -26,9 +26,9 @@ from .._async import AsyncFirst
 from . import files
 from .cluster_config import cluster_settings, default_log
 from .cluster_engine_control import EngineControlMixin
-from .cluster_file import ClusterFileMixin, from_launcher_layout, in_launcher_layout
+from .cluster_file import ClusterFileMixin, from_launcher_layout, in_launcher_layout, to_launcher_layout
 from .controller_settings import controller_options
-from .launchers import LocalControllerLauncher, abbreviate_launcher_class, launcher_class_for
+from .launchers import LocalControllerLauncher, launcher_class_for
 from .processes import end_processes as _end_engines, ours as _ours
 
 _running = weakref.WeakSet()
@@ -138,24 +138,9 @@ class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
     # -- files -------------------------------------------------------------
 
     def to_dict(self):
-        """The cluster as ipyparallel's to_dict() lays it out (``ipcluster list -o json`` prints
-        it): ``cluster`` (its fields and ``class``), ``controller`` (``class``, and ``state``:
-        its pid and connection files) while it runs, ``engines`` (``class``, and ``sets``: each
-        engine set's ``n``, ``pids`` and, as ipyparallel has them, ``engines`` by index)."""
-        cls = type(self)
-        d = {"cluster": {"cluster_id": self.cluster_id, "profile_dir": self.profile_dir,
-                         "controller_ip": self.controller_ip, "n": self.n,
-                         "engine_launcher_class": self.engine_launcher_class.__name__,
-                         "controller_launcher_class": self.controller_launcher_class.__name__,
-                         "class": "%s.%s" % (cls.__module__, cls.__qualname__)}}
-        if self.controller:
-            d["controller"] = {"class": abbreviate_launcher_class(self.controller_launcher_class),
-                               "state": dict(self.controller)}
-        d["engines"] = {"class": abbreviate_launcher_class(self.engine_launcher_class),
-                        "sets": {name: dict(engine_set, engines={str(i): {"pid": pid} for i, pid
-                                                                 in enumerate(engine_set.pids)})
-                                 for name, engine_set in self.engines.items()}}
-        return d
+        """The cluster in ipyparallel's to_dict() layout (cluster_file.to_launcher_layout);
+        ``ipcluster list -o json`` prints it."""
+        return to_launcher_layout(self)
 
     @classmethod
     def from_dict(cls, d, **kwargs):

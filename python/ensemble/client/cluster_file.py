@@ -1,10 +1,13 @@
 """A Cluster's file as ipyparallel's Cluster keeps it: ``write_cluster_file``,
 ``remove_cluster_file`` and ``update_cluster_file``. ``ensemble cluster`` writes the same
-file (the processes' pids and connection files); what these write goes beside that. A file
-ipyparallel wrote is read too (from_ipyparallel_layout)."""
+file (the processes' pids and connection files); what these write goes beside that. The
+to_dict() layout, ipyparallel's, is made and read here (to_launcher_layout,
+from_launcher_layout), so a file ipyparallel wrote is read too."""
 
 import json
 import os
+
+from .launchers import abbreviate_launcher_class
 
 
 class ClusterFileMixin:
@@ -33,11 +36,31 @@ class ClusterFileMixin:
             self.remove_cluster_file()
 
 
+def to_launcher_layout(cluster):
+    """``cluster`` laid out as ipyparallel's to_dict() lays one out: ``cluster`` (its fields
+    and ``class``), ``controller`` (``class``, and ``state``: its pid and connection files)
+    while it runs, ``engines`` (``class``, and ``sets``: each engine set's ``n``, ``pids``
+    and, as ipyparallel has them, ``engines`` by index)."""
+    cls = type(cluster)
+    d = {"cluster": {"cluster_id": cluster.cluster_id, "profile_dir": cluster.profile_dir,
+                     "controller_ip": cluster.controller_ip, "n": cluster.n,
+                     "engine_launcher_class": cluster.engine_launcher_class.__name__,
+                     "controller_launcher_class": cluster.controller_launcher_class.__name__,
+                     "class": "%s.%s" % (cls.__module__, cls.__qualname__)}}
+    if cluster.controller:
+        d["controller"] = {"class": abbreviate_launcher_class(cluster.controller_launcher_class),
+                           "state": dict(cluster.controller)}
+    d["engines"] = {"class": abbreviate_launcher_class(cluster.engine_launcher_class),
+                    "sets": {name: dict(engine_set, engines={str(i): {"pid": pid} for i, pid
+                                                             in enumerate(engine_set.pids)})
+                             for name, engine_set in cluster.engines.items()}}
+    return d
+
+
 def in_launcher_layout(d):
-    """Whether ``d`` is to_dict()'s layout, ipyparallel's and Ensemble's alike: the cluster's
-    fields and class under ``cluster``, ``controller`` as ``{class, state}``, ``engines`` as
-    ``{class, sets}``. Both write ``cluster-ID.json`` in the same profiles, so ClusterManager
-    finds both."""
+    """Whether ``d`` is to_dict()'s layout (to_launcher_layout), ipyparallel's and Ensemble's
+    alike. ipyparallel writes it in its ``cluster-ID.json``, in the profiles where Ensemble
+    writes its own (flat) one, so ClusterManager finds both."""
     cluster = d.get("cluster")
     return isinstance(cluster, dict) and "class" in cluster
 

@@ -7,7 +7,7 @@ from inspect import signature
 from .. import _pickle_cache, serialize
 from . import map as Map
 from .asyncresult import AsyncMapResult
-from .util import getname
+from .util import getname, require_engines
 
 
 def remote(view, block=None, **flags):
@@ -108,9 +108,7 @@ class ParallelFunction(RemoteFunction):
                 targets = client._build_targets(targets)[1]
             elif isinstance(targets, int):
                 targets = [targets]
-            nparts = len(targets)
-            if not nparts:
-                raise IndexError("no engines in targets %r (engines: %s)" % (self.view.targets, client.ids))
+            nparts = len(require_engines(targets, self.view.targets, client))
         # pickled once for every chunk (a chunk per item by default in a balanced map), and
         # not again for the next map of the same function while that is safe (_pickle_cache)
         func = self.func

@@ -146,3 +146,11 @@ def getname(f):
         except Exception:
             pass
     return str(f)
+
+
+def require_engines(ids, targets, client):
+    """``ids``, the engine ids ``targets`` stands for; IndexError if there are none
+    (``rc[10:20]`` of 4 engines): a request to nobody is a mistake, not ``[]``."""
+    if not ids:
+        raise IndexError("no engines in targets %r (engines: %s)" % (targets, client.ids))
+    return ids

@@ -14,7 +14,7 @@ from .asyncresult import AsyncMapResult, AsyncResult
 from .executor import ViewExecutor
 from .futures import msg_id_list, msg_id_set
 from .remotefunction import ParallelFunction, parallel, remote
-from .util import execute_content, getname
+from .util import execute_content, getname, require_engines
 
 
 class View:
@@ -168,10 +168,7 @@ class DirectView(View):
         super().__init__(client=client, socket=socket, targets=targets, **flags)
 
     def _target_ids(self, targets):
-        ids = self.client._build_targets(targets)[1]
-        if not ids:  # rc[10:20] of 4 engines: a request to nobody is a mistake, not []
-            raise IndexError("no engines in targets %r (engines: %s)" % (targets, self.client.ids))
-        return ids
+        return require_engines(self.client._build_targets(targets)[1], targets, self.client)
 
     def _really_apply(self, f, args=None, kwargs=None, targets=None, block=None, track=None):
         _check_callable(f)

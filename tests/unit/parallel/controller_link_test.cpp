@@ -5,7 +5,6 @@
 #include <chrono>
 #include <thread>
 
-#include "../../../src/ensemble/parallel/multipart.hpp"
 #include "ensemble/parallel/engine.hpp"
 #include "ensemble/wire/codec.hpp"
 
