@@ -49,8 +49,9 @@ struct ConnectionInfo {
   static Result<ConnectionInfo> load(const std::string& path);
 };
 
-// Writes `text` to `path` with mode 0600 (created that way, never widened).
-// Errors: kIoError.
+// Writes `text` to `path` with mode 0600 (created that way, never widened), atomically:
+// a temporary file beside it is renamed over it, so readers never see a partial file.
+// Errors: kIoError (the temporary file is removed).
 Status write_private_file(const std::string& path, const std::string& text);
 
 // Writes `info` to `path` with mode 0600 (created that way, never widened).

@@ -126,21 +126,33 @@ Result<ConnectionInfo> ConnectionInfo::load(const std::string& path) {
 }
 
 Status write_private_file(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // Written beside `path` and renamed over it: a reader (a client, `cluster list`, a test
+  // polling for the file) sees the old file or the whole new one, never an empty or half one.
+  std::string temporary = path + ".tmp-" + random_hex(8);
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Status::Error(StatusCode::kIoError, path + ": " + std::strerror(errno));
-  ::fchmod(fd, 0600);  // an existing file keeps its mode on open(); narrow it
+  auto fail = [&](int error) {
+    ::close(fd);
+    ::unlink(temporary.c_str());
+    return Status::Error(StatusCode::kIoError, path + ": " + std::strerror(error));
+  };
   std::size_t written = 0;
   while (written < text.size()) {
     ssize_t n = ::write(fd, text.data() + written, text.size() - written);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int error = errno;
-      ::close(fd);
-      return Status::Error(StatusCode::kIoError, path + ": " + std::strerror(error));
-    }
+    if (n <= 0) return fail(n < 0 ? errno : ENOSPC);
     written += static_cast<std::size_t>(n);
   }
-  if (::close(fd) != 0) return Status::Error(StatusCode::kIoError, path + ": " + std::strerror(errno));
+  if (::close(fd) != 0) {
+    int error = errno;
+    ::unlink(temporary.c_str());
+    return Status::Error(StatusCode::kIoError, path + ": " + std::strerror(error));
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    int error = errno;
+    ::unlink(temporary.c_str());
+    return Status::Error(StatusCode::kIoError, path + ": " + std::strerror(error));
+  }
   return Status::Ok();
 }
 

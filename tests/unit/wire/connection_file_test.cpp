@@ -5,6 +5,11 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 namespace ensemble::wire {
 namespace {
@@ -60,6 +65,29 @@ TEST(ConnectionFile, IsWrittenOwnerOnlyAndReadsBack) {
 
 namespace ensemble::wire {
 namespace {
+
+TEST(ConnectionFile, APrivateFileIsReplacedWholeAndLeavesNoTemporaryBehind) {
+  char dir[] = "/tmp/ensemble-cf-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/cluster.json";
+  ASSERT_TRUE(write_private_file(path, "{\"old\": 1}\n").ok());
+  struct stat before {};
+  ASSERT_EQ(stat(path.c_str(), &before), 0);
+  ASSERT_TRUE(write_private_file(path, "{\"new\": 2}\n").ok());
+  struct stat after {};
+  ASSERT_EQ(stat(path.c_str(), &after), 0);
+  EXPECT_NE(before.st_ino, after.st_ino) << "renamed over, not truncated and rewritten in place";
+  EXPECT_EQ(after.st_mode & 0777, 0600u);
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "{\"new\": 2}\n");
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) left.push_back(entry.path().filename());
+  EXPECT_EQ(left, std::vector<std::string>{"cluster.json"});
+  EXPECT_FALSE(write_private_file(std::string(dir) + "/no-such-dir/x.json", "{}").ok());
+  unlink(path.c_str());
+  rmdir(dir);
+}
 
 TEST(ConnectionFile, CurveFieldsRoundTripAndTellInvitationsApart) {
   std::string key(40, 'a');
