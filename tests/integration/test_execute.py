@@ -262,6 +262,16 @@ def test_exception_gives_error_reply_and_traceback_naming_the_line(kernel):
     assert res.results == []
 
 
+def test_a_traceback_names_each_cell_as_ipython_does(kernel):
+    defined = kernel.execute("def fails_in_its_cell():\n    return 1 / 0\n")
+    called = kernel.execute("x_before = 1\nfails_in_its_cell()", stop_on_error=False)
+    assert called.status == "error", called.content
+    tb = called.traceback_text
+    # as ipykernel shows them: which In[] each frame is in, and the line in it
+    assert "Cell In [%d], line 2" % called.content["execution_count"] in tb, tb
+    assert "Cell In [%d], line 2, in fails_in_its_cell()" % defined.content["execution_count"] in tb, tb
+
+
 def test_an_error_in_a_function_from_an_earlier_silent_cell_names_its_own_line(kernel):
     # as an engine runs them: ipyparallel's view.execute is silent by default
     defined = kernel.execute("def fails_later():\n    return 1 / 0\n", silent=True)

@@ -63,6 +63,20 @@ def test_interrupt_stops_sleeping_cell_with_keyboard_interrupt(interruptible):
 
 
 @pytest.mark.deadline(40)
+def test_an_interrupted_cells_traceback_ends_in_the_users_code(interruptible):
+    k = interruptible
+    msg_id = start_sleeping_cell(k)
+    k.km.interrupt_kernel()
+    res = k.collect(msg_id, timeout=5)
+    assert res.content["ename"] == "KeyboardInterrupt", res.content
+    tb = res.traceback_text
+    # the last frame shown is the cell's time.sleep line, not the kernel's signal handler
+    assert "time.sleep(30)" in tb, tb
+    frames = [line for line in tb.splitlines() if line.startswith(("Cell In", "File "))]
+    assert frames and frames[-1].startswith("Cell In"), tb
+
+
+@pytest.mark.deadline(40)
 def test_interrupt_stops_busy_python_loop(interruptible):
     k = interruptible
     msg_id = start_sleeping_cell(k, code="spin = 0\nwhile True:\n    spin += 1\n")

@@ -56,6 +56,9 @@ class KernelRuntime:
             sys.path.insert(0, "")
         self.execution_count = 0
         self._silent_cells = 0
+        # cell file name -> its In[] number, for tracebacks ("Cell In [3], line 2"); once
+        # the IPython shell exists, its compiler's map is this very dict (see get_ipython)
+        self._cell_numbers = {}
         self._loop = None  # see event_loop()
         self.executing = False
         self.silent = False
@@ -161,6 +164,7 @@ class KernelRuntime:
             filename = f"<silent-cell-{self._silent_cells}>"
         else:
             filename = f"<cell-{execution_count}>"
+        self._cell_numbers[filename] = execution_count  # a silent cell: the count it ran at, as IPython
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         tree = ast.parse(code, filename=filename)
         flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -247,6 +251,8 @@ class KernelRuntime:
         sys.last_type, sys.last_value, sys.last_traceback = etype, evalue, tb
         while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_THIS_DIR):
             tb = tb.tb_next
+        if issubclass(etype, KeyboardInterrupt):
+            tb = _without_trailing_kernel_frames(tb)
         stb = None
         if self._shell is not None or _ipython_importable():
             shell = self.get_ipython()
@@ -335,6 +341,10 @@ class KernelRuntime:
             finally:
                 self._creating_shell = False
             self._shell.execution_count = self.execution_count
+            names = getattr(self._shell.compile, "_filename_map", None)
+            if isinstance(names, dict):
+                self._cell_numbers.update(names)
+                self._shell.compile._filename_map = self._cell_numbers
             from .ipykernel_compat import create_kernel_facade
             self._shell.kernel = create_kernel_facade(self, self._shell)
             builtins.get_ipython = self.get_ipython
@@ -392,6 +402,21 @@ class _Exit:
 
     def __call__(self, keep_kernel=False):
         self._runtime.payload.append({"source": "ask_exit", "keepkernel": bool(keep_kernel)})
+
+
+def _without_trailing_kernel_frames(tb):
+    """``tb`` without the kernel's own frames at its end: an interrupt is raised in the
+    kernel's SIGINT handler (or its input()), which is not the user's code."""
+    frames = []
+    while tb is not None:
+        frames.append(tb)
+        tb = tb.tb_next
+    while frames and frames[-1].tb_frame.f_code.co_filename.startswith(_THIS_DIR):
+        frames.pop()
+    if not frames:
+        return None
+    frames[-1].tb_next = None
+    return frames[0]
 
 
 def _ipython_importable():
