@@ -40,6 +40,11 @@ class KernelContext {
   virtual Json current_parent_header() const = 0;
   // The execution count of the current (or last) execute request.
   virtual int execution_count() const = 0;
+  // The kernel's history store, for the language's own history commands (IPython's
+  // %history): `request` is a history_request's content, the result its reply's
+  // content; history_session() is the store's number for this session.
+  virtual Json query_history(const Json& request) = 0;
+  virtual int history_session() const = 0;
 };
 
 struct ExecuteRequest {

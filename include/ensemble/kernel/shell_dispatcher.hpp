@@ -68,6 +68,8 @@ class ShellDispatcher final : public KernelContext {
   wire::Result<std::string> request_input(const std::string& prompt, bool password) override;
   Json current_parent_header() const override;
   int execution_count() const override { return execution_count_; }
+  Json query_history(const Json& request) override;
+  int history_session() const override;
 
  private:
 

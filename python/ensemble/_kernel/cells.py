@@ -1,4 +1,8 @@
-"""Cell text as IPython transforms it before anything else."""
+"""Cell text as IPython reads it: its first transforms, and whether a cell is quiet."""
+
+import io
+import re
+import tokenize
 
 _LEADING_SPACE = (" ", "\t", "\r", "\n")
 
@@ -19,3 +23,29 @@ def strip_leading_indent(code):
     if not indent:
         return "".join(lines)
     return "".join(line[len(indent):] if line.startswith(indent) else line for line in lines)
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_QUIET_SKIPPED = {tokenize.ENDMARKER, tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT}
+
+
+def semicolon_follows(code, node):
+    """Whether a `;` comes right after ``node`` (the cell's last expression, parsed from
+    ``code``): IPython then shows no result. Comments after it do not matter."""
+    line = _LINE_END.split(code)[node.end_lineno - 1]
+    rest = line.encode("utf-8")[node.end_col_offset:]  # ast's columns count UTF-8 bytes
+    return rest.lstrip().startswith(b";")
+
+
+def ends_with_semicolon(code):
+    """IPython's test for a quiet cell (DisplayHook.quiet), for cells IPython runs: the last
+    token that is not a comment or a line end is `;`."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    for token in reversed(tokens):
+        if token.type in _QUIET_SKIPPED:
+            continue
+        return token.type == tokenize.OP and token.string == ";"
+    return False

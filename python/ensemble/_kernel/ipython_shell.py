@@ -17,6 +17,14 @@ from traitlets.config import Config
 class _DisplayHook(DisplayHook):
     runtime = Any()
 
+    def __init__(self, **kwargs):
+        # IPython's hook empties _, __ and ___ as it starts; the shell starts late here,
+        # after cells whose results they hold
+        namespace = kwargs["shell"].user_ns
+        kept = {name: namespace[name] for name in ("_", "__", "___") if name in namespace}
+        super().__init__(**kwargs)
+        namespace.update(kept)
+
     def __call__(self, result=None):
         # The runtime's hook does the bookkeeping (Out, _, history output).
         self.runtime.displayhook(result)
@@ -42,6 +50,16 @@ class EnsembleShell(InteractiveShell):
 
     def init_display_pub(self):
         self.display_pub = _DisplayPublisher(shell=self, runtime=self.runtime, parent=self)
+
+    def init_history(self):
+        from .ipython_history import KernelHistoryManager
+
+        bridge = self.runtime.bridge
+        query = getattr(bridge, "history", None)
+        self.history_manager = KernelHistoryManager(
+            shell=self, parent=self, query=query,
+            session=bridge.history_session() if query is not None else 0)
+        self.configurables.append(self.history_manager)
 
     def _showtraceback(self, etype, evalue, stb):
         self.runtime.record_error(etype.__name__, str(evalue), stb)

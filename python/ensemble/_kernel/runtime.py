@@ -19,8 +19,9 @@ import types
 
 from . import display as display_module
 from . import introspection
-from .cells import strip_leading_indent
+from .cells import ends_with_semicolon, semicolon_follows, strip_leading_indent
 from .comm import CommManager
+from .input_history import InputHistory
 from .streams import KernelStream
 
 # Lines IPython would transform: magics, shell escapes, help, and
@@ -47,9 +48,8 @@ class KernelRuntime:
         self.namespace_module = types.ModuleType("__main__")
         self.namespace_module.__dict__.update(self.namespace)
         self.namespace = self.namespace_module.__dict__
-        self.namespace.update({"In": [""], "Out": {}, "_": "", "__": "", "___": "", "_ih": None})
-        self.namespace["_ih"] = self.namespace["In"]
-        self.namespace["_oh"] = self.namespace["Out"]
+        self.namespace.update({"_": "", "__": "", "___": ""})
+        self.history = InputHistory(self.namespace)
         sys.modules["__main__"] = self.namespace_module
         # Modules beside the notebook (the working directory) import, as under ipykernel.
         if "" not in sys.path:
@@ -65,6 +65,7 @@ class KernelRuntime:
         self.payload = []
         self._error = None
         self._output_text = None
+        self._ipython_cell = None  # the code IPython runs for the current cell, while it runs
         self._shell = None
         self._creating_shell = False
         self.comms = CommManager(bridge)
@@ -118,19 +119,23 @@ class KernelRuntime:
         self.payload = []
         self._error = None
         self._output_text = None
-        if store_history:
-            self.namespace["In"].append(code)
         shell = self._shell
         if shell is not None:
             shell.execution_count = execution_count
             shell.events.trigger("pre_execute")
             if not silent:
                 shell.events.trigger("pre_run_cell", None)
+        raw = code
         code = strip_leading_indent(code)
         self.executing = True
         self._make_loop_current()
         try:
-            if (_IPYTHON_SYNTAX.search(code) and self._ipython_changes(code)) or self._automagic(code):
+            through_ipython = (_IPYTHON_SYNTAX.search(code) and self._ipython_changes(code)) or self._automagic(code)
+            parsed = self._transformed(code) if through_ipython else code
+            if store_history:
+                self.history.store(execution_count, raw, parsed)
+            if through_ipython:
+                self._ipython_cell = parsed  # IPython asks whether it ends in `;` as run
                 self._run_ipython(code, silent)
             else:
                 self._run_plain(code, silent, execution_count)
@@ -139,6 +144,7 @@ class KernelRuntime:
             self.showtraceback()
         finally:
             self.executing = False
+            self._ipython_cell = None
         if shell is not None or self._shell is not None:
             self._shell.events.trigger("post_execute")
             if not silent:
@@ -170,7 +176,7 @@ class KernelRuntime:
         flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
         body = tree.body
         last = None
-        if body and isinstance(body[-1], ast.Expr) and not silent and not code.rstrip().endswith(";"):
+        if body and isinstance(body[-1], ast.Expr) and not silent and not semicolon_follows(code, body[-1]):
             last = body.pop()
         if body:
             self._run_code(compile(ast.Module(body, []), filename, "exec", flags=flags))
@@ -218,7 +224,12 @@ class KernelRuntime:
             return False
         name = match.group(1)
         head = name.split(".", 1)[0]
-        if head in self.namespace or hasattr(builtins, head) or keyword.iskeyword(head):
+        if head in self.namespace:
+            # a macro named alone runs its code, as IPython's prefilter does
+            value = self.namespace[head]
+            return name == head and not match.group(2).strip() and type(value).__name__ == "Macro" \
+                and type(value).__module__ == "IPython.core.macro"
+        if hasattr(builtins, head) or keyword.iskeyword(head):
             return False
         shell = self.get_ipython()
         return bool(shell is not None and shell.automagic and shell.find_magic(name))
@@ -226,6 +237,13 @@ class KernelRuntime:
     def _ipython_changes(self, code):
         from IPython.core.inputtransformer2 import TransformerManager
         return TransformerManager().transform_cell(code) != code + ("\n" if not code.endswith("\n") else "")
+
+    def _transformed(self, code):
+        """The code IPython will run for this cell (its history's "parsed" input)."""
+        try:
+            return self.get_ipython().transform_cell(code)
+        except Exception:  # run_cell reports it
+            return code
 
     def _run_ipython(self, code, silent):
         shell = self.get_ipython()
@@ -287,25 +305,38 @@ class KernelRuntime:
     def displayhook(self, value):
         if value is None or self.silent:
             return
-        namespace = self.namespace
-        builtins._ = value
-        namespace["___"], namespace["__"], namespace["_"] = namespace["__"], namespace["_"], value
-        namespace[f"_{self.execution_count}"] = value
-        namespace["Out"][self.execution_count] = value
+        if self._ipython_cell is not None and ends_with_semicolon(self._ipython_cell):
+            return
         if isinstance(value, _Exit):  # a bare `exit`, as IPython's autocall treats it
+            self._record_output(value)
             value()
             return
         if hasattr(type(value), "_ipython_display_"):
             value._ipython_display_()
+            self._record_output(value)
             return
         data, metadata = self.format(value)
+        # after formatting, as IPython does: Out shown as the result is Out without it
+        self._record_output(value)
         if not data:
             return
         text = data.get("text/plain")
         # Output history is for reading back, not an archive of big results.
         self._output_text = text if text is not None and len(text) <= _MAX_OUTPUT_HISTORY else None
+        if self._output_text is not None:
+            self.history.output_reprs[self.execution_count] = self._output_text
         self.bridge.publish("execute_result",
                             {"execution_count": self.execution_count, "data": data, "metadata": metadata})
+
+    def _record_output(self, value):
+        if value is self.history.outputs:  # Out itself: not kept in Out or _, as IPython
+            return
+        namespace = self.namespace
+        builtins._ = value
+        # .get: %reset empties the namespace
+        namespace["___"], namespace["__"], namespace["_"] = namespace.get("__", ""), namespace.get("_", ""), value
+        namespace[f"_{self.execution_count}"] = value
+        self.history.outputs[self.execution_count] = value
 
     def publish_display(self, data, metadata=None, transient=None, update=False):
         content = {"data": data, "metadata": metadata or {}, "transient": transient or {}}
@@ -341,6 +372,7 @@ class KernelRuntime:
             finally:
                 self._creating_shell = False
             self._shell.execution_count = self.execution_count
+            self.history.adopt(self._shell.history_manager)
             names = getattr(self._shell.compile, "_filename_map", None)
             if isinstance(names, dict):
                 self._cell_numbers.update(names)

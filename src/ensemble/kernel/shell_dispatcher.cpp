@@ -315,8 +315,11 @@ Json ShellDispatcher::handle_is_complete(const wire::Message& request) {
   return interpreter_.is_complete(field_or<std::string>(request.content, "code", ""));
 }
 
-Json ShellDispatcher::handle_history(const wire::Message& request) {
-  const Json& content = request.content;
+Json ShellDispatcher::handle_history(const wire::Message& request) { return query_history(request.content); }
+
+int ShellDispatcher::history_session() const { return history_.session(); }
+
+Json ShellDispatcher::query_history(const Json& content) {
   HistoryQuery query;
   std::string access = field_or<std::string>(content, "hist_access_type", "tail");
   if (access == "range") {

@@ -60,5 +60,16 @@ PYBIND11_EMBEDDED_MODULE(_ensemble_bridge, module) {
       .def("input", &ask)
       .def("parent_header",
            [](Bridge& bridge) { return ensemble::python::from_json(bridge.context->current_parent_header()); })
-      .def("execution_count", [](Bridge& bridge) { return bridge.context->execution_count(); });
+      .def("execution_count", [](Bridge& bridge) { return bridge.context->execution_count(); })
+      .def("history",
+           [](Bridge& bridge, const py::object& request) {
+             nlohmann::json query = ensemble::python::to_json(request);
+             nlohmann::json reply;
+             {
+               py::gil_scoped_release release;  // a query first waits for the store's writer
+               reply = bridge.context->query_history(query);
+             }
+             return ensemble::python::from_json(reply);
+           })
+      .def("history_session", [](Bridge& bridge) { return bridge.context->history_session(); });
 }
