@@ -54,7 +54,8 @@ class FakeInterpreter final : public Interpreter {
  public:
   bool fail_next = false;
   bool throw_in_complete = false;
-  void attach(KernelContext&) override {}
+  KernelContext* context = nullptr;
+  void attach(KernelContext& attached) override { context = &attached; }
   Json kernel_info() override { return Json{{"implementation", "fake"}}; }
   ExecuteOutcome execute(const ExecuteRequest& request) override {
     ExecuteOutcome outcome;
@@ -160,6 +161,17 @@ TEST_F(ShellDispatcherTest, HistoryRequestReturnsExecutedCells) {
   const auto& reply = outbox.last_of("history_reply");
   ASSERT_EQ(reply.content["history"].size(), 1u);
   EXPECT_EQ(reply.content["history"][0][2], "a = 1");
+}
+
+TEST_F(ShellDispatcherTest, TheInterpreterQueriesHistoryAsAHistoryRequestWould) {
+  dispatcher.dispatch(request("execute_request", {{"code", "first = 1"}}));
+  dispatcher.dispatch(request("execute_request", {{"code", "second = 2"}}));
+  Json found = interpreter.context->query_history({{"hist_access_type", "search"}, {"pattern", "sec*"}});
+  EXPECT_EQ(found["status"], "ok");
+  ASSERT_EQ(found["history"].size(), 1u);
+  EXPECT_EQ(found["history"][0], Json::array({history.session(), 2, "second = 2"}));
+  EXPECT_EQ(interpreter.context->history_session(), history.session());
+  EXPECT_EQ(interpreter.context->query_history({{"hist_access_type", "nonsense"}})["status"], "error");
 }
 
 TEST_F(ShellDispatcherTest, AddedHandlerServesANewRequestType) {
