@@ -61,6 +61,9 @@ struct ExecuteOutcome {
   std::string ename;
   std::string evalue;
   std::vector<std::string> traceback;
+  // The interpreter showed the error its own way (a magic's UsageError, printed to
+  // stderr, as IPython does): the reply reports it, but no `error` message is published.
+  bool error_shown = false;
   Json user_expressions = Json::object();
   Json payload = Json::array();
   // text/plain of the displayed result, for the output history (optional).

@@ -18,7 +18,9 @@ class PythonInterpreter final : public kernel::Interpreter {
   // $PYTHONSTARTUP; empty means IPython's default profile. A startup file that raises is
   // reported on stderr and does not stop the kernel. `first_code`, if any, runs in the
   // namespace before the startup files, reported the same way (an MPI engine's mpi4py setup).
-  explicit PythonInterpreter(std::string profile_dir = {}, std::string first_code = {});
+  // `connection_file` is the kernel's, which %connect_info and %qtconsole show to frontends.
+  explicit PythonInterpreter(std::string profile_dir = {}, std::string first_code = {},
+                             std::string connection_file = {});
   ~PythonInterpreter() override;
 
   void attach(kernel::KernelContext& context) override;

@@ -82,6 +82,12 @@ def create_shell(runtime, namespace):
     config.InteractiveShell.xmode = "Context"
     shell = EnsembleShell.instance(config=config, runtime=runtime, user_ns=namespace)
     shell.set_hook("show_in_pager", page.as_hook(payloadpage.page), 99)
+    from .kernel_magics import KernelMagics
+
+    KernelMagics.connection_file = runtime.connection_file
+    shell.register_magics(KernelMagics)
+    # as IPython's kernel and terminal apps do: %store is there from the start
+    shell.extension_manager.load_extension("storemagic")
     # IPython's cells await on the runtime's loop, so both paths share their tasks
     from IPython.core import async_helpers
 

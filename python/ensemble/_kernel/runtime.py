@@ -9,9 +9,7 @@ namespace. Both paths publish through the same hooks, so outputs match.
 import ast
 import builtins
 import getpass as getpass_module
-import keyword
 import linecache
-import os
 import re
 import signal
 import sys
@@ -21,16 +19,14 @@ from . import display as display_module
 from . import introspection
 from .cells import ends_with_semicolon, semicolon_follows, strip_leading_indent
 from .comm import CommManager
+from .errors import ErrorReporting
 from .input_history import InputHistory
+from .ipython_path import IPythonPath
 from .streams import KernelStream
 
 # Lines IPython would transform: magics, shell escapes, help, and
 # "x = !cmd" / "x = %magic" assignments.
 _IPYTHON_SYNTAX = re.compile(r"^\s*(%|!|\?)|\?\s*$|^\s*[\w.,\s]+=\s*[%!]", re.MULTILINE)
-# A one-line cell that starts with a name: IPython runs it as a magic or an alias (`pwd`,
-# `ls`, `cd dir`) when that name is one and nothing in the namespace shadows it.
-_AUTOMAGIC_CANDIDATE = re.compile(r"\s*([A-Za-z_][\w.]*)(.*)\Z", re.DOTALL)
-_THIS_DIR = os.path.dirname(os.path.abspath(__file__))
 _MAX_OUTPUT_HISTORY = 64 * 1024
 
 
@@ -38,7 +34,7 @@ class StdinNotImplementedError(RuntimeError):
     """input() was called, but the frontend said it cannot answer."""
 
 
-class KernelRuntime:
+class KernelRuntime(IPythonPath, ErrorReporting):
     instance = None  # the process's one runtime, once the C++ kernel has made it
 
     def __init__(self, bridge):
@@ -55,6 +51,7 @@ class KernelRuntime:
         if "" not in sys.path:
             sys.path.insert(0, "")
         self.execution_count = 0
+        self.connection_file = ""  # the kernel's, when it has one (set by the C++ interpreter)
         self._silent_cells = 0
         # cell file name -> its In[] number, for tracebacks ("Cell In [3], line 2"); once
         # the IPython shell exists, its compiler's map is this very dict (see get_ipython)
@@ -136,7 +133,7 @@ class KernelRuntime:
                 self.history.store(execution_count, raw, parsed)
             if through_ipython:
                 self._ipython_cell = parsed  # IPython asks whether it ends in `;` as run
-                self._run_ipython(code, silent)
+                self._settle(self._run_ipython(code, silent))
             else:
                 self._run_plain(code, silent, execution_count)
         except BaseException:
@@ -212,43 +209,6 @@ class KernelRuntime:
 
             asyncio.set_event_loop(self.event_loop())
 
-    def _automagic(self, code):
-        """Whether IPython would run this cell as a magic called without its `%`: only a
-        one-line cell (as IPython 8 prefilters), whose first name no variable, builtin or
-        keyword shadows, and which does not assign to that name."""
-        stripped = code.strip()
-        if not stripped or "\n" in stripped:
-            return False
-        match = _AUTOMAGIC_CANDIDATE.match(stripped)
-        if match is None or match.group(2).lstrip()[:1] in ("=", ","):
-            return False
-        name = match.group(1)
-        head = name.split(".", 1)[0]
-        if head in self.namespace:
-            # a macro named alone runs its code, as IPython's prefilter does
-            value = self.namespace[head]
-            return name == head and not match.group(2).strip() and type(value).__name__ == "Macro" \
-                and type(value).__module__ == "IPython.core.macro"
-        if hasattr(builtins, head) or keyword.iskeyword(head):
-            return False
-        shell = self.get_ipython()
-        return bool(shell is not None and shell.automagic and shell.find_magic(name))
-
-    def _ipython_changes(self, code):
-        from IPython.core.inputtransformer2 import TransformerManager
-        return TransformerManager().transform_cell(code) != code + ("\n" if not code.endswith("\n") else "")
-
-    def _transformed(self, code):
-        """The code IPython will run for this cell (its history's "parsed" input)."""
-        try:
-            return self.get_ipython().transform_cell(code)
-        except Exception:  # run_cell reports it
-            return code
-
-    def _run_ipython(self, code, silent):
-        shell = self.get_ipython()
-        shell.run_cell(code, store_history=False, silent=silent)
-
     def _user_expressions(self, expressions):
         results = {}
         for name, expression in (expressions or {}).items():
@@ -260,37 +220,6 @@ class KernelRuntime:
                 results[name] = {"status": "error", "ename": type(error).__name__,
                                  "evalue": str(error), "traceback": []}
         return results
-
-    # -- errors ----------------------------------------------------------
-
-    def showtraceback(self):
-        etype, evalue, tb = sys.exc_info()
-        # As IPython does: %debug (and pdb.pm()) look here for the last error.
-        sys.last_type, sys.last_value, sys.last_traceback = etype, evalue, tb
-        while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_THIS_DIR):
-            tb = tb.tb_next
-        if issubclass(etype, KeyboardInterrupt):
-            tb = _without_trailing_kernel_frames(tb)
-        stb = None
-        if self._shell is not None or _ipython_importable():
-            shell = self.get_ipython()
-            try:
-                if issubclass(etype, SyntaxError):
-                    # As IPython shows it: the offending line, not the parser's frames.
-                    stb = shell.SyntaxTB.structured_traceback(etype, evalue, [])
-                else:
-                    stb = shell.InteractiveTB.structured_traceback(etype, evalue, tb, tb_offset=0)
-            except Exception:
-                # IPython's formatter can fail on frames whose source it cannot match (it
-                # raised NotOneValueFound there); the user's error must still be reported.
-                stb = None
-        if stb is None:
-            import traceback
-            stb = traceback.format_exception(etype, evalue, tb)
-        self.record_error(etype.__name__, str(evalue), stb)
-
-    def record_error(self, ename, evalue, traceback):
-        self._error = {"ename": ename, "evalue": evalue, "traceback": list(traceback)}
 
     # -- display ---------------------------------------------------------
 
@@ -339,6 +268,11 @@ class KernelRuntime:
         self.history.outputs[self.execution_count] = value
 
     def publish_display(self, data, metadata=None, transient=None, update=False):
+        # as IPython's publisher checks: a display_data message must carry dicts
+        if not isinstance(data, dict):
+            raise TypeError("data must be a dict, got: %r" % (data,))
+        if metadata is not None and not isinstance(metadata, dict):
+            raise TypeError("metadata must be a dict, got: %r" % (metadata,))
         content = {"data": data, "metadata": metadata or {}, "transient": transient or {}}
         self.bridge.publish("update_display_data" if update else "display_data", content)
 
@@ -358,57 +292,6 @@ class KernelRuntime:
             raise StdinNotImplementedError(
                 "input() is not supported: the frontend that sent this request does not accept input requests")
         return self.bridge.input(prompt, password)
-
-    # -- IPython ---------------------------------------------------------
-
-    def get_ipython(self):
-        if self._shell is None:
-            if self._creating_shell:  # IPython's import hook fired while we import it
-                return None
-            self._creating_shell = True
-            try:
-                from .ipython_shell import create_shell
-                self._shell = create_shell(self, self.namespace)
-            finally:
-                self._creating_shell = False
-            self._shell.execution_count = self.execution_count
-            self.history.adopt(self._shell.history_manager)
-            names = getattr(self._shell.compile, "_filename_map", None)
-            if isinstance(names, dict):
-                self._cell_numbers.update(names)
-                self._shell.compile._filename_map = self._cell_numbers
-            from .ipykernel_compat import create_kernel_facade
-            self._shell.kernel = create_kernel_facade(self, self._shell)
-            builtins.get_ipython = self.get_ipython
-            sys.displayhook = self.displayhook
-        return self._shell
-
-    def _install_ipython_import_hook(self):
-        """Creates the shell as soon as user code imports IPython, so that
-        IPython.display.display() and get_ipython() behave as under ipykernel."""
-        runtime = self
-
-        class Finder:
-            @staticmethod
-            def find_spec(name, path=None, target=None):
-                if name != "IPython" or finder not in sys.meta_path:
-                    return None
-                sys.meta_path.remove(finder)
-                import importlib.util
-                spec = importlib.util.find_spec(name)
-                if spec is None or spec.loader is None:
-                    return spec
-                original = spec.loader.exec_module
-
-                def exec_module(module):
-                    original(module)
-                    runtime.get_ipython()
-
-                spec.loader.exec_module = exec_module
-                return spec
-
-        finder = Finder()
-        sys.meta_path.insert(0, finder)
 
     # -- introspection and comms ----------------------------------------
 
@@ -436,21 +319,4 @@ class _Exit:
         self._runtime.payload.append({"source": "ask_exit", "keepkernel": bool(keep_kernel)})
 
 
-def _without_trailing_kernel_frames(tb):
-    """``tb`` without the kernel's own frames at its end: an interrupt is raised in the
-    kernel's SIGINT handler (or its input()), which is not the user's code."""
-    frames = []
-    while tb is not None:
-        frames.append(tb)
-        tb = tb.tb_next
-    while frames and frames[-1].tb_frame.f_code.co_filename.startswith(_THIS_DIR):
-        frames.pop()
-    if not frames:
-        return None
-    frames[-1].tb_next = None
-    return frames[0]
 
-
-def _ipython_importable():
-    import importlib.util
-    return "IPython" in sys.modules or importlib.util.find_spec("IPython") is not None

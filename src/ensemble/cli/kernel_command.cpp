@@ -118,7 +118,7 @@ int run_kernel(const KernelArgs& args) {
   if (args.max_message_bytes > 0) options.max_message_bytes = args.max_message_bytes;
 
   python::PythonRuntime runtime({package_paths(), {executable_path()}});
-  python::PythonInterpreter interpreter;
+  python::PythonInterpreter interpreter({}, {}, std::filesystem::absolute(path).string());
   {
     // The kernel's destructor sends what is still queued (the shutdown
     // reply, the last idle) before its sockets close.

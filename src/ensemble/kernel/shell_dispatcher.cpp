@@ -256,8 +256,10 @@ Json ShellDispatcher::handle_execute(const wire::Message& request) {
       reply["traceback"] = outcome.traceback;
       reply["user_expressions"] = Json::object();
       reply["payload"] = Json::array();
-      publish("error", Json{{"ename", outcome.ename}, {"evalue", outcome.evalue}, {"traceback", outcome.traceback}},
-              Json::object(), {});
+      if (!outcome.error_shown) {
+        publish("error", Json{{"ename", outcome.ename}, {"evalue", outcome.evalue}, {"traceback", outcome.traceback}},
+                Json::object(), {});
+      }
       // As ipykernel: a silent request's failure never aborts the queue.
       if (stop_on_error && !execute.silent) {
         send_reply(request, std::move(reply));

@@ -15,6 +15,7 @@ struct PythonInterpreter::Impl {
   py::object runtime;
   std::string profile_dir;
   std::string first_code;
+  std::string connection_file;
 };
 
 namespace {
@@ -33,10 +34,11 @@ kernel::Json call_json(const py::object& runtime, const char* method, auto&&... 
 
 }  // namespace
 
-PythonInterpreter::PythonInterpreter(std::string profile_dir, std::string first_code)
+PythonInterpreter::PythonInterpreter(std::string profile_dir, std::string first_code, std::string connection_file)
     : impl_(std::make_unique<Impl>()) {
   impl_->profile_dir = std::move(profile_dir);
   impl_->first_code = std::move(first_code);
+  impl_->connection_file = std::move(connection_file);
   link_bridge_module();
 }
 
@@ -51,6 +53,7 @@ void PythonInterpreter::attach(kernel::KernelContext& context) {
   py::module_::import("_ensemble_bridge");  // registers the Bridge type
   py::object bridge = py::cast(&impl_->bridge, py::return_value_policy::reference);
   impl_->runtime = py::module_::import("ensemble._kernel.runtime").attr("KernelRuntime")(bridge);
+  impl_->runtime.attr("connection_file") = impl_->connection_file;
   try {
     py::module_::import("ensemble._kernel.startup").attr("run")(impl_->runtime, impl_->profile_dir,
                                                                  impl_->first_code);
@@ -78,6 +81,7 @@ kernel::ExecuteOutcome PythonInterpreter::execute(const kernel::ExecuteRequest& 
       outcome.status = kernel::ExecuteOutcome::Status::kError;
       outcome.ename = json.value("ename", "Error");
       outcome.evalue = json.value("evalue", "");
+      outcome.error_shown = json.value("error_shown", false);
       for (const auto& line : json.value("traceback", kernel::Json::array())) {
         outcome.traceback.push_back(line.is_string() ? line.get<std::string>() : line.dump());
       }
