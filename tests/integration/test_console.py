@@ -255,3 +255,23 @@ def test_piped_mode_drives_other_kernels_and_shows_help(console_env, kernel):
     assert run.returncode == 0, run.stderr
     assert "Return the number of items" in run.stdout
     assert "42" in run.stdout
+
+
+@pytest.mark.deadline(90)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_edit_opens_the_file_in_the_users_editor(console_env, kernel, tmp_path):
+    target = tmp_path / "edited.py"
+    target.write_text("value = 1\n")
+    record = tmp_path / "editor-args.txt"
+    editor = tmp_path / "fake-editor"
+    # an editor that notes how it was called and changes the file, as a person would
+    editor.write_text("#!/bin/sh\necho \"$@\" > %s\necho 'value = 2' > \"$1\"\n" % record)
+    editor.chmod(0o755)
+    env = dict(console_env, EDITOR=str(editor), VISUAL="")
+    with Console(env, "--kernel", kernel) as c:
+        c.tmux.wait_for("In [1]:")
+        c.tmux.type_line("%%edit %s" % target)
+        c.tmux.wait_for("In [2]:")
+        assert wait_until(lambda: record.exists(), 10), c.tmux.screen()
+        assert record.read_text().split() == [str(target)]
+        assert target.read_text() == "value = 2\n"

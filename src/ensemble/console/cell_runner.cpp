@@ -23,6 +23,11 @@ PayloadRequests show_payload(const wire::Json& payload, std::ostream& out) {
       requests.keep_kernel = item.value("keepkernel", false);
     } else if (source == "set_next_input") {
       requests.next_input = item.value("text", "");
+    } else if (source == "edit_magic") {
+      requests.edit_file = item.value("filename", "");
+      if (auto at = item.find("line_number"); at != item.end() && at->is_number_integer()) {
+        requests.edit_line = at->get<int>();
+      }
     }
   }
   return requests;

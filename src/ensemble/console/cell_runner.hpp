@@ -26,6 +26,8 @@ struct PayloadRequests {
   bool exit = false;
   bool keep_kernel = false;
   std::string next_input;
+  std::string edit_file;  // %edit: the file to open in the user's editor
+  std::optional<int> edit_line;
 };
 PayloadRequests show_payload(const wire::Json& payload, std::ostream& out);
 

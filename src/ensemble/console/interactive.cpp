@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cell_runner.hpp"
+#include "external_editor.hpp"
 #include "line_editor.hpp"
 
 namespace ensemble::console {
@@ -177,6 +178,10 @@ int run_interactive(KernelSession& session, const ConsoleOptions& options) {
     renderer.ensure_line_start();
     if (outcome.status == "dead") continue;  // reported at the top of the loop
     PayloadRequests requests = show_payload(outcome.payload, std::cout);
+    if (!requests.edit_file.empty()) {
+      open_in_editor(requests.edit_file, requests.edit_line, std::cout);
+      sigint_flag().store(false);  // a Ctrl-C meant for the editor is not for the next cell
+    }
     if (requests.keep_kernel) session.keep_kernel();
     if (requests.exit) break;
     prefill = requests.next_input;
