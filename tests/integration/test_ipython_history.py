@@ -119,3 +119,8 @@ def test_a_semicolon_that_does_not_end_the_code_run_hides_nothing(kernel, cell, 
     res = kernel.execute(cell)
     assert res.status == "ok", res.content
     assert plain_results(res) == [shown]
+
+
+def test_run_cell_reports_the_value_its_cell_shows(kernel):
+    kernel.execute("inner = get_ipython().run_cell('6 * 7')")
+    assert kernel.eval_plain("inner.result, inner.success") == "(42, True)"

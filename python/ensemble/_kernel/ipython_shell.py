@@ -26,8 +26,10 @@ class _DisplayHook(DisplayHook):
         namespace.update(kept)
 
     def __call__(self, result=None):
-        # The runtime's hook does the bookkeeping (Out, _, history output).
-        self.runtime.displayhook(result)
+        # The runtime's hook does the bookkeeping (Out, _, history output); run_cell's
+        # ExecutionResult.result is the value shown, as with IPython's own hook.
+        if self.runtime.displayhook(result):
+            self.fill_exec_result(result)
 
 
 class _DisplayPublisher(DisplayPublisher):

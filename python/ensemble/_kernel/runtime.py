@@ -232,23 +232,25 @@ class KernelRuntime(IPythonPath, ErrorReporting):
         return data, metadata
 
     def displayhook(self, value):
+        """Shows a cell's result; whether it was taken as the result (IPython's run_cell
+        then reports it)."""
         if value is None or self.silent:
-            return
+            return False
         if self._ipython_cell is not None and ends_with_semicolon(self._ipython_cell):
-            return
+            return False
         if isinstance(value, _Exit):  # a bare `exit`, as IPython's autocall treats it
             self._record_output(value)
             value()
-            return
+            return True
         if hasattr(type(value), "_ipython_display_"):
             value._ipython_display_()
             self._record_output(value)
-            return
+            return True
         data, metadata = self.format(value)
         # after formatting, as IPython does: Out shown as the result is Out without it
         self._record_output(value)
         if not data:
-            return
+            return True
         text = data.get("text/plain")
         # Output history is for reading back, not an archive of big results.
         self._output_text = text if text is not None and len(text) <= _MAX_OUTPUT_HISTORY else None
@@ -256,6 +258,7 @@ class KernelRuntime(IPythonPath, ErrorReporting):
             self.history.output_reprs[self.execution_count] = self._output_text
         self.bridge.publish("execute_result",
                             {"execution_count": self.execution_count, "data": data, "metadata": metadata})
+        return True
 
     def _record_output(self, value):
         if value is self.history.outputs:  # Out itself: not kept in Out or _, as IPython

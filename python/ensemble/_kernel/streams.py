@@ -21,7 +21,7 @@ class KernelStream(io.TextIOBase):
 
     @property
     def encoding(self):
-        return "utf-8"
+        return "UTF-8"  # as ipykernel's streams spell it
 
     @property
     def errors(self):
