@@ -1,5 +1,7 @@
 """Completion and is_complete without IPython: both run on every keypress or
-Enter in a console, so they must stay cheap."""
+Enter in a console, so they must stay cheap. Completion hands what it does not do
+itself (magics, paths and dict keys in strings, imports, call results, unicode names,
+or a name it finds nothing for) to IPython's completer, as ipykernel runs it."""
 
 import builtins
 import codeop
@@ -10,20 +12,46 @@ import warnings
 
 _NAME_AT_END = re.compile(r"[A-Za-z_][\w.]*$|$")
 _MAGIC_LINE = re.compile(r"^\s*[%!]")
+# Lines whose completion is IPython's business: magics, shell commands, imports.
+_IPYTHON_LINE = re.compile(r"^\s*(%|!|from\s|import\s)")
+# What right before a name makes it something other than a plain or dotted name: an
+# attribute of a call's or an index's result, a string, a magic, a unicode name.
+_IPYTHON_BEFORE = (".", ")", "]", "[", "'", '"', "%", "!", "\\", "/")
 
 
-def complete(namespace, code, cursor_pos):
+def complete(namespace, code, cursor_pos, fallback=None):
+    """Completion's reply content. ``fallback(code, cursor_pos)`` is the fuller, slower
+    completer (IPython's), for what this one does not handle; None leaves it to this one."""
     before = code[:cursor_pos]
     token = _NAME_AT_END.search(before).group(0)
     start = cursor_pos - len(token)
+    line = before[before.rfind("\n") + 1:]
+    if fallback is not None and _beyond_names(line, before[:start]):
+        found = fallback(code, cursor_pos)
+        if found is not None:
+            return found
     if "." in token:
         base, _, prefix = token.rpartition(".")
-        matches = [base + "." + name for name in _attributes(namespace, base) if name.startswith(prefix)]
+        # private names only when asked for, as IPython's completer shows them
+        matches = [base + "." + name for name in _attributes(namespace, base)
+                   if name.startswith(prefix) and (prefix[:1] == "_" or name[:1] != "_")]
     else:
         names = set(namespace) | set(dir(builtins)) | set(keyword.kwlist)
         matches = [name for name in names if name.startswith(token)]
+    if not matches and token and fallback is not None:
+        found = fallback(code, cursor_pos)
+        if found is not None:
+            return found
     matches.sort(key=lambda name: (name.rsplit(".", 1)[-1].startswith("_"), name))
     return {"matches": matches, "cursor_start": start, "cursor_end": cursor_pos, "metadata": {}}
+
+
+def _beyond_names(line, head):
+    """Whether the name being completed sits where only IPython's completer helps."""
+    if _IPYTHON_LINE.match(line) or head.endswith(_IPYTHON_BEFORE):
+        return True
+    # inside a string literal (a path, a dict key): an odd number of quotes before it
+    return line.count("'") % 2 == 1 or line.count('"') % 2 == 1
 
 
 def _attributes(namespace, dotted):

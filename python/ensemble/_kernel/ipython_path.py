@@ -110,3 +110,22 @@ class IPythonPath:
         elif self._error is None:
             self._error = {"ename": type(failure).__name__, "evalue": str(failure), "traceback": [],
                            "error_shown": True}
+
+    def _ipython_complete(self, code, cursor_pos):
+        """IPython's completer (with jedi where installed), as ipykernel calls it; None if
+        IPython is missing or its completer fails."""
+        shell = self.get_ipython()
+        if shell is None:
+            return None
+        try:
+            from IPython.core.completer import provisionalcompleter, rectify_completions
+
+            with provisionalcompleter():
+                found = list(rectify_completions(code, shell.Completer.completions(code, cursor_pos)))
+        except Exception:
+            return None
+        if not found:
+            return {"matches": [], "cursor_start": cursor_pos, "cursor_end": cursor_pos, "metadata": {}}
+        types = [dict(start=c.start, end=c.end, text=c.text, type=c.type, signature=c.signature) for c in found]
+        return {"matches": [c.text for c in found], "cursor_start": found[0].start, "cursor_end": found[0].end,
+                "metadata": {"_jupyter_types_experimental": types}}

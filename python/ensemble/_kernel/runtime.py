@@ -299,7 +299,7 @@ class KernelRuntime(IPythonPath, ErrorReporting):
     # -- introspection and comms ----------------------------------------
 
     def complete(self, code, cursor_pos):
-        return introspection.complete(self.namespace, code, cursor_pos)
+        return introspection.complete(self.namespace, code, cursor_pos, self._ipython_complete)
 
     def is_complete(self, code):
         return introspection.is_complete(code)
