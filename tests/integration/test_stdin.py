@@ -102,3 +102,30 @@ def test_interrupt_while_waiting_for_input(kernel):
     assert res.status == "error"
     assert res.content["ename"] == "KeyboardInterrupt"
     kernel.assert_healthy()
+
+
+def test_pdb_on_shows_the_traceback_then_debugs_where_the_error_was(kernel):
+    kernel.execute("%pdb on")
+    try:
+        msg_id = kernel.kc.execute("def pdb_on_fails(q):\n    return q / 0\npdb_on_fails(7)",
+                                   allow_stdin=True, stop_on_error=False)
+        [first, _] = answer_input(kernel, msg_id, ["p q", "q"])
+        assert first["prompt"] == "ipdb> "
+        res = kernel.collect(msg_id)
+        assert res.status == "error" and res.content["ename"] == "ZeroDivisionError", res.content
+        assert len(res.errors) == 1  # once, and before the debugger's own output
+        types = [m["header"]["msg_type"] for m in res.msgs if m["header"]["msg_type"] in ("error", "stream")]
+        assert types[0] == "error", types
+        assert "7" in res.stdout  # the debugger's answer to "p q"
+    finally:
+        kernel.execute("%pdb off")
+
+
+def test_debug_magic_debugs_the_last_error(kernel):
+    kernel.execute("def debug_me(r):\n    return r[5]\ndebug_me('abc')", stop_on_error=False)
+    msg_id = kernel.kc.execute("%debug", allow_stdin=True)
+    [prompt] = answer_input(kernel, msg_id, ["p r", "q"])[:1]
+    assert prompt["prompt"] == "ipdb> "
+    res = kernel.collect(msg_id)
+    assert res.status == "ok", res.content
+    assert "'abc'" in res.stdout

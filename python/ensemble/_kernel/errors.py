@@ -33,9 +33,15 @@ class ErrorReporting:
             import traceback
             stb = traceback.format_exception(etype, evalue, tb)
         self.record_error(etype.__name__, str(evalue), stb)
+        if self._shell is not None and self._shell.call_pdb:  # %pdb on: post-mortem, as IPython
+            self._shell.debugger(force=True)
 
     def record_error(self, ename, evalue, traceback):
         self._error = {"ename": ename, "evalue": evalue, "traceback": list(traceback)}
+        if self._shell is not None and self._shell.call_pdb:
+            # the debugger comes next (%pdb on): the traceback is shown before its prompt
+            self.bridge.publish("error", self._error)
+            self._error["error_shown"] = True
 
 
 def _without_trailing_kernel_frames(tb):

@@ -105,7 +105,8 @@ class IPythonPath:
         failure = result.error_before_exec or result.error_in_exec
         if failure is None:
             if self._error is not None:
-                self.bridge.publish("error", self._error)
+                if not self._error.get("error_shown"):
+                    self.bridge.publish("error", self._error)
                 self._error = None
         elif self._error is None:
             self._error = {"ename": type(failure).__name__, "evalue": str(failure), "traceback": [],
