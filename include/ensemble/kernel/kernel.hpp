@@ -41,6 +41,10 @@ struct KernelOptions {
   // busy, so nothing after kernel.run() runs): e.g. an engine removes its connection file.
   // Must not block or touch Python.
   std::function<void()> before_forced_exit;
+  // Descriptors 1 and 2 become stream output while run() serves (output_capture.hpp):
+  // what C libraries and child processes print reaches the frontend, as under ipykernel.
+  // The process must log elsewhere than descriptor 2 (cli/main.cpp does).
+  bool capture_output_fds = false;
 };
 
 class Kernel {

@@ -69,6 +69,9 @@ class ShellDispatcher final : public KernelContext {
   Json current_parent_header() const override;
   int execution_count() const override { return execution_count_; }
   Json query_history(const Json& request) override;
+  // Called after a cell runs and before its reply: hands over output still on its way
+  // (OutputCapture::drain). Main thread; set before or after run(), not during it.
+  void set_output_drain(std::function<void()> drain) { output_drain_ = std::move(drain); }
   int history_session() const override;
 
  private:
@@ -100,6 +103,7 @@ class ShellDispatcher final : public KernelContext {
   std::unordered_map<std::string, RequestHandler> handlers_;
   std::deque<Incoming> deferred_;  // taken from the inbox while waiting for input
   int execution_count_ = 0;
+  std::function<void()> output_drain_;
   std::optional<bool> shutdown_restart_;
   bool take_aborted(const std::string& msg_id);
 

@@ -142,6 +142,7 @@ class KernelRuntime(IPythonPath, ErrorReporting):
         finally:
             self.executing = False
             self._ipython_cell = None
+            _flush_original_streams()
         if shell is not None or self._shell is not None:
             self._shell.events.trigger("post_execute")
             if not silent:
@@ -322,4 +323,12 @@ class _Exit:
         self._runtime.payload.append({"source": "ask_exit", "keepkernel": bool(keep_kernel)})
 
 
-
+def _flush_original_streams():
+    """What the cell wrote to sys.__stdout__/__stderr__ goes out before its reply: below
+    them, the kernel hands descriptors 1 and 2 to the frontend (output_capture.hpp)."""
+    for stream in (sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # closed or broken by the user's code
+            pass

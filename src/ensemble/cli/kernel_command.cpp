@@ -116,6 +116,7 @@ int run_kernel(const KernelArgs& args) {
     client::make_private_dirs(std::filesystem::path(options.history_path).parent_path().string());
   }
   if (args.max_message_bytes > 0) options.max_message_bytes = args.max_message_bytes;
+  options.capture_output_fds = true;
 
   python::PythonRuntime runtime({package_paths(), {executable_path()}});
   python::PythonInterpreter interpreter({}, {}, std::filesystem::absolute(path).string());

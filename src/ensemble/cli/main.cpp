@@ -1,6 +1,10 @@
+#include <fcntl.h>
+#include <spdlog/sinks/ansicolor_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -8,8 +12,17 @@
 #include "ensemble/version.hpp"
 
 int main(int argc, char** argv) {
-  // Logs go to stderr; stdout is for what a command prints (paths, listings).
-  spdlog::set_default_logger(spdlog::stderr_color_mt("ensemble"));
+  // Logs go to stderr; stdout is for what a command prints (paths, listings). A kernel
+  // makes descriptor 2 its frontend's stderr (kernel/output_capture.hpp), so the log
+  // writes to a copy of the original, which child processes do not inherit.
+  int log_fd = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+  std::FILE* log_file = log_fd >= 0 ? ::fdopen(log_fd, "w") : nullptr;
+  if (log_file != nullptr) {
+    auto sink = std::make_shared<spdlog::sinks::ansicolor_sink<spdlog::details::console_mutex>>(log_file, spdlog::color_mode::automatic);
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("ensemble", std::move(sink)));
+  } else {
+    spdlog::set_default_logger(spdlog::stderr_color_mt("ensemble"));
+  }
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
   if (const char* level = std::getenv("ENSEMBLE_LOG")) spdlog::set_level(spdlog::level::from_str(level));
 

@@ -11,6 +11,7 @@
 
 #include <zmq.hpp>
 
+#include "ensemble/kernel/output_capture.hpp"
 #include "ensemble/kernel/roster.hpp"
 #include "ensemble/wire/free_memory.hpp"
 #include "io_loop.hpp"
@@ -164,7 +165,17 @@ wire::Result<wire::ConnectionInfo> Kernel::bind() {
 }
 
 bool Kernel::run() {
-  bool restart = impl_->dispatcher->run();
+  ShellDispatcher& dispatcher = *impl_->dispatcher;
+  std::unique_ptr<OutputCapture> capture;
+  if (impl_->options.capture_output_fds) {
+    SigintBlocked blocked;  // the reader thread must never take a signal meant for the main thread
+    capture = OutputCapture::start(
+        [&dispatcher](const std::string& name, std::string_view text) { dispatcher.write_stream(name, text); });
+  }
+  if (capture) dispatcher.set_output_drain([&capture] { capture->drain(); });
+  bool restart = dispatcher.run();
+  dispatcher.set_output_drain(nullptr);
+  capture.reset();
   std::lock_guard lock(impl_->shutdown_mutex);
   if (impl_->shutdown_watchdog.joinable()) {
     impl_->shutdown_watchdog.request_stop();

@@ -239,6 +239,7 @@ Json ShellDispatcher::handle_execute(const wire::Message& request) {
   allow_stdin_ = execute.allow_stdin;
   ExecuteOutcome outcome = interpreter_.execute(execute);
   allow_stdin_ = false;
+  if (output_drain_) output_drain_();
 
   if (outcome.output_text && execute.store_history) history_.set_output(execution_count_, *outcome.output_text);
   Json reply{{"execution_count", execution_count_}};
