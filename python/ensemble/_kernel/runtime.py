@@ -10,6 +10,7 @@ import ast
 import builtins
 import getpass as getpass_module
 import linecache
+import os
 import re
 import signal
 import sys
@@ -50,6 +51,7 @@ class KernelRuntime(IPythonPath, ErrorReporting):
         # Modules beside the notebook (the working directory) import, as under ipykernel.
         if "" not in sys.path:
             sys.path.insert(0, "")
+        _default_to_inline_figures()
         self.execution_count = 0
         self.connection_file = ""  # the kernel's, when it has one (set by the C++ interpreter)
         self._silent_cells = 0
@@ -332,3 +334,15 @@ def _flush_original_streams():
                 stream.flush()
         except (OSError, ValueError):  # closed or broken by the user's code
             pass
+
+
+def _default_to_inline_figures():
+    """Figures show in the notebook without `%matplotlib inline`, as under ipykernel: the
+    inline backend is matplotlib's default here (MPLBACKEND, which the user's own setting
+    overrides and child processes inherit). The backend starts IPython when pyplot loads."""
+    if "MPLBACKEND" in os.environ:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib_inline") is not None:
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
