@@ -217,7 +217,7 @@ class FakeConnection:
         return file_and_send(client, self, msg_type, content, metadata, buffers, engine_id, channel)
 
     def send(self, msg_type, content_json, metadata_json="{}", buffers=(), target=-1,
-             channel="shell", msg_id=""):
+             channel="shell", msg_id="", date=""):
         if self.closed:
             raise RuntimeError("closed")
         msg_id = msg_id or uuid.uuid4().hex

@@ -301,10 +301,9 @@ def test_load_balanced_apply_async_checks_its_flags_and_function(rc):
     lv = rc.load_balanced_view()
     with pytest.raises(TypeError):
         lv.set_flags(retries=1.5)
-    lv.retries = 1.5  # set as an attribute, it is refused at the next submit
     with pytest.raises(TypeError):
-        lv.apply_async(_sleep_then, 0, 1)
-    lv.retries = 0
+        lv.retries = 1.5  # set as an attribute, it is refused at once, as ipyparallel's trait does
+    assert lv.retries == 0
     with pytest.raises(TypeError):
         lv.apply_async(42)
     plain = lv.apply_async(_sleep_then, 0, 2)
@@ -360,6 +359,23 @@ def test_a_load_balanced_timeout_flag_is_a_float_as_ipyparallel_makes_it(rc):
     assert lv.timeout is None
     with pytest.raises(ValueError):
         lv.set_flags(timeout=-1)
+
+
+def test_view_flags_of_the_wrong_type_are_refused_when_assigned(rc):
+    from traitlets import TraitError
+
+    lv = rc.load_balanced_view()
+    for name, bad in (("retries", "2"), ("block", "yes"), ("timeout", "soon"), ("track", None),
+                      ("after", 5)):
+        with pytest.raises(TraitError):
+            setattr(lv, name, bad)
+    assert (lv.retries, lv.block, lv.timeout, lv.track, lv.after) == (0, False, 0.0, False, None)
+    lv.timeout = 3
+    lv.block = 1
+    assert (lv.timeout, type(lv.timeout), lv.block) == (3.0, float, True)
+    dv = rc[:]
+    with pytest.raises(TypeError):
+        dv.block = "no"
 
 
 def test_a_load_balanced_retries_flag_that_is_not_an_int_is_refused_when_set(rc):

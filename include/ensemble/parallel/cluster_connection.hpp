@@ -72,8 +72,10 @@ class ClusterConnection {
   // Sends a signed request. `buffers` are frames already built (they may own
   // foreign memory). Returns the msg_id. Thread-safe. A request that follows
   // another within send_window() may be held back that long (see flush()).
+  // `date` is the header's (wire::iso8601_at); empty: now.
   std::string submit(const std::string& msg_type, const std::string& content_json, const std::string& metadata_json,
-                     std::vector<zmq::message_t> buffers, int target, Route route, std::string msg_id);
+                     std::vector<zmq::message_t> buffers, int target, Route route, std::string msg_id,
+                     std::string date = {});
   // Sends the requests that submit() holds back now: a thread about to wait
   // for their replies calls it first. Thread-safe.
   void flush();

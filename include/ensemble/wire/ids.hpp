@@ -1,6 +1,7 @@
 // Message ids and timestamps. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace ensemble::wire {
@@ -12,6 +13,8 @@ std::string new_id();
 // The current UTC time as ISO 8601 with microseconds and a 'Z', the form
 // Jupyter clients parse.
 std::string now_iso8601();
+// `when` in the same form (microseconds rounded down).
+std::string iso8601_at(std::chrono::system_clock::time_point when);
 
 // `bytes` bytes from the operating system's CSPRNG as lowercase hex.
 std::string random_hex(std::size_t bytes);

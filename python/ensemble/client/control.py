@@ -117,7 +117,7 @@ class ControlMixin:
         for key, value in content.items():
             status[int(key) if key.lstrip("-").isdigit() else key] = value
         if isinstance(targets, int):
-            return status[targets]
+            return status[engine_ids[0]]  # targets=-1: the last engine's (ipyparallel 7.1 raises KeyError)
         return status
 
     def hub_history(self):
@@ -213,7 +213,9 @@ class ControlMixin:
         if jobs == "all":
             if self.outstanding:
                 raise RuntimeError("Can't purge outstanding tasks: %s" % self.outstanding)
-            msg_ids = set(self._futures)
+            # everything kept here, as ipyparallel clears it: also the metadata and results of
+            # tasks fetched from the controller (get_result, result_status), which have no future
+            msg_ids = set(self._futures) | set(self.metadata) | set(self.results)
         else:
             msg_ids = set(self._msg_ids_from_jobs(jobs)) if jobs else set()
             if _named(targets):

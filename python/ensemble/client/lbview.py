@@ -10,9 +10,16 @@ from collections import deque
 from .. import serialize
 from .asyncresult import AsyncResult
 from .dependency import Dependency
+from .flags import FlagValueError, checked_retries, checked_timeout
 from .remotefunction import ParallelFunction
 from .util import getname
 from .view import View, _check_callable
+
+
+def _checked_dependency(name, value):
+    if not LoadBalancedView._valid_dependency(value):
+        raise FlagValueError("Invalid dependency: %r" % (value,))
+    return value
 
 
 class LoadBalancedView(View):
@@ -40,22 +47,8 @@ class LoadBalancedView(View):
                     and all(isinstance(d, str) for d in dep["dependencies"]))
         return False
 
-    def set_flags(self, **kwargs):
-        for name in ("follow", "after"):
-            if name in kwargs and not self._valid_dependency(kwargs[name]):
-                raise ValueError("Invalid dependency: %r" % (kwargs[name],))
-        if "timeout" in kwargs:
-            t = kwargs["timeout"]
-            if not isinstance(t, (int, float, type(None))):
-                raise TypeError("Invalid type for timeout: %r" % type(t))
-            if t is not None and t < 0:
-                raise ValueError("Invalid timeout: %s" % t)
-            if t is not None:
-                kwargs["timeout"] = float(t)  # a float, as ipyparallel's CFloat trait makes it
-        if "retries" in kwargs and not isinstance(kwargs["retries"], int):
-            # refused here, as ipyparallel's Integer trait does, not at the next submit
-            raise TypeError("retries must be an int, not %r" % type(kwargs["retries"]))
-        super().set_flags(**kwargs)
+    _flag_checks = dict(View._flag_checks, retries=checked_retries, timeout=checked_timeout,
+                        follow=_checked_dependency, after=_checked_dependency)
 
     @staticmethod
     def _render_dependency(dep):
@@ -82,7 +75,7 @@ class LoadBalancedView(View):
         # 11-13 µs a submit took in a loop (docs/performance.md, session 19).
         client = self.client
         future = client._conn.send_request(client, "apply_request", "{}",
-                                           self._plain_flags_json(self.timeout or None, self.retries),
+                                           self._plain_flags_json(self.timeout or 0.0, self.retries),
                                            serialize.pack_apply(f, args, kwargs), None, "task")
         return self._record(AsyncResult(client, future, getname(f), None, True))
 
@@ -107,12 +100,15 @@ class LoadBalancedView(View):
         after = self.after if after is None else after
         follow = self.follow if follow is None else follow
         timeout = self.timeout if timeout is None else timeout
+        timeout = float(timeout or 0.0)  # as ipyparallel sends it: 0.0 for none
         if after is None and follow is None and targets is None:
-            metadata = self._plain_flags_json(timeout or None, retries)
+            metadata = self._plain_flags_json(timeout, retries)
         else:
             metadata = dict(after=self._render_dependency(after), follow=self._render_dependency(follow),
-                            timeout=timeout or None, retries=retries,
-                            targets=self.client._build_targets(targets)[1] if targets is not None else [])
+                            timeout=timeout, retries=retries,
+                            # engine uuids, as ipyparallel's client sends (and its task records keep) them
+                            targets=[uuid.decode() for uuid in self.client._build_targets(targets)[0]]
+                            if targets is not None else [])
         return self.client.send_task(serialize.pack_apply(f, args, kwargs), metadata)
 
     def _send_map_chunk(self, f, args):

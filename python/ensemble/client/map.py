@@ -35,6 +35,8 @@ class Map:
         return self.concatenate(listOfPartitions)
 
     def concatenate(self, listOfPartitions):
+        if not listOfPartitions:  # a map over nothing
+            return []
         first = listOfPartitions[0]
         if is_array(first):
             return sys.modules["numpy"].concatenate(listOfPartitions)
@@ -51,6 +53,8 @@ class RoundRobinMap(Map):
         return seq[p:n:q]
 
     def joinPartitions(self, listOfPartitions):
+        if not listOfPartitions:  # a map over nothing
+            return []
         first = listOfPartitions[0]
         if is_array(first):
             return self.flatten_array(listOfPartitions)

@@ -90,8 +90,8 @@ class ParallelFunction(RemoteFunction):
                 sequences[i] = list(seq)
                 lens.append(len(sequences[i]))
         maxlen = max(lens) if lens else 0
-        if maxlen == 0:
-            return []
+        # nothing to map: [] at once, or a finished AsyncMapResult of [] (ipyparallel 7.1
+        # returns a plain list either way, where its documentation says an AsyncMapResult)
         if not mapping and min(lens) != maxlen:
             raise ValueError("all sequences must have equal length, but have %s" % lens)
         client = self.view.client

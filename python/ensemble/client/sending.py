@@ -94,8 +94,9 @@ class SendingMixin:
         for future in futures:  # as ipyparallel's metadata says of each
             dict.update(future.metadata, is_broadcast=True, is_coalescing=coalescing)
         try:
+            # the header's date is the futures' "submitted", as ipyparallel's is
             self._conn.send(msg_type, json.dumps(content), json.dumps(metadata), list(buffers),
-                            -1, "broadcast", msg_id)
+                            -1, "broadcast", msg_id, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         except Exception:
             if coalescing:
                 with self._lock:

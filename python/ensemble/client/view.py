@@ -12,15 +12,17 @@ from .._engine import namespace as engine_ns
 from . import map as Map
 from .asyncresult import AsyncMapResult, AsyncResult
 from .executor import ViewExecutor
+from .flags import CheckedFlags, checked_bool
 from .futures import msg_id_list, msg_id_set
 from .remotefunction import ParallelFunction, parallel, remote
 from .util import execute_content, getname, require_engines
 
 
-class View:
+class View(CheckedFlags):
     """Base of all views; use a subclass."""
 
     _flag_names = ["targets", "block", "track"]
+    _flag_checks = {"block": checked_bool, "track": checked_bool}
 
     def __init__(self, client=None, socket=None, **flags):
         assert self.__class__ is not View, "Don't use base View objects, use subclasses"

@@ -209,7 +209,6 @@ int run_engine(const EngineArgs& args) {
   options.history_path = ":memory:";  // many engines must not contend for one history file
   // a shutdown (rc.shutdown) that a task still running did not let end the process normally
   options.before_forced_exit = remove_engine_file_now;
-  std::string uuid = wire::new_id();
 
   // Not started by an MPI launcher, mpi4py would make a world of one (a singleton MPI_Init,
   // which may hang or abort outside a launcher): the engine then runs without MPI.
@@ -227,6 +226,9 @@ int run_engine(const EngineArgs& args) {
   std::string connection_file;  // touched on the kernel's I/O thread until the kernel is gone
   {
     kernel::Kernel kernel(std::move(options), interpreter);
+    // The engine's uuid is its kernel's session, as an ipyparallel engine's is: a reply's
+    // header.session names the engine that sent it.
+    std::string uuid = kernel.session_id();
     wire::Json identity{
         {"uuid", uuid},
         {"session", kernel.session_id()},

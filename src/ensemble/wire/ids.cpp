@@ -63,9 +63,11 @@ std::string new_id() {
   return to_hex(bytes, sizeof bytes);
 }
 
-std::string now_iso8601() {
+std::string now_iso8601() { return iso8601_at(std::chrono::system_clock::now()); }
+
+std::string iso8601_at(std::chrono::system_clock::time_point when) {
   using namespace std::chrono;
-  auto since_epoch = duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+  auto since_epoch = duration_cast<microseconds>(when.time_since_epoch()).count();
   std::time_t seconds = static_cast<std::time_t>(since_epoch / 1000000);
   long micros = static_cast<long>(since_epoch % 1000000);
   // Each message is stamped, several per request: the seconds are formatted

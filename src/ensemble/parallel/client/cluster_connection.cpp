@@ -173,9 +173,10 @@ void ClusterConnection::close() {
 
 std::string ClusterConnection::submit(const std::string& msg_type, const std::string& content_json,
                                       const std::string& metadata_json, std::vector<zmq::message_t> buffers,
-                                      int target, Route route, std::string msg_id) {
+                                      int target, Route route, std::string msg_id, std::string date) {
   if (msg_id.empty()) msg_id = wire::new_id();
-  wire::Header header{msg_id, session_, username_, wire::now_iso8601(), msg_type};
+  if (date.empty()) date = wire::now_iso8601();
+  wire::Header header{msg_id, session_, username_, std::move(date), msg_type};
   std::string header_text = header.to_text();
   static const std::string kEmpty = "{}";
   std::string signature = signer_.sign(header_text, kEmpty, metadata_json, content_json);

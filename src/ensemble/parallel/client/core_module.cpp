@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ensemble/parallel/cluster_connection.hpp"
+#include "ensemble/wire/ids.hpp"
 #include "ensemble/wire/json_scan.hpp"
 #include "../parked_buffers.hpp"
 #include "request_book.hpp"
@@ -190,7 +191,8 @@ class Connection {
   std::string session() const { return live()->session(); }
 
   std::string send(const std::string& msg_type, const std::string& content, const std::string& metadata,
-                   const py::iterable& buffers, int target, const std::string& channel, std::string msg_id) {
+                   const py::iterable& buffers, int target, const std::string& channel, std::string msg_id,
+                   std::string date = {}) {
     ParkedBuffers::instance().release_parked();
     if (channel != "shell" && channel != "control" && channel != "task" && channel != "broadcast") {
       throw py::value_error("channel must be 'shell', 'control', 'task' or 'broadcast'");
@@ -203,7 +205,8 @@ class Connection {
                                           : ClusterConnection::Route::kShell;
     // With the GIL held (releasing it around this short send measured no
     // faster, 2 engines, 10k tasks): no close() can run meanwhile.
-    return live()->submit(msg_type, content, metadata, std::move(frames), target, route, std::move(msg_id));
+    return live()->submit(msg_type, content, metadata, std::move(frames), target, route, std::move(msg_id),
+                          std::move(date));
   }
 
   // SendingMixin._send_request's work: files the request in `client`'s tables
@@ -212,10 +215,12 @@ class Connection {
   py::object send_request(py::handle client, const std::string& msg_type, const std::string& content,
                           const std::string& metadata, const py::iterable& buffers, py::handle engine_id,
                           const std::string& channel) {
-    FiledRequest filed = file_request(client, engine_id);
+    // one moment: the metadata's "submitted" is the header's date, as ipyparallel's is
+    auto now = std::chrono::system_clock::now();
+    FiledRequest filed = file_request(client, engine_id, now);
     try {
       send(msg_type, content, metadata, buffers, engine_id.is_none() ? -1 : engine_id.cast<int>(), channel,
-           filed.msg_id.cast<std::string>());
+           filed.msg_id.cast<std::string>(), wire::iso8601_at(now));
     } catch (...) {
       try {
         unfile_request(client, filed.msg_id);
@@ -311,7 +316,7 @@ PYBIND11_MODULE(_core, m) {
            "timeout"_a = 10.0)
       .def_property_readonly("session", &Connection::session)
       .def("send", &Connection::send, "msg_type"_a, "content_json"_a, "metadata_json"_a = "{}",
-           "buffers"_a = py::tuple(), "target"_a = -1, "channel"_a = "shell", "msg_id"_a = "")
+           "buffers"_a = py::tuple(), "target"_a = -1, "channel"_a = "shell", "msg_id"_a = "", "date"_a = "")
       .def("next_event", &Connection::next_event, "timeout"_a)
       .def("next_events", &Connection::next_events, "timeout"_a)
       .def("interrupt", &Connection::interrupt)

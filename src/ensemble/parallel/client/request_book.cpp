@@ -48,15 +48,15 @@ bool truthy(const py::object& value) {
   return truth != 0;
 }
 
-// datetime.now(timezone.utc), as util.utcnow makes it (microseconds rounded down).
-py::object utc_now() {
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
+// `when` as an aware UTC datetime, as util.utcnow makes one (microseconds rounded down).
+py::object utc_datetime(std::chrono::system_clock::time_point when) {
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(when.time_since_epoch()).count();
+  time_t seconds = static_cast<time_t>(micros / 1000000);
   tm parts{};
-  gmtime_r(&now.tv_sec, &parts);
+  gmtime_r(&seconds, &parts);
   return steal(PyDateTimeAPI->DateTime_FromDateAndTime(
       parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-      static_cast<int>(now.tv_nsec / 1000), PyDateTime_TimeZone_UTC, PyDateTimeAPI->DateTimeType));
+      static_cast<int>(micros % 1000000), PyDateTime_TimeZone_UTC, PyDateTimeAPI->DateTimeType));
 }
 
 // time.monotonic(), which the event thread compares _last_submit with (turns.py).
@@ -134,7 +134,7 @@ void configure_request_book(py::handle future_type, py::handle metadata_type, py
   the_book = fresh;  // a second call (a reloaded module) leaves the first book alive: it may be in use
 }
 
-FiledRequest file_request(py::handle client, py::handle engine_id) {
+FiledRequest file_request(py::handle client, py::handle engine_id, std::chrono::system_clock::time_point submitted) {
   const Book& b = book();
   // _check_open(): raises when the client is closed or lost its controller
   if (truthy(attribute(client, b.closed)) || truthy(attribute(client, b.lost))) {
@@ -159,7 +159,7 @@ FiledRequest file_request(py::handle client, py::handle engine_id) {
   check(PyDict_Update(md.ptr(), b.metadata_template.ptr()));
   py::object outputs = steal(PyList_New(0));
   check(PyDict_SetItem(md.ptr(), b.msg_id.ptr(), msg_id.ptr()));
-  check(PyDict_SetItem(md.ptr(), b.submitted.ptr(), utc_now().ptr()));
+  check(PyDict_SetItem(md.ptr(), b.submitted.ptr(), utc_datetime(submitted).ptr()));
   check(PyDict_SetItem(md.ptr(), b.engine_uuid.ptr(), uuid.ptr()));
   check(PyDict_SetItem(md.ptr(), b.outputs.ptr(), outputs.ptr()));
   check(PyDict_SetItem(md.ptr(), b.data.ptr(), steal(PyDict_New()).ptr()));

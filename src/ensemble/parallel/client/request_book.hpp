@@ -9,6 +9,8 @@
 // that pybind11 turns into a Python one (TypeError, RuntimeError).
 #pragma once
 
+#include <chrono>
+
 #include <pybind11/pybind11.h>
 
 namespace ensemble::parallel {
@@ -30,7 +32,9 @@ struct FiledRequest {
 // collector's view, see futures.py), and files them in the client's tables
 // under its lock. `engine_id`: an int, or None for a task the controller
 // places.
-FiledRequest file_request(pybind11::handle client, pybind11::handle engine_id);
+// `submitted` becomes its metadata's "submitted", and is the request header's date.
+FiledRequest file_request(pybind11::handle client, pybind11::handle engine_id,
+                          std::chrono::system_clock::time_point submitted);
 
 // Takes a request that could not be sent out of the client's tables again.
 void unfile_request(pybind11::handle client, const pybind11::str& msg_id);

@@ -190,6 +190,7 @@ void Controller::Impl::serve(const std::string& rid, wire::Message request, bool
     spdlog::warn("client: {} failed: {}", type, error.what());
     const char* ename = dynamic_cast<const UnknownRecordKey*>(&error)        ? "KeyError"
                         : dynamic_cast<const std::invalid_argument*>(&error) ? "ValueError"
+                        : dynamic_cast<const PendingTaskNamed*>(&error)      ? "IndexError"
                                                                             : "InvalidRequest";
     content = error_content(ename, error.what());
     buffers.clear();
@@ -312,6 +313,11 @@ Json Controller::Impl::purge_reply(const Json& request) {
   std::vector<std::string> ids;
   if (request.contains("msg_ids") && request["msg_ids"].is_array()) {
     ids = request["msg_ids"].get<std::vector<std::string>>();
+  }
+  for (const auto& id : ids) {
+    if (const Task* task = tasks.find(id); task != nullptr && !task->done) {
+      throw PendingTaskNamed("msg pending: '" + id + "'");
+    }
   }
   if (request.contains("engine_ids") && request["engine_ids"].is_array()) {
     for (int id : request["engine_ids"].get<std::vector<int>>()) {

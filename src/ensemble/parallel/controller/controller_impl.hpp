@@ -4,6 +4,7 @@
 // engines send, liveness, shutdown). One thread owns all of it.
 #pragma once
 
+#include <stdexcept>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <zmq.hpp>
@@ -35,6 +36,12 @@ Json error_content(const std::string& ename, const std::string& evalue);
 // "e3" -> 3 for kind 'e'; -1 if it is not a route of that kind.
 int route_id(std::string_view route, char kind);
 Json parse_or_null(std::string_view text);
+
+// A purge that names a task still pending: the client gets an IndexError, as from
+// ipyparallel's hub, and nothing is purged.
+struct PendingTaskNamed : std::out_of_range {
+  using std::out_of_range::out_of_range;
+};
 
 struct Controller::Impl {
   explicit Impl(ControllerOptions o)

@@ -41,6 +41,11 @@ Engine* EngineTable::by_connection(int fd) {
   return it == by_fd_.end() ? nullptr : find(it->second);
 }
 
+Engine* EngineTable::by_uuid(const std::string& uuid) {
+  auto it = by_uuid_.find(uuid);
+  return it == by_uuid_.end() ? nullptr : find(it->second);
+}
+
 Engine* EngineTable::find(int id) {
   auto it = engines_.find(id);
   return it == engines_.end() ? nullptr : &it->second;

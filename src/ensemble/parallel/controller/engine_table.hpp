@@ -47,6 +47,7 @@ class EngineTable {
   // (`wanted`), which it gets if it is free.
   Engine& register_engine(const std::string& uuid, bool& is_new, int wanted = -1);
   Engine* find(int id);
+  Engine* by_uuid(const std::string& uuid);
   Engine* by_registration_rid(std::string_view rid);
   Engine* by_connection(int fd);
   void index_registration(Engine& engine);

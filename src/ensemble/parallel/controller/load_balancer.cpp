@@ -77,13 +77,13 @@ LoadBalancer::LoadBalancer(Scheme scheme, int hwm, EngineTable& engines, TaskTab
 void LoadBalancer::submit(Parts parts, const std::string& client, const std::string& msg_id,
                           const std::string& msg_type, const Json& metadata) {
   TaskRequest request = task_request_from(msg_id, metadata);
-  // Targets named by engine uuid (as ipyparallel's client sends them) become ids.
+  // Targets named by engine uuid (as ipyparallel's client sends them) become ids; one
+  // no engine has (-1) stands for a uuid no engine has, so that the task cannot run anywhere.
   if (auto targets = metadata.find("targets"); targets != metadata.end() && targets->is_array()) {
     for (const auto& t : *targets) {
       if (!t.is_string()) continue;
-      for (auto& [id, engine] : engines_.all()) {
-        if (engine.uuid == t.get<std::string>()) request.targets.push_back(id);
-      }
+      const Engine* engine = engines_.by_uuid(t.get<std::string>());
+      request.targets.push_back(engine != nullptr ? engine->id : -1);
     }
   }
   // the header as the client wrote it (frame 4, as TaskTable::add reads it)

@@ -104,6 +104,13 @@ Json internal_error(const std::string& what, int engine_id, const std::string& u
               {"engine_info", {{"engine_id", engine_id}, {"engine_uuid", uuid}, {"method", "apply"}}}};
 }
 
+// A boolean the request's metadata may carry; anything else (absent, not a bool) is false.
+bool asked_flag(const Json& metadata, const char* key) {
+  if (!metadata.is_object()) return false;
+  auto it = metadata.find(key);
+  return it != metadata.end() && it->is_boolean() && it->get<bool>();
+}
+
 }  // namespace
 
 void add_apply_handler(kernel::Kernel& kernel, const ControllerLink& link, std::string engine_uuid) {
@@ -169,6 +176,15 @@ void add_apply_handler(kernel::Kernel& kernel, const ControllerLink& link, std::
     metadata["started"] = started;
     metadata["completed"] = wire::now_iso8601();
     metadata["status"] = content.value("status", "error");
+    // the keys of an ipyparallel engine's reply metadata, for code that reads task records
+    metadata["engine"] = uuid;
+    metadata["dependencies_met"] = true;
+    bool broadcast = asked_flag(request.metadata, "is_broadcast");
+    metadata["is_broadcast"] = broadcast;
+    metadata["is_coalescing"] = asked_flag(request.metadata, "is_coalescing");
+    // a broadcast reaches each engine as <its msg_id>_<engine id> (controller/broadcast.cpp)
+    const std::string& msg_id = request.header.msg_id;
+    metadata["original_msg_id"] = broadcast ? msg_id.substr(0, msg_id.rfind('_')) : std::string();
     kernel.send_reply(request, std::move(content), std::move(metadata), std::move(buffers), std::move(shared));
     return nullptr;
   });
