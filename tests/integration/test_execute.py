@@ -502,3 +502,15 @@ def test_a_figure_shows_without_asking_for_inline_figures(start_kernel):
     assert res.status == "ok", res.content
     shown = [m["content"]["data"] for m in res.of_type("display_data")]
     assert len(shown) == 1 and "image/png" in shown[0], shown
+
+
+@pytest.mark.parametrize("code, status", [
+    ("x = (1,\n 2)", "complete"),            # a bracket's continuation is not a block
+    ("x = !ls", "complete"),                 # a shell escape assigned
+    ("await asyncio.sleep(0)", "complete"),  # top-level await runs in a cell
+    ("  x = 1", "complete"),                 # an indented cell runs, its indent taken off
+    ("for i in range(3):\n    %time f(i)", "incomplete"),
+    ("x = [1,\n  2,", "incomplete"),
+])
+def test_is_complete_judges_cells_as_ipython_does(kernel, code, status):
+    assert kernel.shell_request("is_complete_request", {"code": code})["content"]["status"] == status

@@ -3,15 +3,21 @@ Enter in a console, so they must stay cheap. Completion hands what it does not d
 itself (magics, paths and dict keys in strings, imports, call results, unicode names,
 or a name it finds nothing for) to IPython's completer, as ipykernel runs it."""
 
+import ast
 import builtins
 import codeop
+import io
 import keyword
 import re
 import sys
+import tokenize
 import warnings
 
+from .cells import strip_leading_indent
+
 _NAME_AT_END = re.compile(r"[A-Za-z_][\w.]*$|$")
-_MAGIC_LINE = re.compile(r"^\s*[%!]")
+# A line IPython runs as a magic or shell escape, or assigns from one (`x = !ls`).
+_MAGIC_LINE = re.compile(r"^\s*[%!]|^\s*[\w.,\s]+=\s*[%!]")
 # Lines whose completion is IPython's business: magics, shell commands, imports.
 _IPYTHON_LINE = re.compile(r"^\s*(%|!|from\s|import\s)")
 # What right before a name makes it something other than a plain or dotted name: an
@@ -78,14 +84,47 @@ def _compiles(source):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(source, "<input>", "exec")
+            compile(source, "<input>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         return True
     except (SyntaxError, OverflowError, ValueError):
         return False
 
 
+def _compile_command(source):
+    """codeop's verdict (None: more input could complete it), with top-level await allowed,
+    as a cell allows it. A new compiler each time: codeop's keeps __future__ flags it saw."""
+    command = codeop.CommandCompiler()
+    command.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return command(source, "<input>", "exec")
+
+
+def _as_python(line):
+    """A line IPython transforms (a magic, a shell escape, `x = !cmd`, `obj?`) as a Python
+    statement of the same indent."""
+    if _MAGIC_LINE.match(line) or line.rstrip().endswith("?"):
+        return line[: len(line) - len(line.lstrip())] + "pass"
+    return line
+
+
+def _last_statement_indented(source):
+    """Whether the last logical line of ``source`` (which compiles) is indented: inside a
+    block that another line could continue. A bracket's continuation lines do not count."""
+    indented = False
+    at_line_start = True
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            at_line_start = True
+        elif token.type not in (tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER) and at_line_start:
+            indented = token.start[1] > 0
+            at_line_start = False
+    return indented
+
+
 def is_complete(code):
     """IPython's rules, as consoles expect: a block ends at a blank line."""
+    code = strip_leading_indent(code)  # IPython's first transform: an indented cell runs
     lines = code.split("\n")
     ends_with_blank_line = len(lines) > 1 and not lines[-1].strip()
     if lines and lines[0].lstrip().startswith("%%"):
@@ -95,17 +134,14 @@ def is_complete(code):
         return {"status": "incomplete", "indent": ""}
     if all(_MAGIC_LINE.match(line) or not line.strip() for line in lines):
         return {"status": "complete"}
-    source = "\n".join("pass" if _MAGIC_LINE.match(line) or line.rstrip().endswith("?") else line
-                       for line in lines)
+    source = "\n".join(_as_python(line) for line in lines)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compiled = codeop.compile_command(source, "<input>", "exec")
+        compiled = _compile_command(source)
     except (SyntaxError, OverflowError, ValueError):
         return {"status": "invalid"}
     if compiled is None and ends_with_blank_line and _compiles(source):
         return {"status": "complete"}
-    if compiled is not None and (ends_with_blank_line or not lines[-1].startswith((" ", "\t"))):
+    if compiled is not None and (ends_with_blank_line or not _last_statement_indented(source)):
         return {"status": "complete"}
     last = lines[-1]
     indent = last[: len(last) - len(last.lstrip())]
