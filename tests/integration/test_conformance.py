@@ -182,6 +182,11 @@ class EnsembleKernelTests(jupyter_kernel_test.KernelTests):
         self.assertFalse(missing["found"])
         self.assertEqual(missing["data"], {})
 
+    def test_inspect_sends_plain_text_only_as_ipykernel_does(self):
+        # IPython's HTML rendering only with enable_html_pager, which kernels leave off
+        content = self._request(self.kc.inspect, "len", 3, 1)
+        self.assertEqual(sorted(content["data"]), ["text/plain"])
+
     def test_inspect_at_cursor_inside_call(self):
         code = "print(1, 2)"
         content = self._request(self.kc.inspect, code, code.index("1"), 0)

@@ -36,4 +36,6 @@ def inspect_at(runtime, code, cursor_pos, detail_level):
         return not_found
     except Exception:
         return not_found
+    if not shell.enable_html_pager:  # as ipykernel: IPython's HTML only when asked for
+        bundle.pop("text/html", None)
     return {"found": True, "data": bundle, "metadata": {}}
