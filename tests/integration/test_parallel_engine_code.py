@@ -79,3 +79,20 @@ def test_a_function_of_a_module_the_engine_imports_keeps_the_modules_state_there
     rc[0].execute("import sys; sys.path.insert(0, %r)" % str(tmp_path), block=True)
     assert [rc[0].apply_sync(engine_state_mod.count) for _ in range(3)] == [1, 2, 3]
     assert engine_state_mod.calls == 0  # the client's module is not the engine's
+
+
+def _plot_and_name_the_backend():
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    plt.plot([1, 2])
+    plt.show()
+    return matplotlib.get_backend()
+
+
+@pytest.mark.deadline(90)
+def test_an_engine_keeps_matplotlibs_own_backend_and_sends_no_figures(rc):
+    # as ipyparallel's engines: the kernel's inline default is for notebooks, not workers
+    ar = rc[0].apply_async(_plot_and_name_the_backend)
+    assert ar.get(60).lower() == "agg"
+    assert ar.outputs == []

@@ -339,8 +339,10 @@ def _flush_original_streams():
 def _default_to_inline_figures():
     """Figures show in the notebook without `%matplotlib inline`, as under ipykernel: the
     inline backend is matplotlib's default here (MPLBACKEND, which the user's own setting
-    overrides and child processes inherit). The backend starts IPython when pyplot loads."""
-    if "MPLBACKEND" in os.environ:
+    overrides and child processes inherit). The backend starts IPython when pyplot loads.
+    Not on an engine (its sys.argv is [ensemble, --engine]): ipyparallel's engines keep
+    matplotlib's own default too, so a task's figures are not sent to the client."""
+    if "MPLBACKEND" in os.environ or sys.argv[1:2] == ["--engine"]:
         return
     import importlib.util
 
