@@ -96,3 +96,23 @@ def test_an_engine_keeps_matplotlibs_own_backend_and_sends_no_figures(rc):
     ar = rc[0].apply_async(_plot_and_name_the_backend)
     assert ar.get(60).lower() == "agg"
     assert ar.outputs == []
+
+
+def _write_below_python():
+    import os
+    import subprocess
+
+    subprocess.run(["echo", "from a child process"], check=True)
+    os.write(1, b"from the descriptor\n")
+    return "done"
+
+
+@pytest.mark.deadline(60)
+def test_what_a_task_prints_below_python_reaches_the_client(rc):
+    # child processes and C code write to descriptor 1, as under ipyparallel's engines
+    ar = rc[0].apply_async(_write_below_python)
+    assert ar.get(10) == "done"
+    ar.wait_for_output(10)
+    assert ar.stdout == "from a child process\nfrom the descriptor\n"
+    run = rc[1].execute("import os; os.write(2, b'to stderr\\n')", block=True)
+    assert run.stderr == "to stderr\n"

@@ -69,8 +69,9 @@ class ShellDispatcher final : public KernelContext {
   Json current_parent_header() const override;
   int execution_count() const override { return execution_count_; }
   Json query_history(const Json& request) override;
-  // Called after a cell runs and before its reply: hands over output still on its way
-  // (OutputCapture::drain). Main thread; set before or after run(), not during it.
+  // Called after a cell runs and before its reply, and before a reply a handler sends
+  // itself: hands over output still on its way (OutputCapture::drain). Main thread; set
+  // before or after run(), not during it.
   void set_output_drain(std::function<void()> drain) { output_drain_ = std::move(drain); }
   int history_session() const override;
 

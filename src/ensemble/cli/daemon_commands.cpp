@@ -207,6 +207,8 @@ int run_engine(const EngineArgs& args) {
   options.connection.key = controller.key;
   options.connection.kernel_name = "ensemble";
   options.history_path = ":memory:";  // many engines must not contend for one history file
+  // what C code and child processes print in a task reaches the client, as from ipyparallel's
+  options.capture_output_fds = true;
   // a shutdown (rc.shutdown) that a task still running did not let end the process normally
   options.before_forced_exit = remove_engine_file_now;
 

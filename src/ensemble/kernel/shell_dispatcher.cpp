@@ -124,6 +124,8 @@ void ShellDispatcher::send_reply(const wire::Message& request, Json content) {
 
 void ShellDispatcher::send_reply(const wire::Message& request, Json content, Json metadata,
                                  std::vector<std::string> buffers, std::vector<wire::SharedBuffer> shared) {
+  // a handler's own reply (an engine's apply): the output it made goes out first
+  if (output_drain_) output_drain_();
   wire::Message reply = reply_to(request, std::move(content));
   reply.metadata = std::move(metadata);
   reply.buffers = std::move(buffers);
