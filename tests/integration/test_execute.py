@@ -514,3 +514,24 @@ def test_a_figure_shows_without_asking_for_inline_figures(start_kernel):
 ])
 def test_is_complete_judges_cells_as_ipython_does(kernel, code, status):
     assert kernel.shell_request("is_complete_request", {"code": code})["content"]["status"] == status
+
+
+def test_a_result_whose_repr_raises_is_an_error_output_of_a_cell_that_succeeds(kernel):
+    res = kernel.execute("class ReprFails:\n    def __repr__(self):\n        raise ValueError('repr broke')\nReprFails()")
+    assert res.status == "ok", res.content
+    assert [e["evalue"] for e in res.errors] == ["repr broke"] and res.results == []
+
+
+def test_a_failing_html_repr_leaves_the_plain_text_result(kernel):
+    res = kernel.execute("class HtmlFails:\n    def _repr_html_(self):\n        raise ValueError('html broke')\n"
+                         "    def __repr__(self):\n        return 'plain still here'\nHtmlFails()")
+    assert res.status == "ok", res.content
+    assert [e["evalue"] for e in res.errors] == ["html broke"]
+    assert [r["data"] for r in res.results] == [{"text/plain": "plain still here"}]
+
+
+def test_quit_with_keep_kernel_asks_the_frontend_to_leave_it_running(kernel):
+    kernel.execute("get_ipython()")  # with IPython up, whose own exit takes no keep_kernel
+    res = kernel.execute("quit(keep_kernel=True)")
+    assert res.status == "ok", res.content
+    assert [(p["source"], p["keepkernel"]) for p in res.content["payload"]] == [("ask_exit", True)]

@@ -37,6 +37,11 @@ class ErrorReporting:
             self._shell.debugger(force=True)
 
     def record_error(self, ename, evalue, traceback):
+        if self._formatting:
+            # a result's formatter failed: shown as an output, and the cell does not fail,
+            # as IPython reports its formatters' errors
+            self.bridge.publish("error", {"ename": ename, "evalue": evalue, "traceback": list(traceback)})
+            return
         self._error = {"ename": ename, "evalue": evalue, "traceback": list(traceback)}
         if self._shell is not None and self._shell.call_pdb:
             # the debugger comes next (%pdb on): the traceback is shown before its prompt

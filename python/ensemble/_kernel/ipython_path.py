@@ -23,6 +23,9 @@ class IPythonPath:
             finally:
                 self._creating_shell = False
             self._shell.execution_count = self.execution_count
+            # IPython's own exit takes no keep_kernel; ours does, as ipykernel's
+            for name in ("exit", "quit"):
+                self.namespace[name] = self._shell.user_ns_hidden[name] = self._exit
             self.history.adopt(self._shell.history_manager)
             names = getattr(self._shell.compile, "_filename_map", None)
             if isinstance(names, dict):

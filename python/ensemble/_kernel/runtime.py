@@ -65,6 +65,7 @@ class KernelRuntime(IPythonPath, ErrorReporting):
         self._error = None
         self._output_text = None
         self._ipython_cell = None  # the code IPython runs for the current cell, while it runs
+        self._formatting = False  # while a result is formatted (see _format_result)
         self._shell = None
         self._creating_shell = False
         self.comms = CommManager(bridge)
@@ -74,7 +75,7 @@ class KernelRuntime(IPythonPath, ErrorReporting):
         builtins.input = self.input
         getpass_module.getpass = self.getpass
         builtins.get_ipython = self.get_ipython
-        builtins.exit = builtins.quit = _Exit(self)
+        self._exit = builtins.exit = builtins.quit = _Exit(self)
         signal.signal(signal.SIGINT, self._on_sigint)
         self._install_ipython_import_hook()
 
@@ -249,7 +250,7 @@ class KernelRuntime(IPythonPath, ErrorReporting):
             value._ipython_display_()
             self._record_output(value)
             return True
-        data, metadata = self.format(value)
+        data, metadata = self._format_result(value)
         # after formatting, as IPython does: Out shown as the result is Out without it
         self._record_output(value)
         if not data:
@@ -262,6 +263,18 @@ class KernelRuntime(IPythonPath, ErrorReporting):
         self.bridge.publish("execute_result",
                             {"execution_count": self.execution_count, "data": data, "metadata": metadata})
         return True
+
+    def _format_result(self, value):
+        """The result's bundle; a formatter that raises (a broken __repr__ or _repr_html_)
+        is shown as an error output and leaves the formats that worked."""
+        self._formatting = True
+        try:
+            return self.format(value)
+        except Exception:
+            self.showtraceback()
+            return {}, {}
+        finally:
+            self._formatting = False
 
     def _record_output(self, value):
         if value is self.history.outputs:  # Out itself: not kept in Out or _, as IPython
