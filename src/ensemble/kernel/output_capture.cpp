@@ -93,7 +93,7 @@ struct OutputCapture::Impl {
   std::jthread reader;
 
   void read_available(Captured& stream) {
-    std::array<char, 65536> buffer{};
+    std::array<char, 65536> buffer;  // filled by read(): not zeroed first
     for (;;) {
       ssize_t got = ::read(stream.read_end, buffer.data(), buffer.size());
       if (got < 0 && errno == EINTR) continue;
@@ -183,10 +183,11 @@ OutputCapture::~OutputCapture() {
 
 void OutputCapture::drain() {
   std::fflush(nullptr);
-  // One system call when nothing is waiting, as after most engine tasks.
+  // The lock first: the reader thread may hold text it has read but not yet handed on.
+  std::lock_guard lock(impl_->reading);
+  // Then one system call when nothing is waiting, as after most engine tasks.
   std::array<pollfd, 2> fds{{{impl_->streams[0].read_end, POLLIN, 0}, {impl_->streams[1].read_end, POLLIN, 0}}};
   if (::poll(fds.data(), fds.size(), 0) <= 0) return;
-  std::lock_guard lock(impl_->reading);
   for (std::size_t i = 0; i < 2; ++i) {
     if (fds[i].revents != 0) impl_->read_available(impl_->streams[i]);
   }
