@@ -6,11 +6,10 @@ import asyncio
 import threading
 import time
 
+import distributed  # python3-distributed: scripts/install-deps.sh installs it
 import pytest
 
-distributed = pytest.importorskip("distributed")
-
-from ensemble._engine import dask_worker  # noqa: E402
+from ensemble._engine import dask_worker
 
 
 class StuckWorker:

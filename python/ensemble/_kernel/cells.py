@@ -32,7 +32,11 @@ _QUIET_SKIPPED = {tokenize.ENDMARKER, tokenize.NL, tokenize.NEWLINE, tokenize.CO
 def semicolon_follows(code, node):
     """Whether a `;` comes right after ``node`` (the cell's last expression, parsed from
     ``code``): IPython then shows no result. Comments after it do not matter."""
-    line = _LINE_END.split(code)[node.end_lineno - 1]
+    if "\r" in code:  # ast counts \r\n and a lone \r as line ends too
+        code = _LINE_END.sub("\n", code)
+    # the last expression is near the end: cut its line from there, not the whole cell up
+    lines_after = code.count("\n") + 1 - node.end_lineno
+    line = code.rsplit("\n", lines_after + 1)[-lines_after - 1]
     rest = line.encode("utf-8")[node.end_col_offset:]  # ast's columns count UTF-8 bytes
     return rest.lstrip().startswith(b";")
 

@@ -86,7 +86,6 @@ def create_shell(runtime, namespace):
     shell.set_hook("show_in_pager", page.as_hook(payloadpage.page), 99)
     from .kernel_magics import KernelMagics
 
-    KernelMagics.connection_file = runtime.connection_file
     shell.register_magics(KernelMagics)
     # as IPython's kernel and terminal apps do: %store is there from the start
     shell.extension_manager.load_extension("storemagic")

@@ -22,7 +22,10 @@ from IPython.utils.process import arg_split
 
 @magics_class
 class KernelMagics(Magics):
-    connection_file = ""  # set by create_shell: the kernel's, when it has one
+    @property
+    def connection_file(self):
+        """The kernel's connection file ("" when it has none, as on an engine)."""
+        return self.shell.runtime.connection_file
 
     @line_magic
     def edit(self, parameter_s="", last_call=None):
@@ -70,7 +73,7 @@ class KernelMagics(Magics):
     @line_magic
     def connect_info(self, arg_s):
         """How another frontend attaches to this kernel (its connection file)."""
-        path = KernelMagics.connection_file
+        path = self.connection_file
         if not path or not os.path.exists(path):
             print("This kernel has no connection file to share.")
             return
@@ -92,7 +95,7 @@ class KernelMagics(Magics):
     @line_magic
     def qtconsole(self, arg_s):
         """Open a Qt console attached to this kernel (needs jupyter-qtconsole)."""
-        path = KernelMagics.connection_file
+        path = self.connection_file
         command = shutil.which("jupyter-qtconsole")
         if command is None or not path:
             print("Could not start a Qt console: %s." % (

@@ -3,6 +3,8 @@ flag of the wrong type or value raises at once, from ``set_flags`` or from assig
 attribute, and not at the next request. The errors are traitlets' TraitError (for code
 written against ipyparallel) and also TypeError or ValueError."""
 
+from contextlib import contextmanager
+
 try:
     from traitlets import TraitError
 except ImportError:  # traitlets comes with IPython; without it, code cannot catch it anyway
@@ -47,9 +49,11 @@ def checked_timeout(name, value):
 
 
 class CheckedFlags:
-    """Runs ``_flag_checks[name]`` on each assignment of a flag attribute (reading one costs
-    nothing more); the check returns the value to keep or raises."""
+    """A view's flags: ``_flag_names`` may be set by keyword, and ``_flag_checks[name]``
+    runs on each assignment of one (reading one costs nothing more); the check returns the
+    value to keep or raises."""
 
+    _flag_names = []
     _flag_checks = {}
 
     def __setattr__(self, name, value):
@@ -57,3 +61,20 @@ class CheckedFlags:
         if check is not None:
             value = check(name, value)
         object.__setattr__(self, name, value)
+
+    def set_flags(self, **kwargs):
+        """Set flags (block, track, targets, ...) by keyword."""
+        for name, value in kwargs.items():
+            if name not in self._flag_names:
+                raise KeyError("Invalid name: %r" % name)
+            setattr(self, name, value)
+
+    @contextmanager
+    def temp_flags(self, **kwargs):
+        """Set flags for the duration of a ``with`` block."""
+        saved = {name: getattr(self, name) for name in self._flag_names}
+        self.set_flags(**kwargs)
+        try:
+            yield
+        finally:
+            self.set_flags(**saved)

@@ -49,23 +49,6 @@ class View(CheckedFlags):
             return 1
         return len(self.client)
 
-    def set_flags(self, **kwargs):
-        """Set flags (block, track, targets, ...) by keyword."""
-        for name, value in kwargs.items():
-            if name not in self._flag_names:
-                raise KeyError("Invalid name: %r" % name)
-            setattr(self, name, value)
-
-    @contextmanager
-    def temp_flags(self, **kwargs):
-        """Set flags for the duration of a ``with`` block."""
-        saved = {name: getattr(self, name) for name in self._flag_names}
-        self.set_flags(**kwargs)
-        try:
-            yield
-        finally:
-            self.set_flags(**saved)
-
     def _record(self, ar):
         self.history.extend(ar.msg_ids)
         self.outstanding.update(ar.msg_ids)
