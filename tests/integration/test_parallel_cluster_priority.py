@@ -2,8 +2,10 @@
 (``ensemble cluster start --nice``, ``Cluster(nice=...)``, ``ENSEMBLE_CLUSTER_NICE``):
 the session's autogroup and each daemon run at that nice value."""
 
+import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -36,10 +38,27 @@ def _assert_standing_back(pids, nice):
             assert _autogroup_nice(pid) == nice, pid
 
 
+DEFAULT_NICE = 3  # cli/cluster_priority.hpp: a third of the user's weight on a CPU both want
+
+
 @pytest.mark.deadline(60)
-def test_a_cluster_runs_at_its_users_priority_by_default(own_cluster, monkeypatch):
+def test_a_cluster_stands_back_from_its_users_session_at_nice_3_by_default(own_cluster, monkeypatch):
+    monkeypatch.delenv("ENSEMBLE_CLUSTER_NICE", raising=False)
+    users = _autogroup_nice(os.getpid()) if HAS_AUTOGROUPS else None
+    c = own_cluster(n=1)
+    c.cluster.start_cluster_sync()
+    assert cluster_info(c.profile_dir, c.cluster_id)["nice"] == DEFAULT_NICE
+    _assert_standing_back(c.remember_pids(), DEFAULT_NICE)
+    if HAS_AUTOGROUPS:
+        assert _autogroup_nice(os.getpid()) == users, "the user's own session is left as it was"
+    c.cluster.stop_cluster_sync()
+
+
+@pytest.mark.deadline(60)
+def test_a_cluster_at_nice_0_runs_at_its_users_priority(own_cluster, monkeypatch):
     monkeypatch.delenv("ENSEMBLE_CLUSTER_NICE", raising=False)
     c = own_cluster(n=1)
+    c.cluster.nice = 0  # as ipp.Cluster(nice=0): as ipyparallel runs
     c.cluster.start_cluster_sync()
     assert cluster_info(c.profile_dir, c.cluster_id)["nice"] == 0
     for pid in c.remember_pids():
@@ -69,6 +88,25 @@ def test_a_cluster_at_nice_5_and_engines_added_later_stand_back_from_the_users_s
     c.cluster.stop_cluster_sync()
 
 
+@pytest.mark.deadline(90)
+def test_engines_added_to_a_cluster_from_before_the_nice_option_run_as_that_cluster_did(own_cluster, monkeypatch):
+    # a cluster file without "nice" was written by a cluster that ran at the user's priority
+    monkeypatch.delenv("ENSEMBLE_CLUSTER_NICE", raising=False)
+    c = own_cluster(n=1)
+    c.cluster.nice = 0
+    c.cluster.start_cluster_sync()
+    first = set(c.remember_pids())
+    path = Path(c.profile_dir) / "security" / ("cluster-%s.json" % c.cluster_id)
+    info = json.loads(path.read_text())
+    del info["nice"]
+    path.write_text(json.dumps(info))
+    c.cluster.start_engines_sync(1)
+    added = set(c.remember_pids()) - first
+    assert len(added) == 1
+    _assert_standing_back(added, 0)
+    c.cluster.stop_cluster_sync()
+
+
 @pytest.mark.deadline(60)
 def test_ensemble_cluster_nice_in_the_environment_sets_the_default(own_cluster, monkeypatch):
     monkeypatch.setenv("ENSEMBLE_CLUSTER_NICE", "7")
@@ -81,7 +119,7 @@ def test_ensemble_cluster_nice_in_the_environment_sets_the_default(own_cluster, 
 @pytest.mark.deadline(60)
 def test_a_bad_ensemble_cluster_nice_is_reported_and_the_default_used(tmp_path):
     # "-3" would be more than the user's priority: refused, as anything not 0 to 19, and the
-    # default (0) used
+    # default used
     profile = str(tmp_path / "profile")
     cli = [files.ensemble_executable(), "cluster"]
     where = ["--profile-dir", profile, "--cluster-id", "bad"]
@@ -94,7 +132,7 @@ def test_a_bad_ensemble_cluster_nice_is_reported_and_the_default_used(tmp_path):
         assert "ignoring ENSEMBLE_CLUSTER_NICE=-3" in started.stderr
         info = cluster_info(profile, "bad")
         pids = cluster_pids(info)
-        assert info["nice"] == 0
+        assert info["nice"] == DEFAULT_NICE
     finally:
         subprocess.run(cli + ["stop"] + where, capture_output=True, timeout=40)
         kill_left_over(pids)

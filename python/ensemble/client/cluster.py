@@ -58,7 +58,7 @@ class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
     (kept; they mean nothing to Ensemble's engines).
     Ensemble's own ``nice`` (0 to 19) is how far the daemons stand back from the user's
     session when both want the CPUs (``ensemble cluster start --nice``; default
-    ``$ENSEMBLE_CLUSTER_NICE``, else 0).
+    ``$ENSEMBLE_CLUSTER_NICE``, else 3).
     """
 
     def __init__(self, *, n=None, cluster_id=None, profile="", profile_dir="",
@@ -89,7 +89,7 @@ class Cluster(AsyncFirst, EngineControlMixin, ClusterFileMixin):
         self.controller_args = list(settings.get("controller_args") or [])
         self.engine_args = list(settings.get("engine_args") or [])
         # Ensemble's own: how far the daemons stand back from the user's session
-        # (``ensemble cluster start --nice``); None: $ENSEMBLE_CLUSTER_NICE, else 0
+        # (``ensemble cluster start --nice``); None: $ENSEMBLE_CLUSTER_NICE, else 3
         self.nice = settings.get("nice")
         self.log = log or default_log(parent, "%s.%s" % (__name__, self.cluster_id))
         self.log_level = settings.get("log_level") or logging.INFO

@@ -197,9 +197,9 @@ int add_engines_now(const ClusterArgs& args) {
     std::cerr << "ensemble cluster: no running cluster '" << args.cluster_id << "' (" << path << ")" << std::endl;
     return 1;
   }
-  // as far back as the cluster's first session stands (a file from before --nice: the default)
-  Json nice = cluster.value("nice", Json(kDefaultClusterNice));
-  stand_back_from_users_session(nice.is_number_integer() ? nice.get<int>() : kDefaultClusterNice);
+  // as far back as the cluster's first session stands (a file from before --nice: as that ran, 0)
+  Json nice = cluster.value("nice", Json(kClusterNiceBeforeTheOption));
+  stand_back_from_users_session(nice.is_number_integer() ? nice.get<int>() : kClusterNiceBeforeTheOption);
   spawn_engines(cluster, args, log_stem_of(args));
   cluster["n"] = cluster.value("n", 0) + args.n;
   if (auto status = wire::write_private_file(path, cluster.dump(1) + "\n"); !status.ok()) {
@@ -335,7 +335,7 @@ Subcommand add_cluster_command(CLI::App& app) {
   start->add_option("--hwm", args->hwm, "Most load-balanced tasks one engine may hold; 0: no limit (default)");
   start->add_option("--nice", args->nice,
                     "How far the cluster stands back from your own session when both want the CPUs: a nice "
-                    "value, 0 (as you) to 19 (default: $ENSEMBLE_CLUSTER_NICE, else 0)")
+                    "value, 0 (as you) to 19 (default: $ENSEMBLE_CLUSTER_NICE, else 3)")
       ->check(CLI::Range(kLeastClusterNice, kMostClusterNice));
   start->add_option("--db", args->db, "Task store: a SQLite file, or 'memory' (default: in the profile directory)");
   CLI::App* engines = sub->add_subcommand("engines", "Start more engines for a running cluster");

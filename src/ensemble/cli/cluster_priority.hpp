@@ -10,11 +10,14 @@
 // gets three quarters of such a CPU instead. While the user's side is idle the
 // cluster still gets every CPU: niceness only orders runnable work.
 //
-// Opt-in (default 0, as ipyparallel runs): on 2 cores, nice 5 took a loop of
-// `lview.apply_async` from 22 and 30 to 18 and 20 µs per call (2 and 8
-// engines, medians of 5 runs), but cost the cluster 15-18 % of its pipelined
-// and `dview.map` throughput and brought a one-engine-killed run of 2000 tasks
-// to 2.0 times a fault-free one, from 1.9 (docs/performance.md, session 17).
+// Default 3 (weights 526 to the user's 1024: two thirds of a CPU both want).
+// Session 17 measured nice 5 costing the cluster 15-18 % of its pipelined
+// throughput and kept 0, as ipyparallel runs. Session 26 measured again, nice
+// 0 against 3 in alternating runs on 2 cores (bench/parallel_bench.py --one,
+// 14-17 runs each): with 8 engines, the median `lview.apply_async` call went
+// from 17.5 µs (4 runs in 17 past 30, up to 46) to 11.1 (none past 17.3),
+// while the cluster's throughputs moved within 5 % either way, except the
+// load-balanced map's, 15 % higher (docs/performance.md, session 26).
 //
 // Threads: called once, before the session's leader starts any thread or daemon.
 #pragma once
@@ -22,7 +25,9 @@
 namespace ensemble::cli {
 
 // The nice value of a cluster started without --nice, and the range it may take.
-inline constexpr int kDefaultClusterNice = 0;
+inline constexpr int kDefaultClusterNice = 3;
+// What a cluster started before --nice existed ran at (its file has no "nice").
+inline constexpr int kClusterNiceBeforeTheOption = 0;
 inline constexpr int kLeastClusterNice = 0;  // the user's own priority: a cluster never runs above it
 inline constexpr int kMostClusterNice = 19;
 
