@@ -8,6 +8,8 @@
 // publishing) from any thread of its own.
 #pragma once
 
+#include <cstdint>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +47,12 @@ class KernelContext {
   // content; history_session() is the store's number for this session.
   virtual Json query_history(const Json& request) = 0;
   virtual int history_session() const = 0;
+  // The debugger's seam (debug_channel.hpp), in a kernel that has one: the descriptor
+  // its thread reads debug requests from (-1: no debugger), the reply to one (false: no
+  // such request waiting), and a DAP event for the frontends. Thread-safe.
+  virtual int debug_requests_fd() const { return -1; }
+  virtual bool send_debug_reply(std::uint64_t /*token*/, Json /*content*/) { return false; }
+  virtual void publish_debug_event(Json /*content*/) {}
 };
 
 struct ExecuteRequest {

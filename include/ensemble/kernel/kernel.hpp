@@ -45,6 +45,8 @@ struct KernelOptions {
   // what C libraries and child processes print reaches the frontend, as under ipykernel.
   // The process must log elsewhere than descriptor 2 (cli/main.cpp does).
   bool capture_output_fds = false;
+  // Serves control's debug_request through the interpreter's debugger (debug_channel.hpp).
+  bool debugger = false;
 };
 
 class Kernel {

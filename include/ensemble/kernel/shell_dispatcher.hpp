@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ensemble/kernel/channels.hpp"
+#include "ensemble/kernel/debug_channel.hpp"
 #include "ensemble/kernel/history_store.hpp"
 #include "ensemble/kernel/interpreter.hpp"
 #include "ensemble/kernel/session.hpp"
@@ -32,8 +33,10 @@ using RequestGate = std::function<std::optional<Refusal>(const wire::Message& re
 
 class ShellDispatcher final : public KernelContext {
  public:
+  // `debugger`, if any, outlives the dispatcher; kernel_info says "debugger": true when
+  // there is one and the interpreter can debug.
   ShellDispatcher(Interpreter& interpreter, Inbox& inbox, Outbox& outbox, HistoryStore& history,
-                  const Session& session);
+                  const Session& session, DebugChannel* debugger = nullptr);
 
   // The full kernel_info_reply content (protocol fields added to the
   // interpreter's). Computed once.
@@ -74,6 +77,13 @@ class ShellDispatcher final : public KernelContext {
   // before or after run(), not during it.
   void set_output_drain(std::function<void()> drain) { output_drain_ = std::move(drain); }
   int history_session() const override;
+  int debug_requests_fd() const override { return debugger_ != nullptr ? debugger_->request_fd() : -1; }
+  bool send_debug_reply(std::uint64_t token, Json content) override {
+    return debugger_ != nullptr && debugger_->reply(token, std::move(content));
+  }
+  void publish_debug_event(Json content) override {
+    if (debugger_ != nullptr) debugger_->publish_event(std::move(content));
+  }
 
  private:
 
@@ -99,6 +109,7 @@ class ShellDispatcher final : public KernelContext {
   Outbox& outbox_;
   HistoryStore& history_;
   const Session& session_;
+  DebugChannel* debugger_;
   Json kernel_info_;
   RequestGate gate_;
   std::unordered_map<std::string, RequestHandler> handlers_;

@@ -11,6 +11,12 @@ import sys
 _AUTOMAGIC_CANDIDATE = re.compile(r"\s*([A-Za-z_][\w.]*)(.*)\Z", re.DOTALL)
 
 
+def _cell_code_name(raw_code, transformed_code, number):
+    from .cell_files import cell_file_name
+
+    return cell_file_name(raw_code)
+
+
 class IPythonPath:
     def get_ipython(self):
         if self._shell is None:
@@ -31,6 +37,9 @@ class IPythonPath:
             if isinstance(names, dict):
                 self._cell_numbers.update(names)
                 self._shell.compile._filename_map = self._cell_numbers
+            # its cells are named as the plain path names them: where a frontend's
+            # debugger expects each cell (cell_files.py)
+            self._shell.compile.get_code_name = _cell_code_name
             from .ipykernel_compat import create_kernel_facade
             self._shell.kernel = create_kernel_facade(self, self._shell)
             builtins.get_ipython = self.get_ipython

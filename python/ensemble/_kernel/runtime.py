@@ -17,6 +17,7 @@ import sys
 import types
 
 from . import display as display_module
+from .cell_files import cell_file_name
 from . import introspection
 from .cells import ends_with_semicolon, semicolon_follows, strip_leading_indent
 from .comm import CommManager
@@ -78,6 +79,11 @@ class KernelRuntime(IPythonPath, ErrorReporting):
         self._exit = builtins.exit = builtins.quit = _Exit(self)
         signal.signal(signal.SIGINT, self._on_sigint)
         self._install_ipython_import_hook()
+        self._debugger = None  # the relay for Jupyter's debugger, in a kernel that serves it
+        debug_fd = bridge.debug_requests_fd()
+        if debug_fd >= 0:
+            from . import debugger
+            self._debugger = debugger.start(bridge, self, debug_fd)
 
     # -- lifecycle -------------------------------------------------------
 
@@ -98,6 +104,7 @@ class KernelRuntime(IPythonPath, ErrorReporting):
             },
             "banner": f"Ensemble {__version__}: Python {sys.version.split()[0]} on a C++ kernel\n",
             "help_links": [{"text": "Python Reference", "url": "https://docs.python.org/3/"}],
+            "debugger": self._debugger is not None and self._debugger.available(),
         }
 
     def _on_sigint(self, signum, frame):
@@ -127,6 +134,8 @@ class KernelRuntime(IPythonPath, ErrorReporting):
                 shell.events.trigger("pre_run_cell", None)
         raw = code
         code = strip_leading_indent(code)
+        if self._debugger is not None:
+            self._debugger.trace_this_thread()
         self.executing = True
         self._make_loop_current()
         try:
@@ -138,7 +147,7 @@ class KernelRuntime(IPythonPath, ErrorReporting):
                 self._ipython_cell = parsed  # IPython asks whether it ends in `;` as run
                 self._settle(self._run_ipython(code, silent))
             else:
-                self._run_plain(code, silent, execution_count)
+                self._run_plain(code, silent, execution_count, raw)
         except BaseException:
             self.executing = False
             self.showtraceback()
@@ -162,7 +171,7 @@ class KernelRuntime(IPythonPath, ErrorReporting):
             reply["user_expressions"] = self._user_expressions(user_expressions)
         return reply
 
-    def _run_plain(self, code, silent, execution_count):
+    def _run_plain(self, code, silent, execution_count, raw):
         if silent:
             # Each silent cell needs a name of its own: a function defined in one (an engine's
             # view.execute is silent by default) keeps pointing at its cell's source, and a
@@ -170,7 +179,7 @@ class KernelRuntime(IPythonPath, ErrorReporting):
             self._silent_cells += 1
             filename = f"<silent-cell-{self._silent_cells}>"
         else:
-            filename = f"<cell-{execution_count}>"
+            filename = cell_file_name(raw)  # where a frontend's debugger expects the cell
         self._cell_numbers[filename] = execution_count  # a silent cell: the count it ran at, as IPython
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         tree = ast.parse(code, filename=filename)

@@ -117,6 +117,7 @@ int run_kernel(const KernelArgs& args) {
   }
   if (args.max_message_bytes > 0) options.max_message_bytes = args.max_message_bytes;
   options.capture_output_fds = true;
+  options.debugger = true;  // an engine has none: its control channel is the controller's
 
   python::PythonRuntime runtime({package_paths(), {executable_path()}});
   python::PythonInterpreter interpreter({}, {}, std::filesystem::absolute(path).string());

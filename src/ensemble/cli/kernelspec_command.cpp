@@ -47,9 +47,11 @@ int install(const KernelspecArgs& args) {
       {"display_name", args.display_name},
       {"language", "python"},
       {"interrupt_mode", args.interrupt_mode},
-      // jupyter_client >= 8.9 reads this to decide whether to put a CurveZMQ key
-      // pair in the connection file it writes for us.
-      {"metadata", {{"debugger", false}, {"supported_encryption", {"curve"}}}},
+      // JupyterLab offers its debugger for a kernel whose spec says "debugger": true
+      // (kernel_info then says whether debugpy is there); jupyter_client >= 8.9 reads
+      // supported_encryption to decide whether to put a CurveZMQ key pair in the
+      // connection file it writes for us.
+      {"metadata", {{"debugger", true}, {"supported_encryption", {"curve"}}}},
   };
   std::ofstream out(dir / "kernel.json");
   out << spec.dump(2) << "\n";

@@ -312,6 +312,12 @@ void IoLoop::answer_control(wire::Message request) {
     auto restart = request.content.find("restart");
     shutdown = restart != request.content.end() && restart->is_boolean() && restart->get<bool>();
     content = {{"status", "ok"}, {"restart", *shutdown}};
+  } else if (msg_type == "debug_request") {
+    // answered by the debugger's thread, idle status included, when it takes the request
+    if (hooks_.debugger != nullptr && hooks_.debugger->hand_on(request)) return;
+    content = failed_debug_response(request.content, hooks_.debugger == nullptr
+                                                          ? "this kernel has no debugger"
+                                                          : "the debugger is not taking requests");
   } else {
     spdlog::warn("control: unknown message type '{}'", msg_type);
     content = {{"status", "error"},

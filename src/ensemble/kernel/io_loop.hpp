@@ -20,6 +20,7 @@
 #include <zmq.hpp>
 
 #include "ensemble/wire/deferred_wake.hpp"
+#include "ensemble/kernel/debug_channel.hpp"
 #include "ensemble/kernel/roster.hpp"
 #include "ensemble/kernel/session.hpp"
 #include "ensemble/kernel/uplink.hpp"
@@ -33,6 +34,8 @@ struct IoLoopHooks {
   std::function<void()> interrupt;                                     // interrupt the main thread (message mode)
   std::function<void(bool restart)> on_shutdown;                       // a shutdown_request was answered
   std::function<void(const std::vector<std::string>& msg_ids)> abort;  // control's abort_request
+  // control's debug_request goes here; none: answered as failed (a kernel without a debugger)
+  DebugChannel* debugger = nullptr;
 };
 
 class IoLoop {

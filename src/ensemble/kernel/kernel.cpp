@@ -51,6 +51,7 @@ struct Kernel::Impl {
   std::unique_ptr<IoLoop> io;
   std::shared_ptr<Uplink> uplink;
   std::unique_ptr<Heartbeat> heartbeat;
+  std::unique_ptr<DebugChannel> debugger;  // before the dispatcher, which the interpreter attaches to
   std::unique_ptr<ShellDispatcher> dispatcher;
   std::unique_ptr<RosterFile> roster;      // only when encrypted
   std::unique_ptr<ZapHandler> zap;
@@ -67,8 +68,9 @@ struct Kernel::Impl {
 
 Kernel::Kernel(KernelOptions options, Interpreter& interpreter)
     : impl_(std::make_unique<Impl>(std::move(options), interpreter)) {
-  impl_->dispatcher =
-      std::make_unique<ShellDispatcher>(interpreter, impl_->inbox, impl_->outbox, impl_->history, impl_->session);
+  if (impl_->options.debugger) impl_->debugger = std::make_unique<DebugChannel>(impl_->session, impl_->outbox);
+  impl_->dispatcher = std::make_unique<ShellDispatcher>(interpreter, impl_->inbox, impl_->outbox, impl_->history,
+                                                        impl_->session, impl_->debugger.get());
 }
 
 Kernel::~Kernel() {
@@ -155,6 +157,7 @@ wire::Result<wire::ConnectionInfo> Kernel::bind() {
   hooks.abort = [dispatcher = k.dispatcher.get()](const std::vector<std::string>& ids) {
     dispatcher->abort_requests(ids);
   };
+  hooks.debugger = k.debugger.get();
   // What starting the interpreter freed (import-time garbage) goes back before the
   // kernel serves: the allocator would otherwise keep it for a while (jemalloc: up to
   // its decay time), counted in the RSS of a kernel that is only waiting.

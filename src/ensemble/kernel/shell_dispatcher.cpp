@@ -36,8 +36,13 @@ Json history_row(const HistoryEntry& entry, bool with_output) {
 }  // namespace
 
 ShellDispatcher::ShellDispatcher(Interpreter& interpreter, Inbox& inbox, Outbox& outbox, HistoryStore& history,
-                                 const Session& session)
-    : interpreter_(interpreter), inbox_(inbox), outbox_(outbox), history_(history), session_(session) {
+                                 const Session& session, DebugChannel* debugger)
+    : interpreter_(interpreter),
+      inbox_(inbox),
+      outbox_(outbox),
+      history_(history),
+      session_(session),
+      debugger_(debugger) {
   auto bind = [this](Json (ShellDispatcher::*method)(const wire::Message&)) {
     return [this, method](wire::Message& request) { return (this->*method)(request); };
   };
@@ -55,7 +60,9 @@ ShellDispatcher::ShellDispatcher(Interpreter& interpreter, Inbox& inbox, Outbox&
   kernel_info_ = interpreter_.kernel_info();
   kernel_info_["status"] = "ok";
   kernel_info_["protocol_version"] = wire::kProtocolVersion;
-  kernel_info_["debugger"] = false;
+  auto can_debug = kernel_info_.find("debugger");
+  kernel_info_["debugger"] =
+      debugger_ != nullptr && can_debug != kernel_info_.end() && can_debug->is_boolean() && can_debug->get<bool>();
 }
 
 void ShellDispatcher::add_handler(std::string msg_type, RequestHandler handler) {

@@ -34,6 +34,32 @@ std::string ask(Bridge& bridge, const std::string& prompt, bool password) {
   throw std::runtime_error(answer.status().message());
 }
 
+// MurmurHash2 (32-bit, Austin Appleby's, public domain) of `data`: how the Jupyter
+// debugger names a cell's file (debugInfo's hashMethod "Murmur2"), so that a frontend
+// computes the same path from a cell's text as the kernel compiles it under.
+std::uint32_t murmur2(std::string_view data, std::uint32_t seed) {
+  constexpr std::uint32_t m = 0x5bd1e995;
+  std::uint32_t h = seed ^ static_cast<std::uint32_t>(data.size());
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  std::size_t length = data.size();
+  for (; length >= 4; bytes += 4, length -= 4) {
+    std::uint32_t k = bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (static_cast<std::uint32_t>(bytes[3]) << 24);
+    k *= m;
+    k ^= k >> 24;
+    k *= m;
+    h = (h * m) ^ k;
+  }
+  switch (length) {
+    case 3: h ^= static_cast<std::uint32_t>(bytes[2]) << 16; [[fallthrough]];
+    case 2: h ^= static_cast<std::uint32_t>(bytes[1]) << 8; [[fallthrough]];
+    case 1: h ^= bytes[0]; h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return h;
+}
+
 }  // namespace
 
 namespace ensemble::python {
@@ -71,5 +97,17 @@ PYBIND11_EMBEDDED_MODULE(_ensemble_bridge, module) {
              }
              return ensemble::python::from_json(reply);
            })
-      .def("history_session", [](Bridge& bridge) { return bridge.context->history_session(); });
+      .def("history_session", [](Bridge& bridge) { return bridge.context->history_session(); })
+      // the debugger's thread: where its requests come from, and its way back (debug_channel.hpp)
+      .def("debug_requests_fd", [](Bridge& bridge) { return bridge.context->debug_requests_fd(); })
+      .def("send_debug_reply",
+           [](Bridge& bridge, std::uint64_t token, const py::object& content) {
+             return bridge.context->send_debug_reply(token, ensemble::python::to_json(content));
+           })
+      .def("publish_debug_event", [](Bridge& bridge, const py::object& content) {
+        bridge.context->publish_debug_event(ensemble::python::to_json(content));
+      });
+  module.def(
+      "murmur2", [](const py::bytes& data, std::uint32_t seed) { return murmur2(std::string_view(data), seed); },
+      py::arg("data"), py::arg("seed"));
 }

@@ -1,0 +1,434 @@
+"""The kernel's side of Jupyter's debugger protocol: each debug_request on control
+carries a Debug Adapter Protocol (DAP) request, each debug_reply its response, and
+debug_event on iopub carries DAP events. debugpy does the debugging; this relays.
+
+Threads: the C++ I/O thread hands each request on through a pipe (kernel's
+debug_channel.hpp); one Python thread, "debugger", reads it and the connection to
+debugpy's adapter, and answers through the bridge. It runs Python, so it takes the GIL
+while it works; it waits with the GIL released, so it answers while a cell is stopped at
+a breakpoint or busy. debugpy's tracing leaves it alone (pydevd's do-not-trace marks).
+
+What is answered here rather than by debugpy (as ipykernel answers them): the requests
+Jupyter added to DAP (dumpCell, debugInfo, inspectVariables, richInspectVariables,
+copyToGlobals, modules), source, configurationDone (sent to debugpy once, on attach),
+and the variables panel while no cell is stopped (debug_variables.py)."""
+
+import ast
+import json
+import os
+import sys
+import threading
+
+from . import cell_files
+from .debug_variables import NamespaceView, rich_view, shown
+
+_INTERNAL_SEQ_BASE = 1 << 30  # our own requests to debugpy, apart from any a frontend numbers
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # ensemble/
+
+
+def start(bridge, runtime, fd):
+    """Starts the debugger thread on the request pipe ``fd``; the relay it runs."""
+    relay = DebugRelay(bridge, runtime, fd)
+    thread = threading.Thread(target=relay.run, name="debugger", daemon=True)
+    # pydevd's marks: not traced, and not listed among the user's threads
+    thread.pydev_do_not_trace = True
+    thread.is_pydev_daemon_thread = True
+    thread.start()
+    return relay
+
+
+def _response(request, success=True, body=None, message=None):
+    response = {"type": "response", "seq": request.get("seq", 0), "request_seq": request.get("seq", 0),
+                "command": request.get("command", ""), "success": success, "body": body or {}}
+    if message is not None:
+        response["message"] = message
+    return response
+
+
+class _DapConnection:
+    """DAP's framing (a Content-Length header, then JSON) over a socket to debugpy."""
+
+    def __init__(self, sock):
+        self.socket = sock
+        self._buffer = b""
+
+    def send(self, message):
+        body = json.dumps(message).encode("utf-8")
+        self.socket.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def receive(self):
+        """The messages that arrived whole; None once debugpy closed the connection."""
+        data = self.socket.recv(1 << 16)
+        if not data:
+            return None
+        self._buffer += data
+        messages = []
+        while True:
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return messages
+            length = None
+            for line in self._buffer[:end].split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if length is None:
+                raise ValueError("a DAP message without Content-Length: %r" % self._buffer[:end])
+            if len(self._buffer) - end - 4 < length:
+                return messages
+            body, self._buffer = self._buffer[end + 4:end + 4 + length], self._buffer[end + 4 + length:]
+            messages.append(json.loads(body))
+
+    def close(self):
+        self.socket.close()
+
+
+class DebugRelay:
+    def __init__(self, bridge, runtime, fd):
+        self.bridge = bridge
+        self.runtime = runtime
+        self.fd = fd
+        self.selector = None
+        self.adapter = None  # _DapConnection, while a frontend's debugging session lasts
+        self.adapter_address = None  # debugpy.listen()'s, once: it cannot be called twice
+        self.main_thread_traced = False
+        self.attach_seq = None  # our seq of an attach waiting for debugpy's "initialized"
+        self.forwarded = {}  # our seq -> (token or None, the frontend's request)
+        self.next_seq = _INTERNAL_SEQ_BASE
+        self.breakpoints = {}  # source path -> its breakpoints, as last set
+        self.stopped_threads = set()
+        self.namespace_view = NamespaceView()
+
+    # -- the thread -----------------------------------------------------
+
+    def run(self):
+        import selectors
+
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.fd, selectors.EVENT_READ, "requests")
+        pending = b""
+        while True:
+            for key, _ in self.selector.select():
+                if key.data == "requests":
+                    data = os.read(self.fd, 1 << 16)
+                    if not data:
+                        return  # the kernel is ending
+                    pending += data
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        self._take_request(line)
+                elif self.adapter is not None and key.fileobj is self.adapter.socket:
+                    self._take_adapter_messages()
+
+    def _take_request(self, line):
+        try:
+            request = json.loads(line)
+            token, content = request["token"], request["content"]
+        except (ValueError, KeyError, TypeError):
+            print("debugger: unreadable request %r" % line[:200], file=sys.__stderr__)
+            return
+        if not isinstance(content, dict):
+            self._reply(token, _response({}, False, message="a debug_request's content must be a DAP request"))
+            return
+        try:
+            self._handle(token, content)
+        except Exception as error:  # a bad request (or a debugpy failure) fails that request only
+            self._reply(token, _response(content, False, message="%s: %s" % (type(error).__name__, error)))
+
+    def _take_adapter_messages(self):
+        try:
+            messages = self.adapter.receive()
+        except (OSError, ValueError) as error:
+            print("debugger: connection to debugpy lost: %s" % error, file=sys.__stderr__)
+            messages = None
+        if messages is None:
+            self._end_session("debugpy closed the connection")
+            return
+        for message in messages:
+            try:
+                if message.get("type") == "event":
+                    self._on_event(message)
+                elif message.get("type") == "response":
+                    self._on_response(message)
+            except Exception as error:
+                print("debugger: cannot relay %r: %s" % (message, error), file=sys.__stderr__)
+
+    def _reply(self, token, response):
+        self.bridge.send_debug_reply(token, response)
+
+    # -- requests -------------------------------------------------------
+
+    def _handle(self, token, request):
+        command = request.get("command")
+        local = _LOCAL.get(command)
+        if local is not None:
+            self._reply(token, local(self, request))
+        elif command == "richInspectVariables" and not self.stopped_threads:
+            self._reply(token, self._rich_inspect_variables(request))
+        elif command == "initialize":
+            self._start_session()
+            self._forward(token, request)
+        elif self.adapter is None:
+            self._reply(token, _response(request, False, message="the debugger is not started: send initialize"))
+        elif command == "attach":
+            arguments = request.setdefault("arguments", {})
+            host, port = self.adapter_address
+            arguments["connect"] = {"host": host, "port": port}
+            arguments.setdefault("justMyCode", True)
+            # the kernel's own frames are not the user's code: no stepping into them
+            arguments.setdefault("rules", []).append({"path": _PACKAGE_DIR, "include": False})
+            self.attach_seq = self._forward(token, request)
+        elif command == "setBreakpoints":
+            source = request.get("arguments", {}).get("source", {}).get("path")
+            if source:
+                self.breakpoints[source] = request["arguments"].get("breakpoints", [])
+            self._forward(token, request)
+        elif command == "variables" and not self.stopped_threads:
+            self._reply(token, self._namespace_variables(request))
+        elif command == "richInspectVariables" and self.stopped_threads:
+            self._rich_view_in_frame(token, request)
+        elif command == "copyToGlobals":
+            self._copy_to_globals(token, request)
+        elif command == "disconnect":
+            # Ending a debugging session never ends the kernel: debugpy would terminate the
+            # process it is attached to (ipykernel 6.17 stops serving after it); shutting a
+            # kernel down is shutdown_request's job.
+            request.setdefault("arguments", {})["terminateDebuggee"] = False
+            self._forward(token, request)
+        elif command == "terminate":
+            self._reply(token, _response(request, False, message="a kernel ends through shutdown_request"))
+        else:
+            self._forward(token, request)
+
+    def _forward(self, token, request, answers=None):
+        """Sends ``request`` on to debugpy under a seq of ours; its response goes back to
+        ``token`` (None: an answer only this relay waits for) as the answer to the
+        frontend's ``answers`` (default: ``request`` itself)."""
+        seq = self.next_seq
+        self.next_seq += 1
+        self.forwarded[seq] = (token, request, answers)
+        self.adapter.send(dict(request, seq=seq))
+        return seq
+
+    def _start_session(self):
+        if self.adapter is not None:
+            return
+        if self.adapter_address is None:
+            # pydevd warns on stderr about frozen modules it cannot check; nothing for a user to do
+            os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+            import debugpy
+
+            # the adapter is a child process, run by the interpreter (sys.executable is
+            # Debian's python3); a debugged cell's own child processes are not followed
+            debugpy.configure(python=sys.executable, subProcess=False)
+            self.adapter_address = debugpy.listen(("127.0.0.1", 0))
+        import selectors
+        import socket
+
+        sock = socket.create_connection(self.adapter_address, timeout=10)
+        sock.settimeout(None)
+        self.adapter = _DapConnection(sock)
+        self.selector.register(sock, selectors.EVENT_READ, "adapter")
+
+    def _end_session(self, why):
+        if self.adapter is not None:
+            self.selector.unregister(self.adapter.socket)
+            self.adapter.close()
+            self.adapter = None
+        for token, request, answers in self.forwarded.values():
+            if token is not None:
+                self._reply(token, _response(answers or request, False, message=why))
+        self.forwarded.clear()
+        self.attach_seq = None
+        self.breakpoints.clear()
+        self.stopped_threads.clear()
+
+    # -- what debugpy sends -----------------------------------------------
+
+    def _on_event(self, event):
+        name = event.get("event")
+        body = event.get("body") or {}
+        if name == "initialized" and self.attach_seq is not None:
+            # debugpy answers the attach once configuration is done; frontends send
+            # configurationDone after their breakpoints, which is answered here
+            self.attach_seq = None
+            self._forward(None, {"type": "request", "command": "configurationDone", "arguments": {}})
+        elif name == "stopped":
+            if "threadId" in body:
+                self.stopped_threads.add(body["threadId"])
+        elif name == "continued":
+            if body.get("allThreadsContinued", True):
+                self.stopped_threads.clear()
+            else:
+                self.stopped_threads.discard(body.get("threadId"))
+        self.bridge.publish_debug_event(event)
+
+    def _on_response(self, response):
+        token, request, answers = self.forwarded.pop(response.get("request_seq"), (None, None, None))
+        if token is None:
+            return
+        if answers is not None:
+            response = self._answer_from_evaluate(answers, response)
+        else:
+            after = _AFTER.get(request.get("command"))
+            if after is not None:
+                response = after(self, request, response)
+            response["request_seq"] = request.get("seq", 0)
+        self._reply(token, response)
+        if request.get("command") == "disconnect":
+            self._end_session("the debugging session ended")
+
+    def _trim_stack(self, request, response):
+        """The cell's frames, without the kernel's own below them."""
+        frames = (response.get("body") or {}).get("stackFrames")
+        if isinstance(frames, list):
+            kept = []
+            for frame in frames:
+                path = (frame.get("source") or {}).get("path") or ""
+                if path.startswith(_PACKAGE_DIR + os.sep):
+                    break
+                kept.append(frame)
+            response["body"]["stackFrames"] = kept
+            response["body"]["totalFrames"] = len(kept)
+        return response
+
+    def _hide_machinery(self, request, response):
+        variables = (response.get("body") or {}).get("variables")
+        if isinstance(variables, list):
+            response["body"]["variables"] = [v for v in variables if shown(v.get("name", ""))]
+        return response
+
+    # -- Jupyter's own requests -------------------------------------------------
+
+    def _dump_cell(self, request):
+        code = request.get("arguments", {}).get("code")
+        if not isinstance(code, str):
+            return _response(request, False, message="dumpCell needs the cell's code")
+        return _response(request, body={"sourcePath": cell_files.write_cell_file(code)})
+
+    def _debug_info(self, request):
+        return _response(request, body={
+            "isStarted": self.adapter is not None,
+            "hashMethod": cell_files.HASH_METHOD,
+            "hashSeed": cell_files.HASH_SEED,
+            "tmpFilePrefix": cell_files.cell_file_prefix(),
+            "tmpFileSuffix": cell_files.SUFFIX,
+            "breakpoints": [{"source": path, "breakpoints": points} for path, points in self.breakpoints.items()],
+            "stoppedThreads": sorted(self.stopped_threads),
+            "richRendering": True,
+            "exceptionPaths": ["Python Exceptions"],
+        })
+
+    def _configuration_done(self, request):
+        return _response(request)
+
+    def _source(self, request):
+        path = request.get("arguments", {}).get("source", {}).get("path")
+        if not isinstance(path, str) or not os.path.isfile(path):
+            return _response(request, False, message="source unavailable")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return _response(request, body={"content": f.read()})
+
+    def _inspect_variables(self, request):
+        return _response(request, body={"variables": self.namespace_view.top(self.runtime.namespace)})
+
+    def _namespace_variables(self, request):
+        arguments = request.get("arguments", {})
+        variables = self.namespace_view.children(arguments.get("variablesReference"),
+                                                 int(arguments.get("start") or 0), int(arguments.get("count") or 0))
+        if variables is None:
+            return _response(request, False, message="no such variable reference")
+        return _response(request, body={"variables": variables})
+
+    def _rich_inspect_variables(self, request):
+        name = request.get("arguments", {}).get("variableName", "")
+        if not isinstance(name, str) or not name.isidentifier():
+            # the panel's groups ("special variables") have nothing to show
+            return _response(request, body={"data": {}, "metadata": {}})
+        if name not in self.runtime.namespace:
+            return _response(request, False, message="no variable %r" % name)
+        return _response(request, body=rich_view(self.runtime, self.runtime.namespace[name]))
+
+    def _rich_view_in_frame(self, token, request):
+        arguments = request.get("arguments", {})
+        name = arguments.get("variableName", "")
+        if not isinstance(name, str) or not name.isidentifier():
+            self._reply(token, _response(request, body={"data": {}, "metadata": {}}))
+            return
+        expression = "__import__('ensemble._kernel.debug_variables', fromlist=['_']).rich_view_json(%s)" % name
+        self._evaluate_for(token, request, expression, arguments.get("frameId"), "clipboard")
+
+    def _copy_to_globals(self, token, request):
+        arguments = request.get("arguments", {})
+        source, target = arguments.get("srcVariableName", ""), arguments.get("dstVariableName", "")
+        if not (isinstance(source, str) and source.isidentifier() and isinstance(target, str)
+                and target.isidentifier()):
+            self._reply(token, _response(request, False, message="copyToGlobals needs two variable names"))
+            return
+        expression = "globals().__setitem__(%r, %s)" % (target, source)
+        self._evaluate_for(token, request, expression, arguments.get("srcFrameId"), "repl")
+
+    def _evaluate_for(self, token, request, expression, frame_id, context):
+        """Answers ``request`` with what evaluating ``expression`` in a stopped frame gave."""
+        evaluate = {"type": "request", "command": "evaluate",
+                    "arguments": {"expression": expression, "frameId": frame_id, "context": context}}
+        self._forward(token, evaluate, answers=request)
+
+    def _answer_from_evaluate(self, request, response):
+        if not response.get("success"):
+            return _response(request, False, message=response.get("message", "evaluation failed"))
+        if request.get("command") == "copyToGlobals":
+            return _response(request)
+        try:
+            body = json.loads(ast.literal_eval(response["body"]["result"]))
+        except (KeyError, ValueError, SyntaxError, TypeError) as error:
+            return _response(request, False, message="no rich view: %s" % error)
+        return _response(request, body=body)
+
+    def _modules(self, request):
+        modules = list(sys.modules.values())
+        arguments = request.get("arguments", {})
+        start = int(arguments.get("startModule") or 0)
+        count = int(arguments.get("moduleCount") or len(modules))
+        shown_modules = []
+        for index, module in enumerate(modules[start:start + count], start):
+            # __file__ first: the stdlib modules Python 3.11 freezes have "frozen" as origin
+            path = getattr(module, "__file__", None) or getattr(getattr(module, "__spec__", None), "origin", None)
+            if isinstance(path, str) and path.endswith(".py"):
+                shown_modules.append({"id": index, "name": module.__name__, "path": path})
+        return _response(request, body={"modules": shown_modules, "totalModules": len(modules)})
+
+    # -- the main thread ------------------------------------------------------
+
+    @staticmethod
+    def available():
+        """Whether debugpy is there to debug with (kernel_info's "debugger")."""
+        import importlib.util
+
+        return importlib.util.find_spec("debugpy") is not None
+
+    def trace_this_thread(self):
+        """Called by the main thread before each cell: once debugpy runs, the main thread
+        is traced too (debugpy.listen traced only the thread that called it, this one's)."""
+        if self.adapter_address is not None and not self.main_thread_traced:
+            import debugpy
+
+            debugpy.debug_this_thread()
+            self.main_thread_traced = True
+
+
+# Answered here whether or not debugpy runs.
+_LOCAL = {
+    "dumpCell": DebugRelay._dump_cell,
+    "debugInfo": DebugRelay._debug_info,
+    "configurationDone": DebugRelay._configuration_done,
+    "source": DebugRelay._source,
+    "inspectVariables": DebugRelay._inspect_variables,
+    "modules": DebugRelay._modules,
+}
+
+# What debugpy's response to a frontend's request becomes before it goes back.
+_AFTER = {
+    "stackTrace": DebugRelay._trim_stack,
+    "variables": DebugRelay._hide_machinery,
+}
