@@ -14,7 +14,7 @@ TEST_PACKAGES=(
   clang libclang-rt-14-dev tmux sqlite3 iproute2
   python3-pytest python3-zmq python3-jupyter-client jupyter-client jupyter-console
   python3-ipykernel python3-nbclient python3-nbformat python3-jupyter-kernel-test
-  python3-ipython python3-jedi python3-cloudpickle python3-numpy python3-matplotlib python3-matplotlib-inline
+  python3-ipython python3-jedi python3-debugpy python3-cloudpickle python3-numpy python3-matplotlib python3-matplotlib-inline
   python3-ipywidgets python3-tqdm xpython python3-ipyparallel python-ipyparallel-doc
   python3-joblib python3-dill python3-psutil python3-distributed
   python3-pandas openmpi-bin python3-mpi4py

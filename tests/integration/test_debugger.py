@@ -8,7 +8,6 @@ import os
 import pytest
 from conftest import strip_ansi
 
-pytest.importorskip("debugpy")  # a Debian package install-deps installs; here for ipykernel's runs
 
 CELL = "def f(a, b):\n    c = a + b\n    return c\n\nprint(f(2, 3))\n"
 _seq = itertools.count(1)
