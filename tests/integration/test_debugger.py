@@ -220,3 +220,21 @@ def test_the_cell_files_go_when_the_kernel_ends(start_kernel):
     assert os.path.exists(path)
     kernel.close()
     assert not os.path.exists(os.path.dirname(path))
+
+
+@pytest.mark.ensemble_only  # ipykernel 6.17 stops serving after the disconnect of start_debugging's peers
+@pytest.mark.deadline(90)
+def test_a_kernel_being_debugged_while_threads_print_shuts_down_cleanly(start_kernel):
+    # the debugger's thread and a thread printing in a loop both outlive the kernel's C++
+    # side by a moment: the kernel still exits at once, and with status 0
+    from test_lifecycle import wait_until_dead
+
+    for _ in range(3):
+        kernel = start_kernel()
+        start_debugging(kernel)
+        assert kernel.execute("import itertools, threading\n"
+                              "def spam():\n    for i in itertools.count():\n        print(i)\n"
+                              "threading.Thread(target=spam, daemon=True).start()").status == "ok"
+        kernel.control_reply(kernel.kc.shutdown(), timeout=10)
+        assert wait_until_dead(kernel)
+        assert kernel.km.provisioner.process.returncode == 0

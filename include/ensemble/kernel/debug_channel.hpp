@@ -9,7 +9,8 @@
 // both of which queue on the outbox. So a request is answered even while a cell is
 // stopped at a breakpoint, and the I/O thread never waits for the debugger.
 //
-// Ownership: the Kernel owns it; it owns both ends of the pipe. Errors: the
+// Ownership: the Kernel owns it; it owns the pipe's write end, and its read end until
+// the debugger thread takes it. Errors: the
 // constructor throws std::system_error if no pipe can be made.
 // Threads: hand_on() on the I/O thread; reply() and publish_event() from any thread.
 #pragma once
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 #include "ensemble/kernel/channels.hpp"
 #include "ensemble/kernel/session.hpp"
@@ -30,8 +32,10 @@ class DebugChannel {
   DebugChannel(const DebugChannel&) = delete;
   DebugChannel& operator=(const DebugChannel&) = delete;
 
-  // The read end, for the debugger thread (blocking reads; close-on-exec).
-  int request_fd() const { return read_fd_; }
+  // The read end, for the debugger thread, which owns it from then on (blocking reads,
+  // close-on-exec; it reads the end of the stream once the channel is gone, and closes
+  // it). -1 once taken. Not thread-safe: once, before requests arrive.
+  int take_request_fd() { return std::exchange(read_fd_, -1); }
   // Takes a debug_request whose busy status is out. False when the debugger side
   // has stopped reading (the pipe is full): the caller answers it instead.
   bool hand_on(wire::Message request);

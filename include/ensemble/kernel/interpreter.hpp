@@ -48,9 +48,10 @@ class KernelContext {
   virtual Json query_history(const Json& request) = 0;
   virtual int history_session() const = 0;
   // The debugger's seam (debug_channel.hpp), in a kernel that has one: the descriptor
-  // its thread reads debug requests from (-1: no debugger), the reply to one (false: no
-  // such request waiting), and a DAP event for the frontends. Thread-safe.
-  virtual int debug_requests_fd() const { return -1; }
+  // its thread reads debug requests from, which the caller then owns (-1: no debugger,
+  // or already taken), the reply to one (false: no such request waiting), and a DAP
+  // event for the frontends. Thread-safe, but the descriptor is handed over once.
+  virtual int debug_requests_fd() { return -1; }
   virtual bool send_debug_reply(std::uint64_t /*token*/, Json /*content*/) { return false; }
   virtual void publish_debug_event(Json /*content*/) {}
 };
@@ -84,6 +85,9 @@ class Interpreter {
 
   // Called once, on the main thread, before any other method.
   virtual void attach(KernelContext& context) = 0;
+  // Called once, on the main thread, as the kernel goes: once it returns, nothing calls
+  // the KernelContext any more, from any thread (the language's own threads included).
+  virtual void detach() {}
   // kernel_info_reply fields the language supplies: language_info, banner,
   // help_links, implementation, implementation_version.
   virtual Json kernel_info() = 0;

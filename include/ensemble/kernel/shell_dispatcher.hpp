@@ -77,7 +77,7 @@ class ShellDispatcher final : public KernelContext {
   // before or after run(), not during it.
   void set_output_drain(std::function<void()> drain) { output_drain_ = std::move(drain); }
   int history_session() const override;
-  int debug_requests_fd() const override { return debugger_ != nullptr ? debugger_->request_fd() : -1; }
+  int debug_requests_fd() override { return debugger_ != nullptr ? debugger_->take_request_fd() : -1; }
   bool send_debug_reply(std::uint64_t token, Json content) override {
     return debugger_ != nullptr && debugger_->reply(token, std::move(content));
   }

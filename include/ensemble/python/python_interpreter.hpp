@@ -24,6 +24,9 @@ class PythonInterpreter final : public kernel::Interpreter {
   ~PythonInterpreter() override;
 
   void attach(kernel::KernelContext& context) override;
+  // Waits for the GIL, so that no bridge call is under way, and leaves the bridge's calls
+  // doing nothing: a Python thread (the user's, the debugger's) may outlive the kernel.
+  void detach() override;
   kernel::Json kernel_info() override;
   kernel::ExecuteOutcome execute(const kernel::ExecuteRequest& request) override;
   kernel::Json complete(const std::string& code, int cursor_pos) override;

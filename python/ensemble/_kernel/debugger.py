@@ -111,8 +111,10 @@ class DebugRelay:
             for key, _ in self.selector.select():
                 if key.data == "requests":
                     data = os.read(self.fd, 1 << 16)
-                    if not data:
-                        return  # the kernel is ending
+                    if not data:  # the kernel is ending
+                        self.selector.close()
+                        os.close(self.fd)
+                        return
                     pending += data
                     *lines, pending = pending.split(b"\n")
                     for line in lines:

@@ -30,7 +30,7 @@ DebugChannel::DebugChannel(const Session& session, Outbox& outbox) : session_(se
 
 DebugChannel::~DebugChannel() {
   ::close(write_fd_);  // the reader sees the end of the stream and stops
-  ::close(read_fd_);
+  if (read_fd_ >= 0) ::close(read_fd_);  // never taken
 }
 
 bool DebugChannel::hand_on(wire::Message request) {

@@ -74,6 +74,8 @@ Kernel::Kernel(KernelOptions options, Interpreter& interpreter)
 }
 
 Kernel::~Kernel() {
+  // first: the language's threads may still call back into what goes below
+  impl_->interpreter.detach();
   if (impl_->io) impl_->io->stop();
   impl_->io.reset();
   impl_->context.shutdown();

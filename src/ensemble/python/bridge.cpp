@@ -21,6 +21,7 @@ std::vector<std::string> to_buffers(const py::object& buffers) {
 }
 
 std::string ask(Bridge& bridge, const std::string& prompt, bool password) {
+  if (bridge.context == nullptr) throw std::runtime_error("the kernel has ended");
   ensemble::wire::Result<std::string> answer = [&] {
     py::gil_scoped_release release;
     return bridge.context->request_input(prompt, password);
@@ -69,26 +70,37 @@ void link_bridge_module() {}
 }  // namespace ensemble::python
 
 PYBIND11_EMBEDDED_MODULE(_ensemble_bridge, module) {
+  // Every call checks the context first: it is null once the kernel has gone
+  // (PythonInterpreter::detach), and a Python thread may still be calling.
   py::class_<Bridge>(module, "Bridge")
       .def(
           "publish",
           [](Bridge& bridge, const std::string& msg_type, const py::object& content, const py::object& metadata,
              const py::object& buffers) {
+            if (bridge.context == nullptr) return;
             nlohmann::json meta = metadata.is_none() ? nlohmann::json::object() : ensemble::python::to_json(metadata);
             bridge.context->publish(msg_type, ensemble::python::to_json(content), std::move(meta), to_buffers(buffers));
           },
           py::arg("msg_type"), py::arg("content"), py::arg("metadata") = py::none(), py::arg("buffers") = py::none())
       .def("write_stream",
            [](Bridge& bridge, const std::string& name, const py::str& text) {
-             bridge.context->write_stream(name, ensemble::python::utf8(text));
+             if (bridge.context != nullptr) bridge.context->write_stream(name, ensemble::python::utf8(text));
            })
-      .def("flush", [](Bridge& bridge) { bridge.context->flush_streams(); })
+      .def("flush",
+           [](Bridge& bridge) {
+             if (bridge.context != nullptr) bridge.context->flush_streams();
+           })
       .def("input", &ask)
       .def("parent_header",
-           [](Bridge& bridge) { return ensemble::python::from_json(bridge.context->current_parent_header()); })
-      .def("execution_count", [](Bridge& bridge) { return bridge.context->execution_count(); })
+           [](Bridge& bridge) {
+             return ensemble::python::from_json(bridge.context != nullptr ? bridge.context->current_parent_header()
+                                                                          : nlohmann::json::object());
+           })
+      .def("execution_count",
+           [](Bridge& bridge) { return bridge.context != nullptr ? bridge.context->execution_count() : 0; })
       .def("history",
            [](Bridge& bridge, const py::object& request) {
+             if (bridge.context == nullptr) throw std::runtime_error("the kernel has ended");
              nlohmann::json query = ensemble::python::to_json(request);
              nlohmann::json reply;
              {
@@ -97,15 +109,18 @@ PYBIND11_EMBEDDED_MODULE(_ensemble_bridge, module) {
              }
              return ensemble::python::from_json(reply);
            })
-      .def("history_session", [](Bridge& bridge) { return bridge.context->history_session(); })
+      .def("history_session",
+           [](Bridge& bridge) { return bridge.context != nullptr ? bridge.context->history_session() : 0; })
       // the debugger's thread: where its requests come from, and its way back (debug_channel.hpp)
-      .def("debug_requests_fd", [](Bridge& bridge) { return bridge.context->debug_requests_fd(); })
+      .def("debug_requests_fd",
+           [](Bridge& bridge) { return bridge.context != nullptr ? bridge.context->debug_requests_fd() : -1; })
       .def("send_debug_reply",
            [](Bridge& bridge, std::uint64_t token, const py::object& content) {
-             return bridge.context->send_debug_reply(token, ensemble::python::to_json(content));
+             return bridge.context != nullptr &&
+                    bridge.context->send_debug_reply(token, ensemble::python::to_json(content));
            })
       .def("publish_debug_event", [](Bridge& bridge, const py::object& content) {
-        bridge.context->publish_debug_event(ensemble::python::to_json(content));
+        if (bridge.context != nullptr) bridge.context->publish_debug_event(ensemble::python::to_json(content));
       });
   module.def(
       "murmur2", [](const py::bytes& data, std::uint32_t seed) { return murmur2(std::string_view(data), seed); },

@@ -47,6 +47,11 @@ PythonInterpreter::~PythonInterpreter() {
   impl_->runtime = py::object();
 }
 
+void PythonInterpreter::detach() {
+  py::gil_scoped_acquire gil;
+  impl_->bridge.context = nullptr;
+}
+
 void PythonInterpreter::attach(kernel::KernelContext& context) {
   impl_->bridge.context = &context;
   py::gil_scoped_acquire gil;

@@ -31,6 +31,14 @@ wire::Message debug_request(int seq, const std::string& command, std::string pad
   return request;
 }
 
+// The read end, closed at the end of a test, as the debugger thread closes it.
+struct ReadEnd {
+  explicit ReadEnd(int taken) : fd(taken) {}
+  ~ReadEnd() { ::close(fd); }
+  operator int() const { return fd; }
+  int fd;
+};
+
 std::string read_line(int fd) {
   std::string line;
   char c = 0;
@@ -42,8 +50,9 @@ TEST(DebugChannel, HandsEachRequestOnAsOneLineWithItsToken) {
   Session session;
   RecordingOutbox outbox;
   DebugChannel channel(session, outbox);
+  ReadEnd fd(channel.take_request_fd());
   ASSERT_TRUE(channel.hand_on(debug_request(7, "debugInfo")));
-  Json line = Json::parse(read_line(channel.request_fd()));
+  Json line = Json::parse(read_line(fd));
   EXPECT_EQ(line["content"]["command"], "debugInfo");
   EXPECT_EQ(line["content"]["seq"], 7);
   EXPECT_TRUE(line["token"].is_number_unsigned());
@@ -54,10 +63,11 @@ TEST(DebugChannel, ReplyGoesToTheRequesterOnControlThenItsIdleStatus) {
   Session session;
   RecordingOutbox outbox;
   DebugChannel channel(session, outbox);
+  ReadEnd fd(channel.take_request_fd());
   wire::Message request = debug_request(3, "dumpCell");
   std::string request_id = request.header.msg_id;
   ASSERT_TRUE(channel.hand_on(request));
-  auto token = Json::parse(read_line(channel.request_fd()))["token"].get<std::uint64_t>();
+  auto token = Json::parse(read_line(fd))["token"].get<std::uint64_t>();
   ASSERT_TRUE(channel.reply(token, Json{{"type", "response"}, {"request_seq", 3}, {"success", true}}));
   ASSERT_EQ(outbox.sent.size(), 2u);
   EXPECT_EQ(outbox.sent[0].route, Route::kControl);
@@ -76,6 +86,7 @@ TEST(DebugChannel, EventsGoOnIopubUnderTheLastRequest) {
   Session session;
   RecordingOutbox outbox;
   DebugChannel channel(session, outbox);
+  ReadEnd fd(channel.take_request_fd());
   wire::Message request = debug_request(1, "attach");
   std::string request_id = request.header.msg_id;
   ASSERT_TRUE(channel.hand_on(request));
@@ -91,6 +102,7 @@ TEST(DebugChannel, RefusesWhatNoLongerFitsWhenTheDebuggerStopsReading) {
   Session session;
   RecordingOutbox outbox;
   DebugChannel channel(session, outbox);
+  ReadEnd fd(channel.take_request_fd());
   std::string big(200 * 1024, 'x');
   int taken = 0;
   while (channel.hand_on(debug_request(taken, "dumpCell", big))) {
@@ -99,8 +111,17 @@ TEST(DebugChannel, RefusesWhatNoLongerFitsWhenTheDebuggerStopsReading) {
   }
   EXPECT_GT(taken, 0);
   // what was handed on is whole: every line parses
-  for (int i = 0; i < taken; ++i) EXPECT_EQ(Json::parse(read_line(channel.request_fd()))["content"]["seq"], i);
+  for (int i = 0; i < taken; ++i) EXPECT_EQ(Json::parse(read_line(fd))["content"]["seq"], i);
   EXPECT_TRUE(channel.hand_on(debug_request(taken, "debugInfo"))) << "room again once the debugger read";
+}
+
+TEST(DebugChannel, TheReadEndIsHandedOverOnce) {
+  Session session;
+  RecordingOutbox outbox;
+  DebugChannel channel(session, outbox);
+  ReadEnd fd(channel.take_request_fd());
+  EXPECT_GE(fd.fd, 0);
+  EXPECT_EQ(channel.take_request_fd(), -1);
 }
 
 TEST(DebugChannel, FailedResponseNamesTheRequest) {
