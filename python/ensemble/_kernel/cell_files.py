@@ -8,7 +8,6 @@ Ensemble does too. The file itself is written only when a frontend asks (dumpCel
 Tracebacks still say ``Cell In [3], line 2``: the runtime maps these names to counts."""
 
 import os
-import tempfile
 
 from _ensemble_bridge import murmur2
 
@@ -24,9 +23,19 @@ def cell_directory():
     pid, directory = _directory
     if pid != os.getpid():
         pid = os.getpid()
-        directory = os.path.join(tempfile.gettempdir(), "ensemble_%d" % pid)
+        directory = os.path.join(_temporary_root(), "ensemble_%d" % pid)
         globals()["_directory"] = (pid, directory)
     return directory
+
+
+def _temporary_root():
+    """tempfile.gettempdir()'s choice (TMPDIR, TEMP, TMP, else /tmp), without importing
+    tempfile, which costs a kernel's start more than all of this module."""
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        candidate = os.environ.get(name)
+        if candidate and os.path.isdir(candidate):
+            return os.path.abspath(candidate)
+    return "/tmp"
 
 
 def cell_file_prefix():

@@ -17,24 +17,12 @@ import ast
 import json
 import os
 import sys
-import threading
 
 from . import cell_files
 from .debug_variables import NamespaceView, rich_view, shown
 
 _INTERNAL_SEQ_BASE = 1 << 30  # our own requests to debugpy, apart from any a frontend numbers
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # ensemble/
-
-
-def start(bridge, runtime, fd):
-    """Starts the debugger thread on the request pipe ``fd``; the relay it runs."""
-    relay = DebugRelay(bridge, runtime, fd)
-    thread = threading.Thread(target=relay.run, name="debugger", daemon=True)
-    # pydevd's marks: not traced, and not listed among the user's threads
-    thread.pydev_do_not_trace = True
-    thread.is_pydev_daemon_thread = True
-    thread.start()
-    return relay
 
 
 def _response(request, success=True, body=None, message=None):
@@ -101,12 +89,15 @@ class DebugRelay:
 
     # -- the thread -----------------------------------------------------
 
-    def run(self):
+    def run(self, pending=b""):
+        """The thread's loop, from what it read of the requests so far (``pending``)."""
         import selectors
 
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.fd, selectors.EVENT_READ, "requests")
-        pending = b""
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            self._take_request(line)
         while True:
             for key, _ in self.selector.select():
                 if key.data == "requests":
@@ -402,12 +393,6 @@ class DebugRelay:
 
     # -- the main thread ------------------------------------------------------
 
-    @staticmethod
-    def available():
-        """Whether debugpy is there to debug with (kernel_info's "debugger")."""
-        import importlib.util
-
-        return importlib.util.find_spec("debugpy") is not None
 
     def trace_this_thread(self):
         """Called by the main thread before each cell: once debugpy runs, the main thread

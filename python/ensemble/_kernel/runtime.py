@@ -79,11 +79,17 @@ class KernelRuntime(IPythonPath, ErrorReporting):
         self._exit = builtins.exit = builtins.quit = _Exit(self)
         signal.signal(signal.SIGINT, self._on_sigint)
         self._install_ipython_import_hook()
-        self._debugger = None  # the relay for Jupyter's debugger, in a kernel that serves it
+        self._debugger = None  # the relay for Jupyter's debugger, once a frontend uses it
         debug_fd = bridge.debug_requests_fd()
-        if debug_fd >= 0:
-            from . import debugger
-            self._debugger = debugger.start(bridge, self, debug_fd)
+        self._serves_debugger = debug_fd >= 0
+        if self._serves_debugger:
+            # imported here, on the main thread: threading takes the thread that first
+            # imports it for the main one, and debugpy ends its session when that ends
+            import threading
+            thread = threading.Thread(target=self._serve_debugger, args=(debug_fd,), name="debugger", daemon=True)
+            thread.pydev_do_not_trace = True  # pydevd's marks: not traced, not listed as the user's
+            thread.is_pydev_daemon_thread = True
+            thread.start()
 
     # -- lifecycle -------------------------------------------------------
 
@@ -104,8 +110,19 @@ class KernelRuntime(IPythonPath, ErrorReporting):
             },
             "banner": f"Ensemble {__version__}: Python {sys.version.split()[0]} on a C++ kernel\n",
             "help_links": [{"text": "Python Reference", "url": "https://docs.python.org/3/"}],
-            "debugger": self._debugger is not None and self._debugger.available(),
+            "debugger": self._serves_debugger and _debugpy_installed(),
         }
+
+    def _serve_debugger(self, fd):
+        """The debugger's thread (debugger.py). It waits for a frontend's first request
+        before it loads anything: a kernel nobody debugs pays for the thread alone."""
+        first = os.read(fd, 1 << 16)
+        if not first:  # the kernel ended first
+            os.close(fd)
+            return
+        from .debugger import DebugRelay
+        self._debugger = DebugRelay(self.bridge, self, fd)
+        self._debugger.run(first)
 
     def _on_sigint(self, signum, frame):
         # An interrupt only means something while a cell runs.
@@ -370,3 +387,9 @@ def _default_to_inline_figures():
 
     if importlib.util.find_spec("matplotlib_inline") is not None:
         os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+
+
+def _debugpy_installed():
+    import importlib.util
+
+    return importlib.util.find_spec("debugpy") is not None
