@@ -9,8 +9,6 @@ Tracebacks still say ``Cell In [3], line 2``: the runtime maps these names to co
 
 import os
 
-from _ensemble_bridge import murmur2
-
 HASH_METHOD = "Murmur2"
 HASH_SEED = 0xC70F6907  # ipykernel's: any would do, as debugInfo reports it
 SUFFIX = ".py"
@@ -43,6 +41,8 @@ def cell_file_prefix():
 
 
 def cell_file_name(code):
+    from _ensemble_bridge import murmur2  # the kernel's own module: here only inside it
+
     return "%s%d%s" % (cell_file_prefix(), murmur2(code.encode("utf-8", "surrogatepass"), HASH_SEED), SUFFIX)
 
 
