@@ -19,56 +19,11 @@ import os
 import sys
 
 from . import cell_files
+from .dap import DapConnection, dap_response
 from .debug_variables import NamespaceView, rich_view, shown
 
 _INTERNAL_SEQ_BASE = 1 << 30  # our own requests to debugpy, apart from any a frontend numbers
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # ensemble/
-
-
-def _response(request, success=True, body=None, message=None):
-    response = {"type": "response", "seq": request.get("seq", 0), "request_seq": request.get("seq", 0),
-                "command": request.get("command", ""), "success": success, "body": body or {}}
-    if message is not None:
-        response["message"] = message
-    return response
-
-
-class _DapConnection:
-    """DAP's framing (a Content-Length header, then JSON) over a socket to debugpy."""
-
-    def __init__(self, sock):
-        self.socket = sock
-        self._buffer = b""
-
-    def send(self, message):
-        body = json.dumps(message).encode("utf-8")
-        self.socket.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
-    def receive(self):
-        """The messages that arrived whole; None once debugpy closed the connection."""
-        data = self.socket.recv(1 << 16)
-        if not data:
-            return None
-        self._buffer += data
-        messages = []
-        while True:
-            end = self._buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return messages
-            length = None
-            for line in self._buffer[:end].split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if length is None:
-                raise ValueError("a DAP message without Content-Length: %r" % self._buffer[:end])
-            if len(self._buffer) - end - 4 < length:
-                return messages
-            body, self._buffer = self._buffer[end + 4:end + 4 + length], self._buffer[end + 4 + length:]
-            messages.append(json.loads(body))
-
-    def close(self):
-        self.socket.close()
 
 
 class DebugRelay:
@@ -121,12 +76,12 @@ class DebugRelay:
             print("debugger: unreadable request %r" % line[:200], file=sys.__stderr__)
             return
         if not isinstance(content, dict):
-            self._reply(token, _response({}, False, message="a debug_request's content must be a DAP request"))
+            self._reply(token, dap_response({}, False, message="a debug_request's content must be a DAP request"))
             return
         try:
             self._handle(token, content)
         except Exception as error:  # a bad request (or a debugpy failure) fails that request only
-            self._reply(token, _response(content, False, message="%s: %s" % (type(error).__name__, error)))
+            self._reply(token, dap_response(content, False, message="%s: %s" % (type(error).__name__, error)))
 
     def _take_adapter_messages(self):
         try:
@@ -162,7 +117,7 @@ class DebugRelay:
             self._start_session()
             self._forward(token, request)
         elif self.adapter is None:
-            self._reply(token, _response(request, False, message="the debugger is not started: send initialize"))
+            self._reply(token, dap_response(request, False, message="the debugger is not started: send initialize"))
         elif command == "attach":
             arguments = request.setdefault("arguments", {})
             host, port = self.adapter_address
@@ -189,7 +144,7 @@ class DebugRelay:
             request.setdefault("arguments", {})["terminateDebuggee"] = False
             self._forward(token, request)
         elif command == "terminate":
-            self._reply(token, _response(request, False, message="a kernel ends through shutdown_request"))
+            self._reply(token, dap_response(request, False, message="a kernel ends through shutdown_request"))
         else:
             self._forward(token, request)
 
@@ -220,7 +175,7 @@ class DebugRelay:
 
         sock = socket.create_connection(self.adapter_address, timeout=10)
         sock.settimeout(None)
-        self.adapter = _DapConnection(sock)
+        self.adapter = DapConnection(sock)
         self.selector.register(sock, selectors.EVENT_READ, "adapter")
 
     def _end_session(self, why):
@@ -230,7 +185,7 @@ class DebugRelay:
             self.adapter = None
         for token, request, answers in self.forwarded.values():
             if token is not None:
-                self._reply(token, _response(answers or request, False, message=why))
+                self._reply(token, dap_response(answers or request, False, message=why))
         self.forwarded.clear()
         self.attach_seq = None
         self.breakpoints.clear()
@@ -296,11 +251,11 @@ class DebugRelay:
     def _dump_cell(self, request):
         code = request.get("arguments", {}).get("code")
         if not isinstance(code, str):
-            return _response(request, False, message="dumpCell needs the cell's code")
-        return _response(request, body={"sourcePath": cell_files.write_cell_file(code)})
+            return dap_response(request, False, message="dumpCell needs the cell's code")
+        return dap_response(request, body={"sourcePath": cell_files.write_cell_file(code)})
 
     def _debug_info(self, request):
-        return _response(request, body={
+        return dap_response(request, body={
             "isStarted": self.adapter is not None,
             "hashMethod": cell_files.HASH_METHOD,
             "hashSeed": cell_files.HASH_SEED,
@@ -313,40 +268,40 @@ class DebugRelay:
         })
 
     def _configuration_done(self, request):
-        return _response(request)
+        return dap_response(request)
 
     def _source(self, request):
         path = request.get("arguments", {}).get("source", {}).get("path")
         if not isinstance(path, str) or not os.path.isfile(path):
-            return _response(request, False, message="source unavailable")
+            return dap_response(request, False, message="source unavailable")
         with open(path, encoding="utf-8", errors="replace") as f:
-            return _response(request, body={"content": f.read()})
+            return dap_response(request, body={"content": f.read()})
 
     def _inspect_variables(self, request):
-        return _response(request, body={"variables": self.namespace_view.top(self.runtime.namespace)})
+        return dap_response(request, body={"variables": self.namespace_view.top(self.runtime.namespace)})
 
     def _namespace_variables(self, request):
         arguments = request.get("arguments", {})
         variables = self.namespace_view.children(arguments.get("variablesReference"),
                                                  int(arguments.get("start") or 0), int(arguments.get("count") or 0))
         if variables is None:
-            return _response(request, False, message="no such variable reference")
-        return _response(request, body={"variables": variables})
+            return dap_response(request, False, message="no such variable reference")
+        return dap_response(request, body={"variables": variables})
 
     def _rich_inspect_variables(self, request):
         name = request.get("arguments", {}).get("variableName", "")
         if not isinstance(name, str) or not name.isidentifier():
             # the panel's groups ("special variables") have nothing to show
-            return _response(request, body={"data": {}, "metadata": {}})
+            return dap_response(request, body={"data": {}, "metadata": {}})
         if name not in self.runtime.namespace:
-            return _response(request, False, message="no variable %r" % name)
-        return _response(request, body=rich_view(self.runtime, self.runtime.namespace[name]))
+            return dap_response(request, False, message="no variable %r" % name)
+        return dap_response(request, body=rich_view(self.runtime, self.runtime.namespace[name]))
 
     def _rich_view_in_frame(self, token, request):
         arguments = request.get("arguments", {})
         name = arguments.get("variableName", "")
         if not isinstance(name, str) or not name.isidentifier():
-            self._reply(token, _response(request, body={"data": {}, "metadata": {}}))
+            self._reply(token, dap_response(request, body={"data": {}, "metadata": {}}))
             return
         expression = "__import__('ensemble._kernel.debug_variables', fromlist=['_']).rich_view_json(%s)" % name
         self._evaluate_for(token, request, expression, arguments.get("frameId"), "clipboard")
@@ -356,7 +311,7 @@ class DebugRelay:
         source, target = arguments.get("srcVariableName", ""), arguments.get("dstVariableName", "")
         if not (isinstance(source, str) and source.isidentifier() and isinstance(target, str)
                 and target.isidentifier()):
-            self._reply(token, _response(request, False, message="copyToGlobals needs two variable names"))
+            self._reply(token, dap_response(request, False, message="copyToGlobals needs two variable names"))
             return
         expression = "globals().__setitem__(%r, %s)" % (target, source)
         self._evaluate_for(token, request, expression, arguments.get("srcFrameId"), "repl")
@@ -369,14 +324,14 @@ class DebugRelay:
 
     def _answer_from_evaluate(self, request, response):
         if not response.get("success"):
-            return _response(request, False, message=response.get("message", "evaluation failed"))
+            return dap_response(request, False, message=response.get("message", "evaluation failed"))
         if request.get("command") == "copyToGlobals":
-            return _response(request)
+            return dap_response(request)
         try:
             body = json.loads(ast.literal_eval(response["body"]["result"]))
         except (KeyError, ValueError, SyntaxError, TypeError) as error:
-            return _response(request, False, message="no rich view: %s" % error)
-        return _response(request, body=body)
+            return dap_response(request, False, message="no rich view: %s" % error)
+        return dap_response(request, body=body)
 
     def _modules(self, request):
         modules = list(sys.modules.values())
@@ -389,7 +344,7 @@ class DebugRelay:
             path = getattr(module, "__file__", None) or getattr(getattr(module, "__spec__", None), "origin", None)
             if isinstance(path, str) and path.endswith(".py"):
                 shown_modules.append({"id": index, "name": module.__name__, "path": path})
-        return _response(request, body={"modules": shown_modules, "totalModules": len(modules)})
+        return dap_response(request, body={"modules": shown_modules, "totalModules": len(modules)})
 
     # -- the main thread ------------------------------------------------------
 
