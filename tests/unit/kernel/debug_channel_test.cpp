@@ -7,22 +7,10 @@
 #include <vector>
 
 #include "ensemble/wire/message.hpp"
+#include "recording_outbox.hpp"
 
 namespace ensemble::kernel {
 namespace {
-
-class RecordingOutbox final : public Outbox {
- public:
-  struct Record {
-    Route route;
-    wire::Message message;
-  };
-  std::vector<Record> sent;
-  void send(Route route, wire::Message message) override { sent.push_back({route, std::move(message)}); }
-  void enqueue(Route route, wire::Message message) override { send(route, std::move(message)); }
-  void write_stream(const std::string&, std::string_view, const ParentPtr&) override {}
-  void flush() override {}
-};
 
 wire::Message debug_request(int seq, const std::string& command, std::string padding = "") {
   Json content = {{"type", "request"}, {"seq", seq}, {"command", command}, {"arguments", {{"code", padding}}}};
@@ -46,11 +34,22 @@ std::string read_line(int fd) {
   return line;
 }
 
-TEST(DebugChannel, HandsEachRequestOnAsOneLineWithItsToken) {
+// A channel as the kernel makes it, its read end taken as the debugger thread takes it.
+class DebugChannelTest : public ::testing::Test {
+ protected:
   Session session;
   RecordingOutbox outbox;
-  DebugChannel channel(session, outbox);
-  ReadEnd fd(channel.take_request_fd());
+  DebugChannel channel{session, outbox};
+  ReadEnd fd{channel.take_request_fd()};
+
+  // Hands `request` on; the token the debugger thread reads with it.
+  std::uint64_t hand_on_and_read(const wire::Message& request) {
+    EXPECT_TRUE(channel.hand_on(request));
+    return Json::parse(read_line(fd))["token"].get<std::uint64_t>();
+  }
+};
+
+TEST_F(DebugChannelTest, HandsEachRequestOnAsOneLineWithItsToken) {
   ASSERT_TRUE(channel.hand_on(debug_request(7, "debugInfo")));
   Json line = Json::parse(read_line(fd));
   EXPECT_EQ(line["content"]["command"], "debugInfo");
@@ -59,15 +58,10 @@ TEST(DebugChannel, HandsEachRequestOnAsOneLineWithItsToken) {
   EXPECT_TRUE(outbox.sent.empty());  // nothing is answered until the debugger answers
 }
 
-TEST(DebugChannel, ReplyGoesToTheRequesterOnControlThenItsIdleStatus) {
-  Session session;
-  RecordingOutbox outbox;
-  DebugChannel channel(session, outbox);
-  ReadEnd fd(channel.take_request_fd());
+TEST_F(DebugChannelTest, ReplyGoesToTheRequesterOnControlThenItsIdleStatus) {
   wire::Message request = debug_request(3, "dumpCell");
   std::string request_id = request.header.msg_id;
-  ASSERT_TRUE(channel.hand_on(request));
-  auto token = Json::parse(read_line(fd))["token"].get<std::uint64_t>();
+  std::uint64_t token = hand_on_and_read(request);
   ASSERT_TRUE(channel.reply(token, Json{{"type", "response"}, {"request_seq", 3}, {"success", true}}));
   ASSERT_EQ(outbox.sent.size(), 2u);
   EXPECT_EQ(outbox.sent[0].route, Route::kControl);
@@ -82,14 +76,10 @@ TEST(DebugChannel, ReplyGoesToTheRequesterOnControlThenItsIdleStatus) {
   EXPECT_EQ(outbox.sent.size(), 2u);
 }
 
-TEST(DebugChannel, EventsGoOnIopubUnderTheLastRequest) {
-  Session session;
-  RecordingOutbox outbox;
-  DebugChannel channel(session, outbox);
-  ReadEnd fd(channel.take_request_fd());
+TEST_F(DebugChannelTest, EventsGoOnIopubUnderTheLastRequest) {
   wire::Message request = debug_request(1, "attach");
   std::string request_id = request.header.msg_id;
-  ASSERT_TRUE(channel.hand_on(request));
+  hand_on_and_read(request);
   channel.publish_event(Json{{"type", "event"}, {"event", "stopped"}});
   ASSERT_EQ(outbox.sent.size(), 1u);
   EXPECT_EQ(outbox.sent[0].route, Route::kIopub);
@@ -98,11 +88,7 @@ TEST(DebugChannel, EventsGoOnIopubUnderTheLastRequest) {
   EXPECT_EQ(outbox.sent[0].message.parent_header["msg_id"], request_id);
 }
 
-TEST(DebugChannel, RefusesWhatNoLongerFitsWhenTheDebuggerStopsReading) {
-  Session session;
-  RecordingOutbox outbox;
-  DebugChannel channel(session, outbox);
-  ReadEnd fd(channel.take_request_fd());
+TEST_F(DebugChannelTest, RefusesWhatNoLongerFitsWhenTheDebuggerStopsReading) {
   std::string big(200 * 1024, 'x');
   int taken = 0;
   while (channel.hand_on(debug_request(taken, "dumpCell", big))) {
@@ -115,11 +101,7 @@ TEST(DebugChannel, RefusesWhatNoLongerFitsWhenTheDebuggerStopsReading) {
   EXPECT_TRUE(channel.hand_on(debug_request(taken, "debugInfo"))) << "room again once the debugger read";
 }
 
-TEST(DebugChannel, TheReadEndIsHandedOverOnce) {
-  Session session;
-  RecordingOutbox outbox;
-  DebugChannel channel(session, outbox);
-  ReadEnd fd(channel.take_request_fd());
+TEST_F(DebugChannelTest, TheReadEndIsHandedOverOnce) {
   EXPECT_GE(fd.fd, 0);
   EXPECT_EQ(channel.take_request_fd(), -1);
 }
