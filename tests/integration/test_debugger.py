@@ -238,3 +238,27 @@ def test_a_kernel_being_debugged_while_threads_print_shuts_down_cleanly(start_ke
         kernel.control_reply(kernel.kc.shutdown(), timeout=10)
         assert wait_until_dead(kernel)
         assert kernel.km.provisioner.process.returncode == 0
+
+
+def test_breakpoint_stops_in_the_frontends_debugger_while_a_session_is_on(debugged):
+    code = "x = 5\nbreakpoint()\ny = x + 1\n"
+    msg_id = debugged.kc.execute(code)
+    stopped = wait_stopped(debugged)
+    frames = debug(debugged, "stackTrace", {"threadId": stopped["threadId"]})["body"]["stackFrames"]
+    assert frames[0]["name"] == "<module>" and frames[0]["line"] in (2, 3)
+    debug(debugged, "continue", {"threadId": stopped["threadId"]})
+    assert debugged.collect(msg_id).status == "ok"
+    assert debugged.eval_plain("y") == "6"
+
+
+@pytest.mark.ensemble_only  # ipykernel 6.17 leaves breakpoint() to debugpy, which ignores it with no session
+def test_breakpoint_opens_pdb_again_once_the_session_is_over(fresh_kernel):
+    from test_stdin import answer_input
+
+    start_debugging(fresh_kernel)
+    assert debug(fresh_kernel, "disconnect", {"restart": False, "terminateDebuggee": False})["success"]
+    msg_id = fresh_kernel.kc.execute("q = 41\nbreakpoint()\nq += 1\n", allow_stdin=True)
+    [first] = answer_input(fresh_kernel, msg_id, ["c"])
+    assert first["prompt"] == "(Pdb) "
+    assert fresh_kernel.collect(msg_id).status == "ok"
+    assert fresh_kernel.eval_plain("q") == "42"

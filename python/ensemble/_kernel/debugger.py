@@ -170,6 +170,10 @@ class DebugRelay:
             # Debian's python3); a debugged cell's own child processes are not followed
             debugpy.configure(python=sys.executable, subProcess=False)
             self.adapter_address = debugpy.listen(("127.0.0.1", 0))
+            # importing debugpy made breakpoint() debugpy's, which does nothing while no
+            # frontend is attached: ours stops in the frontend's debugger while a session
+            # is on, and opens pdb otherwise, as before any session
+            sys.breakpointhook = self._breakpoint
         import selectors
         import socket
 
@@ -347,6 +351,19 @@ class DebugRelay:
         return dap_response(request, body={"modules": shown_modules, "totalModules": len(modules)})
 
     # -- the main thread ------------------------------------------------------
+
+    def _breakpoint(self, *args, **kwargs):
+        caller = sys._getframe(1)
+        if self.adapter is None:
+            import pdb
+
+            pdb.Pdb().set_trace(caller)
+            return
+        import pydevd
+
+        # what debugpy.breakpoint() does, stopping in the caller rather than in this hook
+        pydevd.settrace(suspend=True, trace_only_current_thread=True, patch_multiprocessing=False,
+                        stop_at_frame=caller, notify_stdin=False)
 
 
     def trace_this_thread(self):
