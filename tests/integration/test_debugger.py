@@ -262,3 +262,15 @@ def test_breakpoint_opens_pdb_again_once_the_session_is_over(fresh_kernel):
     assert first["prompt"] == "(Pdb) "
     assert fresh_kernel.collect(msg_id).status == "ok"
     assert fresh_kernel.eval_plain("q") == "42"
+
+
+@pytest.mark.ensemble_only  # under ipykernel 6.17 the main thread stays traced, and cells slow
+def test_cells_run_untraced_again_once_the_debugging_session_is_over(fresh_kernel):
+    tracer = "import sys\nsys.gettrace() is not None"
+    assert fresh_kernel.execute(tracer).results[0]["data"]["text/plain"] == "False"
+    start_debugging(fresh_kernel)
+    assert fresh_kernel.execute(tracer).results[0]["data"]["text/plain"] == "True"
+    assert debug(fresh_kernel, "disconnect", {"restart": False, "terminateDebuggee": False})["success"]
+    assert fresh_kernel.execute(tracer).results[0]["data"]["text/plain"] == "False"
+    start_debugging(fresh_kernel)
+    assert fresh_kernel.execute(tracer).results[0]["data"]["text/plain"] == "True"
