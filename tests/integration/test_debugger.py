@@ -274,3 +274,33 @@ def test_cells_run_untraced_again_once_the_debugging_session_is_over(fresh_kerne
     assert fresh_kernel.execute(tracer).results[0]["data"]["text/plain"] == "False"
     start_debugging(fresh_kernel)
     assert fresh_kernel.execute(tracer).results[0]["data"]["text/plain"] == "True"
+
+
+@pytest.mark.parametrize("first_line", ["first = 1", "%time first = 1"], ids=["python", "ipython"])
+def test_a_breakpoint_holds_in_a_cell_that_starts_with_empty_lines(debugged, first_line):
+    code = "\n\n%s\nsecond = 2\nthird = 3\n" % first_line
+    set_breakpoint(debugged, code, 4)
+    msg_id = debugged.kc.execute(code)
+    stopped = wait_stopped(debugged)
+    frames = debug(debugged, "stackTrace", {"threadId": stopped["threadId"]})["body"]["stackFrames"]
+    assert frames[0]["line"] == 4
+    debug(debugged, "continue", {"threadId": stopped["threadId"]})
+    assert debugged.collect(msg_id).status == "ok"
+
+
+@pytest.mark.ensemble_only  # ipykernel 6.17 stops serving after start_debugging's disconnect
+def test_a_cell_magic_after_empty_lines_works_again_once_the_session_is_over(fresh_kernel):
+    cell = "\n\n%%capture captured\nprint('hidden')\n"
+    start_debugging(fresh_kernel)
+    assert fresh_kernel.execute("%time ready = 1").status == "ok"  # IPython's shell, during the session
+    assert debug(fresh_kernel, "disconnect", {"restart": False, "terminateDebuggee": False})["success"]
+    result = fresh_kernel.execute(cell)
+    assert result.status == "ok" and "hidden" not in result.stdout
+    assert fresh_kernel.eval_plain("captured.stdout") == "'hidden\\n'"
+
+
+@pytest.mark.ensemble_only  # IPython drops the empty lines first, and counts without them
+def test_a_traceback_counts_a_cells_lines_from_its_first_even_if_empty(kernel):
+    result = kernel.execute("\n\nvalue = 1\nraise ValueError(value)\n")
+    assert result.status == "error"
+    assert "line 4" in strip_ansi("\n".join(result.content["traceback"]))

@@ -7,10 +7,12 @@ import tokenize
 _LEADING_SPACE = (" ", "\t", "\r", "\n")
 
 
-def strip_leading_indent(code):
+def strip_leading_indent(code, keep_line_numbers=False):
     """IPython's first two input transforms: leading blank lines go, and the first line's
     indent comes off every line that starts with it. `view.execute` of a triple-quoted block
-    written inside a function is indented, and both IPython kernels run it."""
+    written inside a function is indented, and both IPython kernels run it.
+    ``keep_line_numbers``: the blank lines become empty ones instead, so that the code's
+    line numbers stay the cell's (tracebacks, a debugger's breakpoints)."""
     if code[:1] not in _LEADING_SPACE:  # most cells: nothing to do
         return code
     lines = code.splitlines(True)
@@ -18,11 +20,12 @@ def strip_leading_indent(code):
     lines = lines[start:]
     if not lines:
         return code
+    kept = "\n" * start if keep_line_numbers else ""
     first = lines[0]
     indent = first[:len(first) - len(first.lstrip(" \t"))]
     if not indent:
-        return "".join(lines)
-    return "".join(line[len(indent):] if line.startswith(indent) else line for line in lines)
+        return kept + "".join(lines)
+    return kept + "".join(line[len(indent):] if line.startswith(indent) else line for line in lines)
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")

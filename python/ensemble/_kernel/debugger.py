@@ -18,12 +18,12 @@ import json
 import os
 import sys
 
-from . import cell_files
+from . import cell_files, debug_answers
 from .dap import DapConnection, dap_response
-from .debug_variables import NamespaceView, rich_view, shown
+from .debug_answers import PACKAGE_DIR
+from .debug_variables import NamespaceView, rich_view
 
 _INTERNAL_SEQ_BASE = 1 << 30  # our own requests to debugpy, apart from any a frontend numbers
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # ensemble/
 
 
 class DebugRelay:
@@ -36,6 +36,7 @@ class DebugRelay:
         self.adapter_address = None  # debugpy.listen()'s, once: it cannot be called twice
         self.main_thread_traced = False
         self.attached = False  # a frontend's attach succeeded, and its session goes on
+        self.dropped_transform = None  # where IPython's leading_empty_lines was, while a session is on
         self.attach_seq = None  # our seq of an attach waiting for debugpy's "initialized"
         self.forwarded = {}  # our seq -> (token or None, the frontend's request)
         self.next_seq = _INTERNAL_SEQ_BASE
@@ -125,7 +126,7 @@ class DebugRelay:
             arguments["connect"] = {"host": host, "port": port}
             arguments.setdefault("justMyCode", True)
             # the kernel's own frames are not the user's code: no stepping into them
-            arguments.setdefault("rules", []).append({"path": _PACKAGE_DIR, "include": False})
+            arguments.setdefault("rules", []).append({"path": PACKAGE_DIR, "include": False})
             self.attach_seq = self._forward(token, request)
         elif command == "setBreakpoints":
             source = request.get("arguments", {}).get("source", {}).get("path")
@@ -228,39 +229,13 @@ class DebugRelay:
                 self.attached = True
             after = _AFTER.get(request.get("command"))
             if after is not None:
-                response = after(self, request, response)
+                response = after(request, response)
             response["request_seq"] = request.get("seq", 0)
         self._reply(token, response)
         if request.get("command") == "disconnect":
             self._end_session("the debugging session ended")
 
-    def _trim_stack(self, request, response):
-        """The cell's frames, without the kernel's own below them."""
-        frames = (response.get("body") or {}).get("stackFrames")
-        if isinstance(frames, list):
-            kept = []
-            for frame in frames:
-                path = (frame.get("source") or {}).get("path") or ""
-                if path.startswith(_PACKAGE_DIR + os.sep):
-                    break
-                kept.append(frame)
-            response["body"]["stackFrames"] = kept
-            response["body"]["totalFrames"] = len(kept)
-        return response
-
-    def _hide_machinery(self, request, response):
-        variables = (response.get("body") or {}).get("variables")
-        if isinstance(variables, list):
-            response["body"]["variables"] = [v for v in variables if shown(v.get("name", ""))]
-        return response
-
     # -- Jupyter's own requests -------------------------------------------------
-
-    def _dump_cell(self, request):
-        code = request.get("arguments", {}).get("code")
-        if not isinstance(code, str):
-            return dap_response(request, False, message="dumpCell needs the cell's code")
-        return dap_response(request, body={"sourcePath": cell_files.write_cell_file(code)})
 
     def _debug_info(self, request):
         return dap_response(request, body={
@@ -274,16 +249,6 @@ class DebugRelay:
             "richRendering": True,
             "exceptionPaths": ["Python Exceptions"],
         })
-
-    def _configuration_done(self, request):
-        return dap_response(request)
-
-    def _source(self, request):
-        path = request.get("arguments", {}).get("source", {}).get("path")
-        if not isinstance(path, str) or not os.path.isfile(path):
-            return dap_response(request, False, message="source unavailable")
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return dap_response(request, body={"content": f.read()})
 
     def _inspect_variables(self, request):
         return dap_response(request, body={"variables": self.namespace_view.top(self.runtime.namespace)})
@@ -341,19 +306,6 @@ class DebugRelay:
             return dap_response(request, False, message="no rich view: %s" % error)
         return dap_response(request, body=body)
 
-    def _modules(self, request):
-        modules = list(sys.modules.values())
-        arguments = request.get("arguments", {})
-        start = int(arguments.get("startModule") or 0)
-        count = int(arguments.get("moduleCount") or len(modules))
-        shown_modules = []
-        for index, module in enumerate(modules[start:start + count], start):
-            # __file__ first: the stdlib modules Python 3.11 freezes have "frozen" as origin
-            path = getattr(module, "__file__", None) or getattr(getattr(module, "__spec__", None), "origin", None)
-            if isinstance(path, str) and path.endswith(".py"):
-                shown_modules.append({"id": index, "name": module.__name__, "path": path})
-        return dap_response(request, body={"modules": shown_modules, "totalModules": len(modules)})
-
     # -- the main thread ------------------------------------------------------
 
     def _breakpoint(self, *args, **kwargs):
@@ -370,37 +322,61 @@ class DebugRelay:
                         stop_at_frame=caller, notify_stdin=False)
 
 
-    def trace_this_thread(self):
-        """Called by the main thread before each cell. While a frontend is attached, the
-        main thread is traced by debugpy (debugpy.listen traced only this relay's thread);
-        once the session is over it is not, so cells run at full speed again (traced, a
-        loop ran 2.5 times slower; under ipykernel 6.17 it stays that way)."""
+    def follow_session(self):
+        """Called by the main thread before each cell, and when it creates IPython's shell.
+        While a frontend is attached, the main thread is traced by debugpy (debugpy.listen
+        traced only this relay's thread) and IPython keeps a cell's leading empty lines;
+        once the session is over, neither: cells run at full speed again (traced, a loop
+        ran 2.5 times slower; under ipykernel 6.17 it stays that way)."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return  # e.g. the shell created by this relay's own rich view of a variable
         wanted = self.attached
-        if wanted == self.main_thread_traced:
-            return
-        if wanted:
-            import debugpy
+        if wanted != self.main_thread_traced:
+            if wanted:
+                import debugpy
 
-            debugpy.debug_this_thread()
+                debugpy.debug_this_thread()
+            else:
+                import pydevd_tracing  # debugpy's own tracer setter: it replaced sys.settrace
+
+                pydevd_tracing.SetTrace(None)
+            self.main_thread_traced = wanted
+        shell = self.runtime._shell
+        if shell is not None and wanted != (self.dropped_transform is not None):
+            self._keep_leading_empty_lines(shell, wanted)
+
+    def _keep_leading_empty_lines(self, shell, keep):
+        """IPython drops a cell's leading empty lines, which moves its code off the lines a
+        frontend set breakpoints on: not while a session is on (as ipykernel does)."""
+        from IPython.core.inputtransformer2 import leading_empty_lines
+
+        cleanup = shell.input_transformer_manager.cleanup_transforms
+        if keep:
+            if leading_empty_lines in cleanup:
+                self.dropped_transform = cleanup.index(leading_empty_lines)
+                cleanup.remove(leading_empty_lines)
+            else:
+                self.dropped_transform = -1  # someone else's doing: nothing to put back
         else:
-            import pydevd_tracing  # debugpy's own tracer setter: sys.settrace is replaced while it runs
-
-            pydevd_tracing.SetTrace(None)
-        self.main_thread_traced = wanted
+            if self.dropped_transform >= 0 and leading_empty_lines not in cleanup:
+                cleanup.insert(self.dropped_transform, leading_empty_lines)
+            self.dropped_transform = None
 
 
 # Answered here whether or not debugpy runs.
 _LOCAL = {
-    "dumpCell": DebugRelay._dump_cell,
+    "dumpCell": lambda relay, request: debug_answers.dump_cell(request),
     "debugInfo": DebugRelay._debug_info,
-    "configurationDone": DebugRelay._configuration_done,
-    "source": DebugRelay._source,
+    "configurationDone": lambda relay, request: debug_answers.configuration_done(request),
+    "source": lambda relay, request: debug_answers.source(request),
     "inspectVariables": DebugRelay._inspect_variables,
-    "modules": DebugRelay._modules,
+    "modules": lambda relay, request: debug_answers.modules(request),
 }
 
 # What debugpy's response to a frontend's request becomes before it goes back.
 _AFTER = {
-    "stackTrace": DebugRelay._trim_stack,
-    "variables": DebugRelay._hide_machinery,
+    "stackTrace": debug_answers.trim_stack,
+    "variables": debug_answers.hide_machinery,
 }

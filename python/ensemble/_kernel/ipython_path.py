@@ -44,6 +44,8 @@ class IPythonPath:
             self._shell.kernel = create_kernel_facade(self, self._shell)
             builtins.get_ipython = self.get_ipython
             sys.displayhook = self.displayhook
+            if self._debugger is not None:  # a frontend's debugger may be attached
+                self._debugger.follow_session()
         return self._shell
 
     def _install_ipython_import_hook(self):

@@ -150,9 +150,9 @@ class KernelRuntime(IPythonPath, ErrorReporting):
             if not silent:
                 shell.events.trigger("pre_run_cell", None)
         raw = code
-        code = strip_leading_indent(code)
+        code = strip_leading_indent(code, keep_line_numbers=True)
         if self._debugger is not None:
-            self._debugger.trace_this_thread()
+            self._debugger.follow_session()
         self.executing = True
         self._make_loop_current()
         try:
