@@ -9,6 +9,11 @@ Tracebacks still say ``Cell In [3], line 2``: the runtime maps these names to co
 
 import os
 
+try:
+    from _ensemble_bridge import murmur2  # the kernel's own module, in C++
+except ImportError:  # imported outside a kernel (tests of the parallel client): no cells to name
+    murmur2 = None
+
 HASH_METHOD = "Murmur2"
 HASH_SEED = 0xC70F6907  # ipykernel's: any would do, as debugInfo reports it
 SUFFIX = ".py"
@@ -41,8 +46,6 @@ def cell_file_prefix():
 
 
 def cell_file_name(code):
-    from _ensemble_bridge import murmur2  # the kernel's own module: here only inside it
-
     return "%s%d%s" % (cell_file_prefix(), murmur2(code.encode("utf-8", "surrogatepass"), HASH_SEED), SUFFIX)
 
 

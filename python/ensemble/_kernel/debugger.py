@@ -17,6 +17,7 @@ import ast
 import json
 import os
 import sys
+import threading
 
 from . import cell_files, debug_answers
 from .dap import DapConnection, dap_response
@@ -32,13 +33,13 @@ class DebugRelay:
         self.runtime = runtime
         self.fd = fd
         self.selector = None
-        self.adapter = None  # _DapConnection, while a frontend's debugging session lasts
+        self.adapter = None  # DapConnection, while a frontend's debugging session lasts
         self.adapter_address = None  # debugpy.listen()'s, once: it cannot be called twice
         self.main_thread_traced = False
         self.attached = False  # a frontend's attach succeeded, and its session goes on
         self.dropped_transform = None  # where IPython's leading_empty_lines was, while a session is on
-        self.attach_seq = None  # our seq of an attach waiting for debugpy's "initialized"
-        self.forwarded = {}  # our seq -> (token or None, the frontend's request)
+        self.awaiting_initialized = False  # an attach went on, and debugpy's "initialized" has not come
+        self.forwarded = {}  # our seq -> (token or None, the request sent, the frontend's it answers or None)
         self.next_seq = _INTERNAL_SEQ_BASE
         self.breakpoints = {}  # source path -> its breakpoints, as last set
         self.stopped_threads = set()
@@ -110,11 +111,12 @@ class DebugRelay:
 
     def _handle(self, token, request):
         command = request.get("command")
-        local = _LOCAL.get(command)
-        if local is not None:
-            self._reply(token, local(self, request))
-        elif command == "richInspectVariables" and not self.stopped_threads:
-            self._reply(token, self._rich_inspect_variables(request))
+        if command in _STATELESS:
+            self._reply(token, _STATELESS[command](request))
+        elif command in _LOCAL:
+            self._reply(token, _LOCAL[command](self, request))
+        elif command == "richInspectVariables":
+            self._rich_inspect_variables(token, request)
         elif command == "initialize":
             self._start_session()
             self._forward(token, request)
@@ -127,7 +129,8 @@ class DebugRelay:
             arguments.setdefault("justMyCode", True)
             # the kernel's own frames are not the user's code: no stepping into them
             arguments.setdefault("rules", []).append({"path": PACKAGE_DIR, "include": False})
-            self.attach_seq = self._forward(token, request)
+            self.awaiting_initialized = True
+            self._forward(token, request)
         elif command == "setBreakpoints":
             source = request.get("arguments", {}).get("source", {}).get("path")
             if source:
@@ -135,8 +138,6 @@ class DebugRelay:
             self._forward(token, request)
         elif command == "variables" and not self.stopped_threads:
             self._reply(token, self._namespace_variables(request))
-        elif command == "richInspectVariables" and self.stopped_threads:
-            self._rich_view_in_frame(token, request)
         elif command == "copyToGlobals":
             self._copy_to_globals(token, request)
         elif command == "disconnect":
@@ -158,7 +159,6 @@ class DebugRelay:
         self.next_seq += 1
         self.forwarded[seq] = (token, request, answers)
         self.adapter.send(dict(request, seq=seq))
-        return seq
 
     def _start_session(self):
         if self.adapter is not None:
@@ -193,7 +193,7 @@ class DebugRelay:
             if token is not None:
                 self._reply(token, dap_response(answers or request, False, message=why))
         self.forwarded.clear()
-        self.attach_seq = None
+        self.awaiting_initialized = False
         self.attached = False
         self.breakpoints.clear()
         self.stopped_threads.clear()
@@ -203,10 +203,10 @@ class DebugRelay:
     def _on_event(self, event):
         name = event.get("event")
         body = event.get("body") or {}
-        if name == "initialized" and self.attach_seq is not None:
+        if name == "initialized" and self.awaiting_initialized:
             # debugpy answers the attach once configuration is done; frontends send
             # configurationDone after their breakpoints, which is answered here
-            self.attach_seq = None
+            self.awaiting_initialized = False
             self._forward(None, {"type": "request", "command": "configurationDone", "arguments": {}})
         elif name == "stopped":
             if "threadId" in body:
@@ -261,23 +261,21 @@ class DebugRelay:
             return dap_response(request, False, message="no such variable reference")
         return dap_response(request, body={"variables": variables})
 
-    def _rich_inspect_variables(self, request):
-        name = request.get("arguments", {}).get("variableName", "")
-        if not isinstance(name, str) or not name.isidentifier():
-            # the panel's groups ("special variables") have nothing to show
-            return dap_response(request, body={"data": {}, "metadata": {}})
-        if name not in self.runtime.namespace:
-            return dap_response(request, False, message="no variable %r" % name)
-        return dap_response(request, body=rich_view(self.runtime, self.runtime.namespace[name]))
-
-    def _rich_view_in_frame(self, token, request):
+    def _rich_inspect_variables(self, token, request):
+        """A variable's MIME bundle: of the stopped frame's, evaluated there by debugpy, or
+        of the namespace's while no cell is stopped."""
         arguments = request.get("arguments", {})
         name = arguments.get("variableName", "")
         if not isinstance(name, str) or not name.isidentifier():
+            # the panel's groups ("special variables") have nothing to show
             self._reply(token, dap_response(request, body={"data": {}, "metadata": {}}))
-            return
-        expression = "__import__('ensemble._kernel.debug_variables', fromlist=['_']).rich_view_json(%s)" % name
-        self._evaluate_for(token, request, expression, arguments.get("frameId"), "clipboard")
+        elif self.stopped_threads:
+            expression = "__import__('ensemble._kernel.debug_variables', fromlist=['_']).rich_view_json(%s)" % name
+            self._evaluate_for(token, request, expression, arguments.get("frameId"), "clipboard")
+        elif name not in self.runtime.namespace:
+            self._reply(token, dap_response(request, False, message="no variable %r" % name))
+        else:
+            self._reply(token, dap_response(request, body=rich_view(self.runtime, self.runtime.namespace[name])))
 
     def _copy_to_globals(self, token, request):
         arguments = request.get("arguments", {})
@@ -321,15 +319,12 @@ class DebugRelay:
         pydevd.settrace(suspend=True, trace_only_current_thread=True, patch_multiprocessing=False,
                         stop_at_frame=caller, notify_stdin=False)
 
-
     def follow_session(self):
         """Called by the main thread before each cell, and when it creates IPython's shell.
         While a frontend is attached, the main thread is traced by debugpy (debugpy.listen
         traced only this relay's thread) and IPython keeps a cell's leading empty lines;
         once the session is over, neither: cells run at full speed again (traced, a loop
         ran 2.5 times slower; under ipykernel 6.17 it stays that way)."""
-        import threading
-
         if threading.current_thread() is not threading.main_thread():
             return  # e.g. the shell created by this relay's own rich view of a variable
         wanted = self.attached
@@ -365,14 +360,16 @@ class DebugRelay:
             self.dropped_transform = None
 
 
-# Answered here whether or not debugpy runs.
+# Answered here whether or not debugpy runs: from the request alone, or from the relay too.
+_STATELESS = {
+    "dumpCell": debug_answers.dump_cell,
+    "configurationDone": debug_answers.configuration_done,
+    "source": debug_answers.source,
+    "modules": debug_answers.modules,
+}
 _LOCAL = {
-    "dumpCell": lambda relay, request: debug_answers.dump_cell(request),
     "debugInfo": DebugRelay._debug_info,
-    "configurationDone": lambda relay, request: debug_answers.configuration_done(request),
-    "source": lambda relay, request: debug_answers.source(request),
     "inspectVariables": DebugRelay._inspect_variables,
-    "modules": lambda relay, request: debug_answers.modules(request),
 }
 
 # What debugpy's response to a frontend's request becomes before it goes back.

@@ -67,8 +67,8 @@ bool DebugChannel::reply(std::uint64_t token, wire::Json content) {
     request = std::move(found->second);
     waiting_.erase(found);
   }
-  wire::Json parent = request.header.to_json();
-  outbox_.send(Route::kControl, session_.reply(request, std::move(content)));
+  wire::Json parent = request.header.to_json();  // once, for the reply and its idle status
+  outbox_.send(Route::kControl, session_.reply(request, std::move(content), parent, nullptr));
   outbox_.send(Route::kIopub, session_.make("status", wire::Json{{"execution_state", "idle"}}, std::move(parent)));
   return true;
 }
